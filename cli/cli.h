@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Shared by the iopass command files: the command table, exit codes, output helpers. */
+#pragma once
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "iopass.h"
+#include "macro.h"
+
+enum {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,
+	EXIT_USAGE = 2,
+	EXIT_NOT_READY = 3, /* checked, and the answer is "not ready" */
+};
+
+struct cli_cmd {
+	const char *name;
+	int (*fn)(int argc, char *argv[]);
+	const char *help;
+};
+
+extern const struct cli_cmd cmd_list;
+
+/* Global options: may stand before the command or among its options. */
+struct cli_globals {
+	const char *sysroot;
+	int verbose;
+	bool quiet;
+};
+extern struct cli_globals cli;
+
+enum {
+	OPT_SYSROOT = 0x1000,
+	OPT_GLOBAL_LAST,
+};
+
+#define CLI_GLOBAL_LONGOPTS                                                                    \
+	{ "sysroot", required_argument, NULL, OPT_SYSROOT },                                   \
+		{ "verbose", no_argument, NULL, 'v' }, { "quiet", no_argument, NULL, 'q' },    \
+		{ "help", no_argument, NULL, 'h' }
+#define CLI_GLOBAL_SHORTOPTS "vqh"
+
+/* Handle a global option seen by a command's getopt loop; false if c is not one. */
+bool cli_global_option(int c, const char *arg);
+
+/* Messages: "iopass: CMD: ..." on stderr. */
+void cli_err(const char *cmd, const char *fmt, ...) _printf_(2, 3);
+void cli_warn(const char *cmd, const char *fmt, ...) _printf_(2, 3);
+void cli_note(const char *cmd, const char *fmt, ...) _printf_(2, 3);
+/* After a one-line message naming the input and the fix: exit status 2. */
+int cli_usage_error(const char *cmd);
+/* getopt returned '?' or ':' (optstrings start with ':' and opterr is 0): say which, return 2. */
+int cli_option_error(const char *cmd, int c, char *argv[]);
+
+/* A context for the sysroot in use, with the library's log going to stderr. */
+int cli_ctx_new(const char *cmd, struct iopass_ctx **ret_ctx);
+
+/* Parse a device argument (full or short BDF); prints the error itself. */
+int cli_parse_bdf(const char *cmd, const char *arg, struct iopass_addr *ret);
+
+/* Column tables in the util-linux manner (-o, --output-all, -J, -r, -n). */
+struct cli_column {
+	const char *name;
+	double whint;
+	int flags;     /* SCOLS_FL_* */
+	int json_type; /* SCOLS_JSON_* */
+	const char *help;
+};
+
+/*
+ * Parse "A,B,C" (or "+A,B" to append to the defaults) into column indexes.
+ * Prints an error naming the unknown column and returns -EINVAL.
+ */
+int cli_columns_parse(const char *cmd, const struct cli_column *cols, size_t ncols,
+		      const char *list, int *ids, size_t max_ids, size_t *n_ids);
+void cli_columns_help(FILE *out, const struct cli_column *cols, size_t ncols);

@@ -1,0 +1,605 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * iopass list: PCI devices and their IOMMU groups, as a tree (groups, then
+ * their devices), a flat list (--devices), raw or JSON, in the manner of
+ * lsblk and lsmem.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libsmartcols.h>
+
+#include "cli.h"
+
+static const char CMD[] = "list";
+
+enum {
+	COL_NAME,
+	COL_BDF,
+	COL_GROUP,
+	COL_CLASS,
+	COL_CLASSID,
+	COL_DESCRIPTION,
+	COL_VENDOR,
+	COL_PRODUCT,
+	COL_ID,
+	COL_VENDOR_ID,
+	COL_DEVICE_ID,
+	COL_SUBSYS_ID,
+	COL_DRIVER,
+	COL_VFIO,
+	COL_BRIDGE,
+	COL_BOOT_VGA,
+	COL_PHYSFN,
+	COL_NUMVFS,
+	COL_TOTALVFS,
+	COL_FLAGS,
+	N_COLS,
+};
+
+/* The JSON keys are these names in lower case; they are a stable interface. */
+static const struct cli_column columns[N_COLS] = {
+	[COL_NAME] = { "NAME", 0.1, SCOLS_FL_TREE | SCOLS_FL_NOEXTREMES, SCOLS_JSON_STRING,
+		       "IOMMU group or PCI address (tree view)" },
+	[COL_BDF] = { "BDF", 0.1, 0, SCOLS_JSON_STRING, "PCI address, domain:bus:slot.function" },
+	[COL_GROUP] = { "GROUP", 0.05, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER, "IOMMU group number" },
+	[COL_CLASS] = { "CLASS", 0.2, SCOLS_FL_TRUNC, SCOLS_JSON_STRING, "class name" },
+	[COL_CLASSID] = { "CLASSID", 0.05, 0, SCOLS_JSON_STRING, "class code, 6 hex digits" },
+	[COL_DESCRIPTION] = { "DEVICE", 0.4, SCOLS_FL_TRUNC, SCOLS_JSON_STRING,
+			      "vendor and device names with [vendor:device] IDs" },
+	[COL_VENDOR] = { "VENDOR", 0.2, SCOLS_FL_TRUNC, SCOLS_JSON_STRING, "vendor name" },
+	[COL_PRODUCT] = { "PRODUCT", 0.3, SCOLS_FL_TRUNC, SCOLS_JSON_STRING, "device name" },
+	[COL_ID] = { "ID", 0.1, 0, SCOLS_JSON_STRING, "vendor:device IDs" },
+	[COL_VENDOR_ID] = { "VENDOR_ID", 0.05, 0, SCOLS_JSON_STRING, "vendor ID, 4 hex digits" },
+	[COL_DEVICE_ID] = { "DEVICE_ID", 0.05, 0, SCOLS_JSON_STRING, "device ID, 4 hex digits" },
+	[COL_SUBSYS_ID] = { "SUBSYS_ID", 0.1, 0, SCOLS_JSON_STRING,
+			    "subsystem vendor:device IDs" },
+	[COL_DRIVER] = { "DRIVER", 0.1, 0, SCOLS_JSON_STRING, "bound driver, '-' if none" },
+	[COL_VFIO] = { "VFIO", 0.03, 0, SCOLS_JSON_BOOLEAN, "bound to vfio-pci or a vfio variant" },
+	[COL_BRIDGE] = { "BRIDGE", 0.03, 0, SCOLS_JSON_BOOLEAN, "PCI-to-PCI bridge or port" },
+	[COL_BOOT_VGA] = { "BOOT_VGA", 0.03, 0, SCOLS_JSON_BOOLEAN,
+			   "the firmware's boot display device" },
+	[COL_PHYSFN] = { "PHYSFN", 0.1, 0, SCOLS_JSON_STRING,
+			 "SR-IOV: the physical function of this VF" },
+	[COL_NUMVFS] = { "NUMVFS", 0.03, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER,
+			 "SR-IOV: VFs enabled on this PF" },
+	[COL_TOTALVFS] = { "TOTALVFS", 0.03, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER,
+			   "SR-IOV: VFs this PF supports" },
+	[COL_FLAGS] = { "FLAGS", 0.1, 0, SCOLS_JSON_STRING,
+			"bridge, vfio, boot-vga, pf:N/M (VFs), vf-of:PF" },
+};
+
+static const int tree_default[] = { COL_NAME, COL_CLASS, COL_DESCRIPTION, COL_DRIVER, COL_FLAGS };
+static const int flat_default[] = { COL_BDF,	     COL_GROUP,	 COL_CLASS,
+				    COL_DESCRIPTION, COL_DRIVER, COL_FLAGS };
+static const int json_default[] = {
+	COL_BDF,	 COL_GROUP,	COL_CLASS,  COL_CLASSID, COL_VENDOR,   COL_PRODUCT,
+	COL_VENDOR_ID,	 COL_DEVICE_ID, COL_SUBSYS_ID, COL_DRIVER, COL_VFIO,   COL_BRIDGE,
+	COL_BOOT_VGA,	 COL_PHYSFN,	COL_NUMVFS, COL_TOTALVFS,
+};
+
+struct list_opts {
+	bool devices, json, raw, noheadings;
+	int cols[N_COLS * 2];
+	size_t ncols;
+	bool have_group;
+	int group;
+	bool have_class;
+	uint32_t class_value, class_mask;
+	bool have_id;
+	uint16_t vendor, device;
+	const char *driver;
+	struct iopass_addr *addrs;
+	size_t naddrs;
+};
+
+static void usage(void)
+{
+	fputs("Usage: iopass list [options] [DEVICE...]\n"
+	      "\nList PCI devices and their IOMMU groups: a tree of groups by default.\n"
+	      "DEVICE is a PCI address, DDDD:BB:SS.F or BB:SS.F (domain 0000).\n"
+	      "\nOptions:\n"
+	      "  -D, --devices          flat list, one line per device\n"
+	      "  -o, --output COLS      columns to show, comma-separated (+COLS adds to the default)\n"
+	      "      --output-all       show all columns\n"
+	      "  -J, --json             JSON output (a flat list of devices)\n"
+	      "  -r, --raw              raw output, one line per device, no alignment\n"
+	      "  -n, --noheadings       do not print a header line\n"
+	      "  -g, --group N          only devices in IOMMU group N\n"
+	      "  -c, --class CLASS      only devices of CLASS: a name or a hex class prefix (02, 0c03)\n"
+	      "  -d, --id VVVV:DDDD     only devices with these vendor and device IDs\n"
+	      "      --driver NAME      only devices bound to driver NAME ('none': unbound)\n"
+	      "      --sysroot DIR      read sysfs below DIR\n"
+	      "  -v, --verbose          more detail\n"
+	      "  -q, --quiet            no warnings on stderr\n"
+	      "  -h, --help             show this help\n"
+	      "\nClass names:",
+	      stdout);
+	for (const char *const *n = iopass_class_names(); *n; n++)
+		printf(" %s", *n);
+	putchar('\n');
+	cli_columns_help(stdout, columns, N_COLS);
+	fputs("\nDefault columns: NAME,CLASS,DEVICE,DRIVER,FLAGS (tree);"
+	      " BDF,GROUP,CLASS,DEVICE,DRIVER,FLAGS (--devices);\n"
+	      "all but NAME, DEVICE, ID and FLAGS with --json. Scripts should name columns with -o.\n",
+	      stdout);
+}
+
+static bool dev_matches(const struct list_opts *o, const struct iopass_dev *dev)
+{
+	if (o->naddrs) {
+		bool found = false;
+
+		for (size_t i = 0; i < o->naddrs && !found; i++)
+			found = iopass_addr_cmp(&o->addrs[i], iopass_dev_get_addr(dev)) == 0;
+		if (!found)
+			return false;
+	}
+	if (o->have_group && iopass_dev_get_iommu_group(dev) != o->group)
+		return false;
+	if (o->have_class) {
+		int cls = iopass_dev_get_class(dev);
+
+		if (cls < 0 || ((uint32_t)cls & o->class_mask) != o->class_value)
+			return false;
+	}
+	if (o->have_id && (iopass_dev_get_vendor(dev) != o->vendor ||
+			   iopass_dev_get_device(dev) != o->device))
+		return false;
+	if (o->driver) {
+		const char *drv = iopass_dev_get_driver(dev);
+
+		if (streq(o->driver, "none") ? drv != NULL : !streq(o->driver, drv))
+			return false;
+	}
+	return true;
+}
+
+static char *xasprintf(const char *fmt, ...) _printf_(1, 2);
+static char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	return r < 0 ? NULL : s;
+}
+
+static char *hex4(int v)
+{
+	return v < 0 ? NULL : xasprintf("%04x", v);
+}
+
+static char *id_pair(int a, int b)
+{
+	if (a < 0 && b < 0)
+		return NULL;
+	return xasprintf("%s%.4x:%s%.4x", a < 0 ? "????" : "", a < 0 ? 0 : a, b < 0 ? "????" : "",
+			 b < 0 ? 0 : b);
+}
+
+static char *description(struct iopass_dev *dev)
+{
+	const char *vn = iopass_dev_get_vendor_name(dev);
+	const char *dn = iopass_dev_get_device_name(dev);
+	_cleanup_free_ char *ids = id_pair(iopass_dev_get_vendor(dev), iopass_dev_get_device(dev));
+
+	return xasprintf("%s%s%s [%s]", vn ? vn : "", vn ? " " : "", dn ? dn : "Device",
+			 ids ? ids : "????:????");
+}
+
+/* Comma-separated, also in JSON: libsmartcols cannot print an empty JSON array. */
+static char *flags(const struct iopass_dev *dev)
+{
+	char buf[128] = "";
+	size_t len = 0;
+	int total = iopass_dev_get_sriov_totalvfs(dev);
+
+#define ADD(...)                                                                               \
+	do {                                                                                   \
+		if (len && len < sizeof(buf) - 1)                                              \
+			buf[len++] = ',';                                                      \
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, __VA_ARGS__);            \
+		if (len >= sizeof(buf))                                                        \
+			len = sizeof(buf) - 1;                                                 \
+	} while (0)
+	if (iopass_dev_is_bridge(dev))
+		ADD("bridge");
+	if (iopass_dev_is_vfio(dev))
+		ADD("vfio");
+	if (iopass_dev_is_boot_vga(dev))
+		ADD("boot-vga");
+	if (total >= 0)
+		ADD("pf:%d/%d", iopass_dev_get_sriov_numvfs(dev) < 0 ? 0 : iopass_dev_get_sriov_numvfs(dev),
+		    total);
+	if (iopass_dev_get_physfn(dev))
+		ADD("vf-of:%s", iopass_dev_get_physfn(dev));
+#undef ADD
+	return len ? strdup(buf) : NULL;
+}
+
+/* "yes"/"no" read well in a table and are what libsmartcols maps to JSON true/false */
+static char *boolstr(bool v)
+{
+	return strdup(v ? "yes" : "no");
+}
+
+/* Cell text; NULL for an empty cell (null in JSON). */
+static char *cell(struct iopass_dev *dev, int col, bool json)
+{
+	const char *s;
+	int v;
+
+	switch (col) {
+	case COL_NAME:
+	case COL_BDF:
+		return strdup(iopass_dev_get_bdf(dev));
+	case COL_GROUP:
+		v = iopass_dev_get_iommu_group(dev);
+		return v < 0 ? NULL : xasprintf("%d", v);
+	case COL_CLASS:
+		s = iopass_dev_get_class_name(dev);
+		if (s)
+			return strdup(s);
+		v = iopass_dev_get_class(dev);
+		return v < 0 ? NULL : xasprintf("Class %04x", (unsigned)v >> 8);
+	case COL_CLASSID:
+		v = iopass_dev_get_class(dev);
+		return v < 0 ? NULL : xasprintf("%06x", v);
+	case COL_DESCRIPTION:
+		return description(dev);
+	case COL_VENDOR:
+		s = iopass_dev_get_vendor_name(dev);
+		return s ? strdup(s) : NULL;
+	case COL_PRODUCT:
+		s = iopass_dev_get_device_name(dev);
+		return s ? strdup(s) : NULL;
+	case COL_ID:
+		return id_pair(iopass_dev_get_vendor(dev), iopass_dev_get_device(dev));
+	case COL_VENDOR_ID:
+		return hex4(iopass_dev_get_vendor(dev));
+	case COL_DEVICE_ID:
+		return hex4(iopass_dev_get_device(dev));
+	case COL_SUBSYS_ID:
+		return id_pair(iopass_dev_get_subsystem_vendor(dev), iopass_dev_get_subsystem_device(dev));
+	case COL_DRIVER:
+		s = iopass_dev_get_driver(dev);
+		return s ? strdup(s) : json ? NULL : strdup("-");
+	case COL_VFIO:
+		return boolstr(iopass_dev_is_vfio(dev));
+	case COL_BRIDGE:
+		return boolstr(iopass_dev_is_bridge(dev));
+	case COL_BOOT_VGA:
+		return boolstr(iopass_dev_is_boot_vga(dev));
+	case COL_PHYSFN:
+		s = iopass_dev_get_physfn(dev);
+		return s ? strdup(s) : NULL;
+	case COL_NUMVFS:
+		v = iopass_dev_get_sriov_numvfs(dev);
+		return v < 0 ? NULL : xasprintf("%d", v);
+	case COL_TOTALVFS:
+		v = iopass_dev_get_sriov_totalvfs(dev);
+		return v < 0 ? NULL : xasprintf("%d", v);
+	case COL_FLAGS:
+		return flags(dev);
+	}
+	return NULL;
+}
+
+static int fill_line(struct libscols_line *ln, const struct list_opts *o, struct iopass_dev *dev)
+{
+	for (size_t i = 0; i < o->ncols; i++) {
+		char *data = cell(dev, o->cols[i], o->json);
+
+		if (data && scols_line_refer_data(ln, i, data) < 0) {
+			free(data);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+static int dev_group_cmp(const void *pa, const void *pb)
+{
+	const struct iopass_dev *a = *(const struct iopass_dev *const *)pa;
+	const struct iopass_dev *b = *(const struct iopass_dev *const *)pb;
+	unsigned ga = (unsigned)iopass_dev_get_iommu_group(a); /* -ENOENT sorts last */
+	unsigned gb = (unsigned)iopass_dev_get_iommu_group(b);
+
+	if (ga != gb)
+		return ga < gb ? -1 : 1;
+	return iopass_addr_cmp(iopass_dev_get_addr(a), iopass_dev_get_addr(b));
+}
+
+static int print_table(struct list_opts *o, struct iopass_dev **devs, size_t n, bool tree)
+{
+	struct libscols_table *tb = scols_new_table();
+	struct libscols_line *parent = NULL;
+	int last_group = -1, r = 0;
+
+	if (!tb)
+		return -ENOMEM;
+	scols_table_enable_json(tb, o->json);
+	scols_table_set_name(tb, "devices");
+	scols_table_enable_raw(tb, o->raw);
+	scols_table_enable_noheadings(tb, o->noheadings);
+
+	for (size_t i = 0; i < o->ncols; i++) {
+		const struct cli_column *c = &columns[o->cols[i]];
+		int fl = c->flags;
+		struct libscols_column *cl;
+
+		if (!tree)
+			fl &= ~SCOLS_FL_TREE;
+		if (o->json || o->raw)
+			fl &= ~SCOLS_FL_TRUNC;
+		cl = scols_table_new_column(tb, c->name, c->whint, fl);
+		if (!cl) {
+			r = -ENOMEM;
+			goto out;
+		}
+		if (o->json)
+			scols_column_set_json_type(cl, c->json_type);
+	}
+
+	for (size_t i = 0; i < n; i++) {
+		struct libscols_line *ln;
+
+		if (tree) {
+			int g = iopass_dev_get_iommu_group(devs[i]);
+
+			if (!parent || g != last_group) {
+				size_t namecol = 0;
+
+				parent = scols_table_new_line(tb, NULL);
+				if (!parent) {
+					r = -ENOMEM;
+					goto out;
+				}
+				while (o->cols[namecol] != COL_NAME)
+					namecol++;
+				if (g >= 0) {
+					char *name = xasprintf("group %d", g);
+
+					if (!name || scols_line_refer_data(parent, namecol, name) < 0) {
+						free(name);
+						r = -ENOMEM;
+						goto out;
+					}
+				} else {
+					scols_line_set_data(parent, namecol, "no group");
+				}
+				last_group = g;
+			}
+		}
+		ln = scols_table_new_line(tb, tree ? parent : NULL);
+		if (!ln) {
+			r = -ENOMEM;
+			goto out;
+		}
+		r = fill_line(ln, o, devs[i]);
+		if (r < 0)
+			goto out;
+	}
+	r = scols_print_table(tb);
+out:
+	scols_unref_table(tb);
+	return r;
+}
+
+static int set_default_columns(struct list_opts *o, const int *def, size_t n)
+{
+	memcpy(o->cols, def, n * sizeof(*def));
+	o->ncols = n;
+	return 0;
+}
+
+static int cmd_list_main(int argc, char *argv[])
+{
+	enum { OPT_OUTPUT_ALL = OPT_GLOBAL_LAST, OPT_DRIVER };
+	static const struct option longopts[] = {
+		{ "devices", no_argument, NULL, 'D' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "output-all", no_argument, NULL, OPT_OUTPUT_ALL },
+		{ "json", no_argument, NULL, 'J' },
+		{ "raw", no_argument, NULL, 'r' },
+		{ "noheadings", no_argument, NULL, 'n' },
+		{ "group", required_argument, NULL, 'g' },
+		{ "class", required_argument, NULL, 'c' },
+		{ "id", required_argument, NULL, 'd' },
+		{ "driver", required_argument, NULL, OPT_DRIVER },
+		CLI_GLOBAL_LONGOPTS,
+		{},
+	};
+	struct list_opts o = {};
+	const char *outarg = NULL;
+	bool output_all = false;
+	struct iopass_ctx *ctx = NULL;
+	struct iopass_devlist *list = NULL;
+	struct iopass_dev **devs = NULL;
+	size_t n = 0, total;
+	int c, r, ret = EXIT_FAIL, ngroups;
+	bool tree;
+
+	while ((c = getopt_long(argc, argv, ":Do:Jrng:c:d:" CLI_GLOBAL_SHORTOPTS, longopts, NULL)) != -1) {
+		if (cli_global_option(c, optarg))
+			continue;
+		switch (c) {
+		case 'D':
+			o.devices = true;
+			break;
+		case 'o':
+			outarg = optarg;
+			break;
+		case OPT_OUTPUT_ALL:
+			output_all = true;
+			break;
+		case 'J':
+			o.json = true;
+			break;
+		case 'r':
+			o.raw = true;
+			break;
+		case 'n':
+			o.noheadings = true;
+			break;
+		case 'g':
+			if (iopass_group_parse(optarg, &o.group) < 0) {
+				cli_err(CMD, "--group '%s': not a group number; use a number from 'iopass list'",
+					optarg);
+				return cli_usage_error(CMD);
+			}
+			o.have_group = true;
+			break;
+		case 'c':
+			if (iopass_class_parse(optarg, &o.class_value, &o.class_mask) < 0) {
+				cli_err(CMD, "--class '%s': unknown class; use a name (net, storage, display, usb, ...) or a hex prefix (02, 0c03)",
+					optarg);
+				return cli_usage_error(CMD);
+			}
+			o.have_class = true;
+			break;
+		case 'd':
+			if (iopass_id_parse(optarg, &o.vendor, &o.device) < 0) {
+				cli_err(CMD, "--id '%s': not a vendor:device ID; use four hex digits each, e.g. 10de:1b80",
+					optarg);
+				return cli_usage_error(CMD);
+			}
+			o.have_id = true;
+			break;
+		case OPT_DRIVER:
+			if (!streq(optarg, "none") && !iopass_driver_name_valid(optarg)) {
+				cli_err(CMD, "--driver '%s': not a driver name", optarg);
+				return cli_usage_error(CMD);
+			}
+			o.driver = optarg;
+			break;
+		case 'h':
+			usage();
+			return EXIT_OK;
+		default:
+			return cli_option_error(CMD, c, argv);
+		}
+	}
+	if (o.json && o.raw) {
+		cli_err(CMD, "--json and --raw cannot be combined; pick one");
+		return cli_usage_error(CMD);
+	}
+
+	/* columns: tree needs NAME; JSON and raw are flat */
+	tree = !o.devices && !o.json && !o.raw;
+	if (o.json)
+		set_default_columns(&o, json_default, ARRAY_SIZE(json_default));
+	else if (tree)
+		set_default_columns(&o, tree_default, ARRAY_SIZE(tree_default));
+	else
+		set_default_columns(&o, flat_default, ARRAY_SIZE(flat_default));
+	if (output_all) {
+		o.ncols = 0;
+		for (int i = tree ? 0 : 1; i < N_COLS; i++)
+			o.cols[o.ncols++] = i;
+	}
+	if (outarg && cli_columns_parse(CMD, columns, N_COLS, outarg, o.cols, ARRAY_SIZE(o.cols),
+					&o.ncols) < 0)
+		return cli_usage_error(CMD);
+	if (tree) {
+		tree = false;
+		for (size_t i = 0; i < o.ncols; i++)
+			tree |= o.cols[i] == COL_NAME;
+	}
+
+	if (optind < argc) {
+		o.addrs = calloc((size_t)(argc - optind), sizeof(*o.addrs));
+		if (!o.addrs) {
+			cli_err(CMD, "out of memory");
+			return EXIT_FAIL;
+		}
+		for (int i = optind; i < argc; i++)
+			if (cli_parse_bdf(CMD, argv[i], &o.addrs[o.naddrs++]) < 0) {
+				ret = cli_usage_error(CMD);
+				goto out;
+			}
+	}
+
+	ret = cli_ctx_new(CMD, &ctx);
+	if (ret != EXIT_OK)
+		goto out;
+	ret = EXIT_FAIL;
+	r = iopass_scan(ctx, &list);
+	if (r < 0) {
+		cli_err(CMD, "cannot read PCI devices below %s: %s", iopass_ctx_get_sysroot(ctx),
+			strerror(-r));
+		goto out;
+	}
+	total = iopass_devlist_count(list);
+
+	for (size_t i = 0; i < o.naddrs; i++)
+		if (!iopass_devlist_find(list, &o.addrs[i])) {
+			char bdf[IOPASS_BDF_MAX];
+
+			iopass_addr_format(&o.addrs[i], bdf);
+			cli_err(CMD, "%s: no such PCI device; 'iopass list' shows the devices", bdf);
+			ret = EXIT_USAGE;
+			goto out;
+		}
+
+	ngroups = iopass_iommu_group_count(ctx);
+	if (o.have_group) {
+		bool found = false;
+
+		for (size_t i = 0; i < total && !found; i++)
+			found = iopass_dev_get_iommu_group(iopass_devlist_get(list, i)) == o.group;
+		if (!found) {
+			cli_err(CMD, "IOMMU group %d does not exist%s", o.group,
+				ngroups > 0 ? "; 'iopass list' shows the groups"
+					    : " (this host has no IOMMU groups; see 'iopass check')");
+			ret = EXIT_USAGE;
+			goto out;
+		}
+	}
+
+	devs = calloc(total ? total : 1, sizeof(*devs));
+	if (!devs) {
+		cli_err(CMD, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < total; i++) {
+		struct iopass_dev *dev = iopass_devlist_get(list, i);
+
+		if (!dev_matches(&o, dev))
+			continue;
+		if (iopass_dev_get_warning(dev))
+			cli_warn(CMD, "%s: %s; listed with what could be read", iopass_dev_get_bdf(dev),
+				 iopass_dev_get_warning(dev));
+		devs[n++] = dev;
+	}
+	if (ngroups == 0 && total > 0)
+		cli_note(CMD, "no IOMMU groups: the IOMMU is not enabled or not present, so devices are listed without groups; 'iopass check' explains");
+	if (tree)
+		qsort(devs, n, sizeof(*devs), dev_group_cmp);
+	/* on a host without groups the tree has nothing to hang devices on */
+	r = print_table(&o, devs, n, tree && ngroups > 0);
+	if (r < 0) {
+		cli_err(CMD, "cannot print the table: %s", strerror(-r));
+		goto out;
+	}
+	ret = EXIT_OK;
+out:
+	free(devs);
+	free(o.addrs);
+	iopass_devlist_free(list);
+	iopass_ctx_free(ctx);
+	return ret;
+}
+
+const struct cli_cmd cmd_list = {
+	.name = "list",
+	.fn = cmd_list_main,
+	.help = "list PCI devices and their IOMMU groups",
+};

@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cli.h"
+
+struct cli_globals cli;
+
+bool cli_global_option(int c, const char *arg)
+{
+	switch (c) {
+	case OPT_SYSROOT:
+		cli.sysroot = arg;
+		return true;
+	case 'v':
+		cli.verbose++;
+		return true;
+	case 'q':
+		cli.quiet = true;
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void vmsg(const char *cmd, const char *level, const char *fmt, va_list ap)
+{
+	fputs("iopass: ", stderr);
+	if (cmd)
+		fprintf(stderr, "%s: ", cmd);
+	if (level)
+		fprintf(stderr, "%s: ", level);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void cli_err(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(cmd, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void cli_warn(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (cli.quiet)
+		return;
+	va_start(ap, fmt);
+	vmsg(cmd, "warning", fmt, ap);
+	va_end(ap);
+}
+
+void cli_note(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (cli.quiet)
+		return;
+	va_start(ap, fmt);
+	vmsg(cmd, NULL, fmt, ap);
+	va_end(ap);
+}
+
+int cli_usage_error(const char *cmd _unused_)
+{
+	/* the one-line message naming the input and the fix was printed already */
+	return EXIT_USAGE;
+}
+
+int cli_option_error(const char *cmd, int c, char *argv[])
+{
+	const char *arg = optind > 0 ? argv[optind - 1] : "?";
+	char shortopt[3] = { '-', (char)optopt, 0 };
+	const char *help = cmd ? cmd : "";
+
+	if (c == ':')
+		cli_err(cmd, "option '%s' needs an argument; see 'iopass %s%s--help'", arg, help,
+			cmd ? " " : "");
+	else
+		cli_err(cmd, "unknown option '%s'; see 'iopass %s%s--help'",
+			optopt && strncmp(arg, "--", 2) != 0 ? shortopt : arg, help, cmd ? " " : "");
+	return EXIT_USAGE;
+}
+
+static void log_to_stderr(void *data, int prio, const char *fmt, va_list ap)
+{
+	const char *cmd = data;
+
+	vmsg(cmd, prio <= IOPASS_LOG_WARNING ? "warning" : NULL, fmt, ap);
+}
+
+int cli_ctx_new(const char *cmd, struct iopass_ctx **ret_ctx)
+{
+	const char *root = cli.sysroot ? cli.sysroot : getenv("IOPASS_SYSROOT");
+	const char *ids = getenv("IOPASS_PCI_IDS");
+	struct iopass_ctx *ctx;
+	int r;
+
+	r = iopass_ctx_new(root, &ctx);
+	if (r < 0) {
+		cli_err(cmd, "sysroot '%s': %s; pass an existing directory to --sysroot",
+			root ? root : "/", strerror(-r));
+		return EXIT_USAGE;
+	}
+	iopass_ctx_set_log_fn(ctx, log_to_stderr, (void *)cmd);
+	iopass_ctx_set_log_priority(ctx, cli.quiet      ? IOPASS_LOG_ERR
+					 : cli.verbose > 1 ? IOPASS_LOG_DEBUG
+					 : cli.verbose ? IOPASS_LOG_INFO
+						       : IOPASS_LOG_WARNING);
+	if (ids && *ids) {
+		r = iopass_ctx_set_ids_file(ctx, ids);
+		if (r < 0) {
+			cli_err(cmd, "IOPASS_PCI_IDS '%s': %s", ids, strerror(-r));
+			iopass_ctx_free(ctx);
+			return EXIT_FAIL;
+		}
+	}
+	*ret_ctx = ctx;
+	return EXIT_OK;
+}
+
+int cli_parse_bdf(const char *cmd, const char *arg, struct iopass_addr *ret)
+{
+	if (iopass_addr_parse(arg, ret) == 0)
+		return 0;
+	cli_err(cmd, "'%s' is not a PCI address; use DDDD:BB:SS.F or BB:SS.F, e.g. 0000:01:00.0",
+		arg);
+	return -EINVAL;
+}
+
+int cli_columns_parse(const char *cmd, const struct cli_column *cols, size_t ncols,
+		      const char *list, int *ids, size_t max_ids, size_t *n_ids)
+{
+	const char *p = list;
+
+	if (*p == '+')
+		p++; /* append to what *n_ids already holds */
+	else
+		*n_ids = 0;
+	if (!*p) {
+		cli_err(cmd, "--output: empty column list; name columns, e.g. -o BDF,DRIVER");
+		return -EINVAL;
+	}
+	while (*p) {
+		size_t len = strcspn(p, ",");
+		size_t i;
+
+		for (i = 0; i < ncols; i++)
+			if (strlen(cols[i].name) == len && strncasecmp(cols[i].name, p, len) == 0)
+				break;
+		if (i == ncols) {
+			cli_err(cmd, "unknown column '%.*s'; see 'iopass %s --help' for the columns",
+				(int)len, p, cmd);
+			return -EINVAL;
+		}
+		if (*n_ids >= max_ids) {
+			cli_err(cmd, "too many columns");
+			return -EINVAL;
+		}
+		ids[(*n_ids)++] = (int)i;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+void cli_columns_help(FILE *out, const struct cli_column *cols, size_t ncols)
+{
+	fputs("\nAvailable output columns:\n", out);
+	for (size_t i = 0; i < ncols; i++)
+		fprintf(out, " %12s  %s\n", cols[i].name, cols[i].help);
+}

@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <pci/pci.h>
+
+#include "iopass-private.h"
+
+int iopass_ctx_new(const char *sysroot, struct iopass_ctx **ret_ctx)
+{
+	struct iopass_ctx *ctx;
+	size_t len;
+
+	if (!ret_ctx)
+		return -EINVAL;
+	if (!sysroot || !*sysroot)
+		sysroot = "/";
+	ctx = calloc(1, sizeof(*ctx));
+	if (!ctx)
+		return -ENOMEM;
+	ctx->log_prio = IOPASS_LOG_WARNING;
+	ctx->sysroot = strdup(sysroot);
+	if (!ctx->sysroot) {
+		free(ctx);
+		return -ENOMEM;
+	}
+	/* "/" becomes "", "/tmp/x/" becomes "/tmp/x": paths are joined as root + "/" + rel */
+	len = strlen(ctx->sysroot);
+	while (len > 0 && ctx->sysroot[len - 1] == '/')
+		ctx->sysroot[--len] = '\0';
+	ctx->rootfd = open(sysroot, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (ctx->rootfd < 0) {
+		int r = -errno;
+
+		free(ctx->sysroot);
+		free(ctx);
+		return r;
+	}
+	*ret_ctx = ctx;
+	return 0;
+}
+
+struct iopass_ctx *iopass_ctx_free(struct iopass_ctx *ctx)
+{
+	if (!ctx)
+		return NULL;
+	if (ctx->pacc)
+		pci_cleanup(ctx->pacc);
+	if (ctx->rootfd >= 0)
+		close(ctx->rootfd);
+	free(ctx->ids_file);
+	free(ctx->sysroot);
+	free(ctx);
+	return NULL;
+}
+
+const char *iopass_ctx_get_sysroot(const struct iopass_ctx *ctx)
+{
+	return *ctx->sysroot ? ctx->sysroot : "/";
+}
+
+void iopass_ctx_set_log_fn(struct iopass_ctx *ctx, iopass_log_fn fn, void *data)
+{
+	ctx->log_fn = fn;
+	ctx->log_data = data;
+}
+
+void iopass_ctx_set_log_priority(struct iopass_ctx *ctx, int prio)
+{
+	ctx->log_prio = prio;
+}
+
+int iopass_ctx_set_ids_file(struct iopass_ctx *ctx, const char *path)
+{
+	char *p;
+
+	if (!path || !*path)
+		return -EINVAL;
+	if (ctx->pacc)
+		return -EBUSY; /* names already loaded from another file */
+	p = strdup(path);
+	if (!p)
+		return -ENOMEM;
+	free(ctx->ids_file);
+	ctx->ids_file = p;
+	return 0;
+}
+
+void iopass_log(const struct iopass_ctx *ctx, int prio, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!ctx->log_fn || prio > ctx->log_prio)
+		return;
+	va_start(ap, fmt);
+	ctx->log_fn(ctx->log_data, prio, fmt, ap);
+	va_end(ap);
+}

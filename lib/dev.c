@@ -1,0 +1,510 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The device model: one struct iopass_dev per PCI function, read from
+ * /sys/bus/pci/devices. A scan reads only what listing needs: uevent (IDs,
+ * class), the driver, iommu_group and physfn links, SR-IOV counts where the
+ * device has them and boot_vga for display devices. Odd entries are kept
+ * with what could be read and one warning line.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "iopass-private.h"
+
+#define PCI_DEVICES "/sys/bus/pci/devices"
+
+static void dev_free(struct iopass_dev *dev)
+{
+	if (!dev)
+		return;
+	free(dev->driver);
+	free(dev->physfn);
+	free(dev->warning);
+	free(dev->vendor_name);
+	free(dev->device_name);
+	free(dev->class_name);
+	free(dev);
+}
+
+/* Append "what" to the device's warning line ("vendor: invalid; driver: dangling link"). */
+_printf_(2, 3) static void dev_warn(struct iopass_dev *dev, const char *fmt, ...)
+{
+	char *msg = NULL, *joined = NULL;
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return;
+	if (!dev->warning) {
+		dev->warning = msg;
+		return;
+	}
+	if (asprintf(&joined, "%s; %s", dev->warning, msg) >= 0) {
+		free(dev->warning);
+		dev->warning = joined;
+	}
+	free(msg);
+}
+
+static void describe_errno(int r, const char *what, struct iopass_dev *dev)
+{
+	if (r == -EINVAL)
+		dev_warn(dev, "%s: invalid value", what);
+	else if (r == -ENOENT)
+		dev_warn(dev, "%s: missing", what);
+	else
+		dev_warn(dev, "%s: %s", what, strerror(-r));
+}
+
+/* Fallback when uevent lacks a field: the individual attribute ("0x8086"). */
+static int read_hex_attr(int dfd, const char *name, unsigned digits, uint32_t *ret)
+{
+	char buf[32];
+	ssize_t n = sysfs_read_at(dfd, name, buf, sizeof(buf));
+
+	if (n < 0)
+		return (int)n;
+	return parse_hex(buf, digits, true, ret);
+}
+
+
+/*
+ * uevent holds PCI_CLASS, PCI_ID and PCI_SUBSYS_ID in one read, which is
+ * what makes scanning thousands of functions cheap. Fields that are missing
+ * or malformed are read from their own attribute files instead.
+ */
+static void dev_read_ids(struct iopass_dev *dev, int dfd)
+{
+	char buf[1024];
+	ssize_t n = sysfs_read_at(dfd, "uevent", buf, sizeof(buf));
+	uint32_t v;
+	int r;
+
+	if (n > 0) {
+		char *save = NULL;
+
+		for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+			if (strncmp(line, "PCI_CLASS=", 10) == 0) {
+				if (parse_hex(line + 10, 6, false, &v) == 0) {
+					dev->class = v;
+					dev->flags |= DEV_HAVE_CLASS;
+				}
+			} else if (strncmp(line, "PCI_ID=", 7) == 0) {
+				if (iopass_id_parse(line + 7, &dev->vendor, &dev->device) == 0)
+					dev->flags |= DEV_HAVE_VENDOR | DEV_HAVE_DEVICE;
+			} else if (strncmp(line, "PCI_SUBSYS_ID=", 14) == 0) {
+				if (iopass_id_parse(line + 14, &dev->subvendor, &dev->subdevice) == 0)
+					dev->flags |= DEV_HAVE_SUBVENDOR | DEV_HAVE_SUBDEVICE;
+			}
+		}
+	}
+
+	if (!(dev->flags & DEV_HAVE_VENDOR)) {
+		r = read_hex_attr(dfd, "vendor", 4, &v);
+		if (r < 0)
+			describe_errno(r, "vendor", dev);
+		else {
+			dev->vendor = (uint16_t)v;
+			dev->flags |= DEV_HAVE_VENDOR;
+		}
+	}
+	if (!(dev->flags & DEV_HAVE_DEVICE)) {
+		r = read_hex_attr(dfd, "device", 4, &v);
+		if (r < 0)
+			describe_errno(r, "device", dev);
+		else {
+			dev->device = (uint16_t)v;
+			dev->flags |= DEV_HAVE_DEVICE;
+		}
+	}
+	if (!(dev->flags & DEV_HAVE_CLASS)) {
+		r = read_hex_attr(dfd, "class", 6, &v);
+		if (r < 0)
+			describe_errno(r, "class", dev);
+		else {
+			dev->class = v;
+			dev->flags |= DEV_HAVE_CLASS;
+		}
+	}
+	/* Subsystem IDs are nice to have: no warning when absent. */
+	if (!(dev->flags & DEV_HAVE_SUBVENDOR) && read_hex_attr(dfd, "subsystem_vendor", 4, &v) == 0) {
+		dev->subvendor = (uint16_t)v;
+		dev->flags |= DEV_HAVE_SUBVENDOR;
+	}
+	if (!(dev->flags & DEV_HAVE_SUBDEVICE) && read_hex_attr(dfd, "subsystem_device", 4, &v) == 0) {
+		dev->subdevice = (uint16_t)v;
+		dev->flags |= DEV_HAVE_SUBDEVICE;
+	}
+}
+
+static void dev_read_driver(struct iopass_dev *dev, int dfd)
+{
+	char name[256];
+	struct stat st;
+	int r = sysfs_link_name_at(dfd, "driver", name, sizeof(name));
+
+	if (r == -ENOENT)
+		return; /* unbound */
+	if (r < 0 || !name_is_safe(name)) {
+		dev_warn(dev, "driver: unreadable link");
+		return;
+	}
+	/* The kernel never leaves a dangling driver link; a broken tree might. */
+	if (fstatat(dfd, "driver", &st, 0) < 0) {
+		dev_warn(dev, "driver: link to '%s' is dangling", name);
+		return;
+	}
+	dev->driver = strdup(name);
+	/* vfio-dev/ (Linux 6.1+) marks vfio-pci and its variant drivers alike */
+	if (dev->driver && (streq(name, "vfio-pci") || sysfs_exists_at(dfd, "vfio-dev") == 0))
+		dev->flags |= DEV_VFIO;
+}
+
+static void dev_read_group(struct iopass_dev *dev, int dfd)
+{
+	char name[64];
+	unsigned g;
+	int r = sysfs_link_name_at(dfd, "iommu_group", name, sizeof(name));
+
+	dev->group = -ENOENT;
+	if (r == -ENOENT)
+		return;
+	if (r < 0 || parse_uint(name, INT32_MAX, &g) < 0) {
+		dev_warn(dev, "iommu_group: unreadable link");
+		return;
+	}
+	dev->group = (int)g;
+}
+
+static int read_count(int dfd, const char *name, int *ret)
+{
+	char buf[32];
+	unsigned v;
+	ssize_t n = sysfs_read_at(dfd, name, buf, sizeof(buf));
+
+	if (n < 0)
+		return (int)n;
+	if (parse_uint(buf, 65535, &v) < 0)
+		return -EINVAL;
+	*ret = (int)v;
+	return 0;
+}
+
+static void dev_read_sriov(struct iopass_dev *dev, int dfd)
+{
+	char name[64];
+	struct iopass_addr pf;
+	int r;
+
+	dev->numvfs = dev->totalvfs = -ENOENT;
+	r = read_count(dfd, "sriov_totalvfs", &dev->totalvfs);
+	if (r == 0) {
+		r = read_count(dfd, "sriov_numvfs", &dev->numvfs);
+		if (r < 0) {
+			dev->numvfs = -ENOENT;
+			describe_errno(r, "sriov_numvfs", dev);
+		}
+	} else if (r != -ENOENT) {
+		dev->totalvfs = -ENOENT;
+		describe_errno(r, "sriov_totalvfs", dev);
+	}
+
+	r = sysfs_link_name_at(dfd, "physfn", name, sizeof(name));
+	if (r == -ENOENT)
+		return;
+	if (r < 0 || iopass_addr_parse(name, &pf) < 0) {
+		dev_warn(dev, "physfn: unreadable link");
+		return;
+	}
+	dev->physfn = malloc(IOPASS_BDF_MAX);
+	if (dev->physfn)
+		iopass_addr_format(&pf, dev->physfn);
+}
+
+static void dev_read_boot_vga(struct iopass_dev *dev, int dfd)
+{
+	char buf[8];
+
+	/* Only display devices have boot_vga; don't pay for a failed open on the rest. */
+	if (!(dev->flags & DEV_HAVE_CLASS) || (dev->class >> 16) != 0x03)
+		return;
+	if (sysfs_read_at(dfd, "boot_vga", buf, sizeof(buf)) > 0 && streq(buf, "1"))
+		dev->flags |= DEV_BOOT_VGA;
+}
+
+static int dev_read(struct iopass_ctx *ctx, const struct iopass_addr *addr,
+		    struct iopass_dev **ret_dev)
+{
+	char path[sizeof(PCI_DEVICES) + IOPASS_BDF_MAX + 1];
+	_cleanup_close_ int dfd = -1;
+	struct iopass_dev *dev;
+
+	dev = calloc(1, sizeof(*dev));
+	if (!dev)
+		return -ENOMEM;
+	dev->ctx = ctx;
+	dev->addr = *addr;
+	iopass_addr_format(addr, dev->bdf);
+	dev->group = dev->numvfs = dev->totalvfs = -ENOENT;
+
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s", dev->bdf);
+	dfd = sysfs_open_dir(ctx, path);
+	if (dfd < 0) {
+		/* vanished between readdir and here, or not a directory */
+		int r = dfd;
+
+		dev_free(dev);
+		return r;
+	}
+	dev_read_ids(dev, dfd);
+	dev_read_driver(dev, dfd);
+	dev_read_group(dev, dfd);
+	dev_read_sriov(dev, dfd);
+	dev_read_boot_vga(dev, dfd);
+	*ret_dev = dev;
+	return 0;
+}
+
+static int addr_qsort_cmp(const void *a, const void *b)
+{
+	return iopass_addr_cmp(a, b);
+}
+
+int iopass_scan(struct iopass_ctx *ctx, struct iopass_devlist **ret_list)
+{
+	struct iopass_addr *addrs = NULL;
+	struct iopass_devlist *list = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	DIR *dir = NULL;
+	int r;
+
+	if (!ctx || !ret_list)
+		return -EINVAL;
+	list = calloc(1, sizeof(*list));
+	if (!list)
+		return -ENOMEM;
+
+	r = sysfs_opendir(ctx, PCI_DEVICES, &dir);
+	if (r == -ENOENT) {
+		/* no PCI bus at all (a container, or an empty sysroot): an empty list */
+		*ret_list = list;
+		return 0;
+	}
+	if (r < 0)
+		goto fail;
+
+	while ((errno = 0, de = readdir(dir))) {
+		struct iopass_addr a;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (iopass_addr_parse(de->d_name, &a) < 0) {
+			iop_warn(ctx, "%s: ignoring '%s': not a PCI address", PCI_DEVICES, de->d_name);
+			continue;
+		}
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			struct iopass_addr *na = reallocarray(addrs, ncap, sizeof(*addrs));
+
+			if (!na) {
+				r = -ENOMEM;
+				goto fail;
+			}
+			addrs = na;
+			cap = ncap;
+		}
+		addrs[n++] = a;
+	}
+	if (errno) {
+		r = -errno;
+		goto fail;
+	}
+	closedir(dir);
+	dir = NULL;
+
+	qsort(addrs, n, sizeof(*addrs), addr_qsort_cmp);
+	list->devs = calloc(n ? n : 1, sizeof(*list->devs));
+	if (!list->devs) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct iopass_dev *dev;
+
+		r = dev_read(ctx, &addrs[i], &dev);
+		if (r == -ENOMEM)
+			goto fail;
+		if (r < 0) {
+			char bdf[IOPASS_BDF_MAX];
+
+			iopass_addr_format(&addrs[i], bdf);
+			iop_warn(ctx, "%s: skipped: %s", bdf, strerror(-r));
+			continue;
+		}
+		list->devs[list->count++] = dev;
+	}
+	free(addrs);
+	*ret_list = list;
+	return 0;
+fail:
+	if (dir)
+		closedir(dir);
+	free(addrs);
+	iopass_devlist_free(list);
+	return r;
+}
+
+size_t iopass_devlist_count(const struct iopass_devlist *list)
+{
+	return list ? list->count : 0;
+}
+
+struct iopass_dev *iopass_devlist_get(const struct iopass_devlist *list, size_t i)
+{
+	return list && i < list->count ? list->devs[i] : NULL;
+}
+
+struct iopass_dev *iopass_devlist_find(const struct iopass_devlist *list,
+				       const struct iopass_addr *addr)
+{
+	size_t lo = 0, hi = list ? list->count : 0;
+
+	/* the list is sorted by address */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = iopass_addr_cmp(&list->devs[mid]->addr, addr);
+
+		if (c == 0)
+			return list->devs[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+struct iopass_devlist *iopass_devlist_free(struct iopass_devlist *list)
+{
+	if (!list)
+		return NULL;
+	for (size_t i = 0; i < list->count; i++)
+		dev_free(list->devs[i]);
+	free(list->devs);
+	free(list);
+	return NULL;
+}
+
+const char *iopass_dev_get_bdf(const struct iopass_dev *dev)
+{
+	return dev->bdf;
+}
+
+const struct iopass_addr *iopass_dev_get_addr(const struct iopass_dev *dev)
+{
+	return &dev->addr;
+}
+
+int iopass_dev_get_vendor(const struct iopass_dev *dev)
+{
+	return dev->flags & DEV_HAVE_VENDOR ? dev->vendor : -ENODATA;
+}
+
+int iopass_dev_get_device(const struct iopass_dev *dev)
+{
+	return dev->flags & DEV_HAVE_DEVICE ? dev->device : -ENODATA;
+}
+
+int iopass_dev_get_subsystem_vendor(const struct iopass_dev *dev)
+{
+	return dev->flags & DEV_HAVE_SUBVENDOR ? dev->subvendor : -ENODATA;
+}
+
+int iopass_dev_get_subsystem_device(const struct iopass_dev *dev)
+{
+	return dev->flags & DEV_HAVE_SUBDEVICE ? dev->subdevice : -ENODATA;
+}
+
+int iopass_dev_get_class(const struct iopass_dev *dev)
+{
+	return dev->flags & DEV_HAVE_CLASS ? (int)dev->class : -ENODATA;
+}
+
+const char *iopass_dev_get_driver(const struct iopass_dev *dev)
+{
+	return dev->driver;
+}
+
+int iopass_dev_get_iommu_group(const struct iopass_dev *dev)
+{
+	return dev->group;
+}
+
+const char *iopass_dev_get_physfn(const struct iopass_dev *dev)
+{
+	return dev->physfn;
+}
+
+int iopass_dev_get_sriov_numvfs(const struct iopass_dev *dev)
+{
+	return dev->numvfs;
+}
+
+int iopass_dev_get_sriov_totalvfs(const struct iopass_dev *dev)
+{
+	return dev->totalvfs;
+}
+
+bool iopass_dev_is_bridge(const struct iopass_dev *dev)
+{
+	uint32_t cls = dev->class >> 8;
+
+	/* PCI-to-PCI (incl. root and downstream ports), semi-transparent, CardBus */
+	return (dev->flags & DEV_HAVE_CLASS) && (cls == 0x0604 || cls == 0x0609 || cls == 0x0607);
+}
+
+bool iopass_dev_is_boot_vga(const struct iopass_dev *dev)
+{
+	return dev->flags & DEV_BOOT_VGA;
+}
+
+bool iopass_dev_is_vfio(const struct iopass_dev *dev)
+{
+	return dev->flags & DEV_VFIO;
+}
+
+const char *iopass_dev_get_warning(const struct iopass_dev *dev)
+{
+	return dev->warning;
+}
+
+int iopass_iommu_group_count(struct iopass_ctx *ctx)
+{
+	struct dirent *de;
+	DIR *dir;
+	int n = 0, r;
+
+	r = sysfs_opendir(ctx, "/sys/kernel/iommu_groups", &dir);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	while ((de = readdir(dir))) {
+		unsigned g;
+
+		if (parse_uint(de->d_name, INT32_MAX, &g) == 0)
+			n++;
+	}
+	closedir(dir);
+	return n;
+}

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libiopass: the engine behind iopass(8).
+ *
+ * Every function that can fail returns 0 (or a non-negative value) on success
+ * and a negative errno on failure. The library never prints and never exits;
+ * problems with odd sysfs entries are reported through iopass_dev_get_warning()
+ * and the context's log function.
+ *
+ * All file access goes through the context's root prefix (sysroot), so the
+ * whole library can run against a fixture tree.
+ */
+#pragma once
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct iopass_ctx;
+struct iopass_dev;
+struct iopass_devlist;
+
+/* ---- context ---------------------------------------------------------- */
+
+enum iopass_log_prio {
+	IOPASS_LOG_ERR = 3,
+	IOPASS_LOG_WARNING = 4,
+	IOPASS_LOG_INFO = 6,
+	IOPASS_LOG_DEBUG = 7,
+};
+
+typedef void (*iopass_log_fn)(void *data, int prio, const char *fmt, va_list ap);
+
+/* sysroot NULL or "" means "/". Fails with -ENOENT/-ENOTDIR if it is not a directory. */
+int iopass_ctx_new(const char *sysroot, struct iopass_ctx **ret_ctx);
+struct iopass_ctx *iopass_ctx_free(struct iopass_ctx *ctx); /* NULL-safe, returns NULL */
+const char *iopass_ctx_get_sysroot(const struct iopass_ctx *ctx);
+void iopass_ctx_set_log_fn(struct iopass_ctx *ctx, iopass_log_fn fn, void *data);
+void iopass_ctx_set_log_priority(struct iopass_ctx *ctx, int prio);
+/* Use this pci.ids file for names instead of libpci's default (and skip udev's hwdb). */
+int iopass_ctx_set_ids_file(struct iopass_ctx *ctx, const char *path);
+
+/* ---- addresses and selectors ------------------------------------------ */
+
+struct iopass_addr {
+	uint32_t domain; /* 0..0xffff, or up to 0xffffffff for VMD-style domains */
+	uint8_t bus;
+	uint8_t slot;    /* 0..31 */
+	uint8_t func;    /* 0..7 */
+};
+
+#define IOPASS_BDF_MAX 20 /* "ffffffff:ff:1f.7" + NUL, rounded up */
+
+/* Strict: "DDDD:BB:SS.F" or "BB:SS.F" (domain 0000), hex, nothing else. -EINVAL otherwise. */
+int iopass_addr_parse(const char *s, struct iopass_addr *ret_addr);
+/* Canonical lower-case form, as the kernel names devices in sysfs. */
+void iopass_addr_format(const struct iopass_addr *addr, char buf[IOPASS_BDF_MAX]);
+int iopass_addr_cmp(const struct iopass_addr *a, const struct iopass_addr *b);
+
+/* "vvvv:dddd" (exactly four hex digits each). -EINVAL otherwise. */
+int iopass_id_parse(const char *s, uint16_t *ret_vendor, uint16_t *ret_device);
+
+/*
+ * Class selector: a name (net, storage, display, gpu, audio, usb, bridge, ...)
+ * or a hex prefix of the 24-bit class code ("02", "0200", "0c0330").
+ * Fills value/mask so that (class & mask) == value matches.
+ */
+int iopass_class_parse(const char *s, uint32_t *ret_value, uint32_t *ret_mask);
+/* The selector names, NULL-terminated, for help and completion. */
+const char *const *iopass_class_names(void);
+
+/* A kernel driver name: one path component of printable ASCII, at most 64 bytes. */
+bool iopass_driver_name_valid(const char *name);
+
+/* A group number: decimal, 0..INT_MAX, no sign, no leading garbage. */
+int iopass_group_parse(const char *s, int *ret_group);
+
+/* ---- devices ------------------------------------------------------------ */
+
+/* All PCI functions under <sysroot>/sys/bus/pci/devices, sorted by address. */
+int iopass_scan(struct iopass_ctx *ctx, struct iopass_devlist **ret_list);
+size_t iopass_devlist_count(const struct iopass_devlist *list);
+struct iopass_dev *iopass_devlist_get(const struct iopass_devlist *list, size_t i);
+struct iopass_dev *iopass_devlist_find(const struct iopass_devlist *list,
+				       const struct iopass_addr *addr);
+struct iopass_devlist *iopass_devlist_free(struct iopass_devlist *list); /* NULL-safe */
+
+const char *iopass_dev_get_bdf(const struct iopass_dev *dev);
+const struct iopass_addr *iopass_dev_get_addr(const struct iopass_dev *dev);
+/* IDs and class: the value (>= 0), or -ENODATA when it could not be read. */
+int iopass_dev_get_vendor(const struct iopass_dev *dev);
+int iopass_dev_get_device(const struct iopass_dev *dev);
+int iopass_dev_get_subsystem_vendor(const struct iopass_dev *dev);
+int iopass_dev_get_subsystem_device(const struct iopass_dev *dev);
+int iopass_dev_get_class(const struct iopass_dev *dev); /* 24-bit class code */
+/* Driver bound now, or NULL when unbound. */
+const char *iopass_dev_get_driver(const struct iopass_dev *dev);
+/* IOMMU group number, or -ENOENT when the device has none. */
+int iopass_dev_get_iommu_group(const struct iopass_dev *dev);
+/* SR-IOV: PF address of a VF (NULL otherwise); VF counts of a PF (-ENOENT otherwise). */
+const char *iopass_dev_get_physfn(const struct iopass_dev *dev);
+int iopass_dev_get_sriov_numvfs(const struct iopass_dev *dev);
+int iopass_dev_get_sriov_totalvfs(const struct iopass_dev *dev);
+bool iopass_dev_is_bridge(const struct iopass_dev *dev);
+bool iopass_dev_is_boot_vga(const struct iopass_dev *dev);
+/* Bound to vfio-pci or a vfio variant driver (vfio-dev/ present). */
+bool iopass_dev_is_vfio(const struct iopass_dev *dev);
+/* One line describing what could not be read, or NULL when all was fine. */
+const char *iopass_dev_get_warning(const struct iopass_dev *dev);
+
+/* Names from pci.ids (libpci). NULL when the ID is unknown or could not be read. */
+const char *iopass_dev_get_vendor_name(struct iopass_dev *dev);
+const char *iopass_dev_get_device_name(struct iopass_dev *dev);
+const char *iopass_dev_get_class_name(struct iopass_dev *dev);
+
+/* ---- IOMMU -------------------------------------------------------------- */
+
+/* Number of IOMMU groups in <sysroot>/sys/kernel/iommu_groups (0: no IOMMU enabled). */
+int iopass_iommu_group_count(struct iopass_ctx *ctx);
+
+#ifdef __cplusplus
+}
+#endif

@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The one place where libiopass touches the file system. Every path is
+ * resolved relative to the context's sysroot directory fd, so a fixture tree
+ * is just another root. Reads are bounded, non-blocking (a FIFO planted in a
+ * fixture must not hang us) and never follow a path given by the caller
+ * outside the root: callers pass absolute paths, we strip the leading '/'.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "iopass-private.h"
+
+static const char *rel(const char *path)
+{
+	while (*path == '/')
+		path++;
+	return *path ? path : ".";
+}
+
+int sysfs_open_dir(const struct iopass_ctx *ctx, const char *path)
+{
+	int fd = openat(ctx->rootfd, rel(path), O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int sysfs_opendir(const struct iopass_ctx *ctx, const char *path, DIR **ret_dir)
+{
+	int fd = openat(ctx->rootfd, rel(path), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d;
+
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	*ret_dir = d;
+	return 0;
+}
+
+int sysfs_exists(const struct iopass_ctx *ctx, const char *path)
+{
+	return faccessat(ctx->rootfd, rel(path), F_OK, 0) < 0 ? -errno : 0;
+}
+
+int sysfs_exists_at(int dirfd, const char *name)
+{
+	return faccessat(dirfd, name, F_OK, 0) < 0 ? -errno : 0;
+}
+
+/*
+ * Read a small attribute into buf, NUL-terminated, trailing newlines and
+ * spaces removed. -EFBIG when it does not fit: sysfs attributes we parse are
+ * short, and anything longer is not what we expect.
+ */
+static ssize_t read_fd(int fd, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	if (size < 2)
+		return -EINVAL;
+	for (;;) {
+		ssize_t n = read(fd, buf + len, size - 1 - len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len == size - 1) {
+			char c;
+
+			n = read(fd, &c, 1);
+			if (n > 0)
+				return -EFBIG;
+			break;
+		}
+	}
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
+		len--;
+	buf[len] = '\0';
+	return (ssize_t)len;
+}
+
+static ssize_t read_openat(int dirfd, const char *name, char *buf, size_t size)
+{
+	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
+	if (fd < 0)
+		return -errno;
+	return read_fd(fd, buf, size);
+}
+
+ssize_t sysfs_read(const struct iopass_ctx *ctx, const char *path, char *buf, size_t size)
+{
+	return read_openat(ctx->rootfd, rel(path), buf, size);
+}
+
+ssize_t sysfs_read_at(int dirfd, const char *name, char *buf, size_t size)
+{
+	return read_openat(dirfd, name, buf, size);
+}
+
+/* The last component of a symlink's target ("../../../bus/pci/drivers/e1000e" -> "e1000e"). */
+int sysfs_link_name_at(int dirfd, const char *name, char *buf, size_t size)
+{
+	char target[4096];
+	ssize_t n = readlinkat(dirfd, name, target, sizeof(target) - 1);
+	const char *base;
+	size_t len;
+
+	if (n < 0)
+		return -errno;
+	target[n] = '\0';
+	while (n > 0 && target[n - 1] == '/')
+		target[--n] = '\0';
+	base = strrchr(target, '/');
+	base = base ? base + 1 : target;
+	len = strlen(base);
+	if (len == 0)
+		return -EINVAL;
+	if (len >= size)
+		return -ENAMETOOLONG;
+	memcpy(buf, base, len + 1);
+	return 0;
+}
+
+int sysfs_full_path(const struct iopass_ctx *ctx, const char *path, char **ret)
+{
+	if (asprintf(ret, "%s/%s", ctx->sysroot, rel(path)) < 0)
+		return -ENOMEM;
+	return 0;
+}
