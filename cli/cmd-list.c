@@ -176,12 +176,18 @@ static char *hex4(int v)
 	return v < 0 ? NULL : xasprintf("%04x", v);
 }
 
+/* "vvvv:dddd", with ???? for a half that could not be read */
 static char *id_pair(int a, int b)
 {
+	char ha[12] = "????", hb[12] = "????";
+
 	if (a < 0 && b < 0)
 		return NULL;
-	return xasprintf("%s%.4x:%s%.4x", a < 0 ? "????" : "", a < 0 ? 0 : a, b < 0 ? "????" : "",
-			 b < 0 ? 0 : b);
+	if (a >= 0)
+		snprintf(ha, sizeof(ha), "%04x", a);
+	if (b >= 0)
+		snprintf(hb, sizeof(hb), "%04x", b);
+	return xasprintf("%s:%s", ha, hb);
 }
 
 static char *description(struct iopass_dev *dev)

@@ -1,0 +1,23 @@
+#!/bin/sh
+# Install what iopass needs to build and test on Debian 12, only what is missing.
+set -eu
+
+PKGS="cmake make gcc pkg-config libpci-dev pci.ids libkmod-dev libsmartcols-dev libcmocka-dev mandoc"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: missing:$missing; run as root: apt-get install$missing" >&2
+	exit 1
+fi
+echo "deps: installing:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

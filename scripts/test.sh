@@ -1,0 +1,18 @@
+#!/bin/sh
+# The whole test suite: dependencies, a -Werror build and an ASan+UBSan build,
+# ctest on both. The last line is ctest's summary for the sanitizer build.
+set -eu
+cd "$(dirname "$0")/.."
+JOBS=$(nproc 2>/dev/null || echo 2)
+
+scripts/deps.sh
+
+cmake -S . -B build -DIOPASS_WERROR=ON >/dev/null
+cmake --build build -j"$JOBS"
+ctest --test-dir build --output-on-failure -j"$JOBS"
+
+cmake -S . -B build-sanitize -DIOPASS_WERROR=ON -DIOPASS_SANITIZE=ON \
+	-DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build build-sanitize -j"$JOBS"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	ctest --test-dir build-sanitize --output-on-failure -j"$JOBS"

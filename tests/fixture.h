@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Fixture sysfs trees for tests (and the benchmark generator): a temporary
+ * directory laid out as the kernel lays out /sys for PCI — devices nested
+ * under their bridges, bus/pci/devices and drivers/<drv>/<bdf> links,
+ * kernel/iommu_groups/N/devices, uevent and a config space consistent with
+ * the attribute files.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct fx;
+
+struct fx_dev {
+	const char *bdf;     /* full BDF, lower case */
+	uint16_t vendor, device;
+	uint16_t subvendor, subdevice;
+	uint32_t class;      /* 24-bit */
+	const char *parent;  /* BDF of the upstream bridge; NULL: on the root bus */
+	const char *driver;  /* NULL: unbound */
+	int group;           /* IOMMU group, or -1 for none */
+	int totalvfs;        /* SR-IOV PF: > 0 */
+	int numvfs;
+	const char *physfn;  /* SR-IOV VF: BDF of its PF */
+	bool boot_vga;
+	bool vfio_dev;       /* add vfio-dev/vfio0 (vfio-pci and variants) */
+	bool multifunction;  /* header type bit 7 */
+};
+
+/* A fresh tree in $TMPDIR (or /tmp); aborts on failure, tests want no error paths here. */
+struct fx *fx_new(void);
+/* Removes the tree. */
+void fx_free(struct fx *fx);
+const char *fx_root(const struct fx *fx);
+/* The device directory (relative to the root) of a device added before. */
+const char *fx_dev_dir(const struct fx *fx, const char *bdf);
+
+/* group = -1 and totalvfs = 0 are the usual defaults: use FX_DEV(...) */
+#define FX_DEV(...) ((struct fx_dev){ .group = -1, __VA_ARGS__ })
+void fx_add(struct fx *fx, const struct fx_dev *dev);
+/* Create the iommu_groups directory even when no device has a group (an IOMMU host). */
+void fx_iommu_enable(struct fx *fx);
+
+/* Raw helpers, paths relative to the root; parents are created. */
+void fx_write(struct fx *fx, const char *path, const void *data, size_t len);
+void fx_printf(struct fx *fx, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void fx_symlink(struct fx *fx, const char *path, const char *target);
+void fx_mkdir(struct fx *fx, const char *path);
+void fx_unlink(struct fx *fx, const char *path);
+/* "a/b/c" relative to the root -> the relative link target from dir "x/y" */
+char *fx_relpath(const char *from_dir, const char *to);

@@ -1,0 +1,271 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* The device model read from fixture sysfs trees, including broken ones. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "testutil.h"
+#include "iopass.h"
+
+static struct iopass_devlist *scan(struct fx *fx, struct iopass_ctx **ret_ctx)
+{
+	struct iopass_devlist *list = NULL;
+	struct iopass_ctx *ctx;
+
+	assert_int_equal(iopass_ctx_new(fx_root(fx), &ctx), 0);
+	assert_int_equal(iopass_ctx_set_ids_file(ctx, IOPASS_TEST_IDS), 0);
+	assert_int_equal(iopass_scan(ctx, &list), 0);
+	*ret_ctx = ctx;
+	return list;
+}
+
+static struct iopass_dev *find(struct iopass_devlist *list, const char *bdf)
+{
+	struct iopass_addr a;
+
+	assert_int_equal(iopass_addr_parse(bdf, &a), 0);
+	return iopass_devlist_find(list, &a);
+}
+
+static void test_workstation(void **state)
+{
+	struct fx *fx = fx_workstation();
+	struct iopass_ctx *ctx;
+	struct iopass_devlist *list = scan(fx, &ctx);
+	struct iopass_dev *d;
+
+	(void)state;
+	assert_int_equal(iopass_devlist_count(list), 11);
+	assert_int_equal(iopass_iommu_group_count(ctx), 8);
+	/* sorted by address */
+	assert_string_equal(iopass_dev_get_bdf(iopass_devlist_get(list, 0)), "0000:00:00.0");
+	assert_string_equal(iopass_dev_get_bdf(iopass_devlist_get(list, 10)), "0000:03:00.3");
+
+	d = find(list, "0000:01:00.0");
+	assert_non_null(d);
+	assert_int_equal(iopass_dev_get_vendor(d), 0x10de);
+	assert_int_equal(iopass_dev_get_device(d), 0x1b80);
+	assert_int_equal(iopass_dev_get_subsystem_vendor(d), 0x1043);
+	assert_int_equal(iopass_dev_get_subsystem_device(d), 0x8591);
+	assert_int_equal(iopass_dev_get_class(d), 0x030000);
+	assert_string_equal(iopass_dev_get_driver(d), "nvidia");
+	assert_int_equal(iopass_dev_get_iommu_group(d), 1);
+	assert_true(iopass_dev_is_boot_vga(d));
+	assert_false(iopass_dev_is_vfio(d));
+	assert_false(iopass_dev_is_bridge(d));
+	assert_null(iopass_dev_get_warning(d));
+	assert_string_equal(iopass_dev_get_vendor_name(d), "NVIDIA Corporation");
+	assert_string_equal(iopass_dev_get_device_name(d), "GP104 [GeForce GTX 1080]");
+	assert_string_equal(iopass_dev_get_class_name(d), "VGA compatible controller");
+
+	d = find(list, "0000:00:01.0");
+	assert_true(iopass_dev_is_bridge(d));
+	assert_string_equal(iopass_dev_get_class_name(d), "PCI bridge");
+	d = find(list, "0000:00:00.0");
+	assert_false(iopass_dev_is_bridge(d)); /* a host bridge has no secondary bus */
+	assert_null(iopass_dev_get_driver(d));
+
+	d = find(list, "0000:03:00.0");
+	assert_int_equal(iopass_dev_get_sriov_totalvfs(d), 8);
+	assert_int_equal(iopass_dev_get_sriov_numvfs(d), 2);
+	assert_null(iopass_dev_get_physfn(d));
+	d = find(list, "0000:03:00.2");
+	assert_string_equal(iopass_dev_get_physfn(d), "0000:03:00.0");
+	assert_true(iopass_dev_is_vfio(d));
+	assert_int_equal(iopass_dev_get_sriov_totalvfs(d), -ENOENT);
+	assert_int_equal(iopass_dev_get_iommu_group(d), 6);
+	d = find(list, "0000:03:00.3");
+	assert_null(iopass_dev_get_driver(d));
+	assert_false(iopass_dev_is_vfio(d));
+
+	/* an unknown device ID: no name, no crash */
+	d = find(list, "0000:02:00.0");
+	assert_string_equal(iopass_dev_get_device_name(d), "NVMe SSD Controller SM981/PM981/PM983");
+	assert_string_equal(iopass_dev_get_class_name(d), "Non-Volatile memory controller");
+
+	assert_null(find(list, "0000:09:00.0"));
+	iopass_devlist_free(list);
+	iopass_ctx_free(ctx);
+	fx_free(fx);
+}
+
+static void test_no_iommu(void **state)
+{
+	struct fx *fx = fx_new();
+	struct iopass_ctx *ctx;
+	struct iopass_devlist *list;
+	struct iopass_dev *d;
+
+	(void)state;
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:03.0", .vendor = 0x8086, .device = 0x1901,
+			   .class = 0x020000, .driver = "e1000e"));
+	list = scan(fx, &ctx);
+	assert_int_equal(iopass_iommu_group_count(ctx), 0);
+	d = find(list, "0000:00:03.0");
+	assert_int_equal(iopass_dev_get_iommu_group(d), -ENOENT);
+	iopass_devlist_free(list);
+	iopass_ctx_free(ctx);
+	fx_free(fx);
+}
+
+static void test_empty_sysroot(void **state)
+{
+	struct fx *fx = fx_new();
+	struct iopass_ctx *ctx;
+	struct iopass_devlist *list;
+
+	(void)state;
+	fx_unlink(fx, "sys/bus/pci/devices");
+	list = scan(fx, &ctx);
+	assert_int_equal(iopass_devlist_count(list), 0);
+	iopass_devlist_free(list);
+	iopass_ctx_free(ctx);
+	fx_free(fx);
+	assert_int_equal(iopass_ctx_new("/nonexistent/iopass", &ctx), -ENOENT);
+}
+
+/* Everything odd a crafted or half-gone sysfs can hold, in one tree. */
+static struct fx *fx_broken(void)
+{
+	struct fx *fx = fx_new();
+	char *p, big[8192];
+	const char *dir;
+
+	fx_iommu_enable(fx);
+	/* garbage vendor, and uevent lost its PCI_ID */
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:01.0", .vendor = 0x8086, .device = 0x1901,
+			   .class = 0x020000, .group = 1));
+	dir = fx_dev_dir(fx, "0000:00:01.0");
+	assert_true(asprintf(&p, "%s/vendor", dir) > 0);
+	fx_printf(fx, p, "0xzzzz\n");
+	free(p);
+	assert_true(asprintf(&p, "%s/uevent", dir) > 0);
+	fx_printf(fx, p, "PCI_CLASS=20000\n");
+	free(p);
+
+	/* no uevent, class is a directory, vendor a FIFO that nobody writes */
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:02.0", .vendor = 0x8086, .device = 0x1901,
+			   .class = 0x020000, .group = 2));
+	dir = fx_dev_dir(fx, "0000:00:02.0");
+	assert_true(asprintf(&p, "%s/uevent", dir) > 0);
+	fx_unlink(fx, p);
+	free(p);
+	assert_true(asprintf(&p, "%s/class", dir) > 0);
+	fx_unlink(fx, p);
+	fx_mkdir(fx, p);
+	free(p);
+	assert_true(asprintf(&p, "%s/%s/vendor", fx_root(fx), dir) > 0);
+	unlink(p);
+	assert_int_equal(mkfifo(p, 0600), 0);
+	free(p);
+
+	/* a dangling driver link */
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:03.0", .vendor = 0x8086, .device = 0x1901,
+			   .class = 0x020000, .group = 3, .driver = "e1000e"));
+	fx_unlink(fx, "sys/bus/pci/drivers/e1000e/0000:00:03.0");
+	fx_unlink(fx, "sys/bus/pci/drivers/e1000e/bind");
+	fx_unlink(fx, "sys/bus/pci/drivers/e1000e/unbind");
+	fx_unlink(fx, "sys/bus/pci/drivers/e1000e/new_id");
+	fx_unlink(fx, "sys/bus/pci/drivers/e1000e");
+
+	/* a huge uevent: not trusted, the attribute files are read instead */
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:04.0", .vendor = 0x10de, .device = 0x1b80,
+			   .class = 0x030000, .group = 4));
+	memset(big, 'A', sizeof(big));
+	assert_true(asprintf(&p, "%s/uevent", fx_dev_dir(fx, "0000:00:04.0")) > 0);
+	fx_write(fx, p, big, sizeof(big));
+	free(p);
+
+	/* not a PCI address, and a device that vanished (dangling bus link) */
+	fx_symlink(fx, "sys/bus/pci/devices/not-a-bdf", "../../../devices/pci0000:00/0000:00:01.0");
+	fx_symlink(fx, "sys/bus/pci/devices/0000:00:05.0", "../../../devices/pci0000:00/0000:00:05.0");
+	/* an iommu_group link that does not name a number */
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:06.0", .vendor = 0x8086, .device = 0x1901,
+			   .class = 0x020000));
+	assert_true(asprintf(&p, "%s/iommu_group", fx_dev_dir(fx, "0000:00:06.0")) > 0);
+	fx_symlink(fx, p, "../../../kernel/iommu_groups/x");
+	free(p);
+	return fx;
+}
+
+static void test_broken_entries(void **state)
+{
+	struct fx *fx = fx_broken();
+	struct iopass_ctx *ctx;
+	struct iopass_devlist *list = scan(fx, &ctx);
+	struct iopass_dev *d;
+
+	(void)state;
+	/* the vanished one and the bad name are skipped; the rest is listed */
+	assert_int_equal(iopass_devlist_count(list), 5);
+
+	d = find(list, "0000:00:01.0");
+	assert_int_equal(iopass_dev_get_vendor(d), -ENODATA);
+	assert_int_equal(iopass_dev_get_device(d), 0x1901);
+	assert_int_equal(iopass_dev_get_class(d), 0x020000);
+	assert_string_equal(iopass_dev_get_warning(d), "vendor: invalid value");
+	assert_null(iopass_dev_get_vendor_name(d));
+	assert_null(iopass_dev_get_device_name(d));
+
+	d = find(list, "0000:00:02.0");
+	assert_int_equal(iopass_dev_get_vendor(d), -ENODATA);
+	assert_int_equal(iopass_dev_get_class(d), -ENODATA);
+	assert_int_equal(iopass_dev_get_device(d), 0x1901);
+	assert_string_equal(iopass_dev_get_warning(d), "vendor: invalid value; class: Is a directory");
+	assert_int_equal(iopass_dev_get_iommu_group(d), 2);
+
+	d = find(list, "0000:00:03.0");
+	assert_null(iopass_dev_get_driver(d));
+	assert_string_equal(iopass_dev_get_warning(d), "driver: link to 'e1000e' is dangling");
+
+	d = find(list, "0000:00:04.0");
+	assert_int_equal(iopass_dev_get_vendor(d), 0x10de);
+	assert_int_equal(iopass_dev_get_class(d), 0x030000);
+	assert_null(iopass_dev_get_warning(d));
+
+	d = find(list, "0000:00:06.0");
+	assert_int_equal(iopass_dev_get_iommu_group(d), -ENOENT);
+	assert_string_equal(iopass_dev_get_warning(d), "iommu_group: unreadable link");
+
+	iopass_devlist_free(list);
+	iopass_ctx_free(ctx);
+	fx_free(fx);
+}
+
+static void test_corrupt_ids_file(void **state)
+{
+	struct fx *fx = fx_workstation();
+	struct iopass_ctx *ctx;
+	struct iopass_devlist *list;
+	char ids[] = "/tmp/iopass-ids-XXXXXX";
+	int fd = mkstemp(ids);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_true(write(fd, "zzzz garbage\n\tnot an id\n", 24) == 24);
+	close(fd);
+	assert_int_equal(iopass_ctx_new(fx_root(fx), &ctx), 0);
+	assert_int_equal(iopass_ctx_set_ids_file(ctx, ids), 0);
+	assert_int_equal(iopass_scan(ctx, &list), 0);
+	/* no names, no exit: libpci's error callback is contained */
+	assert_null(iopass_dev_get_vendor_name(iopass_devlist_get(list, 0)));
+	assert_null(iopass_dev_get_vendor_name(iopass_devlist_get(list, 1)));
+	iopass_devlist_free(list);
+	iopass_ctx_free(ctx);
+	unlink(ids);
+	fx_free(fx);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_workstation),    cmocka_unit_test(test_no_iommu),
+		cmocka_unit_test(test_empty_sysroot),  cmocka_unit_test(test_broken_entries),
+		cmocka_unit_test(test_corrupt_ids_file),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

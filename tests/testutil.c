@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static char *slurp_fd(int fd)
+{
+	size_t len = 0, cap = 4096;
+	char *buf = malloc(cap);
+
+	if (!buf)
+		abort();
+	lseek(fd, 0, SEEK_SET);
+	for (;;) {
+		ssize_t n;
+
+		if (len + 1 >= cap) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			if (!buf)
+				abort();
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+void run_iopass(struct run *r, const char *root, const char *const argv[])
+{
+	char outname[] = "/tmp/iopass-out-XXXXXX", errname[] = "/tmp/iopass-err-XXXXXX";
+	int outfd = mkstemp(outname), errfd = mkstemp(errname);
+	size_t argc = 0;
+	const char **av;
+	pid_t pid;
+	int st;
+
+	assert_true(outfd >= 0 && errfd >= 0);
+	unlink(outname);
+	unlink(errname);
+	while (argv[argc])
+		argc++;
+	av = calloc(argc + 4, sizeof(*av));
+	assert_non_null(av);
+	av[0] = IOPASS_BIN;
+	size_t n = 1;
+	if (root) {
+		av[n++] = "--sysroot";
+		av[n++] = root;
+	}
+	for (size_t i = 0; i < argc; i++)
+		av[n++] = argv[i];
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(outfd, 1);
+		dup2(errfd, 2);
+		setenv("IOPASS_PCI_IDS", IOPASS_TEST_IDS, 1);
+		setenv("LC_ALL", "C", 1);
+		unsetenv("IOPASS_SYSROOT");
+		execv(IOPASS_BIN, (char *const *)av);
+		_exit(127);
+	}
+	free(av);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	r->out = slurp_fd(outfd);
+	r->err = slurp_fd(errfd);
+	close(outfd);
+	close(errfd);
+}
+
+void run_free(struct run *r)
+{
+	free(r->out);
+	free(r->err);
+	r->out = r->err = NULL;
+}
+
+void _assert_text_equal(const char *actual, const char *expected, const char *file, int line)
+{
+	if (actual && expected && strcmp(actual, expected) == 0)
+		return;
+	fprintf(stderr, "--- expected\n%s\n--- actual\n%s\n---\n", expected ? expected : "(null)",
+		actual ? actual : "(null)");
+	_fail(file, line);
+}
+
+size_t count_lines(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+struct fx *fx_workstation(void)
+{
+	struct fx *fx = fx_new();
+
+	fx_iommu_enable(fx);
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:00.0", .vendor = 0x8086, .device = 0x3e30,
+			   .subvendor = 0x1043, .subdevice = 0x8694, .class = 0x060000, .group = 0));
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:01.0", .vendor = 0x8086, .device = 0x1901,
+			   .class = 0x060400, .driver = "pcieport", .group = 1));
+	fx_add(fx, &FX_DEV(.bdf = "0000:01:00.0", .vendor = 0x10de, .device = 0x1b80,
+			   .subvendor = 0x1043, .subdevice = 0x8591, .class = 0x030000,
+			   .parent = "0000:00:01.0", .driver = "nvidia", .group = 1, .boot_vga = true,
+			   .multifunction = true));
+	fx_add(fx, &FX_DEV(.bdf = "0000:01:00.1", .vendor = 0x10de, .device = 0x10f0,
+			   .subvendor = 0x1043, .subdevice = 0x8591, .class = 0x040300,
+			   .parent = "0000:00:01.0", .driver = "snd_hda_intel", .group = 1,
+			   .multifunction = true));
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:14.0", .vendor = 0x8086, .device = 0xa2af,
+			   .class = 0x0c0330, .driver = "xhci_hcd", .group = 2));
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:1b.0", .vendor = 0x8086, .device = 0x1901,
+			   .class = 0x060400, .driver = "pcieport", .group = 3));
+	fx_add(fx, &FX_DEV(.bdf = "0000:02:00.0", .vendor = 0x144d, .device = 0xa808,
+			   .subvendor = 0x144d, .subdevice = 0xa801, .class = 0x010802,
+			   .parent = "0000:00:1b.0", .driver = "nvme", .group = 3));
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:1c.0", .vendor = 0x8086, .device = 0x1901,
+			   .class = 0x060400, .driver = "pcieport", .group = 4));
+	fx_add(fx, &FX_DEV(.bdf = "0000:03:00.0", .vendor = 0x15b3, .device = 0x1017,
+			   .subvendor = 0x15b3, .subdevice = 0x0007, .class = 0x020000,
+			   .parent = "0000:00:1c.0", .driver = "mlx5_core", .group = 5, .totalvfs = 8,
+			   .numvfs = 2));
+	fx_add(fx, &FX_DEV(.bdf = "0000:03:00.2", .vendor = 0x15b3, .device = 0x1018,
+			   .subvendor = 0x15b3, .subdevice = 0x0007, .class = 0x020000,
+			   .parent = "0000:00:1c.0", .driver = "vfio-pci", .vfio_dev = true, .group = 6,
+			   .physfn = "0000:03:00.0"));
+	fx_add(fx, &FX_DEV(.bdf = "0000:03:00.3", .vendor = 0x15b3, .device = 0x1018,
+			   .subvendor = 0x15b3, .subdevice = 0x0007, .class = 0x020000,
+			   .parent = "0000:00:1c.0", .group = 7, .physfn = "0000:03:00.0"));
+	return fx;
+}

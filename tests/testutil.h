@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Helpers for the cmocka tests: run the iopass binary, build shared fixture hosts. */
+#pragma once
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "fixture.h"
+
+struct run {
+	int status; /* exit status, or 128 + signal */
+	char *out;
+	char *err;
+};
+
+/*
+ * Run the built iopass with --sysroot ROOT (unless root is NULL) and the test
+ * pci.ids, argv NULL-terminated. Stdout and stderr are captured whole.
+ */
+void run_iopass(struct run *r, const char *root, const char *const argv[]);
+void run_free(struct run *r);
+#define RUN(r, root, ...) run_iopass((r), (root), (const char *const[]){ __VA_ARGS__, NULL })
+
+/* Assert two strings are equal, printing both in full when they are not. */
+#define assert_text_equal(actual, expected) _assert_text_equal((actual), (expected), __FILE__, __LINE__)
+void _assert_text_equal(const char *actual, const char *expected, const char *file, int line);
+
+/* Number of lines in s. */
+size_t count_lines(const char *s);
+
+/*
+ * A workstation with an IOMMU: a GPU with its audio function behind a root
+ * port, an NVMe behind another, a ConnectX-5 PF with two VFs (one on
+ * vfio-pci), a USB controller and the host bridge.
+ */
+struct fx *fx_workstation(void);
