@@ -23,6 +23,7 @@ struct cli_cmd {
 };
 
 extern const struct cli_cmd cmd_list;
+extern const struct cli_cmd cmd_check;
 
 /* Global options: may stand before the command or among its options. */
 struct cli_globals {
@@ -60,6 +61,19 @@ int cli_ctx_new(const char *cmd, struct iopass_ctx **ret_ctx);
 
 /* Parse a device argument (full or short BDF); prints the error itself. */
 int cli_parse_bdf(const char *cmd, const char *arg, struct iopass_addr *ret);
+
+/*
+ * The devices a command acts on: positional BDFs (full or short) and group:N,
+ * --group N (every endpoint of the group), or --all (every endpoint).
+ * Prints a one-line error naming the bad or absent input; returns an exit status.
+ */
+struct cli_selection {
+	struct iopass_dev **devs;
+	size_t n;
+};
+int cli_select(const char *cmd, const struct iopass_devlist *list, char *const *args, size_t nargs,
+	       const int *group, bool all, struct cli_selection *sel);
+void cli_selection_free(struct cli_selection *sel);
 
 /* Column tables in the util-linux manner (-o, --output-all, -J, -r, -n). */
 struct cli_column {

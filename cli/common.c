@@ -180,3 +180,118 @@ void cli_columns_help(FILE *out, const struct cli_column *cols, size_t ncols)
 	for (size_t i = 0; i < ncols; i++)
 		fprintf(out, " %12s  %s\n", cols[i].name, cols[i].help);
 }
+
+static bool sel_has(const struct cli_selection *sel, const struct iopass_dev *d)
+{
+	for (size_t i = 0; i < sel->n; i++)
+		if (sel->devs[i] == d)
+			return true;
+	return false;
+}
+
+static int sel_add(struct cli_selection *sel, struct iopass_dev *d)
+{
+	struct iopass_dev **nd;
+
+	if (sel_has(sel, d))
+		return 0;
+	nd = reallocarray(sel->devs, sel->n + 1, sizeof(*nd));
+	if (!nd)
+		return -ENOMEM;
+	sel->devs = nd;
+	sel->devs[sel->n++] = d;
+	return 0;
+}
+
+/* Every endpoint in group g (bridges are never attached); false when the group is absent. */
+static int sel_add_group(const char *cmd, const struct iopass_devlist *list, int g,
+			 struct cli_selection *sel)
+{
+	bool found = false;
+
+	for (size_t i = 0; i < iopass_devlist_count(list); i++) {
+		struct iopass_dev *d = iopass_devlist_get(list, i);
+
+		if (iopass_dev_get_iommu_group(d) != g)
+			continue;
+		found = true;
+		if (iopass_dev_is_endpoint(d) && sel_add(sel, d) < 0)
+			return -ENOMEM;
+	}
+	if (!found) {
+		cli_err(cmd, "IOMMU group %d does not exist; 'iopass list' shows the groups", g);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+int cli_select(const char *cmd, const struct iopass_devlist *list, char *const *args, size_t nargs,
+	       const int *group, bool all, struct cli_selection *sel)
+{
+	int r;
+
+	sel->devs = NULL;
+	sel->n = 0;
+	if (all) {
+		for (size_t i = 0; i < iopass_devlist_count(list); i++) {
+			struct iopass_dev *d = iopass_devlist_get(list, i);
+
+			if (iopass_dev_is_endpoint(d) && sel_add(sel, d) < 0)
+				goto oom;
+		}
+		return EXIT_OK;
+	}
+	if (group) {
+		r = sel_add_group(cmd, list, *group, sel);
+		if (r == -ENOMEM)
+			goto oom;
+		if (r < 0)
+			goto usage;
+	}
+	for (size_t i = 0; i < nargs; i++) {
+		struct iopass_addr a;
+		struct iopass_dev *d;
+		int g;
+
+		if (strncmp(args[i], "group:", 6) == 0) {
+			if (iopass_group_parse(args[i] + 6, &g) < 0) {
+				cli_err(cmd, "'%s' is not a group; use group:N with N from 'iopass list'",
+					args[i]);
+				goto usage;
+			}
+			r = sel_add_group(cmd, list, g, sel);
+			if (r == -ENOMEM)
+				goto oom;
+			if (r < 0)
+				goto usage;
+			continue;
+		}
+		if (cli_parse_bdf(cmd, args[i], &a) < 0)
+			goto usage;
+		d = iopass_devlist_find(list, &a);
+		if (!d) {
+			char bdf[IOPASS_BDF_MAX];
+
+			iopass_addr_format(&a, bdf);
+			cli_err(cmd, "%s: no such PCI device; 'iopass list' shows the devices", bdf);
+			goto usage;
+		}
+		if (sel_add(sel, d) < 0)
+			goto oom;
+	}
+	return EXIT_OK;
+oom:
+	cli_err(cmd, "out of memory");
+	cli_selection_free(sel);
+	return EXIT_FAIL;
+usage:
+	cli_selection_free(sel);
+	return EXIT_USAGE;
+}
+
+void cli_selection_free(struct cli_selection *sel)
+{
+	free(sel->devs);
+	sel->devs = NULL;
+	sel->n = 0;
+}

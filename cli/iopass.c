@@ -15,6 +15,7 @@
 
 static const struct cli_cmd *const commands[] = {
 	&cmd_list,
+	&cmd_check,
 };
 
 static const struct cli_cmd *find_command(const char *name)

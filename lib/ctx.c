@@ -50,6 +50,8 @@ struct iopass_ctx *iopass_ctx_free(struct iopass_ctx *ctx)
 		return NULL;
 	if (ctx->pacc)
 		pci_cleanup(ctx->pacc);
+	if (ctx->cfg_pacc)
+		pci_cleanup(ctx->cfg_pacc);
 	if (ctx->rootfd >= 0)
 		close(ctx->rootfd);
 	free(ctx->ids_file);

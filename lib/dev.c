@@ -29,6 +29,8 @@ static void dev_free(struct iopass_dev *dev)
 	free(dev->vendor_name);
 	free(dev->device_name);
 	free(dev->class_name);
+	free(dev->caps);
+	free(dev->sysfs_dir);
 	free(dev);
 }
 
@@ -507,4 +509,51 @@ int iopass_iommu_group_count(struct iopass_ctx *ctx)
 	}
 	closedir(dir);
 	return n;
+}
+
+/* "devices/pci0000:00/0000:00:1c.0/0000:03:00.0": where the device sits in the tree. */
+const char *dev_sysfs_dir(struct iopass_dev *dev)
+{
+	char path[64 + IOPASS_BDF_MAX], target[4096];
+	const char *p;
+	ssize_t n;
+
+	if (dev->sysfs_dir)
+		return dev->sysfs_dir;
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s", dev->bdf);
+	n = sysfs_readlink(dev->ctx, path, target, sizeof(target));
+	if (n < 0)
+		return NULL;
+	/* the kernel's link is relative: ../../../devices/... */
+	p = target;
+	while (strncmp(p, "../", 3) == 0)
+		p += 3;
+	if (strncmp(p, "devices/", 8) != 0)
+		return NULL;
+	dev->sysfs_dir = strdup(p);
+	return dev->sysfs_dir;
+}
+
+struct iopass_dev *iopass_dev_get_parent(struct iopass_dev *dev, const struct iopass_devlist *list)
+{
+	if (!dev->parent_known) {
+		const char *dir = dev_sysfs_dir(dev);
+		const char *end, *start;
+		char comp[IOPASS_BDF_MAX];
+
+		dev->parent_known = true;
+		/* the component before our own name is the parent bridge, or pciDDDD:BB */
+		end = dir ? strrchr(dir, '/') : NULL;
+		if (end) {
+			start = end;
+			while (start > dir && start[-1] != '/')
+				start--;
+			if ((size_t)(end - start) < sizeof(comp)) {
+				memcpy(comp, start, (size_t)(end - start));
+				comp[end - start] = '\0';
+				dev->has_parent = iopass_addr_parse(comp, &dev->parent) == 0;
+			}
+		}
+	}
+	return dev->has_parent ? iopass_devlist_find(list, &dev->parent) : NULL;
 }

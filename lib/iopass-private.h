@@ -20,6 +20,8 @@ struct iopass_ctx {
 	char *ids_file;
 	struct pci_access *pacc; /* names only; created on first lookup */
 	bool names_failed;
+	struct pci_access *cfg_pacc; /* config space; created on first use */
+	bool cfg_failed;
 };
 
 enum {
@@ -31,6 +33,21 @@ enum {
 	DEV_BOOT_VGA = 1 << 5,
 	DEV_VFIO = 1 << 6,
 	DEV_NAMES_LOOKED_UP = 1 << 7,
+};
+
+/* What config space says (config.c), read on first use. */
+struct dev_caps {
+	int config_error;     /* -errno when config could not be read */
+	size_t config_len;    /* bytes readable (64 for unprivileged readers) */
+	bool header_ok;
+	uint8_t header_type;  /* 0 endpoint, 1 PCI bridge, 2 CardBus */
+	bool multifunction;
+	bool caps_ok;         /* capability lists were walked */
+	int pcie_type;        /* PCI_EXP_TYPE_*, -1 when not PCIe */
+	bool flr, af_flr;
+	bool pm, pm_no_soft_reset;
+	bool acs;
+	uint16_t acs_cap, acs_ctrl;
 };
 
 struct iopass_dev {
@@ -47,6 +64,11 @@ struct iopass_dev {
 	char *physfn;
 	char *warning;
 	char *vendor_name, *device_name, *class_name;
+	struct dev_caps *caps;
+	char *sysfs_dir;  /* "devices/pci0000:00/0000:00:01.0/0000:01:00.0", lazily */
+	bool parent_known;
+	struct iopass_addr parent;
+	bool has_parent;
 };
 
 struct iopass_devlist {
@@ -74,6 +96,32 @@ int sysfs_link_name_at(int dirfd, const char *name, char *buf, size_t size);
 int sysfs_exists_at(int dirfd, const char *name);
 /* The full path of a sysroot-relative path, for libraries that want a string (libpci). */
 int sysfs_full_path(const struct iopass_ctx *ctx, const char *path, char **ret);
+
+/* Binary read of up to size bytes; returns the length. */
+ssize_t sysfs_read_bin_at(int dirfd, const char *name, void *buf, size_t size);
+/* Read a whole text file (up to max bytes) into a NUL-terminated malloc'd buffer. */
+int sysfs_read_file(const struct iopass_ctx *ctx, const char *path, size_t max, char **ret);
+
+ssize_t sysfs_readlink(const struct iopass_ctx *ctx, const char *path, char *buf, size_t size);
+
+/* dev.c */
+const char *dev_sysfs_dir(struct iopass_dev *dev);
+
+/* config.c */
+const struct dev_caps *dev_get_caps(struct iopass_dev *dev);
+
+/* report.c */
+struct iopass_report *report_new(void);
+void report_add(struct iopass_report *r, enum iopass_level level, const char *code,
+		const char *fmt, ...) _printf_(4, 5);
+/* Set the hint of the finding added last. */
+void report_hint(struct iopass_report *r, const char *fmt, ...) _printf_(2, 3);
+void report_need(struct iopass_report *r, const char *bdf);
+void report_set_verdict(struct iopass_report *r, enum iopass_verdict v);
+bool report_oom(const struct iopass_report *r);
+
+/* hostuse.c: what the host uses a device for (the guards of check and attach) */
+void hostuse_check(struct iopass_dev *dev, struct iopass_report *r, const char *prefix);
 
 /* parse.c */
 int parse_hex(const char *s, unsigned max_digits, bool allow_0x, uint32_t *ret);

@@ -118,10 +118,65 @@ const char *iopass_dev_get_vendor_name(struct iopass_dev *dev);
 const char *iopass_dev_get_device_name(struct iopass_dev *dev);
 const char *iopass_dev_get_class_name(struct iopass_dev *dev);
 
+/* The upstream bridge (the parent in the sysfs device tree), or NULL on a root bus. */
+struct iopass_dev *iopass_dev_get_parent(struct iopass_dev *dev, const struct iopass_devlist *list);
+/* Header type 0 (an endpoint), from config space. */
+bool iopass_dev_is_endpoint(const struct iopass_dev *dev);
+
 /* ---- IOMMU -------------------------------------------------------------- */
 
 /* Number of IOMMU groups in <sysroot>/sys/kernel/iommu_groups (0: no IOMMU enabled). */
 int iopass_iommu_group_count(struct iopass_ctx *ctx);
+
+/* ---- checks ------------------------------------------------------------- */
+
+/*
+ * A report is a list of findings, each with a stable machine code
+ * ("no-interrupt-remapping"), a level, a message with the evidence and a hint
+ * that says what to do. Device reports also carry a verdict.
+ */
+struct iopass_report;
+
+enum iopass_level {
+	IOPASS_LEVEL_OK,    /* host: requirement met */
+	IOPASS_LEVEL_INFO,  /* worth knowing, changes nothing */
+	IOPASS_LEVEL_WARN,  /* works, with a caveat */
+	IOPASS_LEVEL_FAIL,  /* host: requirement not met; device: blocks the verdict */
+};
+
+enum iopass_verdict {
+	IOPASS_READY,       /* can be attached now */
+	IOPASS_NEEDS_GROUP, /* can be attached together with the listed group members */
+	IOPASS_UNSAFE,      /* attaching would take something the host uses */
+	IOPASS_IMPOSSIBLE,  /* cannot be passed through at all (no IOMMU, not an endpoint) */
+};
+
+const char *iopass_level_name(enum iopass_level level);     /* "ok", "info", "warn", "fail" */
+const char *iopass_verdict_name(enum iopass_verdict verdict); /* "ready", "needs-group", ... */
+
+/* Host readiness: IOMMU, interrupt remapping, vfio modules, ACS override. */
+int iopass_check_host(struct iopass_ctx *ctx, struct iopass_report **ret_report);
+
+/*
+ * Can dev be passed through, as part of the set of devices the caller means
+ * to attach together (set may be NULL: dev alone)? Group members outside the
+ * set that would keep the group from being viable are listed as "needs".
+ */
+int iopass_check_dev(struct iopass_ctx *ctx, const struct iopass_devlist *list,
+		     struct iopass_dev *dev, struct iopass_dev *const *set, size_t nset,
+		     struct iopass_report **ret_report);
+
+size_t iopass_report_count(const struct iopass_report *r);
+const char *iopass_report_code(const struct iopass_report *r, size_t i);
+enum iopass_level iopass_report_level(const struct iopass_report *r, size_t i);
+const char *iopass_report_message(const struct iopass_report *r, size_t i);
+const char *iopass_report_hint(const struct iopass_report *r, size_t i); /* NULL: none */
+/* The worst level of all findings. */
+enum iopass_level iopass_report_worst(const struct iopass_report *r);
+enum iopass_verdict iopass_report_verdict(const struct iopass_report *r);
+size_t iopass_report_needs_count(const struct iopass_report *r);
+const char *iopass_report_needs(const struct iopass_report *r, size_t i);
+struct iopass_report *iopass_report_free(struct iopass_report *r); /* NULL-safe */
 
 #ifdef __cplusplus
 }

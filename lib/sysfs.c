@@ -144,3 +144,84 @@ int sysfs_full_path(const struct iopass_ctx *ctx, const char *path, char **ret)
 		return -ENOMEM;
 	return 0;
 }
+
+ssize_t sysfs_read_bin_at(int dirfd, const char *name, void *buf, size_t size)
+{
+	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	size_t len = 0;
+
+	if (fd < 0)
+		return -errno;
+	while (len < size) {
+		ssize_t n = pread(fd, (char *)buf + len, size - len, (off_t)len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	return (ssize_t)len;
+}
+
+int sysfs_read_file(const struct iopass_ctx *ctx, const char *path, size_t max, char **ret)
+{
+	_cleanup_close_ int fd = openat(ctx->rootfd, rel(path),
+					O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	size_t len = 0, cap = 4096;
+	char *buf;
+
+	if (fd < 0)
+		return -errno;
+	buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t n;
+
+		if (len + 1 >= cap) {
+			char *nb;
+
+			if (cap >= max) {
+				free(buf);
+				return -EFBIG;
+			}
+			cap *= 2;
+			nb = realloc(buf, cap);
+			if (!nb) {
+				free(buf);
+				return -ENOMEM;
+			}
+			buf = nb;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0) {
+			int r = -errno;
+
+			if (errno == EINTR)
+				continue;
+			free(buf);
+			return r;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	*ret = buf;
+	return 0;
+}
+
+/* The raw target of a symlink, NUL-terminated. */
+ssize_t sysfs_readlink(const struct iopass_ctx *ctx, const char *path, char *buf, size_t size)
+{
+	ssize_t n = readlinkat(ctx->rootfd, rel(path), buf, size - 1);
+
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return n;
+}

@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * iopass check: is the host ready for VFIO, and can these devices be passed
+ * through? Exit 0 when everything asked about is ready, 3 when it is not.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "json.h"
+
+static const char CMD[] = "check";
+
+static void usage(void)
+{
+	fputs("Usage: iopass check [options] [DEVICE... | --group N | --all]\n"
+	      "\nWithout devices: is the host ready for VFIO (IOMMU, interrupt remapping, vfio\n"
+	      "modules)? With devices: can they be passed through, attached together?\n"
+	      "DEVICE is a PCI address (DDDD:BB:SS.F or BB:SS.F) or group:N.\n"
+	      "\nVerdicts: ready, needs-group (attach with the listed group members), unsafe\n"
+	      "(the host uses it or a group member), impossible (no IOMMU group, not an endpoint).\n"
+	      "\nOptions:\n"
+	      "  -g, --group N          check the endpoints of IOMMU group N, together\n"
+	      "  -a, --all              check every endpoint device, each on its own\n"
+	      "  -J, --json             JSON output, with a stable code for every finding\n"
+	      "      --sysroot DIR      read sysfs and procfs below DIR\n"
+	      "  -v, --verbose          show every finding and hint, not only problems\n"
+	      "  -q, --quiet            print nothing; the exit status tells\n"
+	      "  -h, --help             show this help\n"
+	      "\nExit status: 0 ready, 3 checked and not ready, 1 error, 2 usage error.\n",
+	      stdout);
+}
+
+/* Problems always; "ok" lines when show_ok; info lines and every hint with -v. */
+static void print_findings(const struct iopass_report *r, bool all, bool show_ok, const char *indent)
+{
+	for (size_t i = 0; i < iopass_report_count(r); i++) {
+		enum iopass_level lv = iopass_report_level(r, i);
+		const char *hint = iopass_report_hint(r, i);
+
+		if (!all && (lv == IOPASS_LEVEL_INFO || (lv == IOPASS_LEVEL_OK && !show_ok)))
+			continue;
+		printf("%s%-5s %s\n", indent, iopass_level_name(lv), iopass_report_message(r, i));
+		if (hint && (all || lv >= IOPASS_LEVEL_WARN))
+			printf("%s      fix: %s\n", indent, hint);
+	}
+}
+
+static void json_findings(struct json *j, const struct iopass_report *r)
+{
+	json_array_begin(j, "findings");
+	for (size_t i = 0; i < iopass_report_count(r); i++) {
+		json_object_begin(j, NULL);
+		json_string(j, "code", iopass_report_code(r, i));
+		json_string(j, "level", iopass_level_name(iopass_report_level(r, i)));
+		json_string(j, "message", iopass_report_message(r, i));
+		json_string(j, "hint", iopass_report_hint(r, i));
+		json_object_end(j);
+	}
+	json_array_end(j);
+}
+
+static void print_device(struct iopass_dev *dev, const struct iopass_report *r, bool all)
+{
+	const char *vn = iopass_dev_get_vendor_name(dev), *dn = iopass_dev_get_device_name(dev);
+	const char *drv = iopass_dev_get_driver(dev);
+	int g = iopass_dev_get_iommu_group(dev);
+	size_t nneeds = iopass_report_needs_count(r);
+
+	printf("%s %s: %s%s%s", iopass_dev_get_bdf(dev),
+	       iopass_verdict_name(iopass_report_verdict(r)), vn ? vn : "", vn ? " " : "",
+	       dn ? dn : "Device");
+	if (g >= 0)
+		printf(", group %d", g);
+	printf(", %s\n", drv ? drv : "no driver");
+	if (nneeds) {
+		printf("    needs:");
+		for (size_t i = 0; i < nneeds; i++)
+			printf(" %s", iopass_report_needs(r, i));
+		putchar('\n');
+	}
+	print_findings(r, all, false, "    ");
+}
+
+static int cmd_check_main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "group", required_argument, NULL, 'g' },
+		{ "all", no_argument, NULL, 'a' },
+		{ "json", no_argument, NULL, 'J' },
+		CLI_GLOBAL_LONGOPTS,
+		{},
+	};
+	struct iopass_ctx *ctx = NULL;
+	struct iopass_devlist *list = NULL;
+	struct iopass_report *host = NULL, **reports = NULL;
+	struct cli_selection sel = { NULL, 0 };
+	bool all = false, json = false, have_group = false, not_ready;
+	int c, r, group = -1, ret = EXIT_FAIL;
+
+	while ((c = getopt_long(argc, argv, ":g:aJ" CLI_GLOBAL_SHORTOPTS, longopts, NULL)) != -1) {
+		if (cli_global_option(c, optarg))
+			continue;
+		switch (c) {
+		case 'g':
+			if (iopass_group_parse(optarg, &group) < 0) {
+				cli_err(CMD, "--group '%s': not a group number; use a number from 'iopass list'",
+					optarg);
+				return EXIT_USAGE;
+			}
+			have_group = true;
+			break;
+		case 'a':
+			all = true;
+			break;
+		case 'J':
+			json = true;
+			break;
+		case 'h':
+			usage();
+			return EXIT_OK;
+		default:
+			return cli_option_error(CMD, c, argv);
+		}
+	}
+	if (all && (have_group || optind < argc)) {
+		cli_err(CMD, "--all checks every device; drop the devices or --group");
+		return EXIT_USAGE;
+	}
+	for (int i = optind; i < argc; i++) {
+		struct iopass_addr a;
+
+		/* validate before touching anything */
+		if (strncmp(argv[i], "group:", 6) != 0 && cli_parse_bdf(CMD, argv[i], &a) < 0)
+			return EXIT_USAGE;
+	}
+
+	ret = cli_ctx_new(CMD, &ctx);
+	if (ret != EXIT_OK)
+		return ret;
+	ret = EXIT_FAIL;
+	r = iopass_check_host(ctx, &host);
+	if (r < 0) {
+		cli_err(CMD, "cannot check the host: %s", strerror(-r));
+		goto out;
+	}
+	if (all || have_group || optind < argc) {
+		r = iopass_scan(ctx, &list);
+		if (r < 0) {
+			cli_err(CMD, "cannot read PCI devices below %s: %s", iopass_ctx_get_sysroot(ctx),
+				strerror(-r));
+			goto out;
+		}
+		ret = cli_select(CMD, list, argv + optind, (size_t)(argc - optind),
+				 have_group ? &group : NULL, all, &sel);
+		if (ret != EXIT_OK)
+			goto out;
+		ret = EXIT_FAIL;
+		reports = calloc(sel.n ? sel.n : 1, sizeof(*reports));
+		if (!reports) {
+			cli_err(CMD, "out of memory");
+			goto out;
+		}
+		for (size_t i = 0; i < sel.n; i++) {
+			/* --all: each on its own; otherwise the devices named are one set */
+			r = iopass_check_dev(ctx, list, sel.devs[i], all ? &sel.devs[i] : sel.devs,
+					     all ? 1 : sel.n, &reports[i]);
+			if (r < 0) {
+				cli_err(CMD, "%s: cannot check: %s", iopass_dev_get_bdf(sel.devs[i]),
+					strerror(-r));
+				goto out;
+			}
+		}
+	}
+
+	not_ready = iopass_report_worst(host) == IOPASS_LEVEL_FAIL;
+	for (size_t i = 0; i < sel.n; i++)
+		not_ready |= iopass_report_verdict(reports[i]) != IOPASS_READY;
+
+	if (json) {
+		struct json j;
+
+		json_init(&j, stdout);
+		json_object_begin(&j, NULL);
+		json_bool(&j, "ready", !not_ready);
+		json_object_begin(&j, "host");
+		json_bool(&j, "ready", iopass_report_worst(host) != IOPASS_LEVEL_FAIL);
+		json_findings(&j, host);
+		json_object_end(&j);
+		json_array_begin(&j, "devices");
+		for (size_t i = 0; i < sel.n; i++) {
+			struct iopass_dev *d = sel.devs[i];
+			int g = iopass_dev_get_iommu_group(d);
+
+			json_object_begin(&j, NULL);
+			json_string(&j, "bdf", iopass_dev_get_bdf(d));
+			if (g >= 0)
+				json_int(&j, "group", g);
+			else
+				json_null(&j, "group");
+			json_string(&j, "driver", iopass_dev_get_driver(d));
+			json_string(&j, "verdict", iopass_verdict_name(iopass_report_verdict(reports[i])));
+			json_array_begin(&j, "needs");
+			for (size_t k = 0; k < iopass_report_needs_count(reports[i]); k++)
+				json_string(&j, NULL, iopass_report_needs(reports[i], k));
+			json_array_end(&j);
+			json_findings(&j, reports[i]);
+			json_object_end(&j);
+		}
+		json_array_end(&j);
+		json_object_end(&j);
+		json_finish(&j);
+	} else if (!cli.quiet) {
+		bool verbose = cli.verbose > 0;
+
+		if (!sel.n || iopass_report_worst(host) >= IOPASS_LEVEL_WARN || verbose) {
+			printf("host: %s\n", iopass_report_worst(host) == IOPASS_LEVEL_FAIL ? "not ready"
+												: "ready");
+			print_findings(host, verbose, !sel.n, "  ");
+		}
+		for (size_t i = 0; i < sel.n; i++)
+			print_device(sel.devs[i], reports[i], verbose);
+	}
+	ret = not_ready ? EXIT_NOT_READY : EXIT_OK;
+out:
+	for (size_t i = 0; reports && i < sel.n; i++)
+		iopass_report_free(reports[i]);
+	free(reports);
+	cli_selection_free(&sel);
+	iopass_report_free(host);
+	iopass_devlist_free(list);
+	iopass_ctx_free(ctx);
+	return ret;
+}
+
+const struct cli_cmd cmd_check = {
+	.name = "check",
+	.fn = cmd_check_main,
+	.help = "check the host and devices for passthrough",
+};

@@ -1,0 +1,756 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * iopass check: is the host ready for VFIO, and can this device be passed
+ * through? Every finding carries evidence (what was read where) and a hint.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/utsname.h>
+
+#include <libkmod.h>
+#include <pci/pci.h>
+
+#include "iopass-private.h"
+
+/* ---- host ---------------------------------------------------------------- */
+
+/* The value of "key=value" on the kernel command line ("" for a bare key), or NULL. */
+static const char *cmdline_get(const char *cmdline, const char *key, char *buf, size_t size)
+{
+	size_t klen = strlen(key);
+	const char *p = cmdline;
+
+	while (p && *p) {
+		size_t len;
+
+		p += strspn(p, " \t\n");
+		len = strcspn(p, " \t\n");
+		if (len >= klen && strncmp(p, key, klen) == 0 && (len == klen || p[klen] == '=')) {
+			size_t vlen = len == klen ? 0 : len - klen - 1;
+
+			if (vlen >= size)
+				vlen = size - 1;
+			memcpy(buf, p + klen + (len == klen ? 0 : 1), vlen);
+			buf[vlen] = '\0';
+			return buf;
+		}
+		p += len;
+	}
+	return NULL;
+}
+
+static void read_cpu_vendor(struct iopass_ctx *ctx, char *buf, size_t size)
+{
+	_cleanup_free_ char *info = NULL;
+	const char *p;
+
+	buf[0] = '\0';
+	if (sysfs_read_file(ctx, "/proc/cpuinfo", 64 << 20, &info) < 0)
+		return;
+	p = strstr(info, "vendor_id");
+	if (p && (p = strchr(p, ':'))) {
+		p += strspn(p + 1, " \t") + 1;
+		snprintf(buf, size, "%.*s", (int)strcspn(p, " \t\n"), p);
+	}
+}
+
+static int list_dir_names(struct iopass_ctx *ctx, const char *path, char *buf, size_t size)
+{
+	struct dirent *de;
+	size_t len = 0;
+	int n = 0;
+	DIR *dir;
+
+	buf[0] = '\0';
+	if (sysfs_opendir(ctx, path, &dir) < 0)
+		return 0;
+	while ((de = readdir(dir))) {
+		if (de->d_name[0] == '.')
+			continue;
+		n++;
+		if (len + strlen(de->d_name) + 3 < size)
+			len += (size_t)snprintf(buf + len, size - len, "%s%s", len ? ", " : "", de->d_name);
+	}
+	closedir(dir);
+	return n;
+}
+
+/* Count default domain types over all groups: "DMA", "identity", ... */
+static void domain_types(struct iopass_ctx *ctx, char *buf, size_t size)
+{
+	static const char *const types[] = { "DMA", "DMA-FQ", "identity", "blocked", "unmanaged", "unknown" };
+	int counts[ARRAY_SIZE(types) + 1] = { 0 };
+	struct dirent *de;
+	size_t len = 0;
+	DIR *dir;
+
+	buf[0] = '\0';
+	if (sysfs_opendir(ctx, "/sys/kernel/iommu_groups", &dir) < 0)
+		return;
+	while ((de = readdir(dir))) {
+		char path[300], t[32];
+		size_t i;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/sys/kernel/iommu_groups/%s/type", de->d_name);
+		if (sysfs_read(ctx, path, t, sizeof(t)) < 0)
+			continue;
+		for (i = 0; i < ARRAY_SIZE(types) && !streq(t, types[i]); i++)
+			;
+		counts[i]++;
+	}
+	closedir(dir);
+	for (size_t i = 0; i < ARRAY_SIZE(types); i++)
+		if (counts[i] && len < size)
+			len += (size_t)snprintf(buf + len, size - len, "%s%s ×%d", len ? ", " : "",
+						types[i], counts[i]);
+}
+
+static void check_iommu(struct iopass_ctx *ctx, struct iopass_report *r, const char *cmdline,
+			int ngroups)
+{
+	char units[512], vendor[64], v[128], types[256];
+	int nunits = list_dir_names(ctx, "/sys/class/iommu", units, sizeof(units));
+	bool intel, amd;
+
+	read_cpu_vendor(ctx, vendor, sizeof(vendor));
+	intel = streq(vendor, "GenuineIntel");
+	amd = streq(vendor, "AuthenticAMD") || streq(vendor, "HygonGenuine");
+
+	if (ngroups > 0) {
+		domain_types(ctx, types, sizeof(types));
+		report_add(r, IOPASS_LEVEL_OK, "iommu-enabled",
+			   "IOMMU enabled: %d group%s in /sys/kernel/iommu_groups, %d unit%s%s%s%s",
+			   ngroups, ngroups == 1 ? "" : "s", nunits, nunits == 1 ? "" : "s",
+			   nunits ? " (" : "", units, nunits ? ")" : "");
+		if (*types)
+			report_add(r, IOPASS_LEVEL_INFO, "iommu-domain-type",
+				   "default domain types: %s%s", types,
+				   strstr(types, "identity") ? " (identity: host devices bypass "
+							       "translation; VFIO still isolates its devices)"
+							     : "");
+	} else {
+		const char *off = cmdline_get(cmdline, "intel_iommu", v, sizeof(v));
+		bool intel_off = off && strstr(off, "off");
+
+		off = cmdline_get(cmdline, "amd_iommu", v, sizeof(v));
+		bool amd_off = off && strstr(off, "off");
+
+		report_add(r, IOPASS_LEVEL_FAIL, "no-iommu",
+			   "no IOMMU groups in /sys/kernel/iommu_groups and %s%s%s%s",
+			   nunits ? "IOMMU units present (" : "no IOMMU units in /sys/class/iommu",
+			   nunits ? units : "", nunits ? ") but not enabled" : "",
+			   intel_off ? "; the kernel command line has intel_iommu=off"
+			   : amd_off ? "; the kernel command line has amd_iommu=off"
+				     : "");
+		if (intel)
+			report_hint(r, "enable VT-d in the firmware setup and boot with intel_iommu=on");
+		else if (amd)
+			report_hint(r, "enable the IOMMU (AMD-Vi, \"IOMMU\" or \"SVM\" options) in the "
+				       "firmware setup; remove amd_iommu=off from the kernel command line");
+		else
+			report_hint(r, "enable the IOMMU in the firmware setup and on the kernel command "
+				       "line (intel_iommu=on on Intel hosts)");
+	}
+	if (cmdline_get(cmdline, "iommu", v, sizeof(v)) && streq(v, "pt"))
+		report_add(r, IOPASS_LEVEL_INFO, "iommu-passthrough",
+			   "iommu=pt: host devices use identity mapping; devices given to VFIO are still isolated");
+	if (cmdline_get(cmdline, "iommu.passthrough", v, sizeof(v)) && (streq(v, "1") || streq(v, "y")))
+		report_add(r, IOPASS_LEVEL_INFO, "iommu-passthrough",
+			   "iommu.passthrough=%s: host devices use identity mapping; devices given to VFIO are still isolated", v);
+}
+
+static bool param_yes(struct iopass_ctx *ctx, const char *path)
+{
+	char v[16];
+
+	return sysfs_read(ctx, path, v, sizeof(v)) > 0 && (streq(v, "Y") || streq(v, "1"));
+}
+
+static void check_irq_remap(struct iopass_ctx *ctx, struct iopass_report *r, int ngroups)
+{
+	_cleanup_free_ char *irqs = NULL;
+	const char *chip = NULL;
+	bool unsafe_t1, unsafe_fd;
+
+	if (ngroups == 0)
+		return; /* nothing to remap for */
+	if (sysfs_read_file(ctx, "/proc/interrupts", 64 << 20, &irqs) == 0) {
+		if (strstr(irqs, "IR-PCI-MSI"))
+			chip = "IR-PCI-MSI";
+		else if (strstr(irqs, "IR-IO-APIC"))
+			chip = "IR-IO-APIC";
+		else if (strstr(irqs, "ITS-MSI")) /* arm64: the GIC ITS isolates MSIs */
+			chip = "ITS-MSI";
+	}
+	if (chip) {
+		report_add(r, IOPASS_LEVEL_OK, "interrupt-remapping",
+			   "interrupt remapping enabled (%s interrupts in /proc/interrupts)", chip);
+		return;
+	}
+	unsafe_t1 = param_yes(ctx, "/sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts");
+	unsafe_fd = param_yes(ctx, "/sys/module/iommufd/parameters/allow_unsafe_interrupts");
+	if (unsafe_t1 || unsafe_fd) {
+		report_add(r, IOPASS_LEVEL_WARN, "unsafe-interrupts",
+			   "no interrupt remapping (no IR- chips in /proc/interrupts), and %s "
+			   "allow_unsafe_interrupts=Y: VFIO works, but a guest can forge interrupts to the host",
+			   unsafe_t1 ? "vfio_iommu_type1" : "iommufd");
+		report_hint(r, "enable interrupt remapping (x2APIC) in the firmware setup; "
+			       "acceptable only when the guests are trusted");
+		return;
+	}
+	report_add(r, IOPASS_LEVEL_FAIL, "no-interrupt-remapping",
+		   "no interrupt remapping: no IR-PCI-MSI or IR-IO-APIC chips in /proc/interrupts; "
+		   "VFIO refuses to attach devices without it");
+	report_hint(r, "enable interrupt remapping (x2APIC) in the firmware setup, or, trusting the "
+		       "guests, load vfio_iommu_type1 with allow_unsafe_interrupts=1");
+}
+
+enum modstate { MOD_MISSING, MOD_LOADABLE, MOD_BUILTIN, MOD_LOADED };
+
+static enum modstate module_state(struct iopass_ctx *ctx, struct kmod_ctx *kctx, const char *name,
+				  char *path, size_t size)
+{
+	char p[256], st[32];
+	struct kmod_list *list = NULL, *it;
+	enum modstate s = MOD_MISSING;
+
+	path[0] = '\0';
+	snprintf(p, sizeof(p), "/sys/module/%s/initstate", name);
+	if (sysfs_read(ctx, p, st, sizeof(st)) > 0 && streq(st, "live"))
+		return MOD_LOADED;
+	if (!kctx)
+		goto sysmodule;
+	if (kmod_module_new_from_lookup(kctx, name, &list) < 0)
+		goto sysmodule;
+	kmod_list_foreach(it, list) {
+		struct kmod_module *mod = kmod_module_get_module(it);
+		const char *mp = kmod_module_get_path(mod);
+
+		if (mp) {
+			snprintf(path, size, "%s", mp);
+			s = MOD_LOADABLE;
+		} else if (s == MOD_MISSING) {
+			s = MOD_BUILTIN; /* found in modules.builtin: no file */
+		}
+		kmod_module_unref(mod);
+	}
+	kmod_module_unref_list(list);
+	if (s != MOD_MISSING)
+		return s;
+sysmodule:
+	/* built-in modules with parameters show up in /sys/module without initstate */
+	snprintf(p, sizeof(p), "/sys/module/%s", name);
+	return sysfs_exists(ctx, p) == 0 ? MOD_BUILTIN : MOD_MISSING;
+}
+
+static struct kmod_ctx *kmod_for_sysroot(struct iopass_ctx *ctx, char *release, size_t size)
+{
+	_cleanup_free_ char *dir = NULL, *c1 = NULL, *c2 = NULL, *c3 = NULL;
+	struct utsname u;
+	char p[300];
+
+	if (sysfs_read(ctx, "/proc/sys/kernel/osrelease", release, size) <= 0) {
+		if (*ctx->sysroot || uname(&u) < 0)
+			return NULL; /* a fixture without osrelease: no modules to look at */
+		snprintf(release, size, "%s", u.release);
+	}
+	if (!name_is_safe(release))
+		return NULL;
+	snprintf(p, sizeof(p), "/lib/modules/%s", release);
+	if (sysfs_full_path(ctx, p, &dir) < 0 || sysfs_full_path(ctx, "/etc/modprobe.d", &c1) < 0 ||
+	    sysfs_full_path(ctx, "/run/modprobe.d", &c2) < 0 ||
+	    sysfs_full_path(ctx, "/lib/modprobe.d", &c3) < 0)
+		return NULL;
+	const char *const configs[] = { c1, c2, c3, NULL };
+	return kmod_new(dir, configs);
+}
+
+static void check_modules(struct iopass_ctx *ctx, struct iopass_report *r)
+{
+	static const char *const state_names[] = { "missing", "loadable", "built in", "loaded" };
+	char release[128] = "", path[512], scratch[512];
+	struct kmod_ctx *kctx = kmod_for_sysroot(ctx, release, sizeof(release));
+	enum modstate vfio, pci, type1, iommufd;
+	bool dev_vfio, dev_iommu;
+
+	if (kctx)
+		kmod_set_log_priority(kctx, 0);
+	/* without modules.dep.bin nothing is loadable: say so rather than "missing" */
+	bool kctx_ok = kctx && kmod_validate_resources(kctx) != KMOD_RESOURCES_MUST_RECREATE;
+	if (*release) {
+		char p[300];
+
+		snprintf(p, sizeof(p), "/lib/modules/%s/modules.dep.bin", release);
+		kctx_ok = kctx_ok && sysfs_exists(ctx, p) == 0;
+	}
+	vfio = module_state(ctx, kctx, "vfio", scratch, sizeof(scratch));
+	pci = module_state(ctx, kctx, "vfio_pci", path, sizeof(path));
+	type1 = module_state(ctx, kctx, "vfio_iommu_type1", scratch, sizeof(scratch));
+	iommufd = module_state(ctx, kctx, "iommufd", scratch, sizeof(scratch));
+	kmod_unref(kctx);
+
+	dev_vfio = sysfs_exists(ctx, "/dev/vfio/vfio") == 0;
+	dev_iommu = sysfs_exists(ctx, "/dev/iommu") == 0;
+
+	if (pci == MOD_MISSING || vfio == MOD_MISSING) {
+		report_add(r, IOPASS_LEVEL_FAIL, "no-vfio-pci",
+			   "vfio_pci is %s and vfio is %s for kernel %s%s",
+			   state_names[pci], state_names[vfio], *release ? release : "(unknown)",
+			   kctx_ok ? "" : " (no module index in /lib/modules for it)");
+		report_hint(r, "install a kernel built with CONFIG_VFIO_PCI (Debian's linux-image "
+			       "packages have it) or its modules package");
+	} else {
+		report_add(r, IOPASS_LEVEL_OK, "vfio-pci",
+			   "vfio_pci is %s%s%s%s", state_names[pci], *path && pci == MOD_LOADABLE ? " (" : "",
+			   pci == MOD_LOADABLE ? path : "", *path && pci == MOD_LOADABLE ? ")" : "");
+		if (pci == MOD_LOADABLE)
+			report_hint(r, "iopass attach loads it");
+	}
+	if (type1 == MOD_MISSING && iommufd == MOD_MISSING) {
+		report_add(r, IOPASS_LEVEL_FAIL, "no-vfio-iommu-backend",
+			   "neither vfio_iommu_type1 nor iommufd is available for kernel %s",
+			   *release ? release : "(unknown)");
+		report_hint(r, "install a kernel built with CONFIG_VFIO_IOMMU_TYPE1 or CONFIG_IOMMUFD");
+	} else {
+		report_add(r, IOPASS_LEVEL_OK, "vfio-iommu-backend",
+			   "vfio_iommu_type1 is %s, iommufd is %s", state_names[type1],
+			   state_names[iommufd]);
+	}
+	if (dev_vfio || dev_iommu)
+		report_add(r, IOPASS_LEVEL_OK, "vfio-devices", "%s%s%s present",
+			   dev_vfio ? "/dev/vfio/vfio" : "", dev_vfio && dev_iommu ? " and " : "",
+			   dev_iommu ? "/dev/iommu" : "");
+	else
+		report_add(r, IOPASS_LEVEL_INFO, "vfio-devices",
+			   "/dev/vfio/vfio and /dev/iommu are absent; they appear when vfio (or iommufd) is loaded");
+	if (param_yes(ctx, "/sys/module/vfio/parameters/enable_unsafe_noiommu_mode")) {
+		report_add(r, IOPASS_LEVEL_WARN, "noiommu-mode",
+			   "vfio enable_unsafe_noiommu_mode=Y: devices can be used without IOMMU "
+			   "protection; a guest could DMA anywhere in host memory");
+		report_hint(r, "reload vfio without enable_unsafe_noiommu_mode unless this is intended");
+	}
+}
+
+static void check_cmdline_extras(struct iopass_report *r, const char *cmdline)
+{
+	char v[512];
+
+	if (cmdline_get(cmdline, "pcie_acs_override", v, sizeof(v))) {
+		report_add(r, IOPASS_LEVEL_WARN, "acs-override",
+			   "pcie_acs_override=%s is on the kernel command line: IOMMU groups are split "
+			   "by a patch, not by hardware isolation; devices in different groups can "
+			   "still reach each other with peer-to-peer DMA", v);
+		report_hint(r, "use it only with trusted guests; isolation needs ACS in hardware");
+	}
+	if (cmdline_get(cmdline, "vfio-pci.ids", v, sizeof(v)) ||
+	    cmdline_get(cmdline, "vfio_pci.ids", v, sizeof(v))) {
+		report_add(r, IOPASS_LEVEL_WARN, "vfio-pci-ids",
+			   "vfio-pci.ids=%s on the kernel command line claims every device with these "
+			   "IDs at boot, including identical cards the host needs", v);
+		report_hint(r, "bind single devices by address instead: iopass attach BDF");
+	}
+}
+
+int iopass_check_host(struct iopass_ctx *ctx, struct iopass_report **ret_report)
+{
+	struct iopass_report *r = report_new();
+	_cleanup_free_ char *cmdline = NULL;
+	int ngroups;
+
+	if (!r)
+		return -ENOMEM;
+	if (sysfs_read_file(ctx, "/proc/cmdline", 1 << 20, &cmdline) < 0)
+		cmdline = NULL;
+	ngroups = iopass_iommu_group_count(ctx);
+	if (ngroups < 0)
+		ngroups = 0;
+	check_iommu(ctx, r, cmdline ? cmdline : "", ngroups);
+	check_irq_remap(ctx, r, ngroups);
+	check_modules(ctx, r);
+	check_cmdline_extras(r, cmdline ? cmdline : "");
+	if (report_oom(r)) {
+		iopass_report_free(r);
+		return -ENOMEM;
+	}
+	*ret_report = r;
+	return 0;
+}
+
+/* ---- devices ------------------------------------------------------------- */
+
+#define ACS_REQUIRED (PCI_ACS_CTRL_VALID | PCI_ACS_CTRL_REQ_RED | PCI_ACS_CTRL_CMPLT_RED | \
+		      PCI_ACS_CTRL_FORWARD)
+
+static bool in_set(const struct iopass_dev *d, struct iopass_dev *const *set, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (set[i] == d)
+			return true;
+	return false;
+}
+
+/* The kernel's driver_managed_dma drivers leave the group viable (pain point: pcieport). */
+static bool driver_keeps_group_viable(const struct iopass_dev *d)
+{
+	return !d->driver || iopass_dev_is_vfio(d) || streq(d->driver, "pcieport") ||
+	       streq(d->driver, "pci-stub");
+}
+
+static bool same_slot(const struct iopass_dev *a, const struct iopass_dev *b)
+{
+	return a->addr.domain == b->addr.domain && a->addr.bus == b->addr.bus &&
+	       a->addr.slot == b->addr.slot;
+}
+
+static const char *port_kind(const struct dev_caps *c)
+{
+	switch (c->pcie_type) {
+	case PCI_EXP_TYPE_ROOT_PORT:
+		return "root port";
+	case PCI_EXP_TYPE_DOWNSTREAM:
+		return "switch downstream port";
+	case PCI_EXP_TYPE_UPSTREAM:
+		return "switch upstream port";
+	case PCI_EXP_TYPE_PCI_BRIDGE:
+		return "PCIe-to-PCI bridge";
+	case -1:
+		return "conventional PCI bridge";
+	default:
+		return "bridge";
+	}
+}
+
+static void acs_missing_names(uint16_t missing, char *buf, size_t size)
+{
+	static const struct {
+		uint16_t bit;
+		const char *name;
+	} bits[] = { { PCI_ACS_CTRL_VALID, "SV" }, { PCI_ACS_CTRL_REQ_RED, "RR" },
+		     { PCI_ACS_CTRL_CMPLT_RED, "CR" }, { PCI_ACS_CTRL_FORWARD, "UF" } };
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < ARRAY_SIZE(bits); i++)
+		if ((missing & bits[i].bit) && len < size)
+			len += (size_t)snprintf(buf + len, size - len, "%s%s", len ? "/" : "", bits[i].name);
+}
+
+/*
+ * Why is the group shared? The kernel joins a device to the group of the
+ * first upstream bridge that cannot isolate it (no ACS, ACS controls off, or
+ * a bridge to conventional PCI), and joins the functions of a multifunction
+ * device that lacks ACS. Report the first such cause, as the kernel sees it.
+ */
+static void explain_group(const struct iopass_devlist *list, struct iopass_dev *dev,
+			  struct iopass_report *r, const char *others)
+{
+	const struct dev_caps *c = dev_get_caps(dev);
+	struct iopass_dev *p;
+	char bits[32];
+	bool mf_peer = false;
+
+	for (size_t i = 0; i < list->count; i++) {
+		struct iopass_dev *d = list->devs[i];
+
+		if (d != dev && d->group == dev->group && same_slot(d, dev))
+			mf_peer = true;
+	}
+	if (mf_peer && c && c->caps_ok && (!c->acs || (c->acs_ctrl & ACS_REQUIRED) != ACS_REQUIRED)) {
+		report_add(r, IOPASS_LEVEL_INFO, "multifunction-no-acs",
+			   "shares group %d with %s: the functions of this device have no ACS, so the "
+			   "kernel cannot isolate them from each other", dev->group, others);
+		report_hint(r, "pass all functions through together");
+		return;
+	}
+	for (p = iopass_dev_get_parent(dev, list); p; p = iopass_dev_get_parent(p, list)) {
+		const struct dev_caps *pc = dev_get_caps(p);
+
+		if (!pc || !pc->caps_ok) {
+			report_add(r, IOPASS_LEVEL_INFO, "group-shared",
+				   "shares group %d with %s; the config space of bridge %s could not be "
+				   "read to say why (run as root)", dev->group, others, p->bdf);
+			return;
+		}
+		if (pc->pcie_type == -1 || pc->pcie_type == PCI_EXP_TYPE_PCI_BRIDGE) {
+			report_add(r, IOPASS_LEVEL_INFO, "pci-bridge",
+				   "shares group %d with %s because %s %s cannot isolate its children",
+				   dev->group, others, port_kind(pc), p->bdf);
+			report_hint(r, "move the card to a slot on a CPU root port");
+			return;
+		}
+		if (pc->pcie_type != PCI_EXP_TYPE_ROOT_PORT && pc->pcie_type != PCI_EXP_TYPE_DOWNSTREAM)
+			continue;
+		if (!pc->acs) {
+			report_add(r, IOPASS_LEVEL_INFO, "no-acs",
+				   "shares group %d with %s because %s %s has no ACS capability",
+				   dev->group, others, port_kind(pc), p->bdf);
+			report_hint(r, "move the card to a slot whose port has ACS (on most boards the "
+				       "CPU's root ports, not the chipset's)");
+			return;
+		}
+		if ((pc->acs_ctrl & ACS_REQUIRED) != ACS_REQUIRED) {
+			acs_missing_names(ACS_REQUIRED & ~pc->acs_ctrl, bits, sizeof(bits));
+			report_add(r, IOPASS_LEVEL_INFO, "acs-disabled",
+				   "shares group %d with %s because %s %s has ACS with %s off",
+				   dev->group, others, port_kind(pc), p->bdf, bits);
+			report_hint(r, "the firmware left ACS controls off; check the firmware setup "
+				       "for ACS or PCIe isolation options");
+			return;
+		}
+	}
+	report_add(r, IOPASS_LEVEL_INFO, "group-shared",
+		   "shares group %d with %s; no bridge without ACS found on the path (a DMA alias "
+		   "or a platform quirk joins them)", dev->group, others);
+}
+
+static void check_reset(const struct iopass_devlist *list, struct iopass_dev *dev,
+			struct iopass_report *r)
+{
+	char path[64 + IOPASS_BDF_MAX], methods[256];
+	const struct dev_caps *c;
+	bool alone = true;
+	ssize_t n;
+
+	for (size_t i = 0; i < list->count; i++) {
+		const struct iopass_dev *d = list->devs[i];
+
+		if (d != dev && d->addr.domain == dev->addr.domain && d->addr.bus == dev->addr.bus)
+			alone = false;
+	}
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/reset_method", dev->bdf);
+	n = sysfs_read(dev->ctx, path, methods, sizeof(methods));
+	if (n > 0) {
+		if (streq(methods, "bus") && !alone) {
+			report_add(r, IOPASS_LEVEL_WARN, "reset-bus-only",
+				   "the only reset is a bus reset (reset_method: bus), which resets every "
+				   "device on bus %02x as well", dev->addr.bus);
+			report_hint(r, "pass the other devices on the bus through too, or expect reset "
+				       "to fail while the host uses them");
+		} else {
+			report_add(r, IOPASS_LEVEL_OK, "reset", "reset methods: %s", methods);
+		}
+		return;
+	}
+	if (n == 0) {
+		report_add(r, IOPASS_LEVEL_WARN, "no-reset",
+			   "reset_method is empty: the device cannot be reset between guests");
+		report_hint(r, "state can leak between VMs and a second VM start may fail; a "
+			       "vendor reset module (vendor-reset) may help for some GPUs");
+		return;
+	}
+	/* kernels before 5.15 have no reset_method: judge from config space */
+	c = dev_get_caps(dev);
+	if (dev->physfn || (c && (c->flr || c->af_flr))) {
+		report_add(r, IOPASS_LEVEL_OK, "reset", "function level reset (FLR)");
+	} else if (c && c->pm && !c->pm_no_soft_reset) {
+		report_add(r, IOPASS_LEVEL_OK, "reset", "power management reset (D3hot to D0)");
+	} else if (alone && iopass_dev_get_parent(dev, list)) {
+		report_add(r, IOPASS_LEVEL_OK, "reset", "secondary bus reset (alone on its bus)");
+	} else if (c && c->caps_ok) {
+		report_add(r, IOPASS_LEVEL_WARN, "no-reset",
+			   "no FLR, no PM reset (NoSoftRst set or no PM capability) and not alone on "
+			   "its bus: the device cannot be reset between guests");
+		report_hint(r, "state can leak between VMs and a second VM start may fail");
+	} else {
+		report_add(r, IOPASS_LEVEL_INFO, "reset-unknown",
+			   "reset capabilities unknown: config space not readable (run as root)");
+	}
+}
+
+/* Processes holding /dev/vfio/<group> open: a running VM. */
+static void check_group_open(struct iopass_ctx *ctx, struct iopass_dev *dev, struct iopass_report *r)
+{
+	char want[64], pids[256] = "";
+	size_t len = 0;
+	struct dirent *de;
+	DIR *proc;
+
+	snprintf(want, sizeof(want), "/dev/vfio/%d", dev->group);
+	if (sysfs_opendir(ctx, "/proc", &proc) < 0)
+		return;
+	while ((de = readdir(proc))) {
+		char path[300], target[128], comm[64];
+		unsigned pid;
+		struct dirent *fe;
+		DIR *fds;
+		bool found = false;
+
+		if (parse_uint(de->d_name, INT32_MAX, &pid) < 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%u/fd", pid);
+		if (sysfs_opendir(ctx, path, &fds) < 0)
+			continue;
+		while (!found && (fe = readdir(fds))) {
+			snprintf(path, sizeof(path), "/proc/%u/fd/%s", pid, fe->d_name);
+			found = sysfs_readlink(ctx, path, target, sizeof(target)) > 0 && streq(target, want);
+		}
+		closedir(fds);
+		if (!found)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%u/comm", pid);
+		if (sysfs_read(ctx, path, comm, sizeof(comm)) <= 0)
+			snprintf(comm, sizeof(comm), "?");
+		if (len < sizeof(pids))
+			len += (size_t)snprintf(pids + len, sizeof(pids) - len, "%s%s (pid %u)",
+						len ? ", " : "", comm, pid);
+	}
+	closedir(proc);
+	if (len)
+		report_add(r, IOPASS_LEVEL_INFO, "group-open",
+			   "%s is open by %s: a VM is using the group", want, pids);
+}
+
+static void check_sriov_pf(const struct iopass_devlist *list, struct iopass_dev *dev,
+			   struct iopass_report *r)
+{
+	char users[512] = "";
+	size_t len = 0;
+
+	if (dev->numvfs <= 0)
+		return;
+	for (size_t i = 0; i < list->count; i++) {
+		const struct iopass_dev *vf = list->devs[i];
+
+		if (!vf->physfn || !streq(vf->physfn, dev->bdf) || !vf->driver)
+			continue;
+		if (len < sizeof(users))
+			len += (size_t)snprintf(users + len, sizeof(users) - len, "%s%s (%s)",
+						len ? ", " : "", vf->bdf, vf->driver);
+	}
+	if (len) {
+		report_add(r, IOPASS_LEVEL_FAIL, "pf-vfs-in-use",
+			   "SR-IOV PF with %d VFs enabled and in use: %s; changing the PF's driver "
+			   "destroys them", dev->numvfs, users);
+		report_hint(r, "stop what uses the VFs and remove them (echo 0 > sriov_numvfs) first");
+	} else {
+		report_add(r, IOPASS_LEVEL_WARN, "pf-has-vfs",
+			   "SR-IOV PF with %d VFs enabled; changing the PF's driver removes them",
+			   dev->numvfs);
+	}
+}
+
+static void check_companions(const struct iopass_devlist *list, struct iopass_dev *dev,
+			     struct iopass_dev *const *set, size_t nset, struct iopass_report *r)
+{
+	char funcs[512] = "";
+	size_t len = 0;
+	bool missing = false;
+
+	if (!(dev->flags & DEV_HAVE_CLASS) || (dev->class >> 16) != 0x03)
+		return;
+	for (size_t i = 0; i < list->count; i++) {
+		struct iopass_dev *d = list->devs[i];
+		const char *cls;
+
+		if (d == dev || !same_slot(d, dev))
+			continue;
+		cls = iopass_dev_get_class_name(d);
+		if (len < sizeof(funcs))
+			len += (size_t)snprintf(funcs + len, sizeof(funcs) - len, "%s%s (%s)",
+						len ? ", " : "", d->bdf, cls ? cls : "function");
+		missing |= !in_set(d, set, nset);
+	}
+	if (len && missing) {
+		report_add(r, IOPASS_LEVEL_INFO, "gpu-companion",
+			   "other functions of this card: %s; guests and drivers expect the whole card",
+			   funcs);
+		report_hint(r, "pass all functions through together");
+	}
+}
+
+int iopass_check_dev(struct iopass_ctx *ctx, const struct iopass_devlist *list,
+		     struct iopass_dev *dev, struct iopass_dev *const *set, size_t nset,
+		     struct iopass_report **ret_report)
+{
+	struct iopass_report *r;
+	char others[1024] = "";
+	size_t olen = 0;
+	bool other_endpoints = false;
+
+	if (!ctx || !list || !dev || !ret_report)
+		return -EINVAL;
+	r = report_new();
+	if (!r)
+		return -ENOMEM;
+
+	if (dev->group < 0) {
+		report_add(r, IOPASS_LEVEL_FAIL, "no-iommu-group",
+			   "has no IOMMU group: the IOMMU is not enabled (or does not cover this device)");
+		report_hint(r, "run 'iopass check' to see what the host lacks");
+		report_set_verdict(r, IOPASS_IMPOSSIBLE);
+		goto out;
+	}
+	if (!iopass_dev_is_endpoint(dev)) {
+		report_add(r, IOPASS_LEVEL_FAIL, "not-endpoint",
+			   "is a bridge or port, not an endpoint: vfio-pci binds only endpoints");
+		report_hint(r, "pass through the devices behind it instead");
+		report_set_verdict(r, IOPASS_IMPOSSIBLE);
+		goto out;
+	}
+
+	if (iopass_dev_is_vfio(dev)) {
+		report_add(r, IOPASS_LEVEL_OK, "attached", "bound to %s already", dev->driver);
+		check_group_open(ctx, dev, r);
+	}
+	hostuse_check(dev, r, "");
+	check_sriov_pf(list, dev, r);
+
+	/* the group: who else is in it, and does anyone keep it from being viable? */
+	for (size_t i = 0; i < list->count; i++) {
+		struct iopass_dev *m = list->devs[i];
+		char who[64];
+		bool endpoint;
+
+		if (m == dev || m->group != dev->group)
+			continue;
+		endpoint = iopass_dev_is_endpoint(m);
+		if (olen < sizeof(others))
+			olen += (size_t)snprintf(others + olen, sizeof(others) - olen, "%s%s%s (%s)",
+						 olen ? ", " : "", endpoint ? "" : "bridge ", m->bdf,
+						 m->driver ? m->driver : "no driver");
+		if (!endpoint)
+			continue; /* bridges and ports never block viability */
+		other_endpoints = true;
+		snprintf(who, sizeof(who), "group member %s: ", m->bdf);
+		if (in_set(m, set, nset)) {
+			hostuse_check(m, r, who);
+		} else if (!driver_keeps_group_viable(m)) {
+			report_need(r, m->bdf);
+			hostuse_check(m, r, who);
+		}
+	}
+	if (iopass_report_needs_count(r)) {
+		char list_s[512] = "";
+		size_t len = 0;
+
+		for (size_t i = 0; i < iopass_report_needs_count(r) && len < sizeof(list_s); i++)
+			len += (size_t)snprintf(list_s + len, sizeof(list_s) - len, "%s%s",
+						len ? " " : "", iopass_report_needs(r, i));
+		report_add(r, IOPASS_LEVEL_WARN, "group-not-viable",
+			   "group %d is viable only when %s %s attached too (bound to host drivers now)",
+			   dev->group, list_s, iopass_report_needs_count(r) == 1 ? "is" : "are");
+		report_hint(r, "attach the whole group: iopass attach --group %d", dev->group);
+	}
+	if (other_endpoints)
+		explain_group(list, dev, r, others);
+	check_reset(list, dev, r);
+	check_companions(list, dev, set, nset, r);
+
+	if (iopass_report_worst(r) == IOPASS_LEVEL_FAIL)
+		report_set_verdict(r, IOPASS_UNSAFE);
+	else if (iopass_report_needs_count(r))
+		report_set_verdict(r, IOPASS_NEEDS_GROUP);
+	else
+		report_set_verdict(r, IOPASS_READY);
+out:
+	if (report_oom(r)) {
+		iopass_report_free(r);
+		return -ENOMEM;
+	}
+	*ret_report = r;
+	return 0;
+}

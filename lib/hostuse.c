@@ -1,0 +1,357 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * What the host uses a device for: the guards that keep iopass from taking
+ * away the management NIC, the boot disk or the console.
+ *
+ *  - network: an interface of the device (or a bond, bridge or VLAN stacked
+ *    on it) is up or carries an IPv4/IPv6 route (link-local and multicast
+ *    routes, which every up interface has, do not count);
+ *  - storage: a block device of the device, a partition, or anything stacked
+ *    on it (dm, LVM, md, multipath) is mounted, used as swap or held open by
+ *    a stacked device;
+ *  - display: the firmware's boot VGA device, or the device behind a
+ *    framebuffer (the console).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "iopass-private.h"
+
+#define MAX_STACK 8 /* bonds of VLANs of bridges ... deeper is a loop in a broken tree */
+
+struct strbuf {
+	char buf[1024];
+	size_t len;
+};
+
+_printf_(2, 3) static void sb_add(struct strbuf *sb, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (sb->len >= sizeof(sb->buf) - 1)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(sb->buf + sb->len, sizeof(sb->buf) - sb->len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		sb->len += (size_t)n;
+	if (sb->len >= sizeof(sb->buf))
+		sb->len = sizeof(sb->buf) - 1;
+}
+
+/* ---- network ------------------------------------------------------------ */
+
+struct routes {
+	char *v4, *v6; /* /proc/net/route and /proc/net/ipv6_route, or NULL */
+};
+
+/* 0: no route, 1: routes, 2: the default route */
+static int route_v4(const char *table, const char *ifname)
+{
+	const char *line = table;
+	int best = 0;
+
+	/* Iface Destination Gateway Flags RefCnt Use Metric Mask ... (first line is a header) */
+	while (line && *line) {
+		char iface[64], dest[16], mask[16];
+		const char *next = strchr(line, '\n');
+
+		if (sscanf(line, "%63s %15s %*s %*s %*s %*s %*s %15s", iface, dest, mask) == 3 &&
+		    streq(iface, ifname)) {
+			/* 169.254/16 is link-local, present on any up interface with avahi */
+			if (streq(dest, "00000000") && streq(mask, "00000000"))
+				return 2;
+			if (strcmp(dest + 4, "FEA9") != 0)
+				best = 1;
+		}
+		line = next ? next + 1 : NULL;
+	}
+	return best;
+}
+
+static int route_v6(const char *table, const char *ifname)
+{
+	const char *line = table;
+	int best = 0;
+
+	/* dest destlen src srclen nexthop metric refcnt use flags iface */
+	while (line && *line) {
+		char dest[40], iface[64];
+		unsigned len;
+		const char *next = strchr(line, '\n');
+
+		if (sscanf(line, "%39s %x %*s %*s %*s %*s %*s %*s %*s %63s", dest, &len, iface) == 3 &&
+		    streq(iface, ifname)) {
+			if (len == 0)
+				return 2;
+			if (strncmp(dest, "fe80", 4) != 0 && strncmp(dest, "ff", 2) != 0)
+				best = 1;
+		}
+		line = next ? next + 1 : NULL;
+	}
+	return best;
+}
+
+/* Describe how the host uses ifname (and what is stacked on it); false if not at all. */
+static bool net_use(struct iopass_ctx *ctx, const struct routes *rt, const char *ifname,
+		    int depth, struct strbuf *sb)
+{
+	char path[320], flags[32];
+	uint32_t f = 0;
+	int r4, r6, route;
+	bool up, used = false;
+	struct dirent *de;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/flags", ifname);
+	up = sysfs_read(ctx, path, flags, sizeof(flags)) > 0 && parse_hex(flags, 8, true, &f) == 0 &&
+	     (f & 0x1); /* IFF_UP */
+	r4 = rt->v4 ? route_v4(rt->v4, ifname) : 0;
+	r6 = rt->v6 ? route_v6(rt->v6, ifname) : 0;
+	route = r4 > r6 ? r4 : r6;
+	if (up || route) {
+		sb_add(sb, "%s %s%s%s", ifname, up ? "is up" : "",
+		       up && route ? " and " : "",
+		       route == 2 ? "carries the default route" : route ? "carries routes" : "");
+		used = true;
+	}
+	if (depth >= MAX_STACK)
+		return used;
+
+	/* bond, bridge, team, VLAN and macvlan devices on top of this one */
+	snprintf(path, sizeof(path), "/sys/class/net/%s", ifname);
+	if (sysfs_opendir(ctx, path, &dir) < 0)
+		return used;
+	while ((de = readdir(dir))) {
+		const char *upper;
+		struct strbuf sub = { .len = 0 };
+
+		if (strncmp(de->d_name, "upper_", 6) != 0)
+			continue;
+		upper = de->d_name + 6;
+		if (!name_is_safe(upper))
+			continue;
+		if (net_use(ctx, rt, upper, depth + 1, &sub)) {
+			sb_add(sb, "%s%s is under %s, and %s", used ? "; " : "", ifname, upper, sub.buf);
+			used = true;
+		}
+	}
+	closedir(dir);
+	return used;
+}
+
+static void net_check(struct iopass_dev *dev, struct iopass_report *r, const char *who)
+{
+	struct iopass_ctx *ctx = dev->ctx;
+	const char *devdir = dev_sysfs_dir(dev);
+	struct routes rt = { NULL, NULL };
+	struct strbuf sb = { .len = 0 };
+	char path[4200];
+	struct dirent *de;
+	DIR *dir;
+
+	if (!devdir)
+		return;
+	snprintf(path, sizeof(path), "/sys/%s/net", devdir);
+	if (sysfs_opendir(ctx, path, &dir) < 0)
+		return;
+	sysfs_read_file(ctx, "/proc/net/route", 16 << 20, &rt.v4);
+	sysfs_read_file(ctx, "/proc/net/ipv6_route", 16 << 20, &rt.v6);
+	while ((de = readdir(dir))) {
+		struct strbuf one = { .len = 0 };
+
+		if (de->d_name[0] == '.' || !name_is_safe(de->d_name))
+			continue;
+		if (net_use(ctx, &rt, de->d_name, 0, &one))
+			sb_add(&sb, "%s%s", sb.len ? "; " : "", one.buf);
+	}
+	closedir(dir);
+	free(rt.v4);
+	free(rt.v6);
+	if (sb.len) {
+		report_add(r, IOPASS_LEVEL_FAIL, "nic-in-use", "%s%s", who, sb.buf);
+		report_hint(r, "take the interface down and move its addresses and routes first, "
+			       "or pass --force to take it anyway");
+	}
+}
+
+/* ---- storage ------------------------------------------------------------ */
+
+struct blockuse {
+	char *mountinfo, *swaps;
+};
+
+/* Where MAJ:MIN is mounted (the first mount point), or NULL. */
+static const char *mounted_at(const char *mountinfo, const char *devt, char *buf, size_t size)
+{
+	const char *line = mountinfo;
+
+	/* id parent MAJ:MIN root mountpoint options ... */
+	while (line && *line) {
+		char mm[32], mp[512];
+		const char *next = strchr(line, '\n');
+
+		if (sscanf(line, "%*s %*s %31s %*s %511s", mm, mp) == 2 && streq(mm, devt)) {
+			snprintf(buf, size, "%s", mp);
+			return buf;
+		}
+		line = next ? next + 1 : NULL;
+	}
+	return NULL;
+}
+
+static bool is_swap(const char *swaps, const char *name, const char *dmname)
+{
+	const char *line = swaps;
+
+	while (line && *line) {
+		char file[512];
+		const char *next = strchr(line, '\n'), *base;
+
+		if (sscanf(line, "%511s", file) == 1 && file[0] == '/') {
+			base = strrchr(file, '/') + 1;
+			if (streq(base, name) || (dmname && streq(base, dmname)))
+				return true;
+		}
+		line = next ? next + 1 : NULL;
+	}
+	return false;
+}
+
+static bool block_use(struct iopass_ctx *ctx, const struct blockuse *bu, const char *name,
+		      int depth, struct strbuf *sb)
+{
+	char path[320], devt[32], dmname[128], where[512];
+	bool has_dm, used = false;
+	struct dirent *de;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/sys/class/block/%s/dm/name", name);
+	has_dm = sysfs_read(ctx, path, dmname, sizeof(dmname)) > 0;
+	snprintf(path, sizeof(path), "/sys/class/block/%s/dev", name);
+	if (sysfs_read(ctx, path, devt, sizeof(devt)) > 0 && bu->mountinfo &&
+	    mounted_at(bu->mountinfo, devt, where, sizeof(where))) {
+		sb_add(sb, "%s%s%s%s is mounted on %s", name, has_dm ? " (" : "",
+		       has_dm ? dmname : "", has_dm ? ")" : "", where);
+		used = true;
+	} else if (bu->swaps && is_swap(bu->swaps, name, has_dm ? dmname : NULL)) {
+		sb_add(sb, "%s%s%s%s is in use as swap", name, has_dm ? " (" : "",
+		       has_dm ? dmname : "", has_dm ? ")" : "");
+		used = true;
+	}
+	if (depth >= MAX_STACK)
+		return used;
+
+	snprintf(path, sizeof(path), "/sys/class/block/%s/holders", name);
+	if (sysfs_opendir(ctx, path, &dir) < 0)
+		return used;
+	while ((de = readdir(dir))) {
+		struct strbuf sub = { .len = 0 };
+
+		if (de->d_name[0] == '.' || !name_is_safe(de->d_name))
+			continue;
+		/* a holder (dm, md) means the disk is active even when nothing is mounted */
+		if (!block_use(ctx, bu, de->d_name, depth + 1, &sub))
+			sb_add(&sub, "%s is active", de->d_name);
+		sb_add(sb, "%s%s is held by %s", used ? "; " : "", name, sub.buf);
+		used = true;
+	}
+	closedir(dir);
+	return used;
+}
+
+static void block_check(struct iopass_dev *dev, struct iopass_report *r, const char *who)
+{
+	struct iopass_ctx *ctx = dev->ctx;
+	const char *devdir = dev_sysfs_dir(dev);
+	struct blockuse bu = { NULL, NULL };
+	struct strbuf sb = { .len = 0 };
+	char prefix[4200];
+	struct dirent *de;
+	size_t plen;
+	DIR *dir;
+
+	if (!devdir || sysfs_opendir(ctx, "/sys/class/block", &dir) < 0)
+		return;
+	plen = (size_t)snprintf(prefix, sizeof(prefix), "%s/", devdir);
+	while ((de = readdir(dir))) {
+		char path[320], target[4096];
+		struct strbuf one = { .len = 0 };
+		const char *t;
+
+		if (de->d_name[0] == '.' || !name_is_safe(de->d_name))
+			continue;
+		snprintf(path, sizeof(path), "/sys/class/block/%s", de->d_name);
+		if (sysfs_readlink(ctx, path, target, sizeof(target)) < 0)
+			continue;
+		t = target;
+		while (strncmp(t, "../", 3) == 0)
+			t += 3;
+		if (strncmp(t, prefix, plen) != 0)
+			continue;
+		if (!bu.mountinfo) {
+			sysfs_read_file(ctx, "/proc/self/mountinfo", 64 << 20, &bu.mountinfo);
+			sysfs_read_file(ctx, "/proc/swaps", 16 << 20, &bu.swaps);
+		}
+		if (block_use(ctx, &bu, de->d_name, 0, &one))
+			sb_add(&sb, "%s%s", sb.len ? "; " : "", one.buf);
+	}
+	closedir(dir);
+	free(bu.mountinfo);
+	free(bu.swaps);
+	if (sb.len) {
+		report_add(r, IOPASS_LEVEL_FAIL, "disk-in-use", "%s%s", who, sb.buf);
+		report_hint(r, "unmount it, deactivate what is stacked on it (swapoff, vgchange -an, "
+			       "mdadm --stop), or pass --force if you really mean it");
+	}
+}
+
+/* ---- display ------------------------------------------------------------ */
+
+static void display_check(struct iopass_dev *dev, struct iopass_report *r, const char *who)
+{
+	struct iopass_ctx *ctx = dev->ctx;
+	struct dirent *de;
+	DIR *dir;
+
+	if (iopass_dev_is_boot_vga(dev)) {
+		report_add(r, IOPASS_LEVEL_FAIL, "boot-vga",
+			   "%sthe firmware's boot display device (boot_vga=1): the host console is on it",
+			   who);
+		report_hint(r, "give the host another display or run it headless, stop the console "
+			       "on this GPU (video=efifb:off, or unbind the framebuffer), then pass --force");
+	}
+	if (sysfs_opendir(ctx, "/sys/class/graphics", &dir) < 0)
+		return;
+	while ((de = readdir(dir))) {
+		char path[320], name[64];
+
+		if (strncmp(de->d_name, "fb", 2) != 0 || !name_is_safe(de->d_name))
+			continue;
+		snprintf(path, sizeof(path), "/sys/class/graphics/%s", de->d_name);
+		_cleanup_close_ int fd = sysfs_open_dir(ctx, path);
+		if (fd < 0 || sysfs_link_name_at(fd, "device", name, sizeof(name)) < 0)
+			continue;
+		if (streq(name, dev->bdf)) {
+			report_add(r, IOPASS_LEVEL_FAIL, "console",
+				   "%sdrives framebuffer %s, the host console", who, de->d_name);
+			report_hint(r, "unbind the console from it (video=efifb:off, "
+				       "or echo 0 > /sys/class/vtconsole/vtcon1/bind) or pass --force");
+		}
+	}
+	closedir(dir);
+}
+
+void hostuse_check(struct iopass_dev *dev, struct iopass_report *r, const char *who)
+{
+	if (iopass_dev_is_vfio(dev))
+		return; /* already given away: the host uses none of it */
+	net_check(dev, r, who);
+	block_check(dev, r, who);
+	if ((dev->flags & DEV_HAVE_CLASS) && (dev->class >> 16) == 0x03)
+		display_check(dev, r, who);
+}
