@@ -464,7 +464,7 @@ static void explain_group(const struct iopass_devlist *list, struct iopass_dev *
 			   "shares group %d with %s: the functions of this device have no ACS, so the "
 			   "kernel cannot isolate them from each other", dev->group, others);
 		report_hint(r, "pass all functions through together");
-		return;
+		/* go on: a port without ACS above may widen the group further */
 	}
 	for (p = iopass_dev_get_parent(dev, list); p; p = iopass_dev_get_parent(p, list)) {
 		const struct dev_caps *pc = dev_get_caps(p);
@@ -502,9 +502,10 @@ static void explain_group(const struct iopass_devlist *list, struct iopass_dev *
 			return;
 		}
 	}
-	report_add(r, IOPASS_LEVEL_INFO, "group-shared",
-		   "shares group %d with %s; no bridge without ACS found on the path (a DMA alias "
-		   "or a platform quirk joins them)", dev->group, others);
+	if (!mf_peer)
+		report_add(r, IOPASS_LEVEL_INFO, "group-shared",
+			   "shares group %d with %s; no bridge without ACS found on the path (a DMA "
+			   "alias or a platform quirk joins them)", dev->group, others);
 }
 
 static void check_reset(const struct iopass_devlist *list, struct iopass_dev *dev,

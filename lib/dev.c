@@ -334,7 +334,8 @@ int iopass_scan(struct iopass_ctx *ctx, struct iopass_devlist **ret_list)
 	closedir(dir);
 	dir = NULL;
 
-	qsort(addrs, n, sizeof(*addrs), addr_qsort_cmp);
+	if (n)
+		qsort(addrs, n, sizeof(*addrs), addr_qsort_cmp);
 	list->devs = calloc(n ? n : 1, sizeof(*list->devs));
 	if (!list->devs) {
 		r = -ENOMEM;

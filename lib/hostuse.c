@@ -222,25 +222,37 @@ static bool is_swap(const char *swaps, const char *name, const char *dmname)
 	return false;
 }
 
+/*
+ * Describe how the host uses block device name: "nvme0n1p2 is held by dm-0
+ * (vg-root), mounted on /". As a holder (is_holder), only the label and its
+ * state are written, the caller wrote the subject. False when unused.
+ */
 static bool block_use(struct iopass_ctx *ctx, const struct blockuse *bu, const char *name,
-		      int depth, struct strbuf *sb)
+		      int depth, bool is_holder, struct strbuf *sb)
 {
-	char path[320], devt[32], dmname[128], where[512];
-	bool has_dm, used = false;
+	char path[320], devt[32], dmname[128], where[512], label[200];
+	const char *state = NULL;
+	bool used = false;
 	struct dirent *de;
 	DIR *dir;
 
 	snprintf(path, sizeof(path), "/sys/class/block/%s/dm/name", name);
-	has_dm = sysfs_read(ctx, path, dmname, sizeof(dmname)) > 0;
+	if (sysfs_read(ctx, path, dmname, sizeof(dmname)) > 0)
+		snprintf(label, sizeof(label), "%s (%s)", name, dmname);
+	else
+		snprintf(label, sizeof(label), "%s", name);
 	snprintf(path, sizeof(path), "/sys/class/block/%s/dev", name);
 	if (sysfs_read(ctx, path, devt, sizeof(devt)) > 0 && bu->mountinfo &&
-	    mounted_at(bu->mountinfo, devt, where, sizeof(where))) {
-		sb_add(sb, "%s%s%s%s is mounted on %s", name, has_dm ? " (" : "",
-		       has_dm ? dmname : "", has_dm ? ")" : "", where);
+	    mounted_at(bu->mountinfo, devt, where, sizeof(where)))
+		state = "mounted on ";
+	else if (bu->swaps && is_swap(bu->swaps, name, label[strlen(name)] ? dmname : NULL))
+		state = "in use as swap";
+	if (is_holder) {
+		sb_add(sb, "%s%s%s%s", label, state ? ", " : "", state ? state : "",
+		       state && *state == 'm' ? where : "");
 		used = true;
-	} else if (bu->swaps && is_swap(bu->swaps, name, has_dm ? dmname : NULL)) {
-		sb_add(sb, "%s%s%s%s is in use as swap", name, has_dm ? " (" : "",
-		       has_dm ? dmname : "", has_dm ? ")" : "");
+	} else if (state) {
+		sb_add(sb, "%s is %s%s", label, state, *state == 'm' ? where : "");
 		used = true;
 	}
 	if (depth >= MAX_STACK)
@@ -250,14 +262,12 @@ static bool block_use(struct iopass_ctx *ctx, const struct blockuse *bu, const c
 	if (sysfs_opendir(ctx, path, &dir) < 0)
 		return used;
 	while ((de = readdir(dir))) {
-		struct strbuf sub = { .len = 0 };
-
 		if (de->d_name[0] == '.' || !name_is_safe(de->d_name))
 			continue;
-		/* a holder (dm, md) means the disk is active even when nothing is mounted */
-		if (!block_use(ctx, bu, de->d_name, depth + 1, &sub))
-			sb_add(&sub, "%s is active", de->d_name);
-		sb_add(sb, "%s%s is held by %s", used ? "; " : "", name, sub.buf);
+		/* a holder (dm, md) means the disk is in use even when nothing is mounted */
+		sb_add(sb, "%s%s%s is held by ", used ? (is_holder ? ", " : "; ") : "",
+		       is_holder ? "which" : label, "");
+		block_use(ctx, bu, de->d_name, depth + 1, true, sb);
 		used = true;
 	}
 	closedir(dir);
@@ -297,7 +307,7 @@ static void block_check(struct iopass_dev *dev, struct iopass_report *r, const c
 			sysfs_read_file(ctx, "/proc/self/mountinfo", 64 << 20, &bu.mountinfo);
 			sysfs_read_file(ctx, "/proc/swaps", 16 << 20, &bu.swaps);
 		}
-		if (block_use(ctx, &bu, de->d_name, 0, &one))
+		if (block_use(ctx, &bu, de->d_name, 0, false, &one))
 			sb_add(&sb, "%s%s", sb.len ? "; " : "", one.buf);
 	}
 	closedir(dir);

@@ -190,20 +190,38 @@ void fx_unlink(struct fx *fx, const char *path)
 	free(p);
 }
 
+/* As the kernel writes its links: up to the common ancestor, then down. */
 char *fx_relpath(const char *from_dir, const char *to)
 {
-	size_t depth = 1, len;
+	size_t common = 0, depth = 0, len;
+	const char *rest;
 	char *r, *w;
 
-	for (const char *s = from_dir; *s; s++)
+	/* the longest common prefix that ends at a component boundary */
+	for (size_t i = 0;; i++) {
+		bool end_from = from_dir[i] == '\0' || from_dir[i] == '/';
+		bool end_to = to[i] == '\0' || to[i] == '/';
+
+		if (end_from && end_to)
+			common = i;
+		if (!from_dir[i] || !to[i] || from_dir[i] != to[i])
+			break;
+	}
+	rest = to + common;
+	while (*rest == '/')
+		rest++;
+	/* one "../" per component of from_dir after the common part (each starts with '/') */
+	if (common == 0 && from_dir[0])
+		depth = 1;
+	for (const char *s = from_dir + common; *s; s++)
 		depth += *s == '/';
-	len = depth * 3 + strlen(to) + 1;
+	len = depth * 3 + strlen(rest) + 1;
 	r = w = malloc(len);
 	if (!r)
 		abort();
 	for (size_t i = 0; i < depth; i++, w += 3)
 		memcpy(w, "../", 3);
-	strcpy(w, to);
+	strcpy(w, rest);
 	return r;
 }
 
@@ -243,29 +261,61 @@ void fx_iommu_enable(struct fx *fx)
 	fx_mkdir(fx, "sys/kernel/iommu_groups");
 }
 
+static void put16(uint8_t *c, int off, uint16_t v)
+{
+	c[off] = (uint8_t)v;
+	c[off + 1] = (uint8_t)(v >> 8);
+}
+
+static void put32(uint8_t *c, int off, uint32_t v)
+{
+	put16(c, off, (uint16_t)v);
+	put16(c, off + 2, (uint16_t)(v >> 16));
+}
+
+/* Config space consistent with the attribute files, with PM, PCIe and ACS capabilities. */
 static void write_config(struct fx *fx, const char *dir, const struct fx_dev *d)
 {
-	uint8_t cfg[256] = { 0 };
+	static const uint8_t pcie_types[] = { [FX_PCIE_ENDPOINT] = 0x0, [FX_PCIE_ROOT_PORT] = 0x4,
+					      [FX_PCIE_UPSTREAM] = 0x5, [FX_PCIE_DOWNSTREAM] = 0x6,
+					      [FX_PCIE_PCI_BRIDGE] = 0x7, [FX_PCIE_RCIEP] = 0x9 };
+	uint8_t cfg[4096] = { 0 };
 	bool bridge = (d->class >> 8) == 0x0604 || (d->class >> 8) == 0x0609;
+	int len = d->config_len ? d->config_len : d->pcie ? 4096 : 256;
 	char *path;
 
-	cfg[0x00] = (uint8_t)d->vendor;
-	cfg[0x01] = (uint8_t)(d->vendor >> 8);
-	cfg[0x02] = (uint8_t)d->device;
-	cfg[0x03] = (uint8_t)(d->device >> 8);
+	put16(cfg, 0x00, d->vendor);
+	put16(cfg, 0x02, d->device);
+	put16(cfg, 0x06, 0x0010); /* status: capability list */
 	cfg[0x09] = (uint8_t)d->class;
 	cfg[0x0a] = (uint8_t)(d->class >> 8);
 	cfg[0x0b] = (uint8_t)(d->class >> 16);
 	cfg[0x0e] = (uint8_t)((bridge ? 1 : 0) | (d->multifunction ? 0x80 : 0));
 	if (!bridge) {
-		cfg[0x2c] = (uint8_t)d->subvendor;
-		cfg[0x2d] = (uint8_t)(d->subvendor >> 8);
-		cfg[0x2e] = (uint8_t)d->subdevice;
-		cfg[0x2f] = (uint8_t)(d->subdevice >> 8);
+		put16(cfg, 0x2c, d->subvendor);
+		put16(cfg, 0x2e, d->subdevice);
+	}
+	cfg[0x34] = 0x40;
+	/* PM at 0x40 */
+	cfg[0x40] = 0x01;
+	cfg[0x41] = d->pcie ? 0x50 : 0x00;
+	put16(cfg, 0x42, 0x0003);
+	put16(cfg, 0x44, d->no_soft_reset ? 0x0008 : 0x0000);
+	if (d->pcie) {
+		/* PCIe at 0x50 */
+		cfg[0x50] = 0x10;
+		cfg[0x51] = 0x00;
+		put16(cfg, 0x52, (uint16_t)(0x0002 | pcie_types[d->pcie] << 4));
+		put32(cfg, 0x54, d->flr ? 0x10000000u : 0);
+		if (d->acs) {
+			put32(cfg, 0x100, 0x000d | 1u << 16); /* ACS, version 1, last */
+			put16(cfg, 0x104, FX_ACS_ALL);
+			put16(cfg, 0x106, d->acs_ctrl);
+		}
 	}
 	if (asprintf(&path, "%s/config", dir) < 0)
 		abort();
-	fx_write(fx, path, cfg, sizeof(cfg));
+	fx_write(fx, path, cfg, (size_t)len);
 	free(path);
 }
 
@@ -367,6 +417,8 @@ void fx_add(struct fx *fx, const struct fx_dev *d)
 	}
 	if ((d->class >> 16) == 0x03)
 		attr(fx, dir, "boot_vga", "%d\n", d->boot_vga ? 1 : 0);
+	if (d->reset_method)
+		attr(fx, dir, "reset_method", "%s\n", d->reset_method);
 
 	fx->devs = realloc(fx->devs, (fx->ndevs + 1) * sizeof(*fx->devs));
 	if (!fx->devs)
@@ -374,4 +426,134 @@ void fx_add(struct fx *fx, const struct fx_dev *d)
 	snprintf(fx->devs[fx->ndevs].bdf, sizeof(fx->devs[0].bdf), "%s", d->bdf);
 	fx->devs[fx->ndevs].nvfs = 0;
 	fx->devs[fx->ndevs++].dir = dir;
+}
+
+static const char *dev_dir_or_die(struct fx *fx, const char *bdf)
+{
+	const char *dir = fx_dev_dir(fx, bdf);
+
+	if (!dir)
+		abort();
+	return dir;
+}
+
+static void net_dir(struct fx *fx, const char *dir, const char *ifname, bool up)
+{
+	char *link, *rel;
+
+	attr(fx, dir, "flags", "0x%x\n", up ? 0x1003 : 0x1002);
+	attr(fx, dir, "operstate", "%s\n", up ? "up" : "down");
+	if (asprintf(&link, "sys/class/net/%s", ifname) < 0)
+		abort();
+	rel = fx_relpath("sys/class/net", dir);
+	fx_symlink(fx, link, rel);
+	free(rel);
+	free(link);
+}
+
+void fx_add_net(struct fx *fx, const char *bdf, const char *ifname, bool up)
+{
+	char *dir;
+
+	if (asprintf(&dir, "%s/net/%s", dev_dir_or_die(fx, bdf), ifname) < 0)
+		abort();
+	fx_mkdir(fx, dir);
+	net_dir(fx, dir, ifname, up);
+	free(dir);
+}
+
+void fx_add_net_upper(struct fx *fx, const char *lower, const char *upper, bool up)
+{
+	char *dir, *lowerdir, *name;
+
+	if (asprintf(&dir, "sys/devices/virtual/net/%s", upper) < 0 ||
+	    asprintf(&lowerdir, "sys/class/net/%s", lower) < 0 ||
+	    asprintf(&name, "upper_%s", upper) < 0)
+		abort();
+	fx_mkdir(fx, dir);
+	net_dir(fx, dir, upper, up);
+	/* sys/class/net/<lower> is a link; the kernel's upper_ link lives in the real dir */
+	link_rel(fx, lowerdir, name, dir);
+	free(name);
+	free(lowerdir);
+	free(dir);
+}
+
+void fx_add_block(struct fx *fx, const char *bdf, const char *subdir, const char *parent_block,
+		  const char *name, const char *devt, const char *dmname)
+{
+	char *dir, *link, *rel;
+
+	if (bdf) {
+		if (asprintf(&dir, "%s/%s/%s", dev_dir_or_die(fx, bdf), subdir, name) < 0)
+			abort();
+	} else if (parent_block) {
+		char target[4096], *parent;
+		char *lpath;
+		ssize_t n;
+
+		if (asprintf(&lpath, "%s/sys/class/block/%s", fx->root, parent_block) < 0)
+			abort();
+		n = readlink(lpath, target, sizeof(target) - 1);
+		if (n < 0)
+			die("readlink", lpath);
+		target[n] = '\0';
+		free(lpath);
+		parent = target;
+		while (strncmp(parent, "../", 3) == 0)
+			parent += 3;
+		if (asprintf(&dir, "sys/%s/%s", parent, name) < 0)
+			abort();
+	} else if (asprintf(&dir, "sys/devices/virtual/block/%s", name) < 0) {
+		abort();
+	}
+	fx_mkdir(fx, dir);
+	attr(fx, dir, "dev", "%s\n", devt);
+	if (asprintf(&link, "%s/holders", dir) < 0)
+		abort();
+	fx_mkdir(fx, link);
+	free(link);
+	if (dmname)
+		attr(fx, dir, "dm/name", "%s\n", dmname);
+	if (asprintf(&link, "sys/class/block/%s", name) < 0)
+		abort();
+	rel = fx_relpath("sys/class/block", dir);
+	fx_symlink(fx, link, rel);
+	free(rel);
+	free(link);
+	free(dir);
+}
+
+void fx_add_holder(struct fx *fx, const char *lower, const char *upper)
+{
+	char *path, target[4096];
+	ssize_t n;
+
+	if (asprintf(&path, "%s/sys/class/block/%s/holders/%s", fx->root, lower, upper) < 0)
+		abort();
+	/* the holder link points at the upper device's directory */
+	char *ulink;
+
+	if (asprintf(&ulink, "%s/sys/class/block/%s", fx->root, upper) < 0)
+		abort();
+	n = readlink(ulink, target, sizeof(target) - 1);
+	if (n < 0)
+		die("readlink", ulink);
+	target[n] = '\0';
+	free(ulink);
+	unlink(path);
+	if (symlink(target, path) < 0) /* not exact depth; only the name is read */
+		die("symlink", path);
+	free(path);
+}
+
+void fx_add_fb(struct fx *fx, const char *bdf, const char *fbname)
+{
+	char *dir;
+
+	if (asprintf(&dir, "sys/class/graphics/%s", fbname) < 0)
+		abort();
+	fx_mkdir(fx, dir);
+	link_rel(fx, dir, "device", dev_dir_or_die(fx, bdf));
+	free(dir);
 }

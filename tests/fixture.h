@@ -27,7 +27,24 @@ struct fx_dev {
 	bool boot_vga;
 	bool vfio_dev;       /* add vfio-dev/vfio0 (vfio-pci and variants) */
 	bool multifunction;  /* header type bit 7 */
+	int pcie;            /* FX_PCIE_*: a PCIe capability of that port type; 0: conventional PCI */
+	bool acs;            /* an ACS extended capability ... */
+	uint16_t acs_ctrl;   /* ... with these control bits (FX_ACS_ALL: SV, RR, CR, UF) */
+	bool flr;            /* DevCap FLR */
+	bool no_soft_reset;  /* PM NoSoftRst: no PM reset */
+	const char *reset_method; /* the reset_method attribute; NULL: none (kernel < 5.15) */
+	int config_len;      /* bytes of config space; 0: 4096 for PCIe, 256 otherwise */
 };
+
+enum {
+	FX_PCIE_ENDPOINT = 1,
+	FX_PCIE_ROOT_PORT,
+	FX_PCIE_UPSTREAM,
+	FX_PCIE_DOWNSTREAM,
+	FX_PCIE_PCI_BRIDGE, /* PCIe-to-PCI */
+	FX_PCIE_RCIEP,      /* root complex integrated endpoint */
+};
+#define FX_ACS_ALL 0x001d /* SV | RR | CR | UF */
 
 /* A fresh tree in $TMPDIR (or /tmp); aborts on failure, tests want no error paths here. */
 struct fx *fx_new(void);
@@ -42,6 +59,22 @@ const char *fx_dev_dir(const struct fx *fx, const char *bdf);
 void fx_add(struct fx *fx, const struct fx_dev *dev);
 /* Create the iommu_groups directory even when no device has a group (an IOMMU host). */
 void fx_iommu_enable(struct fx *fx);
+
+/* A network interface of a device; up sets IFF_UP in flags. */
+void fx_add_net(struct fx *fx, const char *bdf, const char *ifname, bool up);
+/* A virtual interface (bond, bridge, vlan) on top of lower. */
+void fx_add_net_upper(struct fx *fx, const char *lower, const char *upper, bool up);
+/*
+ * A block device: under a device (bdf, with subdir such as "nvme/nvme0"), under
+ * another block device (parent_block, for partitions), or virtual (dm-N, mdN)
+ * when both are NULL; dmname sets dm/name.
+ */
+void fx_add_block(struct fx *fx, const char *bdf, const char *subdir, const char *parent_block,
+		  const char *name, const char *devt, const char *dmname);
+/* upper (dm-0, md0) holds lower */
+void fx_add_holder(struct fx *fx, const char *lower, const char *upper);
+/* A framebuffer fbN driven by the device. */
+void fx_add_fb(struct fx *fx, const char *bdf, const char *fbname);
 
 /* Raw helpers, paths relative to the root; parents are created. */
 void fx_write(struct fx *fx, const char *path, const void *data, size_t len);

@@ -116,34 +116,61 @@ struct fx *fx_workstation(void)
 	fx_add(fx, &FX_DEV(.bdf = "0000:00:00.0", .vendor = 0x8086, .device = 0x3e30,
 			   .subvendor = 0x1043, .subdevice = 0x8694, .class = 0x060000, .group = 0));
 	fx_add(fx, &FX_DEV(.bdf = "0000:00:01.0", .vendor = 0x8086, .device = 0x1901,
-			   .class = 0x060400, .driver = "pcieport", .group = 1));
+			   .class = 0x060400, .driver = "pcieport", .group = 1,
+			   .pcie = FX_PCIE_ROOT_PORT));
 	fx_add(fx, &FX_DEV(.bdf = "0000:01:00.0", .vendor = 0x10de, .device = 0x1b80,
 			   .subvendor = 0x1043, .subdevice = 0x8591, .class = 0x030000,
 			   .parent = "0000:00:01.0", .driver = "nvidia", .group = 1, .boot_vga = true,
-			   .multifunction = true));
+			   .multifunction = true, .pcie = FX_PCIE_ENDPOINT, .reset_method = "bus"));
 	fx_add(fx, &FX_DEV(.bdf = "0000:01:00.1", .vendor = 0x10de, .device = 0x10f0,
 			   .subvendor = 0x1043, .subdevice = 0x8591, .class = 0x040300,
 			   .parent = "0000:00:01.0", .driver = "snd_hda_intel", .group = 1,
-			   .multifunction = true));
+			   .multifunction = true, .pcie = FX_PCIE_ENDPOINT, .reset_method = "bus"));
 	fx_add(fx, &FX_DEV(.bdf = "0000:00:14.0", .vendor = 0x8086, .device = 0xa2af,
-			   .class = 0x0c0330, .driver = "xhci_hcd", .group = 2));
+			   .class = 0x0c0330, .driver = "xhci_hcd", .group = 2,
+			   .pcie = FX_PCIE_RCIEP, .reset_method = "pm"));
 	fx_add(fx, &FX_DEV(.bdf = "0000:00:1b.0", .vendor = 0x8086, .device = 0x1901,
-			   .class = 0x060400, .driver = "pcieport", .group = 3));
+			   .class = 0x060400, .driver = "pcieport", .group = 3,
+			   .pcie = FX_PCIE_ROOT_PORT));
 	fx_add(fx, &FX_DEV(.bdf = "0000:02:00.0", .vendor = 0x144d, .device = 0xa808,
 			   .subvendor = 0x144d, .subdevice = 0xa801, .class = 0x010802,
-			   .parent = "0000:00:1b.0", .driver = "nvme", .group = 3));
+			   .parent = "0000:00:1b.0", .driver = "nvme", .group = 3,
+			   .pcie = FX_PCIE_ENDPOINT, .flr = true, .reset_method = "flr bus"));
 	fx_add(fx, &FX_DEV(.bdf = "0000:00:1c.0", .vendor = 0x8086, .device = 0x1901,
-			   .class = 0x060400, .driver = "pcieport", .group = 4));
+			   .class = 0x060400, .driver = "pcieport", .group = 4,
+			   .pcie = FX_PCIE_ROOT_PORT, .acs = true, .acs_ctrl = FX_ACS_ALL));
 	fx_add(fx, &FX_DEV(.bdf = "0000:03:00.0", .vendor = 0x15b3, .device = 0x1017,
 			   .subvendor = 0x15b3, .subdevice = 0x0007, .class = 0x020000,
 			   .parent = "0000:00:1c.0", .driver = "mlx5_core", .group = 5, .totalvfs = 8,
-			   .numvfs = 2));
+			   .numvfs = 2, .pcie = FX_PCIE_ENDPOINT, .flr = true, .reset_method = "flr"));
 	fx_add(fx, &FX_DEV(.bdf = "0000:03:00.2", .vendor = 0x15b3, .device = 0x1018,
 			   .subvendor = 0x15b3, .subdevice = 0x0007, .class = 0x020000,
 			   .parent = "0000:00:1c.0", .driver = "vfio-pci", .vfio_dev = true, .group = 6,
-			   .physfn = "0000:03:00.0"));
+			   .physfn = "0000:03:00.0", .pcie = FX_PCIE_ENDPOINT, .flr = true));
 	fx_add(fx, &FX_DEV(.bdf = "0000:03:00.3", .vendor = 0x15b3, .device = 0x1018,
 			   .subvendor = 0x15b3, .subdevice = 0x0007, .class = 0x020000,
-			   .parent = "0000:00:1c.0", .group = 7, .physfn = "0000:03:00.0"));
+			   .parent = "0000:00:1c.0", .group = 7, .physfn = "0000:03:00.0",
+			   .pcie = FX_PCIE_ENDPOINT, .flr = true));
+
+	/* a ready host: Intel, IOMMU on, interrupt remapping, vfio loaded */
+	fx_mkdir(fx, "sys/class/iommu/dmar0");
+	fx_mkdir(fx, "sys/class/iommu/dmar1");
+	fx_printf(fx, "proc/cmdline", "BOOT_IMAGE=/boot/vmlinuz root=/dev/mapper/vg-root ro intel_iommu=on iommu=pt quiet\n");
+	fx_printf(fx, "proc/cpuinfo", "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\n");
+	fx_printf(fx, "proc/interrupts",
+		  "            CPU0       CPU1\n"
+		  "  0:         28          0  IR-IO-APIC    2-edge      timer\n"
+		  " 24:          0          0  DMAR-MSI    0-edge      dmar0\n"
+		  "122:       1234          0  IR-PCI-MSI-0000:02:00.0    0-edge      nvme0q0\n");
+	fx_printf(fx, "proc/sys/kernel/osrelease", "6.1.0-28-amd64\n");
+	fx_printf(fx, "sys/module/vfio/initstate", "live\n");
+	fx_printf(fx, "sys/module/vfio_pci/initstate", "live\n");
+	fx_printf(fx, "sys/module/vfio_iommu_type1/initstate", "live\n");
+	fx_printf(fx, "sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts", "N\n");
+	fx_printf(fx, "dev/vfio/vfio", "%s", "");
+	fx_printf(fx, "proc/net/route", "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n");
+	fx_printf(fx, "proc/net/ipv6_route", "%s", "");
+	fx_printf(fx, "proc/self/mountinfo", "%s", "");
+	fx_printf(fx, "proc/swaps", "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n");
 	return fx;
 }

@@ -1,0 +1,743 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* iopass check: host readiness and device verdicts on fixture trees, each rule and its reason. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "iopass.h"
+
+struct env {
+	struct fx *fx;
+	struct iopass_ctx *ctx;
+	struct iopass_devlist *list;
+};
+
+static void env_open(struct env *e, struct fx *fx)
+{
+	e->fx = fx;
+	assert_int_equal(iopass_ctx_new(fx_root(fx), &e->ctx), 0);
+	assert_int_equal(iopass_ctx_set_ids_file(e->ctx, IOPASS_TEST_IDS), 0);
+	assert_int_equal(iopass_scan(e->ctx, &e->list), 0);
+}
+
+static void env_close(struct env *e)
+{
+	iopass_devlist_free(e->list);
+	iopass_ctx_free(e->ctx);
+	fx_free(e->fx);
+}
+
+static struct iopass_dev *dev(struct env *e, const char *bdf)
+{
+	struct iopass_addr a;
+	struct iopass_dev *d;
+
+	assert_int_equal(iopass_addr_parse(bdf, &a), 0);
+	d = iopass_devlist_find(e->list, &a);
+	assert_non_null(d);
+	return d;
+}
+
+/* Check the devices (a NULL-terminated list of BDFs) as one set; the report of the first. */
+static struct iopass_report *check_set(struct env *e, const char *const *bdfs)
+{
+	struct iopass_dev *set[8];
+	struct iopass_report *r;
+	size_t n = 0;
+
+	for (; *bdfs; bdfs++)
+		set[n++] = dev(e, *bdfs);
+	assert_int_equal(iopass_check_dev(e->ctx, e->list, set[0], set, n, &r), 0);
+	return r;
+}
+#define CHECK(e, ...) check_set((e), (const char *const[]){ __VA_ARGS__, NULL })
+
+static const char *finding(const struct iopass_report *r, const char *code)
+{
+	for (size_t i = 0; i < iopass_report_count(r); i++)
+		if (strcmp(iopass_report_code(r, i), code) == 0)
+			return iopass_report_message(r, i);
+	return NULL;
+}
+
+static void dump(const struct iopass_report *r)
+{
+	for (size_t i = 0; i < iopass_report_count(r); i++)
+		fprintf(stderr, "  %s %s: %s\n", iopass_level_name(iopass_report_level(r, i)),
+			iopass_report_code(r, i), iopass_report_message(r, i));
+}
+
+#define assert_finding(r, code, msg)                                                           \
+	do {                                                                                   \
+		const char *m_ = finding((r), (code));                                         \
+		if (!m_)                                                                       \
+			dump(r);                                                               \
+		assert_non_null(m_);                                                           \
+		if (msg)                                                                       \
+			assert_text_equal(m_, (const char *)(msg));                           \
+	} while (0)
+#define assert_no_finding(r, code)                                                             \
+	do {                                                                                   \
+		if (finding((r), (code)))                                                      \
+			dump(r);                                                               \
+		assert_null(finding((r), (code)));                                             \
+	} while (0)
+
+/* ---- host -------------------------------------------------------------- */
+
+static void test_host_ready(void **state)
+{
+	struct env e;
+	struct iopass_report *r;
+
+	(void)state;
+	env_open(&e, fx_workstation());
+	assert_int_equal(iopass_check_host(e.ctx, &r), 0);
+	assert_int_equal(iopass_report_worst(r), IOPASS_LEVEL_INFO);
+	assert_finding(r, "iommu-enabled",
+		       "IOMMU enabled: 8 groups in /sys/kernel/iommu_groups, 2 units (dmar0, dmar1)");
+	assert_finding(r, "iommu-domain-type", "default domain types: DMA ×8");
+	assert_finding(r, "iommu-passthrough", NULL);
+	assert_finding(r, "interrupt-remapping",
+		       "interrupt remapping enabled (IR-PCI-MSI interrupts in /proc/interrupts)");
+	assert_finding(r, "vfio-pci", "vfio_pci is loaded");
+	assert_finding(r, "vfio-iommu-backend", "vfio_iommu_type1 is loaded, iommufd is missing");
+	assert_finding(r, "vfio-devices", "/dev/vfio/vfio present");
+	assert_no_finding(r, "acs-override");
+	iopass_report_free(r);
+	env_close(&e);
+}
+
+static void test_host_no_iommu(void **state)
+{
+	struct fx *fx = fx_new();
+	struct env e;
+	struct iopass_report *r;
+
+	(void)state;
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:02.0", .vendor = 0x8086, .device = 0x1901, .class = 0x020000));
+	fx_printf(fx, "proc/cmdline", "root=/dev/sda1 intel_iommu=off\n");
+	fx_printf(fx, "proc/cpuinfo", "vendor_id\t: GenuineIntel\n");
+	env_open(&e, fx);
+	assert_int_equal(iopass_check_host(e.ctx, &r), 0);
+	assert_int_equal(iopass_report_worst(r), IOPASS_LEVEL_FAIL);
+	assert_finding(r, "no-iommu",
+		       "no IOMMU groups in /sys/kernel/iommu_groups and no IOMMU units in "
+		       "/sys/class/iommu; the kernel command line has intel_iommu=off");
+	assert_string_equal(iopass_report_hint(r, 0),
+			    "enable VT-d in the firmware setup and boot with intel_iommu=on");
+	/* nothing to remap without an IOMMU: no second failure about it */
+	assert_no_finding(r, "no-interrupt-remapping");
+	/* no modules index, no /sys/module: vfio is missing */
+	assert_finding(r, "no-vfio-pci", NULL);
+	iopass_report_free(r);
+
+	/* and a device on it: impossible */
+	r = CHECK(&e, "0000:00:02.0");
+	assert_int_equal(iopass_report_verdict(r), IOPASS_IMPOSSIBLE);
+	assert_finding(r, "no-iommu-group", NULL);
+	iopass_report_free(r);
+	env_close(&e);
+}
+
+static void test_host_amd_hint(void **state)
+{
+	struct fx *fx = fx_new();
+	struct env e;
+	struct iopass_report *r;
+
+	(void)state;
+	fx_mkdir(fx, "sys/class/iommu/ivhd0");
+	fx_printf(fx, "proc/cmdline", "amd_iommu=off\n");
+	fx_printf(fx, "proc/cpuinfo", "vendor_id\t: AuthenticAMD\n");
+	env_open(&e, fx);
+	assert_int_equal(iopass_check_host(e.ctx, &r), 0);
+	assert_finding(r, "no-iommu",
+		       "no IOMMU groups in /sys/kernel/iommu_groups and IOMMU units present (ivhd0) "
+		       "but not enabled; the kernel command line has amd_iommu=off");
+	assert_non_null(strstr(iopass_report_hint(r, 0), "remove amd_iommu=off"));
+	iopass_report_free(r);
+	env_close(&e);
+}
+
+static void test_host_interrupt_remapping(void **state)
+{
+	struct fx *fx = fx_workstation();
+	struct env e;
+	struct iopass_report *r;
+
+	(void)state;
+	fx_printf(fx, "proc/interrupts", "  0:  28  IO-APIC 2-edge timer\n 24: 0 PCI-MSI 0-edge nvme0q0\n");
+	env_open(&e, fx);
+	assert_int_equal(iopass_check_host(e.ctx, &r), 0);
+	assert_int_equal(iopass_report_worst(r), IOPASS_LEVEL_FAIL);
+	assert_finding(r, "no-interrupt-remapping", NULL);
+	assert_no_finding(r, "interrupt-remapping");
+	iopass_report_free(r);
+
+	/* allow_unsafe_interrupts: works, with a warning */
+	fx_printf(fx, "sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts", "Y\n");
+	assert_int_equal(iopass_check_host(e.ctx, &r), 0);
+	assert_int_equal(iopass_report_worst(r), IOPASS_LEVEL_WARN);
+	assert_finding(r, "unsafe-interrupts",
+		       "no interrupt remapping (no IR- chips in /proc/interrupts), and "
+		       "vfio_iommu_type1 allow_unsafe_interrupts=Y: VFIO works, but a guest can "
+		       "forge interrupts to the host");
+	iopass_report_free(r);
+	env_close(&e);
+}
+
+static void test_host_cmdline_warnings(void **state)
+{
+	struct fx *fx = fx_workstation();
+	struct env e;
+	struct iopass_report *r;
+
+	(void)state;
+	fx_printf(fx, "proc/cmdline", "intel_iommu=on pcie_acs_override=downstream,multifunction vfio-pci.ids=10de:1b80,10de:10f0\n");
+	fx_printf(fx, "sys/module/vfio/parameters/enable_unsafe_noiommu_mode", "Y\n");
+	env_open(&e, fx);
+	assert_int_equal(iopass_check_host(e.ctx, &r), 0);
+	assert_int_equal(iopass_report_worst(r), IOPASS_LEVEL_WARN);
+	assert_finding(r, "acs-override", NULL);
+	assert_non_null(strstr(finding(r, "acs-override"), "pcie_acs_override=downstream,multifunction"));
+	assert_finding(r, "vfio-pci-ids", NULL);
+	assert_finding(r, "noiommu-mode", NULL);
+	assert_no_finding(r, "iommu-passthrough");
+	iopass_report_free(r);
+	env_close(&e);
+}
+
+static void test_host_modules_missing(void **state)
+{
+	struct fx *fx = fx_workstation();
+	struct env e;
+	struct iopass_report *r;
+
+	(void)state;
+	fx_unlink(fx, "sys/module/vfio_pci/initstate");
+	fx_unlink(fx, "sys/module/vfio_pci");
+	fx_unlink(fx, "sys/module/vfio_iommu_type1/initstate");
+	fx_unlink(fx, "sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts");
+	fx_unlink(fx, "sys/module/vfio_iommu_type1/parameters");
+	fx_unlink(fx, "sys/module/vfio_iommu_type1");
+	env_open(&e, fx);
+	assert_int_equal(iopass_check_host(e.ctx, &r), 0);
+	assert_finding(r, "no-vfio-pci",
+		       "vfio_pci is missing and vfio is loaded for kernel 6.1.0-28-amd64 "
+		       "(no module index in /lib/modules for it)");
+	assert_finding(r, "no-vfio-iommu-backend", NULL);
+	iopass_report_free(r);
+	env_close(&e);
+}
+
+/* ---- devices ------------------------------------------------------------ */
+
+static void test_gpu(void **state)
+{
+	struct env e;
+	struct iopass_report *r;
+
+	(void)state;
+	env_open(&e, fx_workstation());
+	/* alone: the audio function keeps the group from being viable, and it is the boot VGA */
+	r = CHECK(&e, "0000:01:00.0");
+	assert_int_equal(iopass_report_verdict(r), IOPASS_UNSAFE);
+	assert_finding(r, "boot-vga", "the firmware's boot display device (boot_vga=1): the host console is on it");
+	assert_finding(r, "group-not-viable",
+		       "group 1 is viable only when 0000:01:00.1 is attached too (bound to host drivers now)");
+	assert_int_equal(iopass_report_needs_count(r), 1);
+	assert_string_equal(iopass_report_needs(r, 0), "0000:01:00.1");
+	assert_finding(r, "multifunction-no-acs",
+		       "shares group 1 with bridge 0000:00:01.0 (pcieport), 0000:01:00.1 (snd_hda_intel): "
+		       "the functions of this device have no ACS, so the kernel cannot isolate them from each other");
+	assert_finding(r, "no-acs",
+		       "shares group 1 with bridge 0000:00:01.0 (pcieport), 0000:01:00.1 (snd_hda_intel) "
+		       "because root port 0000:00:01.0 has no ACS capability");
+	/* bus reset only, and the audio function is on the same bus */
+	assert_finding(r, "reset-bus-only", NULL);
+	assert_finding(r, "gpu-companion",
+		       "other functions of this card: 0000:01:00.1 (Audio device); guests and drivers expect the whole card");
+	iopass_report_free(r);
+	env_close(&e);
+}
+
+static void test_gpu_secondary(void **state)
+{
+	struct fx *fx = fx_workstation();
+	struct env e;
+	struct iopass_report *r;
+
+	(void)state;
+	fx_printf(fx, "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/boot_vga", "0\n");
+	env_open(&e, fx);
+	/* the audio function alone: needs the GPU */
+	r = CHECK(&e, "0000:01:00.1");
+	assert_int_equal(iopass_report_verdict(r), IOPASS_NEEDS_GROUP);
+	assert_string_equal(iopass_report_needs(r, 0), "0000:01:00.0");
+	iopass_report_free(r);
+	/* both functions together: ready, no companion hint */
+	r = CHECK(&e, "0000:01:00.0", "0000:01:00.1");
+	assert_int_equal(iopass_report_verdict(r), IOPASS_READY);
+	assert_int_equal(iopass_report_needs_count(r), 0);
+	assert_no_finding(r, "gpu-companion");
+	assert_no_finding(r, "group-not-viable");
+	iopass_report_free(r);
+	env_close(&e);
+}
+
+static void test_not_endpoint(void **state)
+{
+	struct env e;
+	struct iopass_report *r;
+
+	(void)state;
+	env_open(&e, fx_workstation());
+	r = CHECK(&e, "0000:00:01.0");
+	assert_int_equal(iopass_report_verdict(r), IOPASS_IMPOSSIBLE);
+	assert_finding(r, "not-endpoint", NULL);
+	iopass_report_free(r);
+	env_close(&e);
+}
+
+static void test_ready_usb_and_vf(void **state)
+{
+	struct env e;
+	struct iopass_report *r;
+
+	(void)state;
+	env_open(&e, fx_workstation());
+	r = CHECK(&e, "0000:00:14.0");
+	assert_int_equal(iopass_report_verdict(r), IOPASS_READY);
+	assert_finding(r, "reset", "reset methods: pm");
+	assert_int_equal(iopass_report_worst(r), IOPASS_LEVEL_OK);
+	iopass_report_free(r);
+
+	/* a VF with no reset_method attribute: FLR, as every VF has */
+	r = CHECK(&e, "0000:03:00.3");
+	assert_int_equal(iopass_report_verdict(r), IOPASS_READY);
+	assert_finding(r, "reset", "function level reset (FLR)");
+	iopass_report_free(r);
+
+	/* already on vfio-pci: ready, and said so */
+	r = CHECK(&e, "0000:03:00.2");
+	assert_int_equal(iopass_report_verdict(r), IOPASS_READY);
+	assert_finding(r, "attached", "bound to vfio-pci already");
+	assert_no_finding(r, "group-open");
+	iopass_report_free(r);
+	env_close(&e);
+}
+
+static void test_group_open(void **state)
+{
+	struct fx *fx = fx_workstation();
+	struct env e;
+	struct iopass_report *r;
+
+	(void)state;
+	fx_printf(fx, "proc/4242/comm", "qemu-system-x86\n");
+	fx_symlink(fx, "proc/4242/fd/0", "/dev/null");
+	fx_symlink(fx, "proc/4242/fd/17", "/dev/vfio/6");
+	fx_symlink(fx, "proc/77/fd/3", "/dev/vfio/60");
+	env_open(&e, fx);
+	r = CHECK(&e, "0000:03:00.2");
+	assert_finding(r, "group-open",
+		       "/dev/vfio/6 is open by qemu-system-x86 (pid 4242): a VM is using the group");
+	iopass_report_free(r);
+	env_close(&e);
+}
+
+static void test_pf_with_vfs(void **state)
+{
+	struct env e;
+	struct iopass_report *r;
+
+	(void)state;
+	env_open(&e, fx_workstation());
+	r = CHECK(&e, "0000:03:00.0");
+	assert_int_equal(iopass_report_verdict(r), IOPASS_UNSAFE);
+	assert_finding(r, "pf-vfs-in-use",
+		       "SR-IOV PF with 2 VFs enabled and in use: 0000:03:00.2 (vfio-pci); changing "
+		       "the PF's driver destroys them");
+	iopass_report_free(r);
+	env_close(&e);
+}
+
+static void test_nvme_lvm_mounted(void **state)
+{
+	struct fx *fx = fx_workstation();
+	struct env e;
+	struct iopass_report *r;
+
+	(void)state;
+	fx_add_block(fx, "0000:02:00.0", "nvme/nvme0", NULL, "nvme0n1", "259:0", NULL);
+	fx_add_block(fx, NULL, NULL, "nvme0n1", "nvme0n1p1", "259:1", NULL);
+	fx_add_block(fx, NULL, NULL, "nvme0n1", "nvme0n1p2", "259:2", NULL);
+	fx_add_block(fx, NULL, NULL, NULL, "dm-0", "253:0", "vg-root");
+	fx_add_block(fx, NULL, NULL, NULL, "dm-1", "253:1", "vg-swap");
+	fx_add_holder(fx, "nvme0n1p2", "dm-0");
+	fx_add_holder(fx, "nvme0n1p2", "dm-1");
+	fx_printf(fx, "proc/self/mountinfo",
+		  "22 1 253:0 / / rw,relatime shared:1 - ext4 /dev/mapper/vg-root rw\n"
+		  "23 22 259:1 / /boot/efi rw,relatime shared:2 - vfat /dev/nvme0n1p1 rw\n");
+	fx_printf(fx, "proc/swaps", "Filename Type Size Used Priority\n/dev/dm-1 partition 8388604 0 -2\n");
+	env_open(&e, fx);
+	r = CHECK(&e, "0000:02:00.0");
+	assert_int_equal(iopass_report_verdict(r), IOPASS_UNSAFE);
+	const char *m = finding(r, "disk-in-use");
+	assert_non_null(m);
+	/* readdir order is the file system's: check each part */
+	assert_non_null(strstr(m, "nvme0n1p1 is mounted on /boot/efi"));
+	assert_non_null(strstr(m, "dm-0 (vg-root), mounted on /"));
+	assert_non_null(strstr(m, "dm-1 (vg-swap), in use as swap"));
+	assert_non_null(strstr(m, "nvme0n1p2 is held by "));
+	iopass_report_free(r);
+
+	/* nothing mounted, but an md array holds the disk: still in use */
+	fx_printf(fx, "proc/self/mountinfo", "%s", "");
+	fx_printf(fx, "proc/swaps", "%s", "");
+	fx_unlink(fx, "sys/devices/pci0000:00/0000:00:1b.0/0000:02:00.0/nvme/nvme0/nvme0n1/nvme0n1p2/holders/dm-0");
+	fx_unlink(fx, "sys/devices/pci0000:00/0000:00:1b.0/0000:02:00.0/nvme/nvme0/nvme0n1/nvme0n1p2/holders/dm-1");
+	fx_add_block(fx, NULL, NULL, NULL, "md0", "9:0", NULL);
+	fx_add_holder(fx, "nvme0n1p2", "md0");
+	r = CHECK(&e, "0000:02:00.0");
+	assert_finding(r, "disk-in-use", "nvme0n1p2 is held by md0");
+	iopass_report_free(r);
+
+	/* nothing at all: the NVMe is ready (FLR) */
+	fx_unlink(fx, "sys/devices/pci0000:00/0000:00:1b.0/0000:02:00.0/nvme/nvme0/nvme0n1/nvme0n1p2/holders/md0");
+	r = CHECK(&e, "0000:02:00.0");
+	assert_int_equal(iopass_report_verdict(r), IOPASS_READY);
+	assert_finding(r, "reset", "reset methods: flr bus");
+	iopass_report_free(r);
+	env_close(&e);
+}
+
+static struct fx *fx_nics(void)
+{
+	struct fx *fx = fx_workstation();
+
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:1f.6", .vendor = 0x8086, .device = 0x15bc,
+			   .class = 0x020000, .driver = "e1000e", .group = 20,
+			   .pcie = FX_PCIE_RCIEP, .flr = true));
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:1f.7", .vendor = 0x8086, .device = 0x15bc,
+			   .class = 0x020000, .driver = "e1000e", .group = 21,
+			   .pcie = FX_PCIE_RCIEP, .flr = true));
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:1e.0", .vendor = 0x8086, .device = 0x15bc,
+			   .class = 0x020000, .driver = "e1000e", .group = 22,
+			   .pcie = FX_PCIE_RCIEP, .flr = true));
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:1e.1", .vendor = 0x8086, .device = 0x15bc,
+			   .class = 0x020000, .driver = "e1000e", .group = 23,
+			   .pcie = FX_PCIE_RCIEP, .flr = true));
+	fx_add_net(fx, "0000:00:1f.6", "eno1", true);
+	fx_add_net(fx, "0000:00:1f.7", "eno2", false);
+	fx_add_net_upper(fx, "eno2", "bond0", true);
+	fx_add_net_upper(fx, "bond0", "br0", true);
+	fx_add_net(fx, "0000:00:1e.0", "enp0s30", false);
+	fx_add_net(fx, "0000:00:1e.1", "v6only", true);
+	fx_printf(fx, "proc/net/route",
+		  "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
+		  "eno1\t00000000\t0102A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n"
+		  "eno1\t0002A8C0\t00000000\t0001\t0\t0\t100\t00FFFFFF\t0\t0\t0\n"
+		  "br0\t00000000\t0101A8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n");
+	fx_printf(fx, "proc/net/ipv6_route",
+		  "fe800000000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001   enp0s30\n"
+		  "20010db8000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001    v6only\n");
+	return fx;
+}
+
+static void test_nics(void **state)
+{
+	struct env e;
+	struct iopass_report *r;
+
+	(void)state;
+	env_open(&e, fx_nics());
+	r = CHECK(&e, "0000:00:1f.6");
+	assert_int_equal(iopass_report_verdict(r), IOPASS_UNSAFE);
+	assert_finding(r, "nic-in-use", "eno1 is up and carries the default route");
+	iopass_report_free(r);
+
+	r = CHECK(&e, "0000:00:1f.7");
+	assert_int_equal(iopass_report_verdict(r), IOPASS_UNSAFE);
+	assert_finding(r, "nic-in-use",
+		       "eno2 is under bond0, and bond0 is up; bond0 is under br0, and br0 is up and "
+		       "carries the default route");
+	iopass_report_free(r);
+
+	/* down, only a link-local IPv6 route: not in use */
+	r = CHECK(&e, "0000:00:1e.0");
+	assert_int_equal(iopass_report_verdict(r), IOPASS_READY);
+	assert_no_finding(r, "nic-in-use");
+	iopass_report_free(r);
+
+	r = CHECK(&e, "0000:00:1e.1");
+	assert_finding(r, "nic-in-use", "v6only is up and carries routes");
+	iopass_report_free(r);
+	env_close(&e);
+}
+
+static void test_console_fb(void **state)
+{
+	struct fx *fx = fx_workstation();
+	struct env e;
+	struct iopass_report *r;
+
+	(void)state;
+	fx_add_fb(fx, "0000:01:00.0", "fb0");
+	env_open(&e, fx);
+	r = CHECK(&e, "0000:01:00.0", "0000:01:00.1");
+	assert_int_equal(iopass_report_verdict(r), IOPASS_UNSAFE);
+	assert_finding(r, "console", "drives framebuffer fb0, the host console");
+	assert_finding(r, "boot-vga", NULL);
+	iopass_report_free(r);
+	env_close(&e);
+}
+
+/* A switch with ACS on one downstream port, none on another, RR off on a third; a PCI bridge. */
+static struct fx *fx_switch(void)
+{
+	struct fx *fx = fx_workstation();
+
+	fx_add(fx, &FX_DEV(.bdf = "0000:05:00.0", .vendor = 0x10b5, .device = 0x8747, .class = 0x060400,
+			   .parent = "0000:00:1c.0", .driver = "pcieport", .group = 30, .pcie = FX_PCIE_UPSTREAM));
+	fx_add(fx, &FX_DEV(.bdf = "0000:06:00.0", .vendor = 0x10b5, .device = 0x8747, .class = 0x060400,
+			   .parent = "0000:05:00.0", .driver = "pcieport", .group = 31,
+			   .pcie = FX_PCIE_DOWNSTREAM, .acs = true, .acs_ctrl = FX_ACS_ALL));
+	fx_add(fx, &FX_DEV(.bdf = "0000:07:00.0", .vendor = 0x144d, .device = 0xa808, .class = 0x010802,
+			   .parent = "0000:06:00.0", .driver = "nvme", .group = 32, .pcie = FX_PCIE_ENDPOINT,
+			   .flr = true));
+	fx_add(fx, &FX_DEV(.bdf = "0000:06:01.0", .vendor = 0x10b5, .device = 0x8747, .class = 0x060400,
+			   .parent = "0000:05:00.0", .driver = "pcieport", .group = 33, .pcie = FX_PCIE_DOWNSTREAM));
+	fx_add(fx, &FX_DEV(.bdf = "0000:08:00.0", .vendor = 0x8086, .device = 0x10fb, .class = 0x020000,
+			   .parent = "0000:06:01.0", .group = 33, .pcie = FX_PCIE_ENDPOINT, .flr = true,
+			   .multifunction = true, .acs = true, .acs_ctrl = FX_ACS_ALL));
+	fx_add(fx, &FX_DEV(.bdf = "0000:08:00.1", .vendor = 0x8086, .device = 0x10fb, .class = 0x020000,
+			   .parent = "0000:06:01.0", .driver = "ixgbe", .group = 33, .pcie = FX_PCIE_ENDPOINT,
+			   .flr = true, .multifunction = true, .acs = true, .acs_ctrl = FX_ACS_ALL));
+	fx_add(fx, &FX_DEV(.bdf = "0000:06:02.0", .vendor = 0x10b5, .device = 0x8747, .class = 0x060400,
+			   .parent = "0000:05:00.0", .driver = "pcieport", .group = 34,
+			   .pcie = FX_PCIE_DOWNSTREAM, .acs = true, .acs_ctrl = FX_ACS_ALL & ~0x0004));
+	fx_add(fx, &FX_DEV(.bdf = "0000:09:00.0", .vendor = 0x8086, .device = 0x10fb, .class = 0x020000,
+			   .parent = "0000:06:02.0", .group = 34, .pcie = FX_PCIE_ENDPOINT, .flr = true,
+			   .multifunction = true, .acs = true, .acs_ctrl = FX_ACS_ALL));
+	fx_add(fx, &FX_DEV(.bdf = "0000:09:00.1", .vendor = 0x8086, .device = 0x10fb, .class = 0x020000,
+			   .parent = "0000:06:02.0", .group = 34, .pcie = FX_PCIE_ENDPOINT, .flr = true,
+			   .multifunction = true, .acs = true, .acs_ctrl = FX_ACS_ALL));
+	/* a PCIe-to-PCI bridge with two conventional cards */
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:1d.0", .vendor = 0x8086, .device = 0x1901, .class = 0x060400,
+			   .driver = "pcieport", .group = 40, .pcie = FX_PCIE_ROOT_PORT, .acs = true,
+			   .acs_ctrl = FX_ACS_ALL));
+	fx_add(fx, &FX_DEV(.bdf = "0000:0a:00.0", .vendor = 0x104c, .device = 0x8240, .class = 0x060400,
+			   .parent = "0000:00:1d.0", .group = 41, .pcie = FX_PCIE_PCI_BRIDGE));
+	fx_add(fx, &FX_DEV(.bdf = "0000:0b:01.0", .vendor = 0x1102, .device = 0x0002, .class = 0x040100,
+			   .parent = "0000:0a:00.0", .group = 41));
+	fx_add(fx, &FX_DEV(.bdf = "0000:0b:02.0", .vendor = 0x8086, .device = 0x100e, .class = 0x020000,
+			   .parent = "0000:0a:00.0", .driver = "e1000", .group = 41));
+	return fx;
+}
+
+static void test_acs_walk(void **state)
+{
+	struct env e;
+	struct iopass_report *r;
+
+	(void)state;
+	env_open(&e, fx_switch());
+	/* behind a port with ACS: alone in its group, nothing to explain */
+	r = CHECK(&e, "0000:07:00.0");
+	assert_int_equal(iopass_report_verdict(r), IOPASS_READY);
+	assert_no_finding(r, "no-acs");
+	assert_no_finding(r, "group-shared");
+	iopass_report_free(r);
+
+	/* functions with ACS, behind a downstream port without it */
+	r = CHECK(&e, "0000:08:00.0");
+	assert_int_equal(iopass_report_verdict(r), IOPASS_NEEDS_GROUP);
+	assert_string_equal(iopass_report_needs(r, 0), "0000:08:00.1");
+	assert_no_finding(r, "multifunction-no-acs");
+	assert_finding(r, "no-acs",
+		       "shares group 33 with bridge 0000:06:01.0 (pcieport), 0000:08:00.1 (ixgbe) "
+		       "because switch downstream port 0000:06:01.0 has no ACS capability");
+	iopass_report_free(r);
+
+	/* ACS with RR off */
+	r = CHECK(&e, "0000:09:00.0");
+	assert_int_equal(iopass_report_verdict(r), IOPASS_READY); /* 09:00.1 is unbound */
+	assert_finding(r, "acs-disabled",
+		       "shares group 34 with bridge 0000:06:02.0 (pcieport), 0000:09:00.1 (no driver) "
+		       "because switch downstream port 0000:06:02.0 has ACS with RR off");
+	iopass_report_free(r);
+
+	/* conventional PCI behind a PCIe-to-PCI bridge */
+	r = CHECK(&e, "0000:0b:01.0");
+	assert_int_equal(iopass_report_verdict(r), IOPASS_NEEDS_GROUP);
+	assert_finding(r, "pci-bridge",
+		       "shares group 41 with bridge 0000:0a:00.0 (no driver), 0000:0b:02.0 (e1000) "
+		       "because PCIe-to-PCI bridge 0000:0a:00.0 cannot isolate its children");
+	assert_string_equal(iopass_report_hint(r, 1), "move the card to a slot on a CPU root port");
+	iopass_report_free(r);
+
+	/* --group semantics: the whole set is ready */
+	r = CHECK(&e, "0000:0b:01.0", "0000:0b:02.0");
+	assert_int_equal(iopass_report_verdict(r), IOPASS_READY);
+	iopass_report_free(r);
+	env_close(&e);
+}
+
+static void test_reset_rules(void **state)
+{
+	struct fx *fx = fx_workstation();
+	struct env e;
+	struct iopass_report *r;
+
+	(void)state;
+	/* two conventional functions on one bus, no FLR, PM NoSoftRst, no reset_method */
+	fx_add(fx, &FX_DEV(.bdf = "0000:0c:00.0", .vendor = 0x1234, .device = 0x0001, .class = 0x078000,
+			   .group = 50, .pcie = FX_PCIE_ENDPOINT, .no_soft_reset = true));
+	fx_add(fx, &FX_DEV(.bdf = "0000:0c:01.0", .vendor = 0x1234, .device = 0x0002, .class = 0x078000,
+			   .group = 51, .pcie = FX_PCIE_ENDPOINT));
+	fx_add(fx, &FX_DEV(.bdf = "0000:0d:00.0", .vendor = 0x1234, .device = 0x0003, .class = 0x078000,
+			   .group = 52, .pcie = FX_PCIE_ENDPOINT, .reset_method = ""));
+	fx_add(fx, &FX_DEV(.bdf = "0000:0e:00.0", .vendor = 0x1234, .device = 0x0004, .class = 0x078000,
+			   .group = 53, .pcie = FX_PCIE_ENDPOINT, .config_len = 64));
+	env_open(&e, fx);
+	r = CHECK(&e, "0000:0c:00.0");
+	assert_finding(r, "no-reset",
+		       "no FLR, no PM reset (NoSoftRst set or no PM capability) and not alone on its "
+		       "bus: the device cannot be reset between guests");
+	assert_int_equal(iopass_report_verdict(r), IOPASS_READY); /* a warning, not a blocker */
+	iopass_report_free(r);
+	r = CHECK(&e, "0000:0c:01.0");
+	assert_finding(r, "reset", "power management reset (D3hot to D0)");
+	iopass_report_free(r);
+	r = CHECK(&e, "0000:0d:00.0");
+	assert_finding(r, "no-reset", "reset_method is empty: the device cannot be reset between guests");
+	iopass_report_free(r);
+	/* unprivileged readers see 64 bytes of config: say it is unknown, guess nothing */
+	r = CHECK(&e, "0000:0e:00.0");
+	assert_finding(r, "reset-unknown", NULL);
+	iopass_report_free(r);
+	env_close(&e);
+}
+
+/* ---- the command -------------------------------------------------------- */
+
+static void test_cli(void **state)
+{
+	struct fx *fx = fx_switch();
+	struct run r;
+
+	(void)state;
+	RUN(&r, fx_root(fx), "check");
+	assert_int_equal(r.status, 0);
+	assert_text_equal(r.out,
+		"host: ready\n"
+		"  ok    IOMMU enabled: 15 groups in /sys/kernel/iommu_groups, 2 units (dmar0, dmar1)\n"
+		"  ok    interrupt remapping enabled (IR-PCI-MSI interrupts in /proc/interrupts)\n"
+		"  ok    vfio_pci is loaded\n"
+		"  ok    vfio_iommu_type1 is loaded, iommufd is missing\n"
+		"  ok    /dev/vfio/vfio present\n");
+	run_free(&r);
+
+	RUN(&r, fx_root(fx), "check", "07:00.0");
+	assert_int_equal(r.status, 0);
+	assert_text_equal(r.out, "0000:07:00.0 ready: Samsung Electronics Co Ltd NVMe SSD Controller "
+				 "SM981/PM981/PM983, group 32, nvme\n");
+	run_free(&r);
+
+	RUN(&r, fx_root(fx), "check", "08:00.0");
+	assert_int_equal(r.status, 3);
+	assert_text_equal(r.out,
+		"0000:08:00.0 needs-group: Intel Corporation Device, group 33, no driver\n"
+		"    needs: 0000:08:00.1\n"
+		"    warn  group 33 is viable only when 0000:08:00.1 is attached too (bound to host drivers now)\n"
+		"          fix: attach the whole group: iopass attach --group 33\n");
+	run_free(&r);
+
+	/* the group as a set, by --group and by group:N */
+	RUN(&r, fx_root(fx), "check", "--group", "33");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	RUN(&r, fx_root(fx), "check", "group:33", "-q");
+	assert_int_equal(r.status, 0);
+	assert_string_equal(r.out, "");
+	run_free(&r);
+
+	RUN(&r, fx_root(fx), "check", "-J", "09:00.1");
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "{\n  \"ready\": true,\n  \"host\": {\n    \"ready\": true,\n"));
+	assert_non_null(strstr(r.out, "\"devices\": [\n    {\n      \"bdf\": \"0000:09:00.1\",\n"
+				      "      \"group\": 34,\n      \"driver\": null,\n"
+				      "      \"verdict\": \"ready\",\n      \"needs\": [],\n"));
+	assert_non_null(strstr(r.out, "\"code\": \"acs-disabled\",\n          \"level\": \"info\",\n"));
+	run_free(&r);
+
+	/* --all: every endpoint on its own; this host has unsafe ones */
+	RUN(&r, fx_root(fx), "check", "--all", "-J");
+	assert_int_equal(r.status, 3);
+	assert_non_null(strstr(r.out, "\"bdf\": \"0000:03:00.0\",\n      \"group\": 5,\n"
+				      "      \"driver\": \"mlx5_core\",\n      \"verdict\": \"unsafe\""));
+	assert_null(strstr(r.out, "\"bdf\": \"0000:00:01.0\"")); /* bridges are not checked */
+	run_free(&r);
+	fx_free(fx);
+}
+
+static void test_cli_errors(void **state)
+{
+	struct fx *fx = fx_workstation();
+	struct run r;
+
+	(void)state;
+	RUN(&r, fx_root(fx), "check", "0000:01:00.9");
+	assert_int_equal(r.status, 2);
+	assert_text_equal(r.err, "iopass: check: '0000:01:00.9' is not a PCI address; use DDDD:BB:SS.F or BB:SS.F, e.g. 0000:01:00.0\n");
+	assert_string_equal(r.out, "");
+	run_free(&r);
+	RUN(&r, fx_root(fx), "check", "--group", "99");
+	assert_int_equal(r.status, 2);
+	assert_text_equal(r.err, "iopass: check: IOMMU group 99 does not exist; 'iopass list' shows the groups\n");
+	run_free(&r);
+	RUN(&r, fx_root(fx), "check", "group:x");
+	assert_int_equal(r.status, 2);
+	assert_text_equal(r.err, "iopass: check: 'group:x' is not a group; use group:N with N from 'iopass list'\n");
+	run_free(&r);
+	RUN(&r, fx_root(fx), "check", "--all", "01:00.0");
+	assert_int_equal(r.status, 2);
+	assert_text_equal(r.err, "iopass: check: --all checks every device; drop the devices or --group\n");
+	run_free(&r);
+	RUN(&r, fx_root(fx), "check", "0f:00.0");
+	assert_int_equal(r.status, 2);
+	assert_text_equal(r.err, "iopass: check: 0000:0f:00.0: no such PCI device; 'iopass list' shows the devices\n");
+	run_free(&r);
+	fx_free(fx);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_host_ready),
+		cmocka_unit_test(test_host_no_iommu),
+		cmocka_unit_test(test_host_amd_hint),
+		cmocka_unit_test(test_host_interrupt_remapping),
+		cmocka_unit_test(test_host_cmdline_warnings),
+		cmocka_unit_test(test_host_modules_missing),
+		cmocka_unit_test(test_gpu),
+		cmocka_unit_test(test_gpu_secondary),
+		cmocka_unit_test(test_not_endpoint),
+		cmocka_unit_test(test_ready_usb_and_vf),
+		cmocka_unit_test(test_group_open),
+		cmocka_unit_test(test_pf_with_vfs),
+		cmocka_unit_test(test_nvme_lvm_mounted),
+		cmocka_unit_test(test_nics),
+		cmocka_unit_test(test_console_fb),
+		cmocka_unit_test(test_acs_walk),
+		cmocka_unit_test(test_reset_rules),
+		cmocka_unit_test(test_cli),
+		cmocka_unit_test(test_cli_errors),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
