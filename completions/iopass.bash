@@ -2,15 +2,17 @@
 # bash completion for iopass(8)                            -*- shell-script -*-
 #
 # Self-contained: needs neither the bash-completion package nor any external
-# program. Candidates for --group, --driver, --id and device arguments come
-# from sysfs below the sysroot in use: the last --sysroot DIR on the command
-# line, else $IOPASS_SYSROOT, else /.
+# program. Candidates for --group, --driver, --id, device and group:N
+# arguments come from sysfs below the sysroot in use: the last --sysroot DIR
+# on the command line, else $IOPASS_SYSROOT, else /.
 
-_iopass_commands="list help"
-_iopass_help_topics="list"
+_iopass_commands="list check help"
+_iopass_help_topics="list check"
 _iopass_global_opts="--sysroot -v --verbose -q --quiet -h --help -V --version"
 _iopass_list_opts="-D --devices -o --output --output-all -J --json -r --raw
 	-n --noheadings -g --group -c --class -d --id --driver
+	--sysroot -v --verbose -q --quiet -h --help"
+_iopass_check_opts="-g --group -a --all -J --json
 	--sysroot -v --verbose -q --quiet -h --help"
 _iopass_classes="storage nvme net display gpu multimedia audio memory bridge
 	communication system input processor serial usb wireless crypto signal
@@ -38,6 +40,23 @@ _iopass_ls()
 	for f in "$1"/*; do
 		[[ -e $f || -L $f ]] && _iopass_names+=("${f##*/}")
 	done
+	return 0
+}
+
+# PCI addresses below sysroot $1 that start with $2; the short form BB:SS.F
+# when the full one does not fit what was typed.
+_iopass_devices()
+{
+	local root=$1 cur=$2 w
+	local -a short=()
+	_iopass_ls "$root/sys/bus/pci/devices"
+	_iopass_add "" "$cur" "${_iopass_names[@]}"
+	if ((${#COMPREPLY[@]} == 0)) && [[ -n $cur ]]; then
+		for w in "${_iopass_names[@]}"; do
+			[[ $w == 0000:* ]] && short+=("${w#0000:}")
+		done
+		_iopass_add "" "$cur" "${short[@]}"
+	fi
 	return 0
 }
 
@@ -217,17 +236,46 @@ _iopass()
 				# shellcheck disable=SC2086
 				_iopass_add "" "$cur" $_iopass_list_opts
 			else
-				# PCI addresses; the short form BB:SS.F when the
-				# full one does not fit what was typed
-				_iopass_ls "$root/sys/bus/pci/devices"
-				_iopass_add "" "$cur" "${_iopass_names[@]}"
-				if ((${#COMPREPLY[@]} == 0)) && [[ -n $cur ]]; then
-					local -a short=()
-					for w in "${_iopass_names[@]}"; do
-						[[ $w == 0000:* ]] && short+=("${w#0000:}")
-					done
-					_iopass_add "" "$cur" "${short[@]}"
-				fi
+				_iopass_devices "$root" "$cur"
+			fi
+			;;
+		esac
+	elif [[ $cmd == check ]]; then
+		local dashdash=0 all=0
+		for ((i = cmd_at + 1; i < cword; i++)); do
+			case ${words[i]} in
+			--) dashdash=1 ;;
+			--all) ((dashdash)) || all=1 ;;
+			-[!-]*)
+				# short options, maybe bundled (-Ja); what follows
+				# a g is its group number
+				w=${words[i]#-}
+				w=${w%%g*}
+				[[ $w == *a* ]] && ((!dashdash)) && all=1
+				;;
+			esac
+		done
+		if ((dashdash)); then
+			opt=""
+		fi
+		case $opt in
+		-g | --group)
+			_iopass_ls "$root/sys/kernel/iommu_groups"
+			_iopass_add "" "$cur" "${_iopass_names[@]}"
+			;;
+		*)
+			if [[ $cur == -* ]] && ((!dashdash)); then
+				# shellcheck disable=SC2086
+				_iopass_add "" "$cur" $_iopass_check_opts
+			elif ((!all)); then
+				# --all takes no devices; else PCI addresses and group:N
+				local -a groups=()
+				_iopass_devices "$root" "$cur"
+				_iopass_ls "$root/sys/kernel/iommu_groups"
+				for w in "${_iopass_names[@]}"; do
+					groups+=("group:$w")
+				done
+				_iopass_add "" "$cur" "${groups[@]}"
 			fi
 			;;
 		esac
