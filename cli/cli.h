@@ -24,6 +24,8 @@ struct cli_cmd {
 
 extern const struct cli_cmd cmd_list;
 extern const struct cli_cmd cmd_check;
+extern const struct cli_cmd cmd_attach;
+extern const struct cli_cmd cmd_detach;
 
 /* Global options: may stand before the command or among its options. */
 struct cli_globals {
@@ -74,6 +76,20 @@ struct cli_selection {
 int cli_select(const char *cmd, const struct iopass_devlist *list, char *const *args, size_t nargs,
 	       const int *group, bool all, struct cli_selection *sel);
 void cli_selection_free(struct cli_selection *sel);
+/* Validate positional device arguments (BDF or group:N) before anything is read. */
+int cli_check_device_args(const char *cmd, char *const *args, size_t nargs);
+/* "vvvv:dddd": -EINVAL with the message printed. */
+int cli_check_id(const char *cmd, const char *id);
+/* Add the one device with this ID; several or none is a usage error that names them. */
+int cli_select_id(const char *cmd, const struct iopass_devlist *list, const char *id,
+		  struct cli_selection *sel);
+/* Seconds (0..3600) for OPT, as milliseconds; -1 with the message printed. */
+int cli_parse_seconds(const char *cmd, const char *opt, const char *arg);
+
+/* attach/detach output; returns the exit status. */
+struct iopass_txn;
+int cli_txn_report(const char *cmd, struct iopass_ctx *ctx, const struct iopass_txn *t, int rc,
+		   bool json, bool dry_run);
 
 /* Column tables in the util-linux manner (-o, --output-all, -J, -r, -n). */
 struct cli_column {

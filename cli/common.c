@@ -295,3 +295,88 @@ void cli_selection_free(struct cli_selection *sel)
 	sel->devs = NULL;
 	sel->n = 0;
 }
+
+int cli_check_device_args(const char *cmd, char *const *args, size_t nargs)
+{
+	for (size_t i = 0; i < nargs; i++) {
+		struct iopass_addr a;
+		int g;
+
+		if (strncmp(args[i], "group:", 6) == 0) {
+			if (iopass_group_parse(args[i] + 6, &g) < 0) {
+				cli_err(cmd, "'%s' is not a group; use group:N with N from 'iopass list'",
+					args[i]);
+				return EXIT_USAGE;
+			}
+		} else if (cli_parse_bdf(cmd, args[i], &a) < 0) {
+			return EXIT_USAGE;
+		}
+	}
+	return EXIT_OK;
+}
+
+int cli_check_id(const char *cmd, const char *id)
+{
+	uint16_t v, d;
+
+	if (iopass_id_parse(id, &v, &d) == 0)
+		return 0;
+	cli_err(cmd, "--id '%s': not a vendor:device ID; use four hex digits each, e.g. 10de:1b80", id);
+	return -EINVAL;
+}
+
+int cli_select_id(const char *cmd, const struct iopass_devlist *list, const char *id,
+		  struct cli_selection *sel)
+{
+	struct iopass_dev *match = NULL;
+	char names[512] = "";
+	size_t len = 0, count = 0;
+	uint16_t v, d;
+
+	if (iopass_id_parse(id, &v, &d) < 0)
+		return EXIT_USAGE;
+	for (size_t i = 0; i < iopass_devlist_count(list); i++) {
+		struct iopass_dev *dev = iopass_devlist_get(list, i);
+
+		if (iopass_dev_get_vendor(dev) != v || iopass_dev_get_device(dev) != d)
+			continue;
+		match = dev;
+		count++;
+		if (len < sizeof(names))
+			len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s", len ? ", " : "",
+						iopass_dev_get_bdf(dev));
+	}
+	if (count == 0) {
+		cli_err(cmd, "--id %s: no device has these IDs; 'iopass list' shows the devices", id);
+		return EXIT_USAGE;
+	}
+	if (count > 1) {
+		/* never "every identical card" by surprise */
+		cli_err(cmd, "--id %s matches %zu devices (%s); name the ones you mean by address",
+			id, count, names);
+		return EXIT_USAGE;
+	}
+	if (sel_add(sel, match) < 0) {
+		cli_err(cmd, "out of memory");
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+int cli_parse_seconds(const char *cmd, const char *opt, const char *arg)
+{
+	unsigned long v = 0;
+
+	for (const char *p = arg; *p; p++) {
+		if (*p < '0' || *p > '9' || v > 3600) {
+			v = 3601;
+			break;
+		}
+		v = v * 10 + (unsigned long)(*p - '0');
+	}
+	if (!*arg || v > 3600) {
+		cli_err(cmd, "%s '%s': not a number of seconds from 0 to 3600", opt, arg);
+		return -1;
+	}
+	return (int)v * 1000;
+}

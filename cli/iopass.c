@@ -16,6 +16,8 @@
 static const struct cli_cmd *const commands[] = {
 	&cmd_list,
 	&cmd_check,
+	&cmd_attach,
+	&cmd_detach,
 };
 
 static const struct cli_cmd *find_command(const char *name)

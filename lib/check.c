@@ -562,17 +562,18 @@ static void check_reset(const struct iopass_devlist *list, struct iopass_dev *de
 	}
 }
 
-/* Processes holding /dev/vfio/<group> open: a running VM. */
-static void check_group_open(struct iopass_ctx *ctx, struct iopass_dev *dev, struct iopass_report *r)
+/* Processes holding /dev/vfio/<group> open (a running VM): "qemu (pid 42), ..." */
+size_t vfio_group_users(struct iopass_ctx *ctx, int group, char *pids, size_t size)
 {
-	char want[64], pids[256] = "";
+	char want[64];
 	size_t len = 0;
 	struct dirent *de;
 	DIR *proc;
 
-	snprintf(want, sizeof(want), "/dev/vfio/%d", dev->group);
+	pids[0] = '\0';
+	snprintf(want, sizeof(want), "/dev/vfio/%d", group);
 	if (sysfs_opendir(ctx, "/proc", &proc) < 0)
-		return;
+		return 0;
 	while ((de = readdir(proc))) {
 		char path[300], target[128], comm[64];
 		unsigned pid;
@@ -595,14 +596,21 @@ static void check_group_open(struct iopass_ctx *ctx, struct iopass_dev *dev, str
 		snprintf(path, sizeof(path), "/proc/%u/comm", pid);
 		if (sysfs_read(ctx, path, comm, sizeof(comm)) <= 0)
 			snprintf(comm, sizeof(comm), "?");
-		if (len < sizeof(pids))
-			len += (size_t)snprintf(pids + len, sizeof(pids) - len, "%s%s (pid %u)",
+		if (len < size)
+			len += (size_t)snprintf(pids + len, size - len, "%s%s (pid %u)",
 						len ? ", " : "", comm, pid);
 	}
 	closedir(proc);
-	if (len)
+	return len;
+}
+
+static void check_group_open(struct iopass_ctx *ctx, struct iopass_dev *dev, struct iopass_report *r)
+{
+	char pids[256];
+
+	if (vfio_group_users(ctx, dev->group, pids, sizeof(pids)))
 		report_add(r, IOPASS_LEVEL_INFO, "group-open",
-			   "%s is open by %s: a VM is using the group", want, pids);
+			   "/dev/vfio/%d is open by %s: a VM is using the group", dev->group, pids);
 }
 
 static void check_sriov_pf(const struct iopass_devlist *list, struct iopass_dev *dev,

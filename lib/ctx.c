@@ -23,6 +23,7 @@ int iopass_ctx_new(const char *sysroot, struct iopass_ctx **ret_ctx)
 	if (!ctx)
 		return -ENOMEM;
 	ctx->log_prio = IOPASS_LOG_WARNING;
+	ctx->lock_timeout_ms = 30000;
 	ctx->sysroot = strdup(sysroot);
 	if (!ctx->sysroot) {
 		free(ctx);
@@ -101,4 +102,9 @@ void iopass_log(const struct iopass_ctx *ctx, int prio, const char *fmt, ...)
 	va_start(ap, fmt);
 	ctx->log_fn(ctx->log_data, prio, fmt, ap);
 	va_end(ap);
+}
+
+void iopass_ctx_set_lock_timeout(struct iopass_ctx *ctx, int milliseconds)
+{
+	ctx->lock_timeout_ms = milliseconds < 0 ? 0 : milliseconds;
 }

@@ -22,6 +22,7 @@ struct iopass_ctx {
 	bool names_failed;
 	struct pci_access *cfg_pacc; /* config space; created on first use */
 	bool cfg_failed;
+	int lock_timeout_ms;
 };
 
 enum {
@@ -104,6 +105,12 @@ int sysfs_read_file(const struct iopass_ctx *ctx, const char *path, size_t max, 
 
 ssize_t sysfs_readlink(const struct iopass_ctx *ctx, const char *path, char *buf, size_t size);
 
+int sysfs_write(const struct iopass_ctx *ctx, const char *path, const char *value);
+int sysfs_open_state_dir(const struct iopass_ctx *ctx, bool create);
+int state_read(int dirfd, const char *name, size_t max, char **ret);
+int state_write(int dirfd, const char *name, const char *data);
+int state_remove(int dirfd, const char *name);
+
 /* dev.c */
 const char *dev_sysfs_dir(struct iopass_dev *dev);
 
@@ -119,6 +126,9 @@ void report_hint(struct iopass_report *r, const char *fmt, ...) _printf_(2, 3);
 void report_need(struct iopass_report *r, const char *bdf);
 void report_set_verdict(struct iopass_report *r, enum iopass_verdict v);
 bool report_oom(const struct iopass_report *r);
+
+/* check.c: processes holding /dev/vfio/<group> open, "qemu (pid 42)"; 0 when none */
+size_t vfio_group_users(struct iopass_ctx *ctx, int group, char *buf, size_t size);
 
 /* hostuse.c: what the host uses a device for (the guards of check and attach) */
 void hostuse_check(struct iopass_dev *dev, struct iopass_report *r, const char *prefix);

@@ -178,6 +178,64 @@ size_t iopass_report_needs_count(const struct iopass_report *r);
 const char *iopass_report_needs(const struct iopass_report *r, size_t i);
 struct iopass_report *iopass_report_free(struct iopass_report *r); /* NULL-safe */
 
+/* ---- attach and detach --------------------------------------------------- */
+
+enum {
+	IOPASS_BIND_FORCE = 1 << 0,   /* override the guards (device in use, group not viable, VM running) */
+	IOPASS_BIND_DRY_RUN = 1 << 1, /* plan only: no write at all, no lock, no state */
+};
+
+/* What a transaction did (or, dry-run, would do). */
+struct iopass_txn;
+
+/* How long a writing call waits for another iopass to finish (default 30 s). */
+void iopass_ctx_set_lock_timeout(struct iopass_ctx *ctx, int milliseconds);
+
+/*
+ * Bind devs to driver (NULL: "vfio-pci") with the kernel's sequence:
+ * driver_override, unbind, drivers_probe, verify. All or nothing: on a
+ * failure every device changed goes back to its driver. Devices already on
+ * the driver are left alone. The original drivers are recorded under
+ * <sysroot>/run/iopass for detach.
+ *
+ * Returns 0, or -EBUSY when a guard refused (see iopass_txn_refusal; nothing
+ * was written), -EPERM when not root, -ETIMEDOUT when another iopass held
+ * the lock, or another -errno when a step failed (see iopass_txn_error).
+ * *ret_txn is set whenever the call got as far as planning.
+ */
+int iopass_attach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
+		  struct iopass_dev *const *devs, size_t n, const char *driver, unsigned flags,
+		  struct iopass_txn **ret_txn);
+/* Give devs back to the driver they had before attach (or the kernel's choice). */
+int iopass_detach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
+		  struct iopass_dev *const *devs, size_t n, unsigned flags,
+		  struct iopass_txn **ret_txn);
+/* Devices iopass attached (those with a record), as addresses; free() the array. */
+int iopass_attached(struct iopass_ctx *ctx, struct iopass_addr **ret_addrs, size_t *ret_n);
+/* The original driver recorded for a device, or NULL (-ENOENT) when none. */
+int iopass_record_get(struct iopass_ctx *ctx, const char *bdf, char **ret_driver);
+
+size_t iopass_txn_step_count(const struct iopass_txn *t);
+const char *iopass_txn_step_path(const struct iopass_txn *t, size_t i);
+const char *iopass_txn_step_value(const struct iopass_txn *t, size_t i);
+/* 1 done, 0 not done (dry run, or not reached), -errno failed */
+int iopass_txn_step_result(const struct iopass_txn *t, size_t i);
+bool iopass_txn_step_is_rollback(const struct iopass_txn *t, size_t i);
+size_t iopass_txn_dev_count(const struct iopass_txn *t);
+const char *iopass_txn_dev_bdf(const struct iopass_txn *t, size_t i);
+const char *iopass_txn_dev_from(const struct iopass_txn *t, size_t i); /* driver before, NULL: none */
+const char *iopass_txn_dev_to(const struct iopass_txn *t, size_t i);   /* driver after */
+/* "attached", "detached", "unchanged", "rolled-back", "planned" */
+const char *iopass_txn_dev_status(const struct iopass_txn *t, size_t i);
+/* One line: what failed, and whether the host is as it was. NULL on success. */
+const char *iopass_txn_error(const struct iopass_txn *t);
+/* Guard findings: what refused the transaction, or (with FORCE) what it overrode. */
+const struct iopass_report *iopass_txn_guards(const struct iopass_txn *t);
+/* Devices restored from the journal of an interrupted run, found before this one started. */
+size_t iopass_txn_recovered_count(const struct iopass_txn *t);
+const char *iopass_txn_recovered(const struct iopass_txn *t, size_t i);
+struct iopass_txn *iopass_txn_free(struct iopass_txn *t); /* NULL-safe */
+
 #ifdef __cplusplus
 }
 #endif

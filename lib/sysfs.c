@@ -225,3 +225,144 @@ ssize_t sysfs_readlink(const struct iopass_ctx *ctx, const char *path, char *buf
 	buf[n] = '\0';
 	return n;
 }
+
+/*
+ * Write a kernel attribute: one write(2), as the kernel acts on each write.
+ * O_NOFOLLOW: an attribute is never a symlink; a planted one is refused.
+ */
+int sysfs_write(const struct iopass_ctx *ctx, const char *path, const char *value)
+{
+	_cleanup_close_ int fd = openat(ctx->rootfd, rel(path),
+					O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+	size_t len = strlen(value);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	do
+		n = write(fd, value, len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n != len)
+		return -EIO;
+	return 0;
+}
+
+/*
+ * The state directory (<sysroot>/run/iopass): created 0700 when missing,
+ * opened without following links, and trusted only when it is a directory
+ * owned by us that nobody else can write to.
+ */
+int sysfs_open_state_dir(const struct iopass_ctx *ctx, bool create)
+{
+	static const char *const parts[] = { "run", "iopass" };
+	int dfd = dup(ctx->rootfd), r;
+	struct stat st;
+
+	if (dfd < 0)
+		return -errno;
+	for (size_t i = 0; i < ARRAY_SIZE(parts); i++) {
+		int nfd;
+
+		if (create && mkdirat(dfd, parts[i], i == ARRAY_SIZE(parts) - 1 ? 0700 : 0755) < 0 &&
+		    errno != EEXIST) {
+			r = -errno;
+			close(dfd);
+			return r;
+		}
+		nfd = openat(dfd, parts[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		r = -errno;
+		close(dfd);
+		if (nfd < 0)
+			return r == -ELOOP ? -ENOTDIR : r;
+		dfd = nfd;
+	}
+	if (fstat(dfd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 022)) {
+		close(dfd);
+		return -EPERM;
+	}
+	return dfd;
+}
+
+/* Read a state file: a regular file of ours, mode 0600 or stricter, at most max bytes. */
+int state_read(int dirfd, const char *name, size_t max, char **ret)
+{
+	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	struct stat st;
+	char *buf;
+	size_t len = 0;
+
+	if (fd < 0)
+		return errno == ELOOP ? -EPERM : -errno;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077))
+		return -EPERM;
+	if ((size_t)st.st_size > max)
+		return -EFBIG;
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf)
+		return -ENOMEM;
+	while (len < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	if (strlen(buf) != len) { /* a NUL inside: not ours */
+		free(buf);
+		return -EINVAL;
+	}
+	*ret = buf;
+	return 0;
+}
+
+/* Replace a state file atomically: temp file, fsync, rename, fsync the directory. */
+int state_write(int dirfd, const char *name, const char *data)
+{
+	char tmp[64];
+	size_t len = strlen(data), off = 0;
+	int fd, r = 0;
+
+	snprintf(tmp, sizeof(tmp), ".%s.%ld.tmp", name, (long)getpid());
+	unlinkat(dirfd, tmp, 0);
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	while (off < len) {
+		ssize_t n = write(fd, data + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = n < 0 ? -errno : -EIO;
+			break;
+		}
+		off += (size_t)n;
+	}
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
+		r = -errno;
+	if (r < 0) {
+		unlinkat(dirfd, tmp, 0);
+		return r;
+	}
+	fsync(dirfd);
+	return 0;
+}
+
+int state_remove(int dirfd, const char *name)
+{
+	if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+		return -errno;
+	fsync(dirfd);
+	return 0;
+}

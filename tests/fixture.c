@@ -366,16 +366,16 @@ void fx_add(struct fx *fx, const struct fx_dev *d)
 	if (d->driver) {
 		char *drvdir;
 
+		fx_add_driver(fx, d->driver);
 		if (asprintf(&drvdir, "sys/bus/pci/drivers/%s", d->driver) < 0)
 			abort();
-		fx_mkdir(fx, drvdir);
-		attr(fx, drvdir, "bind", "%s", "");
-		attr(fx, drvdir, "unbind", "%s", "");
-		attr(fx, drvdir, "new_id", "%s", "");
 		link_rel(fx, drvdir, d->bdf, dir);
 		link_rel(fx, dir, "driver", drvdir);
 		free(drvdir);
 	}
+	/* what the simulated kernel binds on a probe without an override */
+	if (d->native || (d->driver && strncmp(d->driver, "vfio", 4) != 0))
+		attr(fx, dir, ".sim-native", "%s\n", d->native ? d->native : d->driver);
 	if (d->vfio_dev) {
 		if (asprintf(&link, "%s/vfio-dev/vfio0", dir) < 0)
 			abort();
@@ -556,4 +556,17 @@ void fx_add_fb(struct fx *fx, const char *bdf, const char *fbname)
 	fx_mkdir(fx, dir);
 	link_rel(fx, dir, "device", dev_dir_or_die(fx, bdf));
 	free(dir);
+}
+
+void fx_add_driver(struct fx *fx, const char *name)
+{
+	char *drvdir;
+
+	if (asprintf(&drvdir, "sys/bus/pci/drivers/%s", name) < 0)
+		abort();
+	fx_mkdir(fx, drvdir);
+	attr(fx, drvdir, "bind", "%s", "");
+	attr(fx, drvdir, "unbind", "%s", "");
+	attr(fx, drvdir, "new_id", "%s", "");
+	free(drvdir);
 }

@@ -34,6 +34,7 @@ struct fx_dev {
 	bool no_soft_reset;  /* PM NoSoftRst: no PM reset */
 	const char *reset_method; /* the reset_method attribute; NULL: none (kernel < 5.15) */
 	int config_len;      /* bytes of config space; 0: 4096 for PCIe, 256 otherwise */
+	const char *native;  /* the driver the simulated kernel probes (default: driver) */
 };
 
 enum {
@@ -75,6 +76,9 @@ void fx_add_block(struct fx *fx, const char *bdf, const char *subdir, const char
 void fx_add_holder(struct fx *fx, const char *lower, const char *upper);
 /* A framebuffer fbN driven by the device. */
 void fx_add_fb(struct fx *fx, const char *bdf, const char *fbname);
+
+/* A loaded driver: sys/bus/pci/drivers/<name> with bind and unbind. */
+void fx_add_driver(struct fx *fx, const char *name);
 
 /* Raw helpers, paths relative to the root; parents are created. */
 void fx_write(struct fx *fx, const char *path, const void *data, size_t len);

@@ -146,11 +146,12 @@ struct fx *fx_workstation(void)
 	fx_add(fx, &FX_DEV(.bdf = "0000:03:00.2", .vendor = 0x15b3, .device = 0x1018,
 			   .subvendor = 0x15b3, .subdevice = 0x0007, .class = 0x020000,
 			   .parent = "0000:00:1c.0", .driver = "vfio-pci", .vfio_dev = true, .group = 6,
-			   .physfn = "0000:03:00.0", .pcie = FX_PCIE_ENDPOINT, .flr = true));
+			   .physfn = "0000:03:00.0", .pcie = FX_PCIE_ENDPOINT, .flr = true,
+			   .native = "mlx5_core"));
 	fx_add(fx, &FX_DEV(.bdf = "0000:03:00.3", .vendor = 0x15b3, .device = 0x1018,
 			   .subvendor = 0x15b3, .subdevice = 0x0007, .class = 0x020000,
 			   .parent = "0000:00:1c.0", .group = 7, .physfn = "0000:03:00.0",
-			   .pcie = FX_PCIE_ENDPOINT, .flr = true));
+			   .pcie = FX_PCIE_ENDPOINT, .flr = true, .native = "mlx5_core"));
 
 	/* a ready host: Intel, IOMMU on, interrupt remapping, vfio loaded */
 	fx_mkdir(fx, "sys/class/iommu/dmar0");

@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* iopass attach: give devices to vfio-pci, all or nothing, guarded. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char CMD[] = "attach";
+
+static void usage(void)
+{
+	fputs("Usage: iopass attach [options] DEVICE... | --group N | --id VVVV:DDDD\n"
+	      "\nBind devices to vfio-pci (driver_override, unbind, drivers_probe, verify), all or\n"
+	      "nothing: on a failure every device goes back to its driver. Devices already on\n"
+	      "vfio-pci are left alone. The original drivers are recorded for 'iopass detach'.\n"
+	      "Refused, before any write, when a device or a group member is in use by the host\n"
+	      "or the group would not be viable. DEVICE is a PCI address or group:N.\n"
+	      "\nOptions:\n"
+	      "  -g, --group N          attach every endpoint of IOMMU group N\n"
+	      "  -d, --id VVVV:DDDD     the one device with these IDs (several: name them by address)\n"
+	      "      --driver NAME      bind NAME (a vfio-pci variant driver) instead of vfio-pci\n"
+	      "  -f, --force            take devices the guards refuse (in use, group not viable)\n"
+	      "  -n, --dry-run          print each write, in order, and change nothing\n"
+	      "  -J, --json             JSON output: devices, steps, guards\n"
+	      "  -w, --wait SECONDS     wait this long for another iopass to finish (default 30)\n"
+	      "      --sysroot DIR      act below DIR instead of /\n"
+	      "  -v, --verbose          more detail\n"
+	      "  -q, --quiet            print only errors\n"
+	      "  -h, --help             show this help\n"
+	      "\nExit status: 0 done, 1 failed (the host is as it was), 2 usage error,\n"
+	      "3 refused by a guard (nothing was changed).\n",
+	      stdout);
+}
+
+static int cmd_attach_main(int argc, char *argv[])
+{
+	enum { OPT_DRIVER = OPT_GLOBAL_LAST };
+	static const struct option longopts[] = {
+		{ "group", required_argument, NULL, 'g' },
+		{ "id", required_argument, NULL, 'd' },
+		{ "driver", required_argument, NULL, OPT_DRIVER },
+		{ "force", no_argument, NULL, 'f' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'J' },
+		{ "wait", required_argument, NULL, 'w' },
+		CLI_GLOBAL_LONGOPTS,
+		{},
+	};
+	struct iopass_ctx *ctx = NULL;
+	struct iopass_devlist *list = NULL;
+	struct iopass_txn *t = NULL;
+	struct cli_selection sel = { NULL, 0 };
+	const char *driver = "vfio-pci", *id = NULL;
+	bool json = false, have_group = false;
+	unsigned flags = 0;
+	int c, r, group = -1, ret, wait_ms = -1;
+
+	while ((c = getopt_long(argc, argv, ":g:d:fnJw:" CLI_GLOBAL_SHORTOPTS, longopts, NULL)) != -1) {
+		if (cli_global_option(c, optarg))
+			continue;
+		switch (c) {
+		case 'g':
+			if (iopass_group_parse(optarg, &group) < 0) {
+				cli_err(CMD, "--group '%s': not a group number; use a number from 'iopass list'",
+					optarg);
+				return EXIT_USAGE;
+			}
+			have_group = true;
+			break;
+		case 'd':
+			id = optarg;
+			if (cli_check_id(CMD, id) < 0)
+				return EXIT_USAGE;
+			break;
+		case OPT_DRIVER:
+			if (!iopass_driver_name_valid(optarg)) {
+				cli_err(CMD, "--driver '%s': not a driver name", optarg);
+				return EXIT_USAGE;
+			}
+			driver = optarg;
+			break;
+		case 'f':
+			flags |= IOPASS_BIND_FORCE;
+			break;
+		case 'n':
+			flags |= IOPASS_BIND_DRY_RUN;
+			break;
+		case 'J':
+			json = true;
+			break;
+		case 'w':
+			if ((wait_ms = cli_parse_seconds(CMD, "--wait", optarg)) < 0)
+				return EXIT_USAGE;
+			break;
+		case 'h':
+			usage();
+			return EXIT_OK;
+		default:
+			return cli_option_error(CMD, c, argv);
+		}
+	}
+	if (!have_group && !id && optind >= argc) {
+		cli_err(CMD, "no device given; name devices by address, or use --group N or --id VVVV:DDDD");
+		return EXIT_USAGE;
+	}
+	/* every argument is valid before anything is read or written */
+	ret = cli_check_device_args(CMD, argv + optind, (size_t)(argc - optind));
+	if (ret != EXIT_OK)
+		return ret;
+
+	ret = cli_ctx_new(CMD, &ctx);
+	if (ret != EXIT_OK)
+		return ret;
+	if (wait_ms >= 0)
+		iopass_ctx_set_lock_timeout(ctx, wait_ms);
+	ret = EXIT_FAIL;
+	r = iopass_scan(ctx, &list);
+	if (r < 0) {
+		cli_err(CMD, "cannot read PCI devices below %s: %s", iopass_ctx_get_sysroot(ctx),
+			strerror(-r));
+		goto out;
+	}
+	ret = cli_select(CMD, list, argv + optind, (size_t)(argc - optind), have_group ? &group : NULL,
+			 false, &sel);
+	if (ret == EXIT_OK && id)
+		ret = cli_select_id(CMD, list, id, &sel);
+	if (ret != EXIT_OK)
+		goto out;
+	r = iopass_attach(ctx, list, sel.devs, sel.n, driver, flags, &t);
+	if (!t) {
+		cli_err(CMD, "%s", strerror(-r));
+		ret = EXIT_FAIL;
+		goto out;
+	}
+	ret = cli_txn_report(CMD, ctx, t, r, json, flags & IOPASS_BIND_DRY_RUN);
+out:
+	iopass_txn_free(t);
+	cli_selection_free(&sel);
+	iopass_devlist_free(list);
+	iopass_ctx_free(ctx);
+	return ret;
+}
+
+const struct cli_cmd cmd_attach = {
+	.name = "attach",
+	.fn = cmd_attach_main,
+	.help = "bind devices to vfio-pci, all or nothing",
+};

@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* iopass detach: give devices back to the drivers they had before attach. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char CMD[] = "detach";
+
+static void usage(void)
+{
+	fputs("Usage: iopass detach [options] DEVICE... | --group N | --all\n"
+	      "\nGive devices back to the driver they had before 'iopass attach' (clear\n"
+	      "driver_override, unbind from vfio-pci, probe, and bind the recorded driver if\n"
+	      "the probe picks another). Without a record, the kernel's probe decides.\n"
+	      "Refused while /dev/vfio/<group> is open (a running VM). DEVICE is a PCI\n"
+	      "address or group:N.\n"
+	      "\nOptions:\n"
+	      "  -g, --group N          detach every endpoint of IOMMU group N\n"
+	      "  -a, --all              detach every device iopass attached\n"
+	      "  -f, --force            detach even while a VM holds the group\n"
+	      "  -n, --dry-run          print each write, in order, and change nothing\n"
+	      "  -J, --json             JSON output: devices, steps, guards\n"
+	      "  -w, --wait SECONDS     wait this long for another iopass to finish (default 30)\n"
+	      "      --sysroot DIR      act below DIR instead of /\n"
+	      "  -v, --verbose          more detail\n"
+	      "  -q, --quiet            print only errors\n"
+	      "  -h, --help             show this help\n"
+	      "\nExit status: 0 done, 1 failed (the host is as it was), 2 usage error,\n"
+	      "3 refused by a guard (nothing was changed).\n",
+	      stdout);
+}
+
+/* --all: every device with a record. */
+static int select_recorded(struct iopass_ctx *ctx, const struct iopass_devlist *list,
+			   struct cli_selection *sel)
+{
+	struct iopass_addr *addrs;
+	size_t n;
+	int r = iopass_attached(ctx, &addrs, &n);
+
+	if (r < 0) {
+		cli_err(CMD, "cannot read the record of attached devices: %s", strerror(-r));
+		return EXIT_FAIL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct iopass_dev *d = iopass_devlist_find(list, &addrs[i]);
+		struct iopass_dev **nd;
+
+		if (!d)
+			continue; /* gone (hot-unplugged): nothing to give back */
+		nd = reallocarray(sel->devs, sel->n + 1, sizeof(*nd));
+		if (!nd) {
+			free(addrs);
+			return EXIT_FAIL;
+		}
+		sel->devs = nd;
+		sel->devs[sel->n++] = d;
+	}
+	free(addrs);
+	return EXIT_OK;
+}
+
+static int cmd_detach_main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "group", required_argument, NULL, 'g' },
+		{ "all", no_argument, NULL, 'a' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'J' },
+		{ "wait", required_argument, NULL, 'w' },
+		CLI_GLOBAL_LONGOPTS,
+		{},
+	};
+	struct iopass_ctx *ctx = NULL;
+	struct iopass_devlist *list = NULL;
+	struct iopass_txn *t = NULL;
+	struct cli_selection sel = { NULL, 0 };
+	bool json = false, have_group = false, all = false;
+	unsigned flags = 0;
+	int c, r, group = -1, ret, wait_ms = -1;
+
+	while ((c = getopt_long(argc, argv, ":g:afnJw:" CLI_GLOBAL_SHORTOPTS, longopts, NULL)) != -1) {
+		if (cli_global_option(c, optarg))
+			continue;
+		switch (c) {
+		case 'g':
+			if (iopass_group_parse(optarg, &group) < 0) {
+				cli_err(CMD, "--group '%s': not a group number; use a number from 'iopass list'",
+					optarg);
+				return EXIT_USAGE;
+			}
+			have_group = true;
+			break;
+		case 'a':
+			all = true;
+			break;
+		case 'f':
+			flags |= IOPASS_BIND_FORCE;
+			break;
+		case 'n':
+			flags |= IOPASS_BIND_DRY_RUN;
+			break;
+		case 'J':
+			json = true;
+			break;
+		case 'w':
+			if ((wait_ms = cli_parse_seconds(CMD, "--wait", optarg)) < 0)
+				return EXIT_USAGE;
+			break;
+		case 'h':
+			usage();
+			return EXIT_OK;
+		default:
+			return cli_option_error(CMD, c, argv);
+		}
+	}
+	if (all && (have_group || optind < argc)) {
+		cli_err(CMD, "--all detaches every attached device; drop the devices or --group");
+		return EXIT_USAGE;
+	}
+	if (!all && !have_group && optind >= argc) {
+		cli_err(CMD, "no device given; name devices by address, or use --group N or --all");
+		return EXIT_USAGE;
+	}
+	ret = cli_check_device_args(CMD, argv + optind, (size_t)(argc - optind));
+	if (ret != EXIT_OK)
+		return ret;
+
+	ret = cli_ctx_new(CMD, &ctx);
+	if (ret != EXIT_OK)
+		return ret;
+	if (wait_ms >= 0)
+		iopass_ctx_set_lock_timeout(ctx, wait_ms);
+	ret = EXIT_FAIL;
+	r = iopass_scan(ctx, &list);
+	if (r < 0) {
+		cli_err(CMD, "cannot read PCI devices below %s: %s", iopass_ctx_get_sysroot(ctx),
+			strerror(-r));
+		goto out;
+	}
+	if (all)
+		ret = select_recorded(ctx, list, &sel);
+	else
+		ret = cli_select(CMD, list, argv + optind, (size_t)(argc - optind),
+				 have_group ? &group : NULL, false, &sel);
+	if (ret != EXIT_OK)
+		goto out;
+	r = iopass_detach(ctx, list, sel.devs, sel.n, flags, &t);
+	if (!t) {
+		cli_err(CMD, "%s", strerror(-r));
+		ret = EXIT_FAIL;
+		goto out;
+	}
+	ret = cli_txn_report(CMD, ctx, t, r, json, flags & IOPASS_BIND_DRY_RUN);
+out:
+	iopass_txn_free(t);
+	cli_selection_free(&sel);
+	iopass_devlist_free(list);
+	iopass_ctx_free(ctx);
+	return ret;
+}
+
+const struct cli_cmd cmd_detach = {
+	.name = "detach",
+	.fn = cmd_detach_main,
+	.help = "give devices back to their original drivers",
+};

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Output shared by attach and detach: the plan, what was done, refusals and failures. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "json.h"
+
+static const char *step_result(int r)
+{
+	return r > 0 ? "done" : r < 0 ? "failed" : "not-run";
+}
+
+static void print_json(const struct iopass_txn *t, int rc, bool dry_run)
+{
+	const struct iopass_report *g = iopass_txn_guards(t);
+	struct json j;
+
+	json_init(&j, stdout);
+	json_object_begin(&j, NULL);
+	json_bool(&j, "ok", rc == 0);
+	json_bool(&j, "dry_run", dry_run);
+	json_string(&j, "error", iopass_txn_error(t));
+	json_array_begin(&j, "devices");
+	for (size_t i = 0; i < iopass_txn_dev_count(t); i++) {
+		json_object_begin(&j, NULL);
+		json_string(&j, "bdf", iopass_txn_dev_bdf(t, i));
+		json_string(&j, "from", iopass_txn_dev_from(t, i));
+		json_string(&j, "to", iopass_txn_dev_to(t, i));
+		json_string(&j, "status", iopass_txn_dev_status(t, i));
+		json_object_end(&j);
+	}
+	json_array_end(&j);
+	json_array_begin(&j, "steps");
+	for (size_t i = 0; i < iopass_txn_step_count(t); i++) {
+		json_object_begin(&j, NULL);
+		json_string(&j, "path", iopass_txn_step_path(t, i));
+		json_string(&j, "value", iopass_txn_step_value(t, i));
+		json_string(&j, "result", step_result(iopass_txn_step_result(t, i)));
+		json_bool(&j, "rollback", iopass_txn_step_is_rollback(t, i));
+		json_object_end(&j);
+	}
+	json_array_end(&j);
+	json_array_begin(&j, "guards");
+	for (size_t i = 0; g && i < iopass_report_count(g); i++) {
+		json_object_begin(&j, NULL);
+		json_string(&j, "code", iopass_report_code(g, i));
+		json_string(&j, "message", iopass_report_message(g, i));
+		json_string(&j, "hint", iopass_report_hint(g, i));
+		json_object_end(&j);
+	}
+	json_array_end(&j);
+	json_array_begin(&j, "recovered");
+	for (size_t i = 0; i < iopass_txn_recovered_count(t); i++)
+		json_string(&j, NULL, iopass_txn_recovered(t, i));
+	json_array_end(&j);
+	json_object_end(&j);
+	json_finish(&j);
+}
+
+/* "echo VALUE > PATH", as the plan would be typed at a shell */
+static void print_step(const char *sysroot, const char *path, const char *value)
+{
+	bool newline_only = streq(value, "\n");
+
+	printf("  echo%s%s > %s%s\n", newline_only ? "" : " ", newline_only ? "" : value,
+	       streq(sysroot, "/") ? "" : sysroot, path);
+}
+
+int cli_txn_report(const char *cmd, struct iopass_ctx *ctx, const struct iopass_txn *t, int rc,
+		   bool json, bool dry_run)
+{
+	const struct iopass_report *g = iopass_txn_guards(t);
+	const char *root = iopass_ctx_get_sysroot(ctx);
+
+	for (size_t i = 0; i < iopass_txn_recovered_count(t); i++)
+		cli_warn(cmd, "%s: restored from the journal of an interrupted run",
+			 iopass_txn_recovered(t, i));
+	/* guards: what refused us, or what --force takes away */
+	for (size_t i = 0; g && i < iopass_report_count(g); i++) {
+		if (rc == -EBUSY) {
+			cli_err(cmd, "%s; pass --force to override", iopass_report_message(g, i));
+			if (iopass_report_hint(g, i) && !cli.quiet)
+				fprintf(stderr, "  fix: %s\n", iopass_report_hint(g, i));
+		} else {
+			/* forced: say it even with -q, it is what the user is taking away */
+			cli_err(cmd, "warning: forced: %s", iopass_report_message(g, i));
+		}
+	}
+	if (json) {
+		print_json(t, rc, dry_run);
+	} else if (dry_run && rc == 0) {
+		if (iopass_txn_step_count(t)) {
+			printf("would write, in order:\n");
+			for (size_t i = 0; i < iopass_txn_step_count(t); i++)
+				print_step(root, iopass_txn_step_path(t, i), iopass_txn_step_value(t, i));
+		}
+		for (size_t i = 0; i < iopass_txn_dev_count(t); i++)
+			if (streq(iopass_txn_dev_status(t, i), "unchanged"))
+				printf("%s: unchanged\n", iopass_txn_dev_bdf(t, i));
+	} else if (rc == 0 && !cli.quiet) {
+		for (size_t i = 0; i < iopass_txn_dev_count(t); i++) {
+			const char *from = iopass_txn_dev_from(t, i), *to = iopass_txn_dev_to(t, i);
+
+			if (streq(iopass_txn_dev_status(t, i), "unchanged"))
+				printf("%s: unchanged (%s)\n", iopass_txn_dev_bdf(t, i),
+				       from ? from : "no driver");
+			else
+				printf("%s: %s -> %s\n", iopass_txn_dev_bdf(t, i), from ? from : "no driver",
+				       to ? to : "no driver");
+		}
+	}
+	if (dry_run && rc == 0 && iopass_txn_error(t))
+		cli_note(cmd, "note: %s", iopass_txn_error(t));
+	if (rc == 0)
+		return EXIT_OK;
+	if (iopass_txn_error(t))
+		cli_err(cmd, "%s", iopass_txn_error(t));
+	else
+		cli_err(cmd, "%s", strerror(-rc));
+	if (rc == -EBUSY)
+		return EXIT_NOT_READY;
+	return EXIT_FAIL;
+}

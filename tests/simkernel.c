@@ -1,0 +1,525 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * A simulated kernel for the write side, preloaded into iopass by the tests
+ * (LD_PRELOAD), after libvirt's tests/virpcimock.c: writes to the PCI
+ * control files of a fixture tree below $IOPASS_SIM_ROOT act as the
+ * kernel's do, at write(2) time:
+ *
+ *   <dev>/driver_override   set or clear ("\n") the override
+ *   drivers/<drv>/unbind    ENODEV unless bound to drv; drops the links
+ *   drivers/<drv>/bind      EBUSY if bound; ENODEV unless drv may take it
+ *                           (the override names it, or no override and drv
+ *                           is the device's native driver)
+ *   drivers_probe           binds the override's driver, or the native one,
+ *                           if that driver is loaded; nothing if bound
+ *
+ * Binding vfio-pci (or a vfio-* variant) adds vfio-dev/vfio0 and the group's
+ * /dev/vfio/<group>, unbinding the last one removes it. A device's native
+ * driver is in <dev>/.sim-native.
+ *
+ * Faults, IOPASS_SIM_FAIL="op:bdf:effect,...": op override|unbind|bind|probe,
+ * bdf or *, effect an errno name (EBUSY, ENODEV, EACCES, EIO, EINVAL: the
+ * write fails, nothing happens), or for probe "none" (binds nothing),
+ * "wrong=<drv>" (binds drv), "vanish" (the device disappears).
+ * IOPASS_SIM_KILL_AFTER=N: SIGKILL after the Nth kernel write.
+ * IOPASS_SIM_LOG=file: one line per kernel write, "op bdf value result".
+ * IOPASS_SIM_DELAY_MS=N: each kernel write takes N ms (for the lock tests).
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fixture.h"
+
+enum kind { K_NONE, K_OVERRIDE, K_UNBIND, K_BIND, K_PROBE };
+
+struct tracked {
+	enum kind kind;
+	char bdf[32];  /* override: the device */
+	char drv[128]; /* bind/unbind: the driver */
+};
+
+#define MAX_FD 4096
+static struct tracked fds[MAX_FD];
+static char root[PATH_MAX];
+static size_t rootlen;
+static int writes;
+
+static int (*real_openat)(int, const char *, int, ...);
+static int (*real_open)(const char *, int, ...);
+static ssize_t (*real_write)(int, const void *, size_t);
+static int (*real_close)(int);
+
+static void init(void)
+{
+	const char *r;
+
+	if (real_write)
+		return;
+	real_openat = dlsym(RTLD_NEXT, "openat");
+	real_open = dlsym(RTLD_NEXT, "open");
+	real_write = dlsym(RTLD_NEXT, "write");
+	real_close = dlsym(RTLD_NEXT, "close");
+	r = getenv("IOPASS_SIM_ROOT");
+	if (r && realpath(r, root))
+		rootlen = strlen(root);
+}
+
+/* ---- the fixture as the kernel's state ---------------------------------------- */
+
+static void pathf(char *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void pathf(char *buf, const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(buf, PATH_MAX, "%s/", root);
+
+	va_start(ap, fmt);
+	vsnprintf(buf + n, PATH_MAX - (size_t)n, fmt, ap);
+	va_end(ap);
+}
+
+/* The real device directory of bdf, or false when the device is gone. */
+static bool devdir(const char *bdf, char *out)
+{
+	char p[PATH_MAX];
+
+	pathf(p, "sys/bus/pci/devices/%s", bdf);
+	return realpath(p, out) != NULL;
+}
+
+static void read_small(const char *path, char *buf, size_t size)
+{
+	int fd = real_openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, size - 1);
+
+	if (fd >= 0)
+		real_close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
+static void write_small(const char *path, const char *s)
+{
+	int fd = real_openat(AT_FDCWD, path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	if (fd < 0)
+		return;
+	if (real_write(fd, s, strlen(s)) < 0)
+		abort();
+	real_close(fd);
+}
+
+static void driver_of(const char *dir, char *out, size_t size)
+{
+	char p[PATH_MAX], t[PATH_MAX];
+	ssize_t n;
+
+	snprintf(p, sizeof(p), "%s/driver", dir);
+	n = readlink(p, t, sizeof(t) - 1);
+	out[0] = '\0';
+	if (n > 0) {
+		t[n] = '\0';
+		snprintf(out, size, "%s", strrchr(t, '/') ? strrchr(t, '/') + 1 : t);
+	}
+}
+
+static int group_of(const char *dir)
+{
+	char p[PATH_MAX], t[PATH_MAX];
+	ssize_t n;
+
+	snprintf(p, sizeof(p), "%s/iommu_group", dir);
+	n = readlink(p, t, sizeof(t) - 1);
+	if (n <= 0)
+		return -1;
+	t[n] = '\0';
+	return atoi(strrchr(t, '/') ? strrchr(t, '/') + 1 : t);
+}
+
+static bool is_vfio(const char *drv)
+{
+	return strncmp(drv, "vfio", 4) == 0;
+}
+
+/* linkpath -> to, written relative to from_dir as the kernel does; both absolute below root. */
+static void link_rel(const char *from_dir, const char *to, const char *linkpath)
+{
+	char *rel = fx_relpath(from_dir + rootlen + 1, to + rootlen + 1);
+
+	unlink(linkpath);
+	if (symlink(rel, linkpath) < 0)
+		abort();
+	free(rel);
+}
+
+static void vfio_node(int group, bool present)
+{
+	char p[PATH_MAX];
+
+	if (group < 0)
+		return;
+	pathf(p, "dev/vfio");
+	mkdir(p, 0755);
+	pathf(p, "dev/vfio/%d", group);
+	if (present)
+		write_small(p, "");
+	else
+		unlink(p);
+}
+
+/* Is any device of the group still on a vfio driver? */
+static bool group_has_vfio(int group)
+{
+	char p[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+	bool any = false;
+
+	pathf(p, "sys/kernel/iommu_groups/%d/devices", group);
+	d = opendir(p);
+	if (!d)
+		return false;
+	while (!any && (de = readdir(d))) {
+		char dir[PATH_MAX], drv[128];
+
+		if (de->d_name[0] == '.' || !devdir(de->d_name, dir))
+			continue;
+		driver_of(dir, drv, sizeof(drv));
+		any = is_vfio(drv);
+	}
+	closedir(d);
+	return any;
+}
+
+static int do_bind(const char *drv, const char *bdf)
+{
+	char dir[PATH_MAX], cur[128], ovr[128], native[128], p[PATH_MAX], drvdir[PATH_MAX];
+
+	if (!devdir(bdf, dir))
+		return -ENODEV;
+	pathf(drvdir, "sys/bus/pci/drivers/%s", drv);
+	if (access(drvdir, F_OK) < 0)
+		return -ENODEV;
+	driver_of(dir, cur, sizeof(cur));
+	if (*cur)
+		return -EBUSY;
+	snprintf(p, sizeof(p), "%s/driver_override", dir);
+	read_small(p, ovr, sizeof(ovr));
+	if (strcmp(ovr, "(null)") == 0)
+		ovr[0] = '\0';
+	snprintf(p, sizeof(p), "%s/.sim-native", dir);
+	read_small(p, native, sizeof(native));
+	if (*ovr ? strcmp(ovr, drv) != 0 : strcmp(native, drv) != 0)
+		return -ENODEV;
+	snprintf(p, sizeof(p), "%s/driver", dir);
+	link_rel(dir, drvdir, p);
+	snprintf(p, sizeof(p), "%s/%s", drvdir, bdf);
+	link_rel(drvdir, dir, p);
+	if (is_vfio(drv)) {
+		snprintf(p, sizeof(p), "%s/vfio-dev", dir);
+		mkdir(p, 0755);
+		snprintf(p, sizeof(p), "%s/vfio-dev/vfio0", dir);
+		mkdir(p, 0755);
+		vfio_node(group_of(dir), true);
+	}
+	return 0;
+}
+
+static int do_unbind(const char *drv, const char *bdf)
+{
+	char dir[PATH_MAX], cur[128], p[PATH_MAX];
+	int group;
+
+	if (!devdir(bdf, dir))
+		return -ENODEV;
+	driver_of(dir, cur, sizeof(cur));
+	if (strcmp(cur, drv) != 0)
+		return -ENODEV;
+	snprintf(p, sizeof(p), "%s/driver", dir);
+	unlink(p);
+	pathf(p, "sys/bus/pci/drivers/%s/%s", drv, bdf);
+	unlink(p);
+	if (is_vfio(drv)) {
+		snprintf(p, sizeof(p), "%s/vfio-dev/vfio0", dir);
+		rmdir(p);
+		snprintf(p, sizeof(p), "%s/vfio-dev", dir);
+		rmdir(p);
+		group = group_of(dir);
+		if (!group_has_vfio(group))
+			vfio_node(group, false);
+	}
+	return 0;
+}
+
+static int do_override(const char *bdf, const char *value)
+{
+	char dir[PATH_MAX], p[PATH_MAX];
+
+	if (!devdir(bdf, dir))
+		return -ENODEV;
+	snprintf(p, sizeof(p), "%s/driver_override", dir);
+	write_small(p, *value ? value : "(null)");
+	return 0;
+}
+
+static int do_probe(const char *bdf)
+{
+	char dir[PATH_MAX], cur[128], ovr[128], native[128], p[PATH_MAX];
+
+	if (!devdir(bdf, dir))
+		return -ENODEV;
+	driver_of(dir, cur, sizeof(cur));
+	if (*cur)
+		return 0;
+	snprintf(p, sizeof(p), "%s/driver_override", dir);
+	read_small(p, ovr, sizeof(ovr));
+	if (strcmp(ovr, "(null)") == 0)
+		ovr[0] = '\0';
+	snprintf(p, sizeof(p), "%s/.sim-native", dir);
+	read_small(p, native, sizeof(native));
+	if (*ovr && strcmp(ovr, "none") != 0)
+		do_bind(ovr, bdf);
+	else if (!*ovr && *native)
+		do_bind(native, bdf);
+	return 0; /* the kernel reports success whether or not a driver took it */
+}
+
+/* ---- faults ---------------------------------------------------------------------- */
+
+static const char *const op_names[] = { "", "override", "unbind", "bind", "probe" };
+
+/* The effect configured for op on bdf, or NULL. */
+static const char *fault(enum kind k, const char *bdf, char *buf, size_t size)
+{
+	const char *spec = getenv("IOPASS_SIM_FAIL");
+	char *copy, *save = NULL;
+	const char *found = NULL;
+
+	if (!spec || !*spec)
+		return NULL;
+	copy = strdup(spec);
+	for (char *rule = strtok_r(copy, ",", &save); rule && !found; rule = strtok_r(NULL, ",", &save)) {
+		char *op = rule, *b = strchr(rule, ':'), *eff;
+
+		if (!b)
+			continue;
+		*b++ = '\0';
+		eff = strrchr(b, ':');
+		if (!eff)
+			continue;
+		*eff++ = '\0';
+		if (strcmp(op, op_names[k]) == 0 && (strcmp(b, "*") == 0 || strcmp(b, bdf) == 0)) {
+			snprintf(buf, size, "%s", eff);
+			found = buf;
+		}
+	}
+	free(copy);
+	return found;
+}
+
+static int errno_named(const char *s)
+{
+	static const struct {
+		const char *n;
+		int e;
+	} t[] = { { "EBUSY", EBUSY }, { "ENODEV", ENODEV }, { "EACCES", EACCES }, { "EIO", EIO },
+		  { "EINVAL", EINVAL }, { "ENOENT", ENOENT }, { "EPERM", EPERM } };
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (strcmp(s, t[i].n) == 0)
+			return t[i].e;
+	return 0;
+}
+
+static void sim_log(const char *op, const char *bdf, const char *value, int r)
+{
+	const char *log = getenv("IOPASS_SIM_LOG");
+	char line[512];
+	int fd;
+
+	if (!log)
+		return;
+	fd = real_openat(AT_FDCWD, log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return;
+	snprintf(line, sizeof(line), "%s %s %s %s\n", op, bdf, *value ? value : "\\n",
+		 r < 0 ? strerror(-r) : "ok");
+	if (real_write(fd, line, strlen(line)) < 0)
+		abort();
+	real_close(fd);
+}
+
+static int act(struct tracked *t, const char *value)
+{
+	const char *bdf = t->kind == K_OVERRIDE ? t->bdf : value;
+	char eff[160];
+	const char *f = fault(t->kind, bdf, eff, sizeof(eff));
+	int e;
+
+	if (f && (e = errno_named(f)))
+		return -e;
+	if (f && t->kind == K_PROBE) {
+		char p[PATH_MAX];
+
+		if (strcmp(f, "none") == 0)
+			return 0;
+		if (strncmp(f, "wrong=", 6) == 0) {
+			char dir[PATH_MAX];
+
+			/* a driver that grabs the device regardless of the override */
+			if (devdir(bdf, dir)) {
+				snprintf(p, sizeof(p), "%s/.sim-native", dir);
+				char saved[128], ovr[128], op[PATH_MAX];
+
+				read_small(p, saved, sizeof(saved));
+				snprintf(op, sizeof(op), "%s/driver_override", dir);
+				read_small(op, ovr, sizeof(ovr));
+				write_small(op, "(null)");
+				write_small(p, f + 6);
+				do_probe(bdf);
+				write_small(p, saved);
+				write_small(op, ovr);
+			}
+			return 0;
+		}
+		if (strcmp(f, "vanish") == 0) {
+			pathf(p, "sys/bus/pci/devices/%s", bdf);
+			unlink(p);
+			return -ENODEV;
+		}
+	}
+	switch (t->kind) {
+	case K_OVERRIDE:
+		return do_override(t->bdf, value);
+	case K_UNBIND:
+		return do_unbind(t->drv, value);
+	case K_BIND:
+		return do_bind(t->drv, value);
+	case K_PROBE:
+		return do_probe(value);
+	default:
+		return 0;
+	}
+}
+
+/* ---- interposition -------------------------------------------------------------- */
+
+static void classify(int fd)
+{
+	char link[64], path[PATH_MAX];
+	struct tracked *t;
+	const char *rel, *base;
+	ssize_t n;
+
+	if (fd < 0 || fd >= MAX_FD || !rootlen)
+		return;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, path, sizeof(path) - 1);
+	if (n <= 0)
+		return;
+	path[n] = '\0';
+	if (strncmp(path, root, rootlen) != 0 || path[rootlen] != '/')
+		return;
+	rel = path + rootlen + 1;
+	base = strrchr(rel, '/');
+	base = base ? base + 1 : rel;
+	t = &fds[fd];
+	memset(t, 0, sizeof(*t));
+	if (strcmp(rel, "sys/bus/pci/drivers_probe") == 0) {
+		t->kind = K_PROBE;
+	} else if (strncmp(rel, "sys/bus/pci/drivers/", 20) == 0 &&
+		   (strcmp(base, "bind") == 0 || strcmp(base, "unbind") == 0)) {
+		t->kind = strcmp(base, "bind") == 0 ? K_BIND : K_UNBIND;
+		snprintf(t->drv, sizeof(t->drv), "%.*s", (int)(base - rel - 21), rel + 20);
+	} else if (strcmp(base, "driver_override") == 0 && base - rel > 13) {
+		const char *b = base - 2;
+
+		while (b > rel && *b != '/')
+			b--;
+		t->kind = K_OVERRIDE;
+		snprintf(t->bdf, sizeof(t->bdf), "%.*s", (int)(base - b - 2), b + 1);
+	}
+}
+
+int openat(int dirfd, const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+	va_list ap;
+	int fd;
+
+	init();
+	va_start(ap, flags);
+	if (flags & (O_CREAT | O_TMPFILE))
+		mode = va_arg(ap, mode_t);
+	va_end(ap);
+	fd = real_openat(dirfd, path, flags, mode);
+	if (fd >= 0 && fd < MAX_FD) {
+		fds[fd].kind = K_NONE;
+		if ((flags & O_ACCMODE) != O_RDONLY)
+			classify(fd);
+	}
+	return fd;
+}
+
+int openat64(int dirfd, const char *path, int flags, ...) __attribute__((alias("openat")));
+
+int open(const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+	va_list ap;
+
+	va_start(ap, flags);
+	if (flags & (O_CREAT | O_TMPFILE))
+		mode = va_arg(ap, mode_t);
+	va_end(ap);
+	return openat(AT_FDCWD, path, flags, mode);
+}
+
+int open64(const char *path, int flags, ...) __attribute__((alias("open")));
+
+ssize_t write(int fd, const void *buf, size_t len)
+{
+	struct tracked *t;
+	char value[256];
+	int r;
+	const char *kill_after;
+
+	init();
+	if (fd < 0 || fd >= MAX_FD || fds[fd].kind == K_NONE)
+		return real_write(fd, buf, len);
+	t = &fds[fd];
+	snprintf(value, sizeof(value), "%.*s", (int)(len < sizeof(value) ? len : sizeof(value) - 1),
+		 (const char *)buf);
+	value[strcspn(value, "\n")] = '\0';
+	if (getenv("IOPASS_SIM_DELAY_MS"))
+		usleep((useconds_t)atoi(getenv("IOPASS_SIM_DELAY_MS")) * 1000);
+	r = act(t, value);
+	sim_log(op_names[t->kind], t->kind == K_OVERRIDE ? t->bdf : value,
+		t->kind == K_OVERRIDE ? value : t->kind == K_PROBE ? "" : t->drv, r);
+	kill_after = getenv("IOPASS_SIM_KILL_AFTER");
+	if (kill_after && ++writes == atoi(kill_after))
+		raise(SIGKILL);
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
+	return (ssize_t)len;
+}
+
+int close(int fd)
+{
+	init();
+	if (fd >= 0 && fd < MAX_FD)
+		fds[fd].kind = K_NONE;
+	return real_close(fd);
+}
