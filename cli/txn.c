@@ -80,7 +80,7 @@ int cli_txn_report(const char *cmd, struct iopass_ctx *ctx, const struct iopass_
 			 iopass_txn_recovered(t, i));
 	/* guards: what refused us, or what --force takes away */
 	for (size_t i = 0; g && i < iopass_report_count(g); i++) {
-		if (rc == -EBUSY) {
+		if (rc == -ECANCELED) {
 			cli_err(cmd, "%s; pass --force to override", iopass_report_message(g, i));
 			if (iopass_report_hint(g, i) && !cli.quiet)
 				fprintf(stderr, "  fix: %s\n", iopass_report_hint(g, i));
@@ -120,7 +120,7 @@ int cli_txn_report(const char *cmd, struct iopass_ctx *ctx, const struct iopass_
 		cli_err(cmd, "%s", iopass_txn_error(t));
 	else
 		cli_err(cmd, "%s", strerror(-rc));
-	if (rc == -EBUSY)
+	if (rc == -ECANCELED)
 		return EXIT_NOT_READY;
 	return EXIT_FAIL;
 }

@@ -246,13 +246,19 @@ static bool vfio_node_present(struct iopass_ctx *ctx, const char *bdf, int group
 static int restore_dev(struct iopass_ctx *ctx, struct iopass_txn *t, const char *bdf,
 		       const char *driver, const char *override, bool rollback)
 {
-	char path[256], cur[128];
+	char path[256], cur[128], ovr[128];
 	int r;
 
-	dev_path(path, sizeof(path), bdf, "driver_override");
-	r = do_write(ctx, t, path, override && *override ? override : "\n", rollback);
+	/* write only what differs: a device the failed step never changed needs nothing */
+	r = current_override(ctx, bdf, ovr, sizeof(ovr));
 	if (r < 0)
 		return r;
+	if (!streq(ovr, override ? override : "")) {
+		dev_path(path, sizeof(path), bdf, "driver_override");
+		r = do_write(ctx, t, path, override && *override ? override : "\n", rollback);
+		if (r < 0)
+			return r;
+	}
 	r = current_driver(ctx, bdf, cur, sizeof(cur));
 	if (r < 0)
 		return r;
@@ -656,7 +662,7 @@ static int guard(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 	}
 	if (report_oom(t->guards))
 		return -ENOMEM;
-	return refuse ? -EBUSY : 0;
+	return refuse ? -ECANCELED : 0;
 }
 
 static int attach_one(struct iopass_ctx *ctx, struct iopass_txn *t, struct txdev *d,
@@ -723,6 +729,33 @@ static void txn_finish(struct iopass_txn *t, int r)
 		txn_error(t, "out of memory");
 }
 
+/* What each device is bound to now, and whether it needs a change. */
+static int plan_attach(struct iopass_ctx *ctx, struct iopass_txn *t, struct iopass_dev *const *devs,
+		       size_t n, const char *driver)
+{
+	for (size_t i = 0; i < n; i++) {
+		char cur[128], ovr[128];
+		struct txdev *d = txn_dev(t, devs[i]->bdf);
+		int r;
+
+		if (!d)
+			return -ENOMEM;
+		r = current_driver(ctx, d->bdf, cur, sizeof(cur));
+		if (r == 0)
+			r = current_override(ctx, d->bdf, ovr, sizeof(ovr));
+		if (r < 0) {
+			txn_error(t, "%s: cannot read its driver: %s", d->bdf, strerror(-r));
+			return r;
+		}
+		d->from = xstrdup_or_null(t, *cur ? cur : NULL);
+		d->to = xstrdup_or_null(t, driver);
+		d->override = xstrdup_or_null(t, *ovr ? ovr : NULL);
+		if (streq(cur, driver))
+			d->status = "unchanged";
+	}
+	return t->oom ? -ENOMEM : 0;
+}
+
 int iopass_attach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 		  struct iopass_dev *const *devs, size_t n, const char *driver, unsigned flags,
 		  struct iopass_txn **ret_txn)
@@ -751,34 +784,14 @@ int iopass_attach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 	}
 	r = guard(ctx, list, devs, n, flags, t);
 	if (r < 0) {
-		if (r == -EBUSY)
+		if (r == -ECANCELED)
 			txn_error(t, "refused: nothing was changed");
 		return r;
 	}
-	/* the plan: current drivers, as the devices are now */
-	for (size_t i = 0; i < n; i++) {
-		char cur[128], ovr[128];
-		struct txdev *d = txn_dev(t, devs[i]->bdf);
-
-		if (!d)
-			return -ENOMEM;
-		r = current_driver(ctx, d->bdf, cur, sizeof(cur));
-		if (r == 0)
-			r = current_override(ctx, d->bdf, ovr, sizeof(ovr));
-		if (r < 0) {
-			txn_error(t, "%s: cannot read its driver: %s", d->bdf, strerror(-r));
-			return r;
-		}
-		d->from = xstrdup_or_null(t, *cur ? cur : NULL);
-		d->to = xstrdup_or_null(t, driver);
-		d->override = xstrdup_or_null(t, *ovr ? ovr : NULL);
-		if (streq(cur, driver))
-			d->status = "unchanged";
-	}
-	if (t->oom)
-		return -ENOMEM;
-
 	if (flags & IOPASS_BIND_DRY_RUN) {
+		r = plan_attach(ctx, t, devs, n, driver);
+		if (r < 0)
+			return r;
 		for (size_t i = 0; i < t->ndevs; i++) {
 			struct txdev *d = &t->devs[i];
 			char path[256];
@@ -801,17 +814,13 @@ int iopass_attach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 	r = session_begin(ctx, t, &s);
 	if (r < 0)
 		goto out;
-	/* after recovery the drivers may differ from the plan: read them again */
+	/* the plan, read under the lock: another run may have changed the devices */
+	r = plan_attach(ctx, t, devs, n, driver);
+	if (r < 0)
+		goto out;
 	for (size_t i = 0; i < t->ndevs; i++) {
 		struct txdev *d = &t->devs[i];
-		char cur[128];
 
-		if (t->nrecovered && current_driver(ctx, d->bdf, cur, sizeof(cur)) == 0 &&
-		    !streq(cur, d->from ? d->from : "")) {
-			free(d->from);
-			d->from = xstrdup_or_null(t, *cur ? cur : NULL);
-			d->status = streq(cur, driver) ? "unchanged" : "planned";
-		}
 		if (!streq(d->status, "unchanged") &&
 		    records_add(&journal, d->bdf, d->from, d->override) < 0) {
 			r = -ENOMEM;
@@ -1000,7 +1009,7 @@ int iopass_detach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 	}
 	if (refuse) {
 		txn_error(t, "refused: nothing was changed");
-		return -EBUSY;
+		return -ECANCELED;
 	}
 
 	if (!(flags & IOPASS_BIND_DRY_RUN)) {

@@ -198,8 +198,8 @@ void iopass_ctx_set_lock_timeout(struct iopass_ctx *ctx, int milliseconds);
  * the driver are left alone. The original drivers are recorded under
  * <sysroot>/run/iopass for detach.
  *
- * Returns 0, or -EBUSY when a guard refused (see iopass_txn_refusal; nothing
- * was written), -EPERM when not root, -ETIMEDOUT when another iopass held
+ * Returns 0, or -ECANCELED when a guard refused (see iopass_txn_guards;
+ * nothing was written), -EPERM when not root, -ETIMEDOUT when another iopass held
  * the lock, or another -errno when a step failed (see iopass_txn_error).
  * *ret_txn is set whenever the call got as far as planning.
  */

@@ -17,7 +17,8 @@
  * /dev/vfio/<group>, unbinding the last one removes it. A device's native
  * driver is in <dev>/.sim-native.
  *
- * Faults, IOPASS_SIM_FAIL="op:bdf:effect,...": op override|unbind|bind|probe,
+ * Faults, IOPASS_SIM_FAIL="op:bdf:effect,...": op override|unbind|bind|probe
+ * (bind=DRV, unbind=DRV: only for that driver),
  * bdf or *, effect an errno name (EBUSY, ENODEV, EACCES, EIO, EINVAL: the
  * write fails, nothing happens), or for probe "none" (binds nothing),
  * "wrong=<drv>" (binds drv), "vanish" (the device disappears).
@@ -298,8 +299,8 @@ static int do_probe(const char *bdf)
 
 static const char *const op_names[] = { "", "override", "unbind", "bind", "probe" };
 
-/* The effect configured for op on bdf, or NULL. */
-static const char *fault(enum kind k, const char *bdf, char *buf, size_t size)
+/* The effect configured for op on bdf (op may name the driver: "bind=xhci_hcd"), or NULL. */
+static const char *fault(enum kind k, const char *bdf, const char *drv, char *buf, size_t size)
 {
 	const char *spec = getenv("IOPASS_SIM_FAIL");
 	char *copy, *save = NULL;
@@ -318,6 +319,12 @@ static const char *fault(enum kind k, const char *bdf, char *buf, size_t size)
 		if (!eff)
 			continue;
 		*eff++ = '\0';
+		char *want_drv = strchr(op, '=');
+
+		if (want_drv)
+			*want_drv++ = '\0';
+		if (want_drv && strcmp(want_drv, drv) != 0)
+			continue;
 		if (strcmp(op, op_names[k]) == 0 && (strcmp(b, "*") == 0 || strcmp(b, bdf) == 0)) {
 			snprintf(buf, size, "%s", eff);
 			found = buf;
@@ -363,7 +370,7 @@ static int act(struct tracked *t, const char *value)
 {
 	const char *bdf = t->kind == K_OVERRIDE ? t->bdf : value;
 	char eff[160];
-	const char *f = fault(t->kind, bdf, eff, sizeof(eff));
+	const char *f = fault(t->kind, bdf, t->drv, eff, sizeof(eff));
 	int e;
 
 	if (f && (e = errno_named(f)))

@@ -40,6 +40,12 @@ static char *slurp_fd(int fd)
 
 void run_iopass(struct run *r, const char *root, const char *const argv[])
 {
+	run_iopass_env(r, root, NULL, argv);
+}
+
+void run_iopass_env(struct run *r, const char *root, const char *const env[],
+		    const char *const argv[])
+{
 	char outname[] = "/tmp/iopass-out-XXXXXX", errname[] = "/tmp/iopass-err-XXXXXX";
 	int outfd = mkstemp(outname), errfd = mkstemp(errname);
 	size_t argc = 0;
@@ -71,6 +77,8 @@ void run_iopass(struct run *r, const char *root, const char *const argv[])
 		setenv("IOPASS_PCI_IDS", IOPASS_TEST_IDS, 1);
 		setenv("LC_ALL", "C", 1);
 		unsetenv("IOPASS_SYSROOT");
+		for (size_t i = 0; env && env[i]; i++)
+			putenv((char *)env[i]);
 		execv(IOPASS_BIN, (char *const *)av);
 		_exit(127);
 	}
@@ -174,4 +182,51 @@ struct fx *fx_workstation(void)
 	fx_printf(fx, "proc/self/mountinfo", "%s", "");
 	fx_printf(fx, "proc/swaps", "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n");
 	return fx;
+}
+
+const char *fx_driver(struct fx *fx, const char *bdf, char *buf, size_t size)
+{
+	char *p, target[4096];
+	ssize_t n;
+
+	if (asprintf(&p, "%s/sys/bus/pci/devices/%s/driver", fx_root(fx), bdf) < 0)
+		abort();
+	n = readlink(p, target, sizeof(target) - 1);
+	free(p);
+	buf[0] = '\0';
+	if (n > 0) {
+		target[n] = '\0';
+		snprintf(buf, size, "%s", strrchr(target, '/') ? strrchr(target, '/') + 1 : target);
+	}
+	return buf;
+}
+
+char *fx_read(struct fx *fx, const char *path)
+{
+	char *p, *text;
+	int fd;
+
+	if (asprintf(&p, "%s/%s", fx_root(fx), path) < 0)
+		abort();
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	free(p);
+	if (fd < 0)
+		return NULL;
+	text = slurp_fd(fd);
+	close(fd);
+	for (size_t len = strlen(text); len && text[len - 1] == '\n'; len--)
+		text[len - 1] = '\0';
+	return text;
+}
+
+bool fx_exists(struct fx *fx, const char *path)
+{
+	char *p;
+	bool r;
+
+	if (asprintf(&p, "%s/%s", fx_root(fx), path) < 0)
+		abort();
+	r = access(p, F_OK) == 0;
+	free(p);
+	return r;
 }

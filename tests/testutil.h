@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <cmocka.h>
@@ -22,12 +23,21 @@ struct run {
  * pci.ids, argv NULL-terminated. Stdout and stderr are captured whole.
  */
 void run_iopass(struct run *r, const char *root, const char *const argv[]);
+/* The same with extra environment ("NAME=value", NULL-terminated). */
+void run_iopass_env(struct run *r, const char *root, const char *const env[],
+		    const char *const argv[]);
 void run_free(struct run *r);
 #define RUN(r, root, ...) run_iopass((r), (root), (const char *const[]){ __VA_ARGS__, NULL })
 
 /* Assert two strings are equal, printing both in full when they are not. */
 #define assert_text_equal(actual, expected) _assert_text_equal((actual), (expected), __FILE__, __LINE__)
 void _assert_text_equal(const char *actual, const char *expected, const char *file, int line);
+
+/* The driver bound to bdf in the tree ("" when unbound). */
+const char *fx_driver(struct fx *fx, const char *bdf, char *buf, size_t size);
+/* A file's text below the root with trailing newlines cut, or NULL when absent. */
+char *fx_read(struct fx *fx, const char *path);
+bool fx_exists(struct fx *fx, const char *path);
 
 /* Number of lines in s. */
 size_t count_lines(const char *s);

@@ -1,0 +1,684 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * attach and detach against the simulated kernel: the write sequence, guards,
+ * idempotence, dry runs, every injected failure, SIGKILL after each step,
+ * concurrent runs, and hostile state files.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+struct sim {
+	struct fx *fx;
+	char log[64];
+	const char *env[12];
+	char env_root[4200], env_log[128], env_fail[256], env_kill[64], env_delay[64];
+};
+
+static void sim_open(struct sim *s, struct fx *fx)
+{
+	s->fx = fx;
+	fx_add_driver(fx, "vfio-pci");
+	snprintf(s->log, sizeof(s->log), "%s/sim.log", fx_root(fx));
+	snprintf(s->env_root, sizeof(s->env_root), "IOPASS_SIM_ROOT=%s", fx_root(fx));
+	snprintf(s->env_log, sizeof(s->env_log), "IOPASS_SIM_LOG=%s", s->log);
+	s->env_fail[0] = s->env_kill[0] = s->env_delay[0] = '\0';
+}
+
+static void sim_close(struct sim *s)
+{
+	fx_free(s->fx);
+}
+
+/* Run iopass with the simulated kernel; fail/kill/delay as set in s. */
+static void sim_run(struct sim *s, struct run *r, const char *const argv[])
+{
+	size_t n = 0;
+
+	s->env[n++] = "LD_PRELOAD=" IOPASS_SIMKERNEL;
+	/* ASan wants to be first; the shim only wraps open/write/close */
+	s->env[n++] = "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=1";
+	s->env[n++] = s->env_root;
+	s->env[n++] = s->env_log;
+	s->env[n++] = *s->env_fail ? s->env_fail : "IOPASS_SIM_FAIL=";
+	if (*s->env_kill)
+		s->env[n++] = s->env_kill;
+	if (*s->env_delay)
+		s->env[n++] = s->env_delay;
+	s->env[n] = NULL;
+	run_iopass_env(r, fx_root(s->fx), s->env, argv);
+}
+#define SIM(s, r, ...) sim_run((s), (r), (const char *const[]){ __VA_ARGS__, NULL })
+
+static char *sim_log(struct sim *s)
+{
+	char *t = fx_read(s->fx, "sim.log");
+
+	return t ? t : strdup("");
+}
+
+static void sim_log_reset(struct sim *s)
+{
+	unlink(s->log);
+}
+
+#define assert_driver(s, bdf, expected)                                                       \
+	do {                                                                                   \
+		char b_[128];                                                                  \
+		assert_string_equal(fx_driver((s)->fx, (bdf), b_, sizeof(b_)), (expected));    \
+	} while (0)
+
+static void assert_file(struct sim *s, const char *path, const char *expected)
+{
+	char *t = fx_read(s->fx, path);
+
+	if (!expected) {
+		if (t)
+			fprintf(stderr, "%s exists: %s\n", path, t);
+		assert_null(t);
+		return;
+	}
+	assert_non_null(t);
+	assert_text_equal(t, expected);
+	free(t);
+}
+
+/* The workstation with the GPU as a secondary card (not the boot VGA). */
+static struct fx *fx_secondary_gpu(void)
+{
+	struct fx *fx = fx_workstation();
+
+	fx_printf(fx, "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/boot_vga", "0\n");
+	return fx;
+}
+
+static void test_attach_detach(void **state)
+{
+	struct sim s;
+	struct run r;
+	char *log;
+
+	(void)state;
+	sim_open(&s, fx_workstation());
+	SIM(&s, &r, "attach", "00:14.0");
+	assert_int_equal(r.status, 0);
+	assert_text_equal(r.out, "0000:00:14.0: xhci_hcd -> vfio-pci\n");
+	assert_string_equal(r.err, "");
+	run_free(&r);
+	assert_driver(&s, "0000:00:14.0", "vfio-pci");
+	assert_true(fx_exists(s.fx, "dev/vfio/2"));
+	assert_file(&s, "run/iopass/state", "iopass-state 1\n0000:00:14.0 xhci_hcd -");
+	assert_file(&s, "run/iopass/journal", NULL);
+	/* the kernel's recommended sequence, nothing else */
+	log = sim_log(&s);
+	assert_text_equal(log, "override 0000:00:14.0 vfio-pci ok\n"
+			       "unbind 0000:00:14.0 xhci_hcd ok\n"
+			       "probe 0000:00:14.0 \\n ok");
+	free(log);
+
+	/* idempotent: no write at all */
+	sim_log_reset(&s);
+	SIM(&s, &r, "attach", "0000:00:14.0");
+	assert_int_equal(r.status, 0);
+	assert_text_equal(r.out, "0000:00:14.0: unchanged (vfio-pci)\n");
+	run_free(&r);
+	log = sim_log(&s);
+	assert_string_equal(log, "");
+	free(log);
+
+	/* detach: back to the recorded driver, record and node gone */
+	SIM(&s, &r, "detach", "00:14.0");
+	assert_int_equal(r.status, 0);
+	assert_text_equal(r.out, "0000:00:14.0: vfio-pci -> xhci_hcd\n");
+	run_free(&r);
+	assert_driver(&s, "0000:00:14.0", "xhci_hcd");
+	assert_false(fx_exists(s.fx, "dev/vfio/2"));
+	assert_file(&s, "run/iopass/state", NULL);
+	assert_file(&s, "sys/bus/pci/devices/0000:00:14.0/driver_override", "(null)");
+	log = sim_log(&s);
+	assert_text_equal(log, "override 0000:00:14.0 \\n ok\n"
+			       "unbind 0000:00:14.0 vfio-pci ok\n"
+			       "probe 0000:00:14.0 \\n ok");
+	free(log);
+	sim_close(&s);
+}
+
+static void test_dry_run(void **state)
+{
+	struct sim s;
+	struct run r;
+	char *log, expected[2048];
+
+	(void)state;
+	sim_open(&s, fx_secondary_gpu());
+	SIM(&s, &r, "attach", "--dry-run", "--group", "1");
+	assert_int_equal(r.status, 0);
+	snprintf(expected, sizeof(expected),
+		 "would write, in order:\n"
+		 "  echo vfio-pci > %1$s/sys/bus/pci/devices/0000:01:00.0/driver_override\n"
+		 "  echo 0000:01:00.0 > %1$s/sys/bus/pci/drivers/nvidia/unbind\n"
+		 "  echo 0000:01:00.0 > %1$s/sys/bus/pci/drivers_probe\n"
+		 "  echo vfio-pci > %1$s/sys/bus/pci/devices/0000:01:00.1/driver_override\n"
+		 "  echo 0000:01:00.1 > %1$s/sys/bus/pci/drivers/snd_hda_intel/unbind\n"
+		 "  echo 0000:01:00.1 > %1$s/sys/bus/pci/drivers_probe\n",
+		 fx_root(s.fx));
+	assert_text_equal(r.out, expected);
+	run_free(&r);
+	/* nothing written: no kernel write, no state directory */
+	log = sim_log(&s);
+	assert_string_equal(log, "");
+	free(log);
+	assert_false(fx_exists(s.fx, "run/iopass"));
+	assert_driver(&s, "0000:01:00.0", "nvidia");
+
+	/* JSON plan */
+	SIM(&s, &r, "attach", "-n", "-J", "00:14.0");
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "\"ok\": true,\n  \"dry_run\": true,\n  \"error\": null,\n"));
+	assert_non_null(strstr(r.out, "\"bdf\": \"0000:00:14.0\",\n      \"from\": \"xhci_hcd\",\n"
+				      "      \"to\": \"vfio-pci\",\n      \"status\": \"planned\""));
+	assert_non_null(strstr(r.out, "\"path\": \"/sys/bus/pci/drivers_probe\",\n"
+				      "      \"value\": \"0000:00:14.0\",\n      \"result\": \"not-run\""));
+	run_free(&r);
+	log = sim_log(&s);
+	assert_string_equal(log, "");
+	free(log);
+	sim_close(&s);
+}
+
+static void test_group(void **state)
+{
+	struct sim s;
+	struct run r;
+
+	(void)state;
+	sim_open(&s, fx_secondary_gpu());
+	/* one function alone: refused, names the other, suggests --group */
+	SIM(&s, &r, "attach", "01:00.0");
+	assert_int_equal(r.status, 3);
+	assert_text_equal(r.err,
+		"iopass: attach: 0000:01:00.0: group 1 is viable only when 0000:01:00.1 is attached too "
+		"(bound to host drivers now); pass --force to override\n"
+		"  fix: attach the whole group: iopass attach --group 1\n"
+		"iopass: attach: refused: nothing was changed\n");
+	run_free(&r);
+	assert_driver(&s, "0000:01:00.0", "nvidia");
+
+	SIM(&s, &r, "attach", "--group", "1");
+	assert_int_equal(r.status, 0);
+	assert_text_equal(r.out, "0000:01:00.0: nvidia -> vfio-pci\n0000:01:00.1: snd_hda_intel -> vfio-pci\n");
+	run_free(&r);
+	assert_driver(&s, "0000:01:00.0", "vfio-pci");
+	assert_driver(&s, "0000:01:00.1", "vfio-pci");
+	assert_driver(&s, "0000:00:01.0", "pcieport"); /* the bridge stays */
+	assert_true(fx_exists(s.fx, "dev/vfio/1"));
+
+	/* JSON after the fact; then detach the group with --all */
+	SIM(&s, &r, "detach", "--all", "-J");
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "\"status\": \"detached\""));
+	run_free(&r);
+	assert_driver(&s, "0000:01:00.0", "nvidia");
+	assert_driver(&s, "0000:01:00.1", "snd_hda_intel");
+	assert_false(fx_exists(s.fx, "dev/vfio/1"));
+	sim_close(&s);
+}
+
+static void test_guards(void **state)
+{
+	struct sim s;
+	struct run r;
+	char *log;
+
+	(void)state;
+	sim_open(&s, fx_workstation());
+	/* the boot GPU: refused, nothing written */
+	SIM(&s, &r, "attach", "--group", "1");
+	assert_int_equal(r.status, 3);
+	assert_non_null(strstr(r.err, "iopass: attach: 0000:01:00.0: the firmware's boot display device "
+				      "(boot_vga=1): the host console is on it; pass --force to override\n"));
+	run_free(&r);
+	log = sim_log(&s);
+	assert_string_equal(log, "");
+	free(log);
+	assert_false(fx_exists(s.fx, "run/iopass"));
+
+	/* --force takes it, and says what it took */
+	SIM(&s, &r, "attach", "--group", "1", "--force");
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.err, "iopass: attach: warning: forced: 0000:01:00.0: the firmware's boot display device"));
+	run_free(&r);
+	assert_driver(&s, "0000:01:00.0", "vfio-pci");
+
+	/* a bridge: impossible, even forced */
+	SIM(&s, &r, "attach", "00:01.0", "--force");
+	assert_int_equal(r.status, 3);
+	assert_non_null(strstr(r.err, "0000:00:01.0: is a bridge or port, not an endpoint"));
+	run_free(&r);
+	assert_driver(&s, "0000:00:01.0", "pcieport");
+	sim_close(&s);
+}
+
+static void test_bad_input_writes_nothing(void **state)
+{
+	struct sim s;
+	struct run r;
+	char *log;
+
+	(void)state;
+	sim_open(&s, fx_workstation());
+	SIM(&s, &r, "attach", "00:14.0", "../../etc");
+	assert_int_equal(r.status, 2);
+	assert_text_equal(r.err, "iopass: attach: '../../etc' is not a PCI address; use DDDD:BB:SS.F or BB:SS.F, e.g. 0000:01:00.0\n");
+	run_free(&r);
+	SIM(&s, &r, "attach");
+	assert_int_equal(r.status, 2);
+	assert_text_equal(r.err, "iopass: attach: no device given; name devices by address, or use --group N or --id VVVV:DDDD\n");
+	run_free(&r);
+	SIM(&s, &r, "attach", "--id", "15b3:1018");
+	assert_int_equal(r.status, 2);
+	assert_text_equal(r.err, "iopass: attach: --id 15b3:1018 matches 2 devices (0000:03:00.2, 0000:03:00.3); name the ones you mean by address\n");
+	run_free(&r);
+	SIM(&s, &r, "attach", "--driver", "../vfio", "00:14.0");
+	assert_int_equal(r.status, 2);
+	run_free(&r);
+	SIM(&s, &r, "detach", "--all", "00:14.0");
+	assert_int_equal(r.status, 2);
+	run_free(&r);
+	SIM(&s, &r, "attach", "--wait", "x", "00:14.0");
+	assert_int_equal(r.status, 2);
+	assert_text_equal(r.err, "iopass: attach: --wait 'x': not a number of seconds from 0 to 3600\n");
+	run_free(&r);
+	log = sim_log(&s);
+	assert_string_equal(log, "");
+	free(log);
+	assert_false(fx_exists(s.fx, "run/iopass"));
+
+	/* --id with one match works */
+	SIM(&s, &r, "attach", "--id", "8086:a2af");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	assert_driver(&s, "0000:00:14.0", "vfio-pci");
+	sim_close(&s);
+}
+
+/* Every injected failure ends with each device on its original driver and no journal. */
+static void test_faults(void **state)
+{
+	static const struct {
+		const char *fail, *error;
+	} cases[] = {
+		{ "override:0000:01:00.0:EACCES",
+		  "iopass: attach: 0000:01:00.0: writing vfio-pci to driver_override failed: Permission denied; "
+		  "every device is back on its driver, the host is as it was\n" },
+		{ "unbind:0000:01:00.1:EBUSY",
+		  "iopass: attach: 0000:01:00.1: unbinding from snd_hda_intel failed: Device or resource busy; "
+		  "every device is back on its driver, the host is as it was\n" },
+		{ "probe:0000:01:00.1:none",
+		  "iopass: attach: 0000:01:00.1: after the probe the device is unbound, not on vfio-pci; "
+		  "every device is back on its driver, the host is as it was\n" },
+		{ "probe:0000:01:00.1:wrong=snd_hda_intel",
+		  "iopass: attach: 0000:01:00.1: after the probe the device is bound to snd_hda_intel, not on vfio-pci; "
+		  "every device is back on its driver, the host is as it was\n" },
+		{ "probe:0000:01:00.0:EIO",
+		  "iopass: attach: 0000:01:00.0: probing vfio-pci failed: Input/output error; "
+		  "every device is back on its driver, the host is as it was\n" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sim s;
+		struct run r;
+
+		sim_open(&s, fx_secondary_gpu());
+		snprintf(s.env_fail, sizeof(s.env_fail), "IOPASS_SIM_FAIL=%s", cases[i].fail);
+		SIM(&s, &r, "attach", "--group", "1");
+		if (r.status != 1)
+			fprintf(stderr, "case %s: %s", cases[i].fail, r.err);
+		assert_int_equal(r.status, 1);
+		assert_text_equal(r.err, cases[i].error);
+		run_free(&r);
+		assert_driver(&s, "0000:01:00.0", "nvidia");
+		assert_driver(&s, "0000:01:00.1", "snd_hda_intel");
+		assert_file(&s, "sys/bus/pci/devices/0000:01:00.0/driver_override", "(null)");
+		assert_file(&s, "sys/bus/pci/devices/0000:01:00.1/driver_override", "(null)");
+		assert_file(&s, "run/iopass/journal", NULL);
+		assert_file(&s, "run/iopass/state", NULL);
+		assert_false(fx_exists(s.fx, "dev/vfio/1"));
+		sim_close(&s);
+	}
+}
+
+static void test_vanish(void **state)
+{
+	struct sim s;
+	struct run r;
+
+	(void)state;
+	sim_open(&s, fx_secondary_gpu());
+	snprintf(s.env_fail, sizeof(s.env_fail), "IOPASS_SIM_FAIL=probe:0000:01:00.1:vanish");
+	SIM(&s, &r, "attach", "--group", "1", "-J");
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.out, "\"bdf\": \"0000:01:00.1\",\n      \"from\": \"snd_hda_intel\",\n"
+				      "      \"to\": \"vfio-pci\",\n      \"status\": \"gone\""));
+	assert_non_null(strstr(r.out, "\"status\": \"rolled-back\""));
+	run_free(&r);
+	assert_driver(&s, "0000:01:00.0", "nvidia");
+	assert_file(&s, "run/iopass/journal", NULL);
+	sim_close(&s);
+}
+
+static void test_detach_record(void **state)
+{
+	struct sim s;
+	struct run r;
+
+	(void)state;
+	/* no record (bound to vfio-pci before iopass): the kernel's probe decides */
+	sim_open(&s, fx_workstation());
+	SIM(&s, &r, "detach", "03:00.2");
+	assert_int_equal(r.status, 0);
+	assert_text_equal(r.out, "0000:03:00.2: vfio-pci -> mlx5_core\n");
+	run_free(&r);
+	assert_driver(&s, "0000:03:00.2", "mlx5_core");
+
+	/* the probe picks another driver: the recorded one is bound explicitly */
+	fx_add_driver(s.fx, "xhci_generic");
+	SIM(&s, &r, "attach", "00:14.0");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	snprintf(s.env_fail, sizeof(s.env_fail), "IOPASS_SIM_FAIL=probe:0000:00:14.0:wrong=xhci_generic");
+	SIM(&s, &r, "detach", "00:14.0");
+	assert_int_equal(r.status, 0);
+	assert_text_equal(r.out, "0000:00:14.0: vfio-pci -> xhci_hcd\n");
+	run_free(&r);
+	assert_driver(&s, "0000:00:14.0", "xhci_hcd");
+
+	/* a device unbound before attach stays unbound after detach */
+	s.env_fail[0] = '\0';
+	SIM(&s, &r, "attach", "03:00.3");
+	assert_int_equal(r.status, 0);
+	assert_text_equal(r.out, "0000:03:00.3: no driver -> vfio-pci\n");
+	run_free(&r);
+	SIM(&s, &r, "detach", "03:00.3");
+	assert_int_equal(r.status, 0);
+	assert_text_equal(r.out, "0000:03:00.3: vfio-pci -> no driver\n");
+	run_free(&r);
+	assert_driver(&s, "0000:03:00.3", "");
+
+	/* detach failing to bind the original back: rolled back onto vfio-pci, record kept */
+	SIM(&s, &r, "attach", "00:14.0");
+	run_free(&r);
+	snprintf(s.env_fail, sizeof(s.env_fail), "IOPASS_SIM_FAIL=probe:0000:00:14.0:none,bind=xhci_hcd:0000:00:14.0:EIO");
+	SIM(&s, &r, "detach", "00:14.0");
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "0000:00:14.0: could not bind it back to xhci_hcd"));
+	run_free(&r);
+	s.env_fail[0] = '\0';
+	assert_driver(&s, "0000:00:14.0", "vfio-pci");
+	assert_file(&s, "run/iopass/state", "iopass-state 1\n0000:00:14.0 xhci_hcd -");
+	assert_file(&s, "run/iopass/journal", NULL);
+	sim_close(&s);
+}
+
+static void test_detach_group_open(void **state)
+{
+	struct sim s;
+	struct run r;
+
+	(void)state;
+	sim_open(&s, fx_workstation());
+	fx_printf(s.fx, "proc/4242/comm", "qemu-system-x86\n");
+	fx_symlink(s.fx, "proc/4242/fd/17", "/dev/vfio/6");
+	SIM(&s, &r, "detach", "03:00.2");
+	assert_int_equal(r.status, 3);
+	assert_text_equal(r.err,
+		"iopass: detach: 0000:03:00.2: /dev/vfio/6 is open by qemu-system-x86 (pid 4242): a VM "
+		"is using it; pass --force to override\n"
+		"  fix: shut the VM down first, or pass --force\n"
+		"iopass: detach: refused: nothing was changed\n");
+	run_free(&r);
+	assert_driver(&s, "0000:03:00.2", "vfio-pci");
+	SIM(&s, &r, "detach", "03:00.2", "--force");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	assert_driver(&s, "0000:03:00.2", "mlx5_core");
+	sim_close(&s);
+}
+
+/* SIGKILL after each kernel write of a two-device attach; the next run restores both. */
+static void test_sigkill_recovery(void **state)
+{
+	(void)state;
+	for (int k = 1; k <= 6; k++) {
+		struct sim s;
+		struct run r;
+
+		sim_open(&s, fx_secondary_gpu());
+		snprintf(s.env_kill, sizeof(s.env_kill), "IOPASS_SIM_KILL_AFTER=%d", k);
+		SIM(&s, &r, "attach", "--group", "1");
+		assert_int_equal(r.status, 128 + SIGKILL);
+		run_free(&r);
+		assert_true(fx_exists(s.fx, "run/iopass/journal"));
+		s.env_kill[0] = '\0';
+
+		SIM(&s, &r, "detach", "--all");
+		assert_int_equal(r.status, 0);
+		assert_non_null(strstr(r.err, "0000:01:00.0: restored from the journal of an interrupted run"));
+		assert_non_null(strstr(r.err, "0000:01:00.1: restored from the journal of an interrupted run"));
+		run_free(&r);
+		assert_driver(&s, "0000:01:00.0", "nvidia");
+		assert_driver(&s, "0000:01:00.1", "snd_hda_intel");
+		assert_file(&s, "sys/bus/pci/devices/0000:01:00.0/driver_override", "(null)");
+		assert_file(&s, "sys/bus/pci/devices/0000:01:00.1/driver_override", "(null)");
+		assert_file(&s, "run/iopass/journal", NULL);
+		assert_file(&s, "run/iopass/state", NULL);
+
+		/* and the attach then works */
+		SIM(&s, &r, "attach", "--group", "1");
+		assert_int_equal(r.status, 0);
+		run_free(&r);
+		assert_driver(&s, "0000:01:00.1", "vfio-pci");
+		sim_close(&s);
+	}
+}
+
+/* Two runs on overlapping devices: the second waits for the lock, then finds them attached. */
+static void test_concurrent(void **state)
+{
+	struct sim s;
+	struct run r;
+	pid_t pid;
+	int st;
+
+	(void)state;
+	sim_open(&s, fx_secondary_gpu());
+	snprintf(s.env_delay, sizeof(s.env_delay), "IOPASS_SIM_DELAY_MS=150");
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct run r1;
+
+		SIM(&s, &r1, "attach", "--group", "1");
+		if (r1.status)
+			fprintf(stderr, "first run: %s", r1.err);
+		_exit(r1.status);
+	}
+	usleep(200 * 1000); /* the first run holds the lock now (6 writes x 150 ms) */
+	s.env_delay[0] = '\0';
+	SIM(&s, &r, "attach", "01:00.1", "01:00.0");
+	if (r.status) fprintf(stderr, "second run: %s", r.err);
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.err, "another iopass is changing drivers; waiting up to 30 s"));
+	assert_text_equal(r.out, "0000:01:00.1: unchanged (vfio-pci)\n0000:01:00.0: unchanged (vfio-pci)\n");
+	run_free(&r);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_file(&s, "run/iopass/state",
+		    "iopass-state 1\n0000:01:00.0 nvidia -\n0000:01:00.1 snd_hda_intel -");
+
+	/* --wait 0 gives up at once */
+	snprintf(s.env_delay, sizeof(s.env_delay), "IOPASS_SIM_DELAY_MS=300");
+	pid = fork();
+	if (pid == 0) {
+		struct run r1;
+
+		SIM(&s, &r1, "detach", "--all");
+		_exit(r1.status);
+	}
+	usleep(150 * 1000);
+	s.env_delay[0] = '\0';
+	SIM(&s, &r, "attach", "--wait", "0", "00:14.0");
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "iopass: attach: another iopass kept the lock for 0 s; try again when it is done\n"));
+	run_free(&r);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_driver(&s, "0000:00:14.0", "xhci_hcd");
+	sim_close(&s);
+}
+
+/* State files are never trusted blindly: corrupt, symlinked, or writable by others. */
+static void test_hostile_state(void **state)
+{
+	struct sim s;
+	struct run r;
+	char *p, *log;
+
+	(void)state;
+	sim_open(&s, fx_workstation());
+	fx_mkdir(s.fx, "run/iopass");
+	assert_true(asprintf(&p, "%s/run/iopass", fx_root(s.fx)) > 0);
+	chmod(p, 0700);
+	free(p);
+
+	fx_printf(s.fx, "run/iopass/state", "iopass-state 1\n0000:00:14.0 ../../etc -\n");
+	assert_true(asprintf(&p, "%s/run/iopass/state", fx_root(s.fx)) > 0);
+	chmod(p, 0600);
+	SIM(&s, &r, "attach", "00:14.0");
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "/run/iopass/state is corrupt; inspect and remove it by hand\n"));
+	run_free(&r);
+
+	/* a symlink planted in place of the record */
+	unlink(p);
+	assert_int_equal(symlink("/etc/passwd", p), 0);
+	SIM(&s, &r, "attach", "00:14.0");
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "/run/iopass/state is Operation not permitted"));
+	run_free(&r);
+
+	/* group-readable: not ours */
+	unlink(p);
+	fx_printf(s.fx, "run/iopass/state", "iopass-state 1\n");
+	chmod(p, 0644);
+	SIM(&s, &r, "attach", "00:14.0");
+	assert_int_equal(r.status, 1);
+	run_free(&r);
+	unlink(p);
+	free(p);
+
+	/* the directory itself a symlink */
+	assert_true(asprintf(&p, "%s/run/iopass", fx_root(s.fx)) > 0);
+	fx_unlink(s.fx, "run/iopass/lock");
+	assert_int_equal(rmdir(p), 0);
+	assert_int_equal(symlink("/tmp", p), 0);
+	SIM(&s, &r, "attach", "00:14.0");
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "cannot use the state directory"));
+	run_free(&r);
+	free(p);
+
+	log = sim_log(&s);
+	assert_string_equal(log, "");
+	free(log);
+	assert_driver(&s, "0000:00:14.0", "xhci_hcd");
+	sim_close(&s);
+}
+
+static void test_corrupt_journal(void **state)
+{
+	struct sim s;
+	struct run r;
+	char *p;
+
+	(void)state;
+	sim_open(&s, fx_workstation());
+	fx_printf(s.fx, "run/iopass/journal", "iopass-journal 1\nop attach vfio-pci\n0000:00:14.0 xhci_hcd\n");
+	assert_true(asprintf(&p, "%s/run/iopass", fx_root(s.fx)) > 0);
+	chmod(p, 0700);
+	free(p);
+	assert_true(asprintf(&p, "%s/run/iopass/journal", fx_root(s.fx)) > 0);
+	chmod(p, 0600);
+	free(p);
+	SIM(&s, &r, "attach", "00:14.0");
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "/run/iopass/journal is corrupt; inspect and remove it by hand\n"));
+	run_free(&r);
+	assert_driver(&s, "0000:00:14.0", "xhci_hcd");
+	sim_close(&s);
+}
+
+/* On the live system, without root: a clear error before any write. */
+static void test_needs_root(void **state)
+{
+	char err[4096] = "";
+	ssize_t n, len = 0;
+	int pipefd[2], st;
+	pid_t pid;
+
+	(void)state;
+	if (geteuid() != 0) {
+		skip();
+		return;
+	}
+	assert_int_equal(pipe(pipefd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(pipefd[1], 2);
+		dup2(pipefd[1], 1);
+		if (setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(99);
+		execl(IOPASS_BIN, IOPASS_BIN, "attach", "--force", "00:00.0", (char *)NULL);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	while ((n = read(pipefd[0], err + len, sizeof(err) - 1 - (size_t)len)) > 0)
+		len += n;
+	close(pipefd[0]);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 1);
+	assert_text_equal(err, "iopass: attach: changing drivers needs root; run it with sudo (or try --dry-run)\n");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_attach_detach),
+		cmocka_unit_test(test_dry_run),
+		cmocka_unit_test(test_group),
+		cmocka_unit_test(test_guards),
+		cmocka_unit_test(test_bad_input_writes_nothing),
+		cmocka_unit_test(test_faults),
+		cmocka_unit_test(test_vanish),
+		cmocka_unit_test(test_detach_record),
+		cmocka_unit_test(test_detach_group_open),
+		cmocka_unit_test(test_sigkill_recovery),
+		cmocka_unit_test(test_concurrent),
+		cmocka_unit_test(test_hostile_state),
+		cmocka_unit_test(test_corrupt_journal),
+		cmocka_unit_test(test_needs_root),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
