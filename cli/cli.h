@@ -26,6 +26,7 @@ extern const struct cli_cmd cmd_list;
 extern const struct cli_cmd cmd_check;
 extern const struct cli_cmd cmd_attach;
 extern const struct cli_cmd cmd_detach;
+extern const struct cli_cmd cmd_emit;
 
 /* Global options: may stand before the command or among its options. */
 struct cli_globals {
@@ -85,6 +86,10 @@ int cli_select_id(const char *cmd, const struct iopass_devlist *list, const char
 		  struct cli_selection *sel);
 /* Seconds (0..3600) for OPT, as milliseconds; -1 with the message printed. */
 int cli_parse_seconds(const char *cmd, const char *opt, const char *arg);
+
+/* Whole-string numbers: decimal, or hex with an optional 0x (up to 6 digits). */
+int parse_dec_arg(const char *s, unsigned *ret);
+int parse_hex_arg(const char *s, uint32_t *ret);
 
 /* attach/detach output; returns the exit status. */
 struct iopass_txn;

@@ -380,3 +380,39 @@ int cli_parse_seconds(const char *cmd, const char *opt, const char *arg)
 	}
 	return (int)v * 1000;
 }
+
+int parse_dec_arg(const char *s, unsigned *ret)
+{
+	unsigned long v = 0;
+
+	if (!*s)
+		return -EINVAL;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > 0xffffff)
+			return -EINVAL;
+		v = v * 10 + (unsigned long)(*s - '0');
+	}
+	*ret = (unsigned)v;
+	return 0;
+}
+
+int parse_hex_arg(const char *s, uint32_t *ret)
+{
+	unsigned long v = 0;
+
+	if (strncmp(s, "0x", 2) == 0)
+		s += 2;
+	if (!*s || strlen(s) > 6)
+		return -EINVAL;
+	for (; *s; s++) {
+		int h = *s >= '0' && *s <= '9' ? *s - '0'
+			: *s >= 'a' && *s <= 'f' ? *s - 'a' + 10
+			: *s >= 'A' && *s <= 'F' ? *s - 'A' + 10 : -1;
+
+		if (h < 0)
+			return -EINVAL;
+		v = v << 4 | (unsigned long)h;
+	}
+	*ret = (uint32_t)v;
+	return 0;
+}

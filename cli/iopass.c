@@ -18,6 +18,7 @@ static const struct cli_cmd *const commands[] = {
 	&cmd_check,
 	&cmd_attach,
 	&cmd_detach,
+	&cmd_emit,
 };
 
 static const struct cli_cmd *find_command(const char *name)

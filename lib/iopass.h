@@ -236,6 +236,50 @@ size_t iopass_txn_recovered_count(const struct iopass_txn *t);
 const char *iopass_txn_recovered(const struct iopass_txn *t, size_t i);
 struct iopass_txn *iopass_txn_free(struct iopass_txn *t); /* NULL-safe */
 
+/* ---- emit: QEMU arguments and libvirt XML --------------------------------- */
+
+enum iopass_tristate { IOPASS_DEFAULT = -1, IOPASS_OFF = 0, IOPASS_ON = 1 };
+
+struct iopass_emit_opts {
+	const char *const *buses; /* guest buses, one per physical device; NULL: "pcie.0" for all */
+	size_t nbuses;
+	int first_slot;           /* -1: 0x10 on pcie.0, 0 on a named bus */
+	int rombar;               /* enum iopass_tristate */
+	const char *romfile;
+	bool primary_gpu;         /* x-vga=on (VGA devices, legacy BIOS guests only) */
+	int display;              /* enum iopass_tristate */
+	bool iommufd;
+	bool managed;             /* libvirt managed='yes' */
+};
+
+/* The placement of a set of devices in a guest, and their properties. */
+struct iopass_emit;
+
+/*
+ * Place devs in a guest: the functions of one physical device share a guest
+ * slot (multifunction=on on function 0), physical devices take consecutive
+ * slots from first_slot, or one bus each when several buses are given.
+ * -EINVAL with iopass_emit_error() for options that do not fit the devices,
+ * -ENODEV when the host cannot do what was asked (iommufd without /dev/iommu).
+ */
+int iopass_emit_new(struct iopass_ctx *ctx, struct iopass_dev *const *devs, size_t n,
+		    const struct iopass_emit_opts *opts, struct iopass_emit **ret_emit);
+const char *iopass_emit_error(const struct iopass_emit *e); /* set when new failed */
+/* QEMU: "-object iommufd,..." and one "-device vfio-pci,..." per device, one per line. */
+int iopass_emit_qemu(const struct iopass_emit *e, char **ret_text);
+/* libvirt: the <hostdev> element of device i, or of all (i = SIZE_MAX). */
+int iopass_emit_libvirt(const struct iopass_emit *e, size_t i, char **ret_text);
+size_t iopass_emit_count(const struct iopass_emit *e);
+const char *iopass_emit_bdf(const struct iopass_emit *e, size_t i);
+const char *iopass_emit_id(const struct iopass_emit *e, size_t i);
+const char *iopass_emit_bus(const struct iopass_emit *e, size_t i);
+int iopass_emit_slot(const struct iopass_emit *e, size_t i);
+int iopass_emit_function(const struct iopass_emit *e, size_t i);
+bool iopass_emit_multifunction(const struct iopass_emit *e, size_t i);
+/* The -device argument of device i, without "-device " ("vfio-pci,host=..."). */
+const char *iopass_emit_device_arg(const struct iopass_emit *e, size_t i);
+struct iopass_emit *iopass_emit_free(struct iopass_emit *e); /* NULL-safe */
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,387 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* iopass emit: QEMU arguments and libvirt <hostdev> XML for devices on vfio-pci. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "json.h"
+
+static const char CMD[] = "emit";
+
+static void usage(void)
+{
+	fputs("Usage: iopass emit [--qemu | --libvirt | --json] [options] DEVICE... | --group N\n"
+	      "\nPrint the configuration that passes devices to a VM: QEMU -device arguments\n"
+	      "(default) or libvirt <hostdev> elements. The functions of one card (a GPU and\n"
+	      "its audio function) share one guest slot, multifunction=on on function 0.\n"
+	      "DEVICE is a PCI address or group:N.\n"
+	      "\nOptions:\n"
+	      "      --qemu             QEMU arguments, one -device per line (default)\n"
+	      "      --libvirt          libvirt <hostdev> elements\n"
+	      "  -J, --json             the placement and properties as JSON\n"
+	      "  -g, --group N          every endpoint of IOMMU group N\n"
+	      "      --bus NAME[,NAME]  guest bus (default pcie.0); several: one per card, e.g.\n"
+	      "                         the ids of pcie-root-port devices\n"
+	      "      --first-slot N     first guest slot (default 0x10 on pcie.0, 0 on a named bus)\n"
+	      "      --rombar on|off    expose the option ROM BAR or not\n"
+	      "      --romfile PATH     use this option ROM image\n"
+	      "      --primary-gpu      x-vga=on for a VGA device (legacy BIOS guests only)\n"
+	      "      --display on|off   vfio display support for display devices\n"
+	      "      --iommufd          use iommufd (needs /dev/iommu and the VFIO device cdev)\n"
+	      "      --managed          libvirt managed='yes': libvirt rebinds the devices itself\n"
+	      "      --split DIR        libvirt: one file per device in DIR, for virsh attach-device\n"
+	      "      --strict           exit 3 instead of warning when a device is not ready\n"
+	      "      --sysroot DIR      read sysfs below DIR\n"
+	      "  -v, --verbose          more detail\n"
+	      "  -q, --quiet            no warnings\n"
+	      "  -h, --help             show this help\n"
+	      "\nExit status: 0 printed, 1 error, 2 usage error, 3 --strict and not ready.\n",
+	      stdout);
+}
+
+static int parse_onoff(const char *opt, const char *arg, bool allow_auto)
+{
+	if (streq(arg, "on"))
+		return IOPASS_ON;
+	if (streq(arg, "off"))
+		return IOPASS_OFF;
+	if (allow_auto && streq(arg, "auto"))
+		return IOPASS_DEFAULT;
+	cli_err(CMD, "%s '%s': use on or off%s", opt, arg, allow_auto ? " (or auto)" : "");
+	return -2;
+}
+
+/* Warn about devices that are not ready; true when any is not. */
+static bool warn_not_ready(struct iopass_ctx *ctx, const struct iopass_devlist *list,
+			   const struct cli_selection *sel, bool managed)
+{
+	bool not_ready = false;
+
+	for (size_t i = 0; i < sel->n; i++) {
+		struct iopass_dev *d = sel->devs[i];
+		struct iopass_report *r = NULL;
+		const char *drv = iopass_dev_get_driver(d);
+
+		if (!managed && !iopass_dev_is_vfio(d)) {
+			cli_warn(CMD, "%s is %s%s, not on vfio-pci; run 'iopass attach %s' first "
+				      "(or use --managed with libvirt)",
+				 iopass_dev_get_bdf(d), drv ? "bound to " : "unbound", drv ? drv : "",
+				 iopass_dev_get_bdf(d));
+			not_ready = true;
+		}
+		if (iopass_check_dev(ctx, list, d, sel->devs, sel->n, &r) < 0)
+			continue;
+		for (size_t k = 0; k < iopass_report_count(r); k++)
+			if (streq(iopass_report_code(r, k), "group-not-viable") ||
+			    streq(iopass_report_code(r, k), "no-iommu-group") ||
+			    streq(iopass_report_code(r, k), "not-endpoint")) {
+				cli_warn(CMD, "%s: %s", iopass_dev_get_bdf(d), iopass_report_message(r, k));
+				not_ready = true;
+			}
+		iopass_report_free(r);
+	}
+	return not_ready;
+}
+
+static int write_split(const char *dir, const struct iopass_emit *e)
+{
+	for (size_t i = 0; i < iopass_emit_count(e); i++) {
+		_cleanup_free_ char *path = NULL, *xml = NULL;
+		int fd, r;
+		size_t len;
+
+		r = iopass_emit_libvirt(e, i, &xml);
+		if (r < 0 || asprintf(&path, "%s/%s.xml", dir, iopass_emit_bdf(e, i)) < 0) {
+			cli_err(CMD, "out of memory");
+			return EXIT_FAIL;
+		}
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd < 0) {
+			cli_err(CMD, "--split: cannot write %s: %s", path, strerror(errno));
+			return EXIT_FAIL;
+		}
+		len = strlen(xml);
+		if (write(fd, xml, len) != (ssize_t)len || close(fd) < 0) {
+			cli_err(CMD, "--split: cannot write %s: %s", path, strerror(errno));
+			return EXIT_FAIL;
+		}
+		if (!cli.quiet)
+			printf("%s\n", path);
+	}
+	return EXIT_OK;
+}
+
+static void print_json(const struct iopass_emit *e)
+{
+	_cleanup_free_ char *xml = NULL;
+	struct json j;
+
+	json_init(&j, stdout);
+	json_object_begin(&j, NULL);
+	json_array_begin(&j, "devices");
+	for (size_t i = 0; i < iopass_emit_count(e); i++) {
+		json_object_begin(&j, NULL);
+		json_string(&j, "bdf", iopass_emit_bdf(e, i));
+		json_string(&j, "id", iopass_emit_id(e, i));
+		json_object_begin(&j, "guest");
+		json_string(&j, "bus", iopass_emit_bus(e, i));
+		json_int(&j, "slot", iopass_emit_slot(e, i));
+		json_int(&j, "function", iopass_emit_function(e, i));
+		json_bool(&j, "multifunction", iopass_emit_multifunction(e, i));
+		json_object_end(&j);
+		json_string(&j, "device", iopass_emit_device_arg(e, i));
+		json_object_end(&j);
+	}
+	json_array_end(&j);
+	json_array_begin(&j, "qemu");
+	for (size_t i = 0; i < iopass_emit_count(e); i++) {
+		if (i == 0 && strstr(iopass_emit_device_arg(e, 0), "iommufd=")) {
+			json_string(&j, NULL, "-object");
+			json_string(&j, NULL, "iommufd,id=iommufd0");
+		}
+		json_string(&j, NULL, "-device");
+		json_string(&j, NULL, iopass_emit_device_arg(e, i));
+	}
+	json_array_end(&j);
+	json_string(&j, "libvirt", iopass_emit_libvirt(e, SIZE_MAX, &xml) == 0 ? xml : NULL);
+	json_object_end(&j);
+	json_finish(&j);
+}
+
+static int cmd_emit_main(int argc, char *argv[])
+{
+	enum {
+		OPT_QEMU = OPT_GLOBAL_LAST,
+		OPT_LIBVIRT,
+		OPT_BUS,
+		OPT_FIRST_SLOT,
+		OPT_ROMBAR,
+		OPT_ROMFILE,
+		OPT_PRIMARY_GPU,
+		OPT_DISPLAY,
+		OPT_IOMMUFD,
+		OPT_MANAGED,
+		OPT_SPLIT,
+		OPT_STRICT,
+	};
+	static const struct option longopts[] = {
+		{ "qemu", no_argument, NULL, OPT_QEMU },
+		{ "libvirt", no_argument, NULL, OPT_LIBVIRT },
+		{ "json", no_argument, NULL, 'J' },
+		{ "group", required_argument, NULL, 'g' },
+		{ "bus", required_argument, NULL, OPT_BUS },
+		{ "first-slot", required_argument, NULL, OPT_FIRST_SLOT },
+		{ "rombar", required_argument, NULL, OPT_ROMBAR },
+		{ "romfile", required_argument, NULL, OPT_ROMFILE },
+		{ "primary-gpu", no_argument, NULL, OPT_PRIMARY_GPU },
+		{ "display", required_argument, NULL, OPT_DISPLAY },
+		{ "iommufd", no_argument, NULL, OPT_IOMMUFD },
+		{ "managed", no_argument, NULL, OPT_MANAGED },
+		{ "split", required_argument, NULL, OPT_SPLIT },
+		{ "strict", no_argument, NULL, OPT_STRICT },
+		CLI_GLOBAL_LONGOPTS,
+		{},
+	};
+	struct iopass_emit_opts o = { .first_slot = -1, .rombar = IOPASS_DEFAULT,
+				      .display = IOPASS_DEFAULT };
+	enum { FMT_QEMU, FMT_LIBVIRT, FMT_JSON } fmt = FMT_QEMU;
+	struct iopass_ctx *ctx = NULL;
+	struct iopass_devlist *list = NULL;
+	struct iopass_emit *e = NULL;
+	struct cli_selection sel = { NULL, 0 };
+	_cleanup_free_ char *buses_copy = NULL, *text = NULL;
+	const char *buses[32], *split = NULL;
+	bool have_group = false, strict = false;
+	int c, r, group = -1, ret, nfmt = 0;
+	unsigned v;
+
+	while ((c = getopt_long(argc, argv, ":Jg:" CLI_GLOBAL_SHORTOPTS, longopts, NULL)) != -1) {
+		if (cli_global_option(c, optarg))
+			continue;
+		switch (c) {
+		case OPT_QEMU:
+			fmt = FMT_QEMU;
+			nfmt++;
+			break;
+		case OPT_LIBVIRT:
+			fmt = FMT_LIBVIRT;
+			nfmt++;
+			break;
+		case 'J':
+			fmt = FMT_JSON;
+			nfmt++;
+			break;
+		case 'g':
+			if (iopass_group_parse(optarg, &group) < 0) {
+				cli_err(CMD, "--group '%s': not a group number; use a number from 'iopass list'",
+					optarg);
+				return EXIT_USAGE;
+			}
+			have_group = true;
+			break;
+		case OPT_BUS:
+			free(buses_copy);
+			buses_copy = strdup(optarg);
+			if (!buses_copy)
+				return EXIT_FAIL;
+			o.nbuses = 0;
+			for (char *save = NULL, *b = strtok_r(buses_copy, ",", &save); b;
+			     b = strtok_r(NULL, ",", &save)) {
+				if (o.nbuses == ARRAY_SIZE(buses)) {
+					cli_err(CMD, "--bus: at most %zu buses", ARRAY_SIZE(buses));
+					return EXIT_USAGE;
+				}
+				buses[o.nbuses++] = b;
+			}
+			if (!o.nbuses) {
+				cli_err(CMD, "--bus '%s': name a bus, e.g. pcie.0 or a root port's id", optarg);
+				return EXIT_USAGE;
+			}
+			o.buses = buses;
+			break;
+		case OPT_FIRST_SLOT: {
+			uint32_t hv;
+
+			if (strncmp(optarg, "0x", 2) == 0 ? parse_hex_arg(optarg, &hv) < 0
+							 : parse_dec_arg(optarg, &v) < 0) {
+				cli_err(CMD, "--first-slot '%s': a slot number from 0 to 31 (or 0x0 to 0x1f)",
+					optarg);
+				return EXIT_USAGE;
+			}
+			o.first_slot = strncmp(optarg, "0x", 2) == 0 ? (int)hv : (int)v;
+			if (o.first_slot > 31) {
+				cli_err(CMD, "--first-slot '%s': a slot number from 0 to 31 (or 0x0 to 0x1f)",
+					optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		}
+		case OPT_ROMBAR:
+			if ((o.rombar = parse_onoff("--rombar", optarg, false)) == -2)
+				return EXIT_USAGE;
+			break;
+		case OPT_ROMFILE:
+			o.romfile = optarg;
+			break;
+		case OPT_PRIMARY_GPU:
+			o.primary_gpu = true;
+			break;
+		case OPT_DISPLAY:
+			if ((o.display = parse_onoff("--display", optarg, true)) == -2)
+				return EXIT_USAGE;
+			break;
+		case OPT_IOMMUFD:
+			o.iommufd = true;
+			break;
+		case OPT_MANAGED:
+			o.managed = true;
+			break;
+		case OPT_SPLIT:
+			split = optarg;
+			break;
+		case OPT_STRICT:
+			strict = true;
+			break;
+		case 'h':
+			usage();
+			return EXIT_OK;
+		default:
+			return cli_option_error(CMD, c, argv);
+		}
+	}
+	if (nfmt > 1) {
+		cli_err(CMD, "--qemu, --libvirt and --json exclude each other; pick one");
+		return EXIT_USAGE;
+	}
+	if (split && fmt != FMT_LIBVIRT) {
+		cli_err(CMD, "--split writes libvirt files; add --libvirt");
+		return EXIT_USAGE;
+	}
+	if (fmt == FMT_LIBVIRT && (o.primary_gpu || o.display != IOPASS_DEFAULT || o.iommufd)) {
+		cli_err(CMD, "--libvirt: %s has no libvirt <hostdev> attribute; use --qemu, or a "
+			     "<qemu:commandline> override",
+			o.primary_gpu ? "--primary-gpu" : o.display != IOPASS_DEFAULT ? "--display" : "--iommufd");
+		return EXIT_USAGE;
+	}
+	if (o.managed && fmt == FMT_QEMU) {
+		cli_err(CMD, "--managed is libvirt's; add --libvirt");
+		return EXIT_USAGE;
+	}
+	if (!have_group && optind >= argc) {
+		cli_err(CMD, "no device given; name devices by address, or use --group N");
+		return EXIT_USAGE;
+	}
+	ret = cli_check_device_args(CMD, argv + optind, (size_t)(argc - optind));
+	if (ret != EXIT_OK)
+		return ret;
+
+	ret = cli_ctx_new(CMD, &ctx);
+	if (ret != EXIT_OK)
+		return ret;
+	ret = EXIT_FAIL;
+	r = iopass_scan(ctx, &list);
+	if (r < 0) {
+		cli_err(CMD, "cannot read PCI devices below %s: %s", iopass_ctx_get_sysroot(ctx),
+			strerror(-r));
+		goto out;
+	}
+	ret = cli_select(CMD, list, argv + optind, (size_t)(argc - optind), have_group ? &group : NULL,
+			 false, &sel);
+	if (ret != EXIT_OK)
+		goto out;
+	r = iopass_emit_new(ctx, sel.devs, sel.n, &o, &e);
+	if (r < 0) {
+		cli_err(CMD, "%s", iopass_emit_error(e) ? iopass_emit_error(e) : strerror(-r));
+		ret = r == -EINVAL ? EXIT_USAGE : r == -ENODEV ? EXIT_NOT_READY : EXIT_FAIL;
+		goto out;
+	}
+	if (warn_not_ready(ctx, list, &sel, o.managed) && strict) {
+		cli_err(CMD, "--strict: not every device is ready; nothing printed");
+		ret = EXIT_NOT_READY;
+		goto out;
+	}
+	ret = EXIT_OK;
+	switch (fmt) {
+	case FMT_QEMU:
+		if (iopass_emit_qemu(e, &text) < 0)
+			ret = EXIT_FAIL;
+		else
+			fputs(text, stdout);
+		break;
+	case FMT_LIBVIRT:
+		r = iopass_emit_libvirt(e, SIZE_MAX, &text);
+		if (r == -EDOM) {
+			cli_err(CMD, "--libvirt: a guest bus is a number there (0 for pcie.0, or the "
+				     "controller's index); --bus names like '%s' are QEMU's",
+				iopass_emit_bus(e, 0));
+			ret = EXIT_USAGE;
+		} else if (r < 0) {
+			ret = EXIT_FAIL;
+		} else if (split) {
+			ret = write_split(split, e);
+		} else {
+			fputs(text, stdout);
+		}
+		break;
+	case FMT_JSON:
+		print_json(e);
+		break;
+	}
+out:
+	iopass_emit_free(e);
+	cli_selection_free(&sel);
+	iopass_devlist_free(list);
+	iopass_ctx_free(ctx);
+	return ret;
+}
+
+const struct cli_cmd cmd_emit = {
+	.name = "emit",
+	.fn = cmd_emit_main,
+	.help = "print QEMU arguments or libvirt XML for devices",
+};

@@ -1,0 +1,392 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * emit: QEMU -device arguments and libvirt <hostdev> elements for devices on
+ * vfio-pci. The functions of one physical device (a GPU and its audio
+ * function) go to one guest slot, function for function, with
+ * multifunction=on on function 0: guests and drivers expect them together.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "iopass-private.h"
+
+struct placed {
+	struct iopass_dev *dev;
+	char id[32];
+	const char *bus;
+	int slot, func;
+	bool multifunction;
+	char *arg; /* the -device argument */
+};
+
+struct iopass_emit {
+	struct placed *p;
+	size_t n;
+	struct iopass_emit_opts opts;
+	char *error;
+};
+
+/* EINVAL: the options do not fit the devices; ENODEV: the host cannot do what was asked. */
+_printf_(3, 4) static int emit_fail(struct iopass_emit *e, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&e->error, fmt, ap) < 0)
+		e->error = NULL;
+	va_end(ap);
+	return -err;
+}
+
+static int addr_cmp_placed(const void *a, const void *b)
+{
+	return iopass_addr_cmp(&((const struct placed *)a)->dev->addr,
+			       &((const struct placed *)b)->dev->addr);
+}
+
+/* Functions of one card; SR-IOV VFs are devices of their own, however they are numbered. */
+static bool same_physical(const struct iopass_dev *a, const struct iopass_dev *b)
+{
+	return !a->physfn && !b->physfn && a->addr.domain == b->addr.domain &&
+	       a->addr.bus == b->addr.bus && a->addr.slot == b->addr.slot;
+}
+
+/* QEMU's option parser splits on ',': a comma in a value is written twice. */
+static void qemu_escape(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == ',')
+			fputc(',', f);
+		fputc(*s, f);
+	}
+}
+
+static bool is_vga(const struct iopass_dev *d)
+{
+	return (d->flags & DEV_HAVE_CLASS) && (d->class >> 8) == 0x0300;
+}
+
+static bool is_display(const struct iopass_dev *d)
+{
+	return (d->flags & DEV_HAVE_CLASS) && (d->class >> 16) == 0x03;
+}
+
+/* The VFIO cdev of a device (vfio-dev/vfioN with /dev/vfio/devices/vfioN), for iommufd. */
+static bool has_cdev(struct iopass_ctx *ctx, const struct iopass_dev *d)
+{
+	char path[128];
+	struct dirent *de;
+	DIR *dir;
+	bool found = false;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vfio-dev", d->bdf);
+	if (sysfs_opendir(ctx, path, &dir) < 0)
+		return false;
+	while (!found && (de = readdir(dir))) {
+		char node[300];
+
+		if (strncmp(de->d_name, "vfio", 4) != 0 || !name_is_safe(de->d_name))
+			continue;
+		snprintf(node, sizeof(node), "/dev/vfio/devices/%s", de->d_name);
+		found = sysfs_exists(ctx, node) == 0;
+	}
+	closedir(dir);
+	return found;
+}
+
+static char *device_arg(const struct iopass_emit *e, const struct placed *p)
+{
+	const struct iopass_emit_opts *o = &e->opts;
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&buf, &size);
+
+	if (!f)
+		return NULL;
+	fprintf(f, "vfio-pci,host=%s,id=%s,bus=", p->dev->bdf, p->id);
+	qemu_escape(f, p->bus);
+	fprintf(f, ",addr=0x%x.%x", p->slot, p->func);
+	if (p->multifunction)
+		fputs(",multifunction=on", f);
+	if (o->rombar == IOPASS_OFF)
+		fputs(",rombar=0", f);
+	else if (o->rombar == IOPASS_ON)
+		fputs(",rombar=1", f);
+	if (o->romfile) {
+		fputs(",romfile=", f);
+		qemu_escape(f, o->romfile);
+	}
+	if (o->primary_gpu && is_vga(p->dev))
+		fputs(",x-vga=on", f);
+	if (o->display != IOPASS_DEFAULT && is_display(p->dev))
+		fprintf(f, ",display=%s", o->display == IOPASS_ON ? "on" : "off");
+	if (o->iommufd)
+		fputs(",iommufd=iommufd0", f);
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+int iopass_emit_new(struct iopass_ctx *ctx, struct iopass_dev *const *devs, size_t n,
+		    const struct iopass_emit_opts *opts, struct iopass_emit **ret_emit)
+{
+	struct iopass_emit *e = calloc(1, sizeof(*e));
+	size_t phys = 0;
+	int slot, r = 0;
+	bool any_vga = false, any_display = false;
+
+	if (!e)
+		return -ENOMEM;
+	*ret_emit = e;
+	e->opts = *opts;
+	if (n == 0)
+		return emit_fail(e, EINVAL, "no devices to emit");
+	e->p = calloc(n, sizeof(*e->p));
+	if (!e->p)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		e->p[i].dev = devs[i];
+	e->n = n;
+	qsort(e->p, n, sizeof(*e->p), addr_cmp_placed);
+
+	for (size_t i = 0; i < n; i++) {
+		any_vga |= is_vga(e->p[i].dev);
+		any_display |= is_display(e->p[i].dev);
+	}
+	if (opts->primary_gpu && !any_vga)
+		return emit_fail(e, EINVAL, "--primary-gpu needs a VGA device (class 0300); none of these is one");
+	if (opts->display != IOPASS_DEFAULT && !any_display)
+		return emit_fail(e, EINVAL, "--display applies to display devices; none of these is one");
+	if (opts->romfile && (!*opts->romfile || strchr(opts->romfile, '\n')))
+		return emit_fail(e, EINVAL, "--romfile: give a file path");
+	for (size_t i = 0; i < opts->nbuses; i++)
+		if (!opts->buses[i] || !*opts->buses[i] || strpbrk(opts->buses[i], ",=\n '\"<>&"))
+			return emit_fail(e, EINVAL, "--bus '%s': not a bus name", opts->buses[i] ? opts->buses[i] : "");
+	if (opts->first_slot > 0x1f)
+		return emit_fail(e, EINVAL, "--first-slot %d: slots are 0 to 31", opts->first_slot);
+	if (opts->iommufd) {
+		if (sysfs_exists(ctx, "/dev/iommu") < 0)
+			return emit_fail(e, ENODEV, "--iommufd: this host has no /dev/iommu (a kernel with "
+					    "CONFIG_IOMMUFD, 6.2 or newer, and the iommufd module)");
+		for (size_t i = 0; i < n; i++)
+			if (!has_cdev(ctx, e->p[i].dev))
+				return emit_fail(e, ENODEV, "--iommufd: %s has no VFIO device node "
+						    "(/dev/vfio/devices/vfioN: attach it first; the kernel "
+						    "needs CONFIG_VFIO_DEVICE_CDEV)", e->p[i].dev->bdf);
+	}
+
+	slot = opts->first_slot >= 0 ? opts->first_slot : opts->nbuses ? 0 : 0x10;
+	for (size_t i = 0; i < n; i++) {
+		struct placed *p = &e->p[i];
+		bool first_of_phys = i == 0 || !same_physical(p->dev, e->p[i - 1].dev);
+		size_t k;
+
+		snprintf(p->id, sizeof(p->id), "hostdev%zu", i);
+		if (first_of_phys) {
+			if (i > 0)
+				phys++;
+			if (opts->nbuses && phys >= opts->nbuses)
+				return emit_fail(e, EINVAL, "%zu buses given for more physical devices; name one "
+						    "bus per device (%s is the next)", opts->nbuses, p->dev->bdf);
+			if (!opts->nbuses && i > 0)
+				slot++;
+			if (slot > 0x1f)
+				return emit_fail(e, EINVAL, "out of guest slots on the bus; use --first-slot lower "
+						    "or one --bus per device");
+		}
+		p->bus = opts->nbuses ? opts->buses[phys] : "pcie.0";
+		p->slot = slot;
+		/* keep host function numbers; without function 0 renumber from 0 (a guest needs it) */
+		for (k = i; k > 0 && same_physical(e->p[k - 1].dev, p->dev); k--)
+			;
+		p->func = e->p[k].dev->addr.func == 0 ? p->dev->addr.func : (int)(i - k);
+	}
+	/* multifunction=on on function 0 of a slot that holds more than one function */
+	for (size_t i = 0; i < n; i++) {
+		struct placed *p = &e->p[i];
+
+		if (p->func != 0)
+			continue;
+		for (size_t j = 0; j < n; j++)
+			if (j != i && e->p[j].bus == p->bus && e->p[j].slot == p->slot)
+				p->multifunction = true;
+	}
+	for (size_t i = 0; i < n && r == 0; i++) {
+		e->p[i].arg = device_arg(e, &e->p[i]);
+		if (!e->p[i].arg)
+			r = -ENOMEM;
+	}
+	return r;
+}
+
+const char *iopass_emit_error(const struct iopass_emit *e)
+{
+	return e ? e->error : NULL;
+}
+
+int iopass_emit_qemu(const struct iopass_emit *e, char **ret_text)
+{
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&buf, &size);
+
+	if (!f)
+		return -ENOMEM;
+	if (e->opts.iommufd)
+		fputs("-object iommufd,id=iommufd0 \\\n", f);
+	for (size_t i = 0; i < e->n; i++)
+		fprintf(f, "-device %s%s\n", e->p[i].arg, i + 1 < e->n ? " \\" : "");
+	if (fclose(f) != 0) {
+		free(buf);
+		return -ENOMEM;
+	}
+	*ret_text = buf;
+	return 0;
+}
+
+static void xml_escape(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '&':
+			fputs("&amp;", f);
+			break;
+		case '<':
+			fputs("&lt;", f);
+			break;
+		case '>':
+			fputs("&gt;", f);
+			break;
+		case '\'':
+			fputs("&apos;", f);
+			break;
+		case '"':
+			fputs("&quot;", f);
+			break;
+		default:
+			fputc(*s, f);
+		}
+	}
+}
+
+/* libvirt's guest address takes a bus number: pcie.0 is 0, "pci.N"/"pcie.N" or a number is N. */
+static int bus_number(const char *bus)
+{
+	const char *p = strrchr(bus, '.');
+	unsigned v;
+
+	if (streq(bus, "pcie.0") || streq(bus, "pci.0"))
+		return 0;
+	if (parse_uint(p ? p + 1 : bus, 255, &v) == 0)
+		return (int)v;
+	return -1;
+}
+
+static void hostdev(FILE *f, const struct iopass_emit *e, const struct placed *p)
+{
+	const struct iopass_addr *a = &p->dev->addr;
+
+	fprintf(f, "<hostdev mode='subsystem' type='pci' managed='%s'>\n",
+		e->opts.managed ? "yes" : "no");
+	fputs("  <driver name='vfio'/>\n", f);
+	fputs("  <source>\n", f);
+	fprintf(f, "    <address domain='0x%04x' bus='0x%02x' slot='0x%02x' function='0x%x'/>\n",
+		a->domain, a->bus, a->slot, a->func);
+	fputs("  </source>\n", f);
+	fprintf(f, "  <address type='pci' domain='0x0000' bus='0x%02x' slot='0x%02x' function='0x%x'%s/>\n",
+		bus_number(p->bus), p->slot, p->func, p->multifunction ? " multifunction='on'" : "");
+	if (e->opts.rombar != IOPASS_DEFAULT || e->opts.romfile) {
+		fputs("  <rom", f);
+		if (e->opts.rombar != IOPASS_DEFAULT)
+			fprintf(f, " bar='%s'", e->opts.rombar == IOPASS_ON ? "on" : "off");
+		if (e->opts.romfile) {
+			fputs(" file='", f);
+			xml_escape(f, e->opts.romfile);
+			fputc('\'', f);
+		}
+		fputs("/>\n", f);
+	}
+	fputs("</hostdev>\n", f);
+}
+
+int iopass_emit_libvirt(const struct iopass_emit *e, size_t i, char **ret_text)
+{
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *f;
+
+	for (size_t k = 0; k < e->n; k++)
+		if (bus_number(e->p[k].bus) < 0)
+			return -EDOM; /* a bus name libvirt cannot address by number */
+	if (i != SIZE_MAX && i >= e->n)
+		return -EINVAL;
+	f = open_memstream(&buf, &size);
+	if (!f)
+		return -ENOMEM;
+	for (size_t k = 0; k < e->n; k++)
+		if (i == SIZE_MAX || k == i)
+			hostdev(f, e, &e->p[k]);
+	if (fclose(f) != 0) {
+		free(buf);
+		return -ENOMEM;
+	}
+	*ret_text = buf;
+	return 0;
+}
+
+size_t iopass_emit_count(const struct iopass_emit *e)
+{
+	return e ? e->n : 0;
+}
+
+const char *iopass_emit_bdf(const struct iopass_emit *e, size_t i)
+{
+	return i < e->n ? e->p[i].dev->bdf : NULL;
+}
+
+const char *iopass_emit_id(const struct iopass_emit *e, size_t i)
+{
+	return i < e->n ? e->p[i].id : NULL;
+}
+
+const char *iopass_emit_bus(const struct iopass_emit *e, size_t i)
+{
+	return i < e->n ? e->p[i].bus : NULL;
+}
+
+int iopass_emit_slot(const struct iopass_emit *e, size_t i)
+{
+	return i < e->n ? e->p[i].slot : -EINVAL;
+}
+
+int iopass_emit_function(const struct iopass_emit *e, size_t i)
+{
+	return i < e->n ? e->p[i].func : -EINVAL;
+}
+
+bool iopass_emit_multifunction(const struct iopass_emit *e, size_t i)
+{
+	return i < e->n && e->p[i].multifunction;
+}
+
+const char *iopass_emit_device_arg(const struct iopass_emit *e, size_t i)
+{
+	return i < e->n ? e->p[i].arg : NULL;
+}
+
+struct iopass_emit *iopass_emit_free(struct iopass_emit *e)
+{
+	if (!e)
+		return NULL;
+	for (size_t i = 0; i < e->n; i++)
+		free(e->p[i].arg);
+	free(e->p);
+	free(e->error);
+	free(e);
+	return NULL;
+}
