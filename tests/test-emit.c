@@ -1,0 +1,446 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * iopass emit: golden QEMU and libvirt output for the recipes users need,
+ * bad input, and the real consumers: every libvirt snippet validates against
+ * libvirt's schema (virt-xml-validate), every QEMU property exists in
+ * qemu-system-x86_64's vfio-pci and its option parser accepts the arguments.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+/* Everything on vfio-pci: the GPU, its audio, the NVMe, both VFs; plus a 4-function group. */
+static struct fx *fx_attached(void)
+{
+	struct fx *fx = fx_new();
+
+	fx_iommu_enable(fx);
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:01.0", .vendor = 0x8086, .device = 0x1901,
+			   .class = 0x060400, .driver = "pcieport", .group = 1, .pcie = FX_PCIE_ROOT_PORT));
+	fx_add(fx, &FX_DEV(.bdf = "0000:01:00.0", .vendor = 0x10de, .device = 0x1b80, .class = 0x030000,
+			   .parent = "0000:00:01.0", .driver = "vfio-pci", .vfio_dev = true, .group = 1,
+			   .multifunction = true, .pcie = FX_PCIE_ENDPOINT));
+	fx_add(fx, &FX_DEV(.bdf = "0000:01:00.1", .vendor = 0x10de, .device = 0x10f0, .class = 0x040300,
+			   .parent = "0000:00:01.0", .driver = "vfio-pci", .vfio_dev = true, .group = 1,
+			   .multifunction = true, .pcie = FX_PCIE_ENDPOINT));
+	fx_add(fx, &FX_DEV(.bdf = "0000:02:00.0", .vendor = 0x144d, .device = 0xa808, .class = 0x010802,
+			   .driver = "vfio-pci", .vfio_dev = true, .group = 2, .pcie = FX_PCIE_ENDPOINT));
+	fx_add(fx, &FX_DEV(.bdf = "0000:03:00.0", .vendor = 0x15b3, .device = 0x1017, .class = 0x020000,
+			   .driver = "mlx5_core", .group = 3, .totalvfs = 8, .numvfs = 2,
+			   .pcie = FX_PCIE_ENDPOINT));
+	fx_add(fx, &FX_DEV(.bdf = "0000:03:00.2", .vendor = 0x15b3, .device = 0x1018, .class = 0x020000,
+			   .driver = "vfio-pci", .vfio_dev = true, .group = 4, .physfn = "0000:03:00.0",
+			   .pcie = FX_PCIE_ENDPOINT));
+	fx_add(fx, &FX_DEV(.bdf = "0000:03:00.3", .vendor = 0x15b3, .device = 0x1018, .class = 0x020000,
+			   .driver = "vfio-pci", .vfio_dev = true, .group = 5, .physfn = "0000:03:00.0",
+			   .pcie = FX_PCIE_ENDPOINT));
+	for (int f = 0; f < 4; f++) {
+		char bdf[16];
+
+		snprintf(bdf, sizeof(bdf), "0000:00:1f.%d", f);
+		fx_add(fx, &FX_DEV(.bdf = bdf, .vendor = 0x8086, .device = (uint16_t)(0xa300 + f),
+				   .class = f == 0 ? 0x060100 : 0x0c0500, .driver = "vfio-pci",
+				   .vfio_dev = true, .group = 9, .multifunction = true));
+	}
+	fx_printf(fx, "dev/vfio/vfio", "%s", "");
+	return fx;
+}
+
+static struct fx *fx;
+
+static int setup(void **state)
+{
+	(void)state;
+	fx = fx_attached();
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	fx_free(fx);
+	return 0;
+}
+
+#define EMIT_OK(expected, ...)                                                                 \
+	do {                                                                                   \
+		struct run r_;                                                                 \
+		RUN(&r_, fx_root(fx), "emit", __VA_ARGS__);                                    \
+		if (r_.status != 0)                                                            \
+			fprintf(stderr, "%s", r_.err);                                         \
+		assert_int_equal(r_.status, 0);                                                \
+		assert_text_equal(r_.out, expected);                                           \
+		run_free(&r_);                                                                 \
+	} while (0)
+
+static void test_qemu_single_nic(void **state)
+{
+	(void)state;
+	EMIT_OK("-device vfio-pci,host=0000:02:00.0,id=hostdev0,bus=pcie.0,addr=0x10.0\n", "02:00.0");
+}
+
+static void test_qemu_gpu_audio(void **state)
+{
+	(void)state;
+	EMIT_OK("-device vfio-pci,host=0000:01:00.0,id=hostdev0,bus=pcie.0,addr=0x10.0,multifunction=on \\\n"
+		"-device vfio-pci,host=0000:01:00.1,id=hostdev1,bus=pcie.0,addr=0x10.1\n",
+		"01:00.1", "01:00.0");
+	/* behind a root port the user named, as a legacy-BIOS primary GPU */
+	EMIT_OK("-device vfio-pci,host=0000:01:00.0,id=hostdev0,bus=rp1,addr=0x0.0,multifunction=on,x-vga=on \\\n"
+		"-device vfio-pci,host=0000:01:00.1,id=hostdev1,bus=rp1,addr=0x0.1\n",
+		"--group", "1", "--bus", "rp1", "--primary-gpu");
+	/* only the audio function: it becomes function 0 of its own slot */
+	EMIT_OK("-device vfio-pci,host=0000:01:00.1,id=hostdev0,bus=pcie.0,addr=0x10.0\n", "01:00.1");
+}
+
+static void test_qemu_group_of_four(void **state)
+{
+	(void)state;
+	EMIT_OK("-device vfio-pci,host=0000:00:1f.0,id=hostdev0,bus=pcie.0,addr=0x8.0,multifunction=on \\\n"
+		"-device vfio-pci,host=0000:00:1f.1,id=hostdev1,bus=pcie.0,addr=0x8.1 \\\n"
+		"-device vfio-pci,host=0000:00:1f.2,id=hostdev2,bus=pcie.0,addr=0x8.2 \\\n"
+		"-device vfio-pci,host=0000:00:1f.3,id=hostdev3,bus=pcie.0,addr=0x8.3\n",
+		"group:9", "--first-slot", "8");
+}
+
+static void test_qemu_vfs(void **state)
+{
+	(void)state;
+	/* VFs are devices of their own: one slot each, or one root port each */
+	EMIT_OK("-device vfio-pci,host=0000:03:00.2,id=hostdev0,bus=pcie.0,addr=0x10.0 \\\n"
+		"-device vfio-pci,host=0000:03:00.3,id=hostdev1,bus=pcie.0,addr=0x11.0\n",
+		"03:00.2", "03:00.3");
+	EMIT_OK("-device vfio-pci,host=0000:03:00.2,id=hostdev0,bus=rp1,addr=0x0.0 \\\n"
+		"-device vfio-pci,host=0000:03:00.3,id=hostdev1,bus=rp2,addr=0x0.0\n",
+		"03:00.2", "03:00.3", "--bus", "rp1,rp2");
+}
+
+static void test_qemu_rom_display(void **state)
+{
+	(void)state;
+	EMIT_OK("-device vfio-pci,host=0000:02:00.0,id=hostdev0,bus=pcie.0,addr=0x10.0,rombar=0\n",
+		"02:00.0", "--rombar", "off");
+	/* a comma in a path is doubled for QEMU's option parser */
+	EMIT_OK("-device vfio-pci,host=0000:01:00.0,id=hostdev0,bus=pcie.0,addr=0x10.0,romfile=/srv/roms/gp104,,patched.rom,display=off\n",
+		"01:00.0", "--romfile", "/srv/roms/gp104,patched.rom", "--display", "off");
+}
+
+static void test_iommufd(void **state)
+{
+	struct run r;
+
+	(void)state;
+	RUN(&r, fx_root(fx), "emit", "--iommufd", "02:00.0");
+	assert_int_equal(r.status, 3);
+	assert_text_equal(r.err, "iopass: emit: --iommufd: this host has no /dev/iommu (a kernel with "
+				 "CONFIG_IOMMUFD, 6.2 or newer, and the iommufd module)\n");
+	run_free(&r);
+	fx_printf(fx, "dev/iommu", "%s", "");
+	RUN(&r, fx_root(fx), "emit", "--iommufd", "02:00.0");
+	assert_int_equal(r.status, 3);
+	assert_text_equal(r.err, "iopass: emit: --iommufd: 0000:02:00.0 has no VFIO device node "
+				 "(/dev/vfio/devices/vfioN: attach it first; the kernel needs "
+				 "CONFIG_VFIO_DEVICE_CDEV)\n");
+	run_free(&r);
+	fx_printf(fx, "dev/vfio/devices/vfio0", "%s", "");
+	EMIT_OK("-object iommufd,id=iommufd0 \\\n"
+		"-device vfio-pci,host=0000:02:00.0,id=hostdev0,bus=pcie.0,addr=0x10.0,iommufd=iommufd0 \\\n"
+		"-device vfio-pci,host=0000:03:00.2,id=hostdev1,bus=pcie.0,addr=0x11.0,iommufd=iommufd0\n",
+		"--iommufd", "02:00.0", "03:00.2");
+	fx_unlink(fx, "dev/iommu");
+	fx_unlink(fx, "dev/vfio/devices/vfio0");
+}
+
+static const char gpu_libvirt[] =
+	"<hostdev mode='subsystem' type='pci' managed='no'>\n"
+	"  <driver name='vfio'/>\n"
+	"  <source>\n"
+	"    <address domain='0x0000' bus='0x01' slot='0x00' function='0x0'/>\n"
+	"  </source>\n"
+	"  <address type='pci' domain='0x0000' bus='0x00' slot='0x10' function='0x0' multifunction='on'/>\n"
+	"  <rom bar='off' file='/srv/a&apos;b&amp;.rom'/>\n"
+	"</hostdev>\n"
+	"<hostdev mode='subsystem' type='pci' managed='no'>\n"
+	"  <driver name='vfio'/>\n"
+	"  <source>\n"
+	"    <address domain='0x0000' bus='0x01' slot='0x00' function='0x1'/>\n"
+	"  </source>\n"
+	"  <address type='pci' domain='0x0000' bus='0x00' slot='0x10' function='0x1'/>\n"
+	"  <rom bar='off' file='/srv/a&apos;b&amp;.rom'/>\n"
+	"</hostdev>\n";
+
+static void test_libvirt(void **state)
+{
+	struct run r;
+	char *dir, *p, *text;
+
+	(void)state;
+	EMIT_OK(gpu_libvirt, "--libvirt", "01:00.0", "01:00.1", "--rombar", "off", "--romfile", "/srv/a'b&.rom");
+	EMIT_OK("<hostdev mode='subsystem' type='pci' managed='yes'>\n"
+		"  <driver name='vfio'/>\n"
+		"  <source>\n"
+		"    <address domain='0x0000' bus='0x03' slot='0x00' function='0x2'/>\n"
+		"  </source>\n"
+		"  <address type='pci' domain='0x0000' bus='0x05' slot='0x00' function='0x0'/>\n"
+		"</hostdev>\n",
+		"--libvirt", "--managed", "03:00.2", "--bus", "5");
+
+	/* --split: one file per device, for virsh attach-device */
+	assert_true(asprintf(&dir, "%s/split", fx_root(fx)) > 0);
+	fx_mkdir(fx, "split");
+	RUN(&r, fx_root(fx), "emit", "--libvirt", "--split", dir, "group:1");
+	assert_int_equal(r.status, 0);
+	assert_true(asprintf(&p, "%s/0000:01:00.0.xml\n%s/0000:01:00.1.xml\n", dir, dir) > 0);
+	assert_text_equal(r.out, p);
+	free(p);
+	run_free(&r);
+	text = fx_read(fx, "split/0000:01:00.1.xml");
+	assert_non_null(strstr(text, "function='0x1'/>\n  </source>"));
+	free(text);
+	free(dir);
+}
+
+static void test_json(void **state)
+{
+	struct run r;
+
+	(void)state;
+	RUN(&r, fx_root(fx), "emit", "-J", "01:00.0", "01:00.1");
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "\"bdf\": \"0000:01:00.0\",\n      \"id\": \"hostdev0\",\n"
+				      "      \"guest\": {\n        \"bus\": \"pcie.0\",\n        \"slot\": 16,\n"
+				      "        \"function\": 0,\n        \"multifunction\": true\n      },\n"));
+	assert_non_null(strstr(r.out, "\"qemu\": [\n    \"-device\",\n    \"vfio-pci,host=0000:01:00.0,"));
+	assert_non_null(strstr(r.out, "\"libvirt\": \"<hostdev mode='subsystem' type='pci' managed='no'>\\n"));
+	run_free(&r);
+}
+
+static void test_bad_input(void **state)
+{
+	static const struct {
+		const char *argv[6];
+		int status;
+		const char *err;
+	} cases[] = {
+		{ { "emit", "09:00.0" }, 2, "iopass: emit: 0000:09:00.0: no such PCI device; 'iopass list' shows the devices\n" },
+		{ { "emit", "--primary-gpu", "02:00.0" }, 2, "iopass: emit: --primary-gpu needs a VGA device (class 0300); none of these is one\n" },
+		{ { "emit", "--display", "on", "02:00.0" }, 2, "iopass: emit: --display applies to display devices; none of these is one\n" },
+		{ { "emit", "--rombar", "maybe", "02:00.0" }, 2, "iopass: emit: --rombar 'maybe': use on or off\n" },
+		{ { "emit", "--first-slot", "32", "02:00.0" }, 2, "iopass: emit: --first-slot '32': a slot number from 0 to 31 (or 0x0 to 0x1f)\n" },
+		{ { "emit", "--bus", "a,b=c", "02:00.0" }, 2, "iopass: emit: --bus 'b=c': not a bus name\n" },
+		{ { "emit", "--libvirt", "--primary-gpu", "01:00.0" }, 2, "iopass: emit: --libvirt: --primary-gpu has no libvirt <hostdev> attribute; use --qemu, or a <qemu:commandline> override\n" },
+		{ { "emit", "--libvirt", "--bus", "rp1", "02:00.0" }, 2, "iopass: emit: --libvirt: a guest bus is a number there (0 for pcie.0, or the controller's index); --bus names like 'rp1' are QEMU's\n" },
+		{ { "emit", "--qemu", "--libvirt", "02:00.0" }, 2, "iopass: emit: --qemu, --libvirt and --json exclude each other; pick one\n" },
+		{ { "emit", "--split", "/tmp", "02:00.0" }, 2, "iopass: emit: --split writes libvirt files; add --libvirt\n" },
+		{ { "emit", "03:00.2", "03:00.3", "--bus", "rp1" }, 2, "iopass: emit: 1 buses given for more physical devices; name one bus per device (0000:03:00.3 is the next)\n" },
+		{ { "emit" }, 2, "iopass: emit: no device given; name devices by address, or use --group N\n" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct run r;
+
+		run_iopass(&r, fx_root(fx), cases[i].argv);
+		assert_int_equal(r.status, cases[i].status);
+		assert_text_equal(r.err, cases[i].err);
+		assert_string_equal(r.out, "");
+		run_free(&r);
+	}
+}
+
+static void test_not_ready(void **state)
+{
+	struct run r;
+
+	(void)state;
+	/* the PF is on its host driver: a warning, still printed; --strict: exit 3, nothing printed */
+	RUN(&r, fx_root(fx), "emit", "03:00.0");
+	assert_int_equal(r.status, 0);
+	assert_text_equal(r.err, "iopass: emit: warning: 0000:03:00.0 is bound to mlx5_core, not on vfio-pci; "
+				 "run 'iopass attach 0000:03:00.0' first (or use --managed with libvirt)\n");
+	assert_text_equal(r.out, "-device vfio-pci,host=0000:03:00.0,id=hostdev0,bus=pcie.0,addr=0x10.0\n");
+	run_free(&r);
+	RUN(&r, fx_root(fx), "emit", "--strict", "03:00.0");
+	assert_int_equal(r.status, 3);
+	assert_string_equal(r.out, "");
+	run_free(&r);
+	/* managed: libvirt rebinds it, no warning */
+	RUN(&r, fx_root(fx), "emit", "--libvirt", "--managed", "--strict", "03:00.0");
+	assert_int_equal(r.status, 0);
+	assert_string_equal(r.err, "");
+	run_free(&r);
+}
+
+/* ---- the real consumers --------------------------------------------------- */
+
+static bool have(const char *prog)
+{
+	char *cmd;
+	int r;
+
+	if (asprintf(&cmd, "command -v %s >/dev/null 2>&1", prog) < 0)
+		return false;
+	r = system(cmd);
+	free(cmd);
+	return r == 0;
+}
+
+/* Run argv (NULL-terminated), output into out (at most size bytes); the exit status. */
+static int run_cmd(char *const argv[], char *out, size_t size)
+{
+	int p[2], st;
+	size_t len = 0;
+	ssize_t n;
+	pid_t pid;
+
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDONLY);
+
+		dup2(null, 0);
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(p[1]);
+	while ((n = read(p[0], out + len, size - 1 - len)) > 0)
+		len += (size_t)n;
+	out[len] = '\0';
+	close(p[0]);
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+static void test_libvirt_schema(void **state)
+{
+	static const char *const recipes[][6] = {
+		{ "01:00.0", "01:00.1", "--rombar", "off", NULL },
+		{ "group:9", "--managed", NULL },
+		{ "03:00.2", "03:00.3", "--bus", "3,4", "--romfile", "/srv/x.rom" },
+		{ "02:00.0", "--rombar", "on", "--first-slot", "0x1e", NULL },
+	};
+	char out[8192];
+
+	(void)state;
+	if (!have("virt-xml-validate")) {
+		fprintf(stderr, "SKIPPED: virt-xml-validate is not installed (apt-get install libvirt-clients); "
+				"libvirt output NOT validated\n");
+		skip();
+		return;
+	}
+	for (size_t i = 0; i < sizeof(recipes) / sizeof(recipes[0]); i++) {
+		const char *argv[10] = { "emit", "--libvirt" };
+		size_t n = 2;
+		struct run r;
+		char *xml, path[4200];
+		int fd;
+
+		for (size_t k = 0; k < 6 && recipes[i][k]; k++)
+			argv[n++] = recipes[i][k];
+		argv[n] = NULL;
+		run_iopass(&r, fx_root(fx), argv);
+		assert_int_equal(r.status, 0);
+		assert_true(asprintf(&xml,
+				     "<domain type='kvm'>\n  <name>iopass-test</name>\n"
+				     "  <memory unit='MiB'>1024</memory>\n"
+				     "  <os><type arch='x86_64' machine='q35'>hvm</type></os>\n"
+				     "  <devices>\n%s  </devices>\n</domain>\n", r.out) > 0);
+		snprintf(path, sizeof(path), "%s/domain-%zu.xml", fx_root(fx), i);
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		assert_true(fd >= 0 && write(fd, xml, strlen(xml)) == (ssize_t)strlen(xml));
+		close(fd);
+		free(xml);
+		run_free(&r);
+		char *vargv[] = { (char *)"virt-xml-validate", path, (char *)"domain", NULL };
+		int st = run_cmd(vargv, out, sizeof(out));
+
+		if (st != 0)
+			fprintf(stderr, "virt-xml-validate %s: %s\n", path, out);
+		assert_int_equal(st, 0);
+	}
+}
+
+static void test_qemu_accepts(void **state)
+{
+	char help[65536], out[8192];
+	struct run r;
+
+	(void)state;
+	if (!have("qemu-system-x86_64")) {
+		fprintf(stderr, "SKIPPED: qemu-system-x86_64 is not installed (apt-get install qemu-system-x86); "
+				"QEMU output NOT checked\n");
+		skip();
+		return;
+	}
+	char *hargv[] = { (char *)"qemu-system-x86_64", (char *)"-device", (char *)"vfio-pci,help", NULL };
+	assert_int_equal(run_cmd(hargv, help, sizeof(help)), 0);
+
+	RUN(&r, fx_root(fx), "emit", "-J", "01:00.0", "01:00.1", "--rombar", "off", "--romfile",
+	    "/x.rom", "--primary-gpu", "--display", "off");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	/* every property name we write is one vfio-pci has */
+	RUN(&r, fx_root(fx), "emit", "01:00.0", "01:00.1", "--rombar", "off", "--romfile", "/x.rom",
+	    "--primary-gpu", "--display", "off");
+	assert_int_equal(r.status, 0);
+	for (char *p = r.out; (p = strstr(p, ",")); p++) {
+		char prop[64];
+
+		if (sscanf(p + 1, "%63[a-z-]=", prop) != 1)
+			continue;
+		if (strcmp(prop, "id") == 0 || strcmp(prop, "bus") == 0)
+			continue; /* -device's own options, not vfio-pci properties */
+		char want[80];
+
+		snprintf(want, sizeof(want), "  %s=", prop);
+		if (!strstr(help, want)) {
+			fprintf(stderr, "vfio-pci has no property '%s'\n", prop);
+			fail();
+		}
+	}
+	/* the parser takes the whole line: the first device gets as far as opening the host device */
+	char *line = strdup(r.out), *dev = strstr(line, "vfio-pci,");
+
+	dev[strcspn(dev, " \n")] = '\0';
+	char *qargv[] = { (char *)"qemu-system-x86_64", (char *)"-machine", (char *)"q35",
+			  (char *)"-accel", (char *)"tcg", (char *)"-nodefaults", (char *)"-display",
+			  (char *)"none", (char *)"-S", (char *)"-device", dev, NULL };
+	int st = run_cmd(qargv, out, sizeof(out));
+
+	assert_int_not_equal(st, 0); /* no such host device here */
+	if (strstr(out, "not found") || strstr(out, "Invalid parameter") || strstr(out, "Parameter")) {
+		fprintf(stderr, "qemu rejected the arguments: %s\n", out);
+		fail();
+	}
+	assert_non_null(strstr(out, "vfio"));
+	free(line);
+	run_free(&r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_qemu_single_nic),
+		cmocka_unit_test(test_qemu_gpu_audio),
+		cmocka_unit_test(test_qemu_group_of_four),
+		cmocka_unit_test(test_qemu_vfs),
+		cmocka_unit_test(test_qemu_rom_display),
+		cmocka_unit_test(test_iommufd),
+		cmocka_unit_test(test_libvirt),
+		cmocka_unit_test(test_json),
+		cmocka_unit_test(test_bad_input),
+		cmocka_unit_test(test_not_ready),
+		cmocka_unit_test(test_libvirt_schema),
+		cmocka_unit_test(test_qemu_accepts),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
