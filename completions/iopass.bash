@@ -4,16 +4,22 @@
 # Self-contained: needs neither the bash-completion package nor any external
 # program. Candidates for --group, --driver, --id, device and group:N
 # arguments come from sysfs below the sysroot in use: the last --sysroot DIR
-# on the command line, else $IOPASS_SYSROOT, else /.
+# on the command line, else $IOPASS_SYSROOT, else /. For attach and detach
+# they are the devices that fit the command: attach offers the endpoints not
+# bound to a vfio driver, detach the devices bound to one.
 
-_iopass_commands="list check help"
-_iopass_help_topics="list check"
+_iopass_commands="list check attach detach help"
+_iopass_help_topics="list check attach detach"
 _iopass_global_opts="--sysroot -v --verbose -q --quiet -h --help -V --version"
 _iopass_list_opts="-D --devices -o --output --output-all -J --json -r --raw
 	-n --noheadings -g --group -c --class -d --id --driver
 	--sysroot -v --verbose -q --quiet -h --help"
 _iopass_check_opts="-g --group -a --all -J --json
 	--sysroot -v --verbose -q --quiet -h --help"
+_iopass_attach_opts="-g --group -d --id --driver -f --force -n --dry-run -J --json
+	-w --wait --sysroot -v --verbose -q --quiet -h --help"
+_iopass_detach_opts="-g --group -a --all -f --force -n --dry-run -J --json
+	-w --wait --sysroot -v --verbose -q --quiet -h --help"
 _iopass_classes="storage nvme net display gpu multimedia audio memory bridge
 	communication system input processor serial usb wireless crypto signal
 	accelerator unassigned"
@@ -43,20 +49,114 @@ _iopass_ls()
 	return 0
 }
 
-# PCI addresses below sysroot $1 that start with $2; the short form BB:SS.F
+# The PCI addresses after $1 that start with $1; the short form BB:SS.F
 # when the full one does not fit what was typed.
-_iopass_devices()
+_iopass_addrs()
 {
-	local root=$1 cur=$2 w
+	local cur=$1 w n=${#COMPREPLY[@]}
 	local -a short=()
-	_iopass_ls "$root/sys/bus/pci/devices"
-	_iopass_add "" "$cur" "${_iopass_names[@]}"
-	if ((${#COMPREPLY[@]} == 0)) && [[ -n $cur ]]; then
-		for w in "${_iopass_names[@]}"; do
+	shift
+	_iopass_add "" "$cur" "$@"
+	if ((${#COMPREPLY[@]} == n)) && [[ -n $cur ]]; then
+		for w in "$@"; do
 			[[ $w == 0000:* ]] && short+=("${w#0000:}")
 		done
 		_iopass_add "" "$cur" "${short[@]}"
 	fi
+	return 0
+}
+
+# PCI addresses below sysroot $1 that start with $2.
+_iopass_devices()
+{
+	_iopass_ls "$1/sys/bus/pci/devices"
+	_iopass_addrs "$2" "${_iopass_names[@]}"
+}
+
+# The vendor:device ID of device directory $1 (from its uevent), in
+# _iopass_id; empty when it cannot be read.
+_iopass_read_id()
+{
+	local l
+	_iopass_id=""
+	[[ -r $1/uevent ]] || return 0
+	while IFS= read -r l; do
+		if [[ $l == PCI_ID=* ]]; then
+			_iopass_id=${l#PCI_ID=}
+			_iopass_id=${_iopass_id,,}
+			break
+		fi
+	done <"$1/uevent"
+	return 0
+}
+
+# Is device directory $1 (below sysroot $2) bound to a vfio driver: it has
+# a vfio-dev directory (Linux 6.1+), or its driver link leads to vfio-pci
+# or to a driver with vfio in its name (vfio variant drivers such as
+# mlx5_vfio_pci)? The link is compared with the driver directories by
+# inode, so no external readlink is needed.
+_iopass_is_vfio()
+{
+	local dev=$1 root=$2 drv
+	[[ -d $dev/vfio-dev ]] && return 0
+	[[ -e $dev/driver ]] || return 1
+	for drv in "$root"/sys/bus/pci/drivers/*vfio*; do
+		[[ $dev/driver -ef $drv ]] && return 0
+	done
+	return 1
+}
+
+# Is device directory $1 a bridge (class 0604 PCI-to-PCI, 0607 CardBus)?
+# attach refuses those.
+_iopass_is_bridge()
+{
+	local cls=""
+	[[ -r $1/class ]] && read -r cls <"$1/class"
+	[[ ${cls,,} == 0x0604* || ${cls,,} == 0x0607* ]]
+}
+
+# The devices below sysroot $1 that fit command $2 (attach: endpoints not on
+# a vfio driver; detach: devices on one), in _iopass_fit; the IOMMU groups
+# with such a device, in _iopass_fit_groups; and (attach) the IDs that
+# exactly one device has, that device fitting, in _iopass_fit_ids.
+_iopass_fit_scan()
+{
+	local root=$1 mode=$2 dev bdf g id
+	local -a all_ids=() fit_ids=()
+	_iopass_fit=()
+	_iopass_fit_groups=()
+	_iopass_fit_ids=()
+	for dev in "$root"/sys/bus/pci/devices/*; do
+		[[ -e $dev ]] || continue
+		bdf=${dev##*/}
+		if [[ $mode == attach ]]; then
+			_iopass_read_id "$dev"
+			[[ -n $_iopass_id ]] && all_ids+=("$_iopass_id")
+			if _iopass_is_bridge "$dev" || _iopass_is_vfio "$dev" "$root"; then
+				continue
+			fi
+			[[ -n $_iopass_id ]] && fit_ids+=("$_iopass_id")
+		else
+			_iopass_is_vfio "$dev" "$root" || continue
+		fi
+		_iopass_fit+=("$bdf")
+	done
+	for g in "$root"/sys/kernel/iommu_groups/*; do
+		for bdf in "${_iopass_fit[@]}"; do
+			if [[ -e $g/devices/$bdf || -L $g/devices/$bdf ]]; then
+				_iopass_fit_groups+=("${g##*/}")
+				break
+			fi
+		done
+	done
+	# --id takes only an ID that one device has: offer those
+	for id in "${fit_ids[@]}"; do
+		local count=0 other
+		for other in "${all_ids[@]}"; do
+			[[ $other == "$id" ]] && ((count++))
+		done
+		((count == 1)) && _iopass_fit_ids+=("$id")
+	done
 	return 0
 }
 
@@ -65,7 +165,8 @@ _iopass()
 	local IFS=$' \t\n'
 	local -a words=()
 	local cword=0 cur prev opt="" root="" cmd="" cmd_at=0 ws i w line eqprefix=""
-	local -a _iopass_names=()
+	local -a _iopass_names=() _iopass_fit=() _iopass_fit_groups=() _iopass_fit_ids=()
+	local _iopass_id=""
 
 	COMPREPLY=()
 
@@ -273,6 +374,83 @@ _iopass()
 				_iopass_devices "$root" "$cur"
 				_iopass_ls "$root/sys/kernel/iommu_groups"
 				for w in "${_iopass_names[@]}"; do
+					groups+=("group:$w")
+				done
+				_iopass_add "" "$cur" "${groups[@]}"
+			fi
+			;;
+		esac
+	elif [[ $cmd == attach || $cmd == detach ]]; then
+		local dashdash=0 all=0 letters
+		for ((i = cmd_at + 1; i < cword; i++)); do
+			case ${words[i]} in
+			--) dashdash=1 ;;
+			--all) ((dashdash)) || [[ $cmd != detach ]] || all=1 ;;
+			-[!-]*)
+				# short options, maybe bundled (-fa); what follows a
+				# g, d or w is that option's value
+				w=${words[i]#-}
+				w=${w%%[gdw]*}
+				[[ $cmd == detach && $w == *a* ]] && ((!dashdash)) && all=1
+				;;
+			esac
+		done
+		if ((dashdash)); then
+			opt=""
+		elif [[ $opt == -[!-]?* ]]; then
+			# a bundle such as -fg: the value of its last option,
+			# when that takes one and nothing follows it
+			letters=${opt#-}
+			w=${letters%%[gdw]*}
+			if ((${#w} == ${#letters} - 1)); then
+				opt=-${letters: -1}
+			else
+				opt=""
+			fi
+		fi
+		case $opt in
+		-g | --group)
+			_iopass_fit_scan "$root" "$cmd"
+			_iopass_add "" "$cur" "${_iopass_fit_groups[@]}"
+			;;
+		-d | --id)
+			if [[ $cmd == attach ]]; then
+				_iopass_fit_scan "$root" attach
+				_iopass_add "" "$cur" "${_iopass_fit_ids[@]}"
+			fi
+			;;
+		--driver)
+			if [[ $cmd == attach ]]; then
+				# vfio-pci and the vfio variant drivers first; any
+				# driver when none of those fits what was typed
+				local -a vfio=()
+				_iopass_ls "$root/sys/bus/pci/drivers"
+				for w in "${_iopass_names[@]}"; do
+					[[ $w == *vfio* ]] && vfio+=("$w")
+				done
+				_iopass_add "" "$cur" "${vfio[@]}"
+				((${#COMPREPLY[@]})) || _iopass_add "" "$cur" "${_iopass_names[@]}"
+			fi
+			;;
+		-w | --wait)
+			# a number of seconds: nothing to offer
+			;;
+		*)
+			if [[ $cur == -* ]] && ((!dashdash)); then
+				if [[ $cmd == attach ]]; then
+					# shellcheck disable=SC2086
+					_iopass_add "" "$cur" $_iopass_attach_opts
+				else
+					# shellcheck disable=SC2086
+					_iopass_add "" "$cur" $_iopass_detach_opts
+				fi
+			elif ((!all)); then
+				# --all takes no devices; else the devices and groups
+				# that fit the command
+				local -a groups=()
+				_iopass_fit_scan "$root" "$cmd"
+				_iopass_addrs "$cur" "${_iopass_fit[@]}"
+				for w in "${_iopass_fit_groups[@]}"; do
 					groups+=("group:$w")
 				done
 				_iopass_add "" "$cur" "${groups[@]}"

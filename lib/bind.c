@@ -29,40 +29,16 @@
 
 #include "iopass-private.h"
 
-#define STATE_FILE "state"
 #define JOURNAL_FILE "journal"
 #define LOCK_FILE "lock"
 #define STATE_MAX (4u << 20)
 
-struct step {
-	char *path;
-	char *value;
-	int result; /* 1 done, 0 not reached, -errno failed */
-	bool rollback;
-};
 
-struct txdev {
-	char bdf[IOPASS_BDF_MAX];
-	char *from, *to;
-	char *override; /* driver_override before, NULL: none */
-	const char *status;
-};
 
-struct iopass_txn {
-	struct step *steps;
-	size_t nsteps;
-	struct txdev *devs;
-	size_t ndevs;
-	char *error;
-	struct iopass_report *guards;
-	char **recovered;
-	size_t nrecovered;
-	bool oom;
-};
 
 /* ---- the transaction record ------------------------------------------------ */
 
-static struct iopass_txn *txn_new(void)
+struct iopass_txn *txn_new(void)
 {
 	return calloc(1, sizeof(struct iopass_txn));
 }
@@ -91,7 +67,7 @@ struct iopass_txn *iopass_txn_free(struct iopass_txn *t)
 	return NULL;
 }
 
-static char *xstrdup_or_null(struct iopass_txn *t, const char *s)
+char *xstrdup_or_null(struct iopass_txn *t, const char *s)
 {
 	char *r;
 
@@ -103,7 +79,7 @@ static char *xstrdup_or_null(struct iopass_txn *t, const char *s)
 	return r;
 }
 
-static struct step *txn_step(struct iopass_txn *t, const char *path, const char *value, bool rollback)
+struct step *txn_step(struct iopass_txn *t, const char *path, const char *value, bool rollback)
 {
 	struct step *ns = reallocarray(t->steps, t->nsteps + 1, sizeof(*ns));
 
@@ -118,7 +94,7 @@ static struct step *txn_step(struct iopass_txn *t, const char *path, const char 
 	return ns;
 }
 
-static struct txdev *txn_dev(struct iopass_txn *t, const char *bdf)
+struct txdev *txn_dev(struct iopass_txn *t, const char *bdf)
 {
 	struct txdev *nd = reallocarray(t->devs, t->ndevs + 1, sizeof(*nd));
 
@@ -133,7 +109,7 @@ static struct txdev *txn_dev(struct iopass_txn *t, const char *bdf)
 	return nd;
 }
 
-_printf_(2, 3) static void txn_error(struct iopass_txn *t, const char *fmt, ...)
+void txn_error(struct iopass_txn *t, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -155,7 +131,7 @@ static void dev_path(char *buf, size_t size, const char *bdf, const char *attr)
 }
 
 /* The driver bound now: 0 and *drv (NULL when unbound), or -errno (device gone). */
-static int current_driver(struct iopass_ctx *ctx, const char *bdf, char *drv, size_t size)
+int current_driver(struct iopass_ctx *ctx, const char *bdf, char *drv, size_t size)
 {
 	char path[256];
 	_cleanup_close_ int dfd = -1;
@@ -176,7 +152,7 @@ static int current_driver(struct iopass_ctx *ctx, const char *bdf, char *drv, si
 }
 
 /* driver_override now: "" when unset ("(null)", or empty on old kernels) */
-static int current_override(struct iopass_ctx *ctx, const char *bdf, char *buf, size_t size)
+int current_override(struct iopass_ctx *ctx, const char *bdf, char *buf, size_t size)
 {
 	char path[256];
 	ssize_t n;
@@ -193,7 +169,7 @@ static int current_override(struct iopass_ctx *ctx, const char *bdf, char *buf, 
 }
 
 /* One kernel write, recorded in the transaction. */
-static int do_write(struct iopass_ctx *ctx, struct iopass_txn *t, const char *path,
+int do_write(struct iopass_ctx *ctx, struct iopass_txn *t, const char *path,
 		    const char *value, bool rollback)
 {
 	struct step *s = txn_step(t, path, value, rollback);
@@ -331,25 +307,16 @@ static int load_driver(struct iopass_ctx *ctx, const char *driver)
 
 /* ---- state: lock, record, journal -------------------------------------------- */
 
-struct record {
-	char bdf[IOPASS_BDF_MAX];
-	char driver[72];   /* "" when it had none */
-	char override[72]; /* "" when none */
-};
 
-struct records {
-	struct record *r;
-	size_t n;
-};
 
-static void records_free(struct records *rs)
+void records_free(struct records *rs)
 {
 	free(rs->r);
 	rs->r = NULL;
 	rs->n = 0;
 }
 
-static struct record *records_find(struct records *rs, const char *bdf)
+struct record *records_find(struct records *rs, const char *bdf)
 {
 	for (size_t i = 0; i < rs->n; i++)
 		if (streq(rs->r[i].bdf, bdf))
@@ -374,7 +341,7 @@ static int records_add(struct records *rs, const char *bdf, const char *driver, 
 	return 0;
 }
 
-static void records_remove(struct records *rs, const char *bdf)
+void records_remove(struct records *rs, const char *bdf)
 {
 	struct record *r = records_find(rs, bdf);
 
@@ -479,7 +446,7 @@ static int records_load(int dirfd, const char *file, const char *kind, struct re
 	return records_parse(text, kind, rs, op, opsize);
 }
 
-static int records_store(int dirfd, const char *file, const char *kind, const struct records *rs,
+int records_store(int dirfd, const char *file, const char *kind, const struct records *rs,
 			 const char *op)
 {
 	_cleanup_free_ char *text = NULL;
@@ -573,12 +540,8 @@ static int recover(struct iopass_ctx *ctx, struct iopass_txn *t, int dirfd, stru
 
 /* ---- the transaction ------------------------------------------------------- */
 
-struct session {
-	int dirfd, lockfd;
-	struct records state;
-};
 
-static void session_end(struct session *s)
+void session_end(struct session *s)
 {
 	records_free(&s->state);
 	if (s->lockfd >= 0)
@@ -587,7 +550,7 @@ static void session_end(struct session *s)
 		close(s->dirfd);
 }
 
-static int session_begin(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s)
+int session_begin(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s)
 {
 	int r;
 
@@ -723,7 +686,7 @@ static const char *rollback_dev(struct iopass_ctx *ctx, struct iopass_txn *t, st
 	return r < 0 ? "failed" : "rolled-back";
 }
 
-static void txn_finish(struct iopass_txn *t, int r)
+void txn_finish(struct iopass_txn *t, int r)
 {
 	if (t->oom && r == 0)
 		txn_error(t, "out of memory");

@@ -130,6 +130,70 @@ bool report_oom(const struct iopass_report *r);
 /* check.c: processes holding /dev/vfio/<group> open, "qemu (pid 42)"; 0 when none */
 size_t vfio_group_users(struct iopass_ctx *ctx, int group, char *buf, size_t size);
 
+/* bind.c: transactions, shared with sriov.c */
+struct step {
+	char *path;
+	char *value;
+	int result; /* 1 done, 0 not reached, -errno failed */
+	bool rollback;
+};
+
+struct txdev {
+	char bdf[IOPASS_BDF_MAX];
+	char *from, *to;
+	char *override; /* driver_override before, NULL: none */
+	const char *status;
+};
+
+struct iopass_txn {
+	struct step *steps;
+	size_t nsteps;
+	struct txdev *devs;
+	size_t ndevs;
+	char *error;
+	struct iopass_report *guards;
+	char **recovered;
+	size_t nrecovered;
+	bool oom;
+};
+
+struct record {
+	char bdf[IOPASS_BDF_MAX];
+	char driver[72];   /* "" when it had none */
+	char override[72]; /* "" when none */
+};
+
+struct records {
+	struct record *r;
+	size_t n;
+};
+
+struct session {
+	int dirfd, lockfd;
+	struct records state;
+};
+
+struct iopass_txn *txn_new(void);
+char *xstrdup_or_null(struct iopass_txn *t, const char *s);
+struct step *txn_step(struct iopass_txn *t, const char *path, const char *value, bool rollback);
+struct txdev *txn_dev(struct iopass_txn *t, const char *bdf);
+void txn_error(struct iopass_txn *t, const char *fmt, ...) _printf_(2, 3);
+void txn_finish(struct iopass_txn *t, int r);
+/* One kernel write, recorded in the transaction. */
+int do_write(struct iopass_ctx *ctx, struct iopass_txn *t, const char *path, const char *value,
+	     bool rollback);
+int current_driver(struct iopass_ctx *ctx, const char *bdf, char *drv, size_t size);
+int current_override(struct iopass_ctx *ctx, const char *bdf, char *buf, size_t size);
+/* Root check, state directory, lock, record, and recovery from an interrupted run. */
+int session_begin(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s);
+void session_end(struct session *s);
+void records_free(struct records *rs);
+struct record *records_find(struct records *rs, const char *bdf);
+void records_remove(struct records *rs, const char *bdf);
+int records_store(int dirfd, const char *file, const char *kind, const struct records *rs,
+		  const char *op);
+#define STATE_FILE "state"
+
 /* hostuse.c: what the host uses a device for (the guards of check and attach) */
 void hostuse_check(struct iopass_dev *dev, struct iopass_report *r, const char *prefix);
 

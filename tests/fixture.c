@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -112,6 +113,57 @@ void fx_free(struct fx *fx)
 	if (!fx)
 		return;
 	nftw(fx->root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	for (size_t i = 0; i < fx->ndevs; i++)
+		free(fx->devs[i].dir);
+	free(fx->devs);
+	free(fx->root);
+	free(fx);
+}
+
+struct fx *fx_open(const char *root)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+	char *devices;
+	DIR *d;
+	struct dirent *de;
+
+	if (!fx)
+		abort();
+	fx->root = xstrdup(root);
+	devices = full(fx, "sys/bus/pci/devices");
+	d = opendir(devices);
+	while (d && (de = readdir(d))) {
+		char link[4200], target[4096], *t;
+		ssize_t n;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(link, sizeof(link), "%s/%s", devices, de->d_name);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		t = target;
+		while (strncmp(t, "../", 3) == 0)
+			t += 3;
+		fx->devs = realloc(fx->devs, (fx->ndevs + 1) * sizeof(*fx->devs));
+		if (!fx->devs)
+			abort();
+		snprintf(fx->devs[fx->ndevs].bdf, sizeof(fx->devs[0].bdf), "%.19s", de->d_name);
+		if (asprintf(&fx->devs[fx->ndevs].dir, "sys/%s", t) < 0)
+			abort();
+		fx->devs[fx->ndevs++].nvfs = 0;
+	}
+	if (d)
+		closedir(d);
+	free(devices);
+	return fx;
+}
+
+void fx_close(struct fx *fx)
+{
+	if (!fx)
+		return;
 	for (size_t i = 0; i < fx->ndevs; i++)
 		free(fx->devs[i].dir);
 	free(fx->devs);
@@ -401,6 +453,9 @@ void fx_add(struct fx *fx, const struct fx_dev *d)
 		attr(fx, dir, "sriov_totalvfs", "%d\n", d->totalvfs);
 		attr(fx, dir, "sriov_numvfs", "%d\n", d->numvfs);
 		attr(fx, dir, "sriov_drivers_autoprobe", "1\n");
+		attr(fx, dir, "sriov_vf_device", "%04x\n", d->vf_device ? d->vf_device : d->device + 1);
+		if (d->vf_native)
+			attr(fx, dir, ".sim-vf-native", "%s\n", d->vf_native);
 	}
 	if (d->physfn) {
 		struct fx_entry *pf = NULL;

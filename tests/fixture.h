@@ -35,6 +35,8 @@ struct fx_dev {
 	const char *reset_method; /* the reset_method attribute; NULL: none (kernel < 5.15) */
 	int config_len;      /* bytes of config space; 0: 4096 for PCIe, 256 otherwise */
 	const char *native;  /* the driver the simulated kernel probes (default: driver) */
+	uint16_t vf_device;  /* SR-IOV PF: the VFs' device ID (sriov_vf_device); 0: device + 1 */
+	const char *vf_native; /* SR-IOV PF: the VFs' native driver */
 };
 
 enum {
@@ -51,6 +53,9 @@ enum {
 struct fx *fx_new(void);
 /* Removes the tree. */
 void fx_free(struct fx *fx);
+/* An existing tree (the simulated kernel adds VFs to it); fx_close keeps the files. */
+struct fx *fx_open(const char *root);
+void fx_close(struct fx *fx);
 const char *fx_root(const struct fx *fx);
 /* The device directory (relative to the root) of a device added before. */
 const char *fx_dev_dir(const struct fx *fx, const char *bdf);

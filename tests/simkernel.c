@@ -25,6 +25,11 @@
  * IOPASS_SIM_KILL_AFTER=N: SIGKILL after the Nth kernel write.
  * IOPASS_SIM_LOG=file: one line per kernel write, "op bdf value result".
  * IOPASS_SIM_DELAY_MS=N: each kernel write takes N ms (for the lock tests).
+ *
+ * SR-IOV: <pf>/sriov_numvfs N creates N VFs (devfn PF + 2 + i, own groups,
+ * native driver from <pf>/.sim-vf-native, probed only when
+ * sriov_drivers_autoprobe is 1); EBUSY if VFs exist, ERANGE above
+ * sriov_totalvfs, ENOENT without a PF driver; 0 removes them.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -42,7 +47,7 @@
 
 #include "fixture.h"
 
-enum kind { K_NONE, K_OVERRIDE, K_UNBIND, K_BIND, K_PROBE };
+enum kind { K_NONE, K_OVERRIDE, K_UNBIND, K_BIND, K_PROBE, K_NUMVFS, K_AUTOPROBE };
 
 struct tracked {
 	enum kind kind;
@@ -295,9 +300,187 @@ static int do_probe(const char *bdf)
 	return 0; /* the kernel reports success whether or not a driver took it */
 }
 
+/* ---- SR-IOV ----------------------------------------------------------------------- */
+
+static int read_int(const char *path)
+{
+	char buf[32];
+
+	read_small(path, buf, sizeof(buf));
+	return atoi(buf);
+}
+
+static int next_group(void)
+{
+	char p[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+	int max = -1;
+
+	pathf(p, "sys/kernel/iommu_groups");
+	d = opendir(p);
+	while (d && (de = readdir(d)))
+		if (de->d_name[0] != '.' && atoi(de->d_name) > max)
+			max = atoi(de->d_name);
+	if (d)
+		closedir(d);
+	return max + 1;
+}
+
+/* Remove VF devices: unbind, drop the links, the group and the directory. */
+static void remove_vfs(const char *pfdir)
+{
+	for (int i = 0; i < 256; i++) {
+		char link[PATH_MAX], vfdir[PATH_MAX], drv[128], p[PATH_MAX];
+		const char *bdf;
+		int group;
+
+		snprintf(link, sizeof(link), "%s/virtfn%d", pfdir, i);
+		if (!realpath(link, vfdir)) {
+			unlink(link);
+			continue;
+		}
+		bdf = strrchr(vfdir, '/') + 1;
+		driver_of(vfdir, drv, sizeof(drv));
+		if (*drv)
+			do_unbind(drv, bdf);
+		group = group_of(vfdir);
+		pathf(p, "sys/bus/pci/devices/%s", bdf);
+		unlink(p);
+		if (group >= 0) {
+			pathf(p, "sys/kernel/iommu_groups/%d/devices/%s", group, bdf);
+			unlink(p);
+		}
+		unlink(link);
+		/* the fixture's rm helper is not here: remove the few files a VF has */
+		DIR *d = opendir(vfdir);
+		struct dirent *de;
+
+		while (d && (de = readdir(d))) {
+			if (de->d_name[0] == '.' && strcmp(de->d_name, ".sim-native") != 0)
+				continue;
+			snprintf(p, sizeof(p), "%s/%s", vfdir, de->d_name);
+			unlink(p);
+		}
+		if (d)
+			closedir(d);
+		rmdir(vfdir);
+		if (group >= 0) {
+			pathf(p, "sys/kernel/iommu_groups/%d/devices", group);
+			rmdir(p);
+			pathf(p, "sys/kernel/iommu_groups/%d/type", group);
+			unlink(p);
+			pathf(p, "sys/kernel/iommu_groups/%d", group);
+			rmdir(p);
+		}
+	}
+}
+
+static int do_numvfs(const char *pfbdf, const char *value)
+{
+	char dir[PATH_MAX], p[PATH_MAX], drv[128], native[128], vfdev[16], parent[64];
+	int n = atoi(value), cur, total;
+	unsigned domain, bus, slot, func, devfn;
+
+	if (!devdir(pfbdf, dir))
+		return -ENODEV;
+	snprintf(p, sizeof(p), "%s/sriov_numvfs", dir);
+	cur = read_int(p);
+	snprintf(p, sizeof(p), "%s/sriov_totalvfs", dir);
+	total = read_int(p);
+	if (n == 0) {
+		remove_vfs(dir);
+		snprintf(p, sizeof(p), "%s/sriov_numvfs", dir);
+		write_small(p, "0\n");
+		return 0;
+	}
+	if (cur > 0)
+		return -EBUSY;
+	if (n > total)
+		return -ERANGE;
+	driver_of(dir, drv, sizeof(drv));
+	if (!*drv)
+		return -ENOENT; /* no driver bound: cannot configure SR-IOV */
+	snprintf(p, sizeof(p), "%s/sriov_vf_device", dir);
+	read_small(p, vfdev, sizeof(vfdev));
+	snprintf(p, sizeof(p), "%s/.sim-vf-native", dir);
+	read_small(p, native, sizeof(native));
+	/* the PF's parent in the device tree, if it is a bridge */
+	snprintf(parent, sizeof(parent), "%s", "");
+	{
+		char copy[PATH_MAX], *slash, *pb;
+
+		snprintf(copy, sizeof(copy), "%s", dir);
+		slash = strrchr(copy, '/');
+		*slash = '\0';
+		pb = strrchr(copy, '/') + 1;
+		if (strncmp(pb, "pci", 3) != 0)
+			snprintf(parent, sizeof(parent), "%s", pb);
+	}
+	if (sscanf(pfbdf, "%x:%x:%x.%x", &domain, &bus, &slot, &func) != 4)
+		return -EINVAL;
+	devfn = slot << 3 | func;
+
+	struct fx *fx = fx_open(root);
+	int group = next_group();
+	unsigned vendor = 0;
+	char vbuf[16];
+
+	snprintf(p, sizeof(p), "%s/vendor", dir);
+	read_small(p, vbuf, sizeof(vbuf));
+	sscanf(vbuf, "%x", &vendor);
+	for (int i = 0; i < n; i++) {
+		char vf[32];
+		unsigned vdevfn = devfn + 2 + (unsigned)i;
+		char pfclass[16];
+		unsigned cls = 0;
+
+		snprintf(p, sizeof(p), "%s/class", dir);
+		read_small(p, pfclass, sizeof(pfclass));
+		sscanf(pfclass, "%x", &cls);
+		snprintf(vf, sizeof(vf), "%04x:%02x:%02x.%x", domain, bus, vdevfn >> 3, vdevfn & 7);
+		fx_add(fx, &FX_DEV(.bdf = vf, .vendor = (uint16_t)vendor,
+				   .device = (uint16_t)strtoul(vfdev, NULL, 16), .class = cls,
+				   .parent = *parent ? parent : NULL, .group = group + i, .physfn = pfbdf,
+				   .pcie = FX_PCIE_ENDPOINT, .flr = true,
+				   .native = *native ? native : NULL));
+	}
+	fx_close(fx);
+	snprintf(p, sizeof(p), "%s/sriov_numvfs", dir);
+	snprintf(vbuf, sizeof(vbuf), "%d\n", n);
+	write_small(p, vbuf);
+	/* new VFs get drivers only when autoprobe is on */
+	snprintf(p, sizeof(p), "%s/sriov_drivers_autoprobe", dir);
+	if (read_int(p) == 1) {
+		for (int i = 0; i < n; i++) {
+			char vf[32];
+			unsigned vdevfn = devfn + 2 + (unsigned)i;
+
+			snprintf(vf, sizeof(vf), "%04x:%02x:%02x.%x", domain, bus, vdevfn >> 3, vdevfn & 7);
+			do_probe(vf);
+		}
+	}
+	return 0;
+}
+
+static int do_autoprobe(const char *pfbdf, const char *value)
+{
+	char dir[PATH_MAX], p[PATH_MAX], v[8];
+
+	if (!devdir(pfbdf, dir))
+		return -ENODEV;
+	if (strcmp(value, "0") != 0 && strcmp(value, "1") != 0)
+		return -EINVAL;
+	snprintf(p, sizeof(p), "%s/sriov_drivers_autoprobe", dir);
+	snprintf(v, sizeof(v), "%s\n", value);
+	write_small(p, v);
+	return 0;
+}
+
 /* ---- faults ---------------------------------------------------------------------- */
 
-static const char *const op_names[] = { "", "override", "unbind", "bind", "probe" };
+static const char *const op_names[] = { "", "override", "unbind", "bind", "probe", "numvfs",
+					 "autoprobe" };
 
 /* The effect configured for op on bdf (op may name the driver: "bind=xhci_hcd"), or NULL. */
 static const char *fault(enum kind k, const char *bdf, const char *drv, char *buf, size_t size)
@@ -368,7 +551,8 @@ static void sim_log(const char *op, const char *bdf, const char *value, int r)
 
 static int act(struct tracked *t, const char *value)
 {
-	const char *bdf = t->kind == K_OVERRIDE ? t->bdf : value;
+	const char *bdf = t->kind == K_OVERRIDE || t->kind == K_NUMVFS || t->kind == K_AUTOPROBE
+				  ? t->bdf : value;
 	char eff[160];
 	const char *f = fault(t->kind, bdf, t->drv, eff, sizeof(eff));
 	int e;
@@ -414,6 +598,10 @@ static int act(struct tracked *t, const char *value)
 		return do_bind(t->drv, value);
 	case K_PROBE:
 		return do_probe(value);
+	case K_NUMVFS:
+		return do_numvfs(t->bdf, value);
+	case K_AUTOPROBE:
+		return do_autoprobe(t->bdf, value);
 	default:
 		return 0;
 	}
@@ -448,12 +636,13 @@ static void classify(int fd)
 		   (strcmp(base, "bind") == 0 || strcmp(base, "unbind") == 0)) {
 		t->kind = strcmp(base, "bind") == 0 ? K_BIND : K_UNBIND;
 		snprintf(t->drv, sizeof(t->drv), "%.*s", (int)(base - rel - 21), rel + 20);
-	} else if (strcmp(base, "driver_override") == 0 && base - rel > 13) {
+	} else if ((strcmp(base, "driver_override") == 0 || strcmp(base, "sriov_numvfs") == 0 ||
+		    strcmp(base, "sriov_drivers_autoprobe") == 0) && base - rel > 13) {
 		const char *b = base - 2;
 
 		while (b > rel && *b != '/')
 			b--;
-		t->kind = K_OVERRIDE;
+		t->kind = base[0] == 'd' ? K_OVERRIDE : base[6] == 'n' ? K_NUMVFS : K_AUTOPROBE;
 		snprintf(t->bdf, sizeof(t->bdf), "%.*s", (int)(base - b - 2), b + 1);
 	}
 }
@@ -511,8 +700,12 @@ ssize_t write(int fd, const void *buf, size_t len)
 	if (getenv("IOPASS_SIM_DELAY_MS"))
 		usleep((useconds_t)atoi(getenv("IOPASS_SIM_DELAY_MS")) * 1000);
 	r = act(t, value);
-	sim_log(op_names[t->kind], t->kind == K_OVERRIDE ? t->bdf : value,
-		t->kind == K_OVERRIDE ? value : t->kind == K_PROBE ? "" : t->drv, r);
+	{
+		bool per_dev = t->kind == K_OVERRIDE || t->kind == K_NUMVFS || t->kind == K_AUTOPROBE;
+
+		sim_log(op_names[t->kind], per_dev ? t->bdf : value,
+			per_dev ? value : t->kind == K_PROBE ? "" : t->drv, r);
+	}
 	kill_after = getenv("IOPASS_SIM_KILL_AFTER");
 	if (kill_after && ++writes == atoi(kill_after))
 		raise(SIGKILL);

@@ -1,0 +1,184 @@
+#!/bin/bash
+# The real-kernel tier: boot a Debian kernel in QEMU (TCG) with an emulated Intel
+# IOMMU, run the iopass scenarios of guest.sh inside it, and judge what they report.
+#
+#   tests/vm/run.sh BUILD_DIR
+#
+# BUILD_DIR holds the iopass binary; the initramfs, the results and the serial
+# console log go to BUILD_DIR/tests/vm. Exit status: 0 every check passed,
+# 1 a check failed or the VM did not finish, 77 skipped (this machine cannot run it).
+#
+# Environment: IOPASS_VM_KERNEL=KVER picks the kernel (default: the newest with
+# /boot/vmlinuz-KVER and /lib/modules/KVER), IOPASS_VM_TIMEOUT=SECONDS limits the
+# VM (default 1500), IOPASS_VM_CONSOLE=1 shows the serial console as it runs.
+set -euo pipefail
+
+SKIP=77
+here=$(cd "$(dirname "$0")" && pwd)
+t0=$(date +%s)
+
+skip() {
+	echo "vm: ********************************************************************" >&2
+	echo "vm: SKIPPED: $*" >&2
+	echo "vm: the real-kernel tier did NOT run; nothing was tested here" >&2
+	echo "vm: (scripts/deps.sh installs what it needs, as root)" >&2
+	echo "vm: ********************************************************************" >&2
+	exit $SKIP
+}
+
+[ $# -eq 1 ] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
+build=$(realpath "$1")
+iopass=$build/iopass
+[ -x "$iopass" ] || { echo "vm: no iopass binary at $iopass; build it first" >&2; exit 1; }
+work=$build/tests/vm
+results=$work/results
+
+# ---- what this machine must have -------------------------------------------------
+
+qemu=$(command -v qemu-system-x86_64 || true)
+[ -n "$qemu" ] || skip "no qemu-system-x86_64 (Debian package qemu-system-x86)"
+modprobe=$(PATH=$PATH:/usr/sbin:/sbin command -v modprobe || true)
+[ -n "$modprobe" ] || skip "no modprobe (Debian package kmod)"
+busybox=
+for b in /bin/busybox /usr/bin/busybox; do
+	# a static one: the initramfs has no libraries
+	if [ -x "$b" ] && ! ldd "$b" >/dev/null 2>&1; then busybox=$b; break; fi
+done
+[ -n "$busybox" ] || skip "no static busybox (Debian package busybox-static)"
+command -v jq >/dev/null || skip "no jq (Debian package jq), which the scenarios use"
+
+# the kernel: not this host's (uname -r), but one installed with its modules
+kver=${IOPASS_VM_KERNEL:-}
+if [ -z "$kver" ]; then
+	kver=$(for d in /lib/modules/*/; do
+		k=$(basename "$d")
+		[ -e "/boot/vmlinuz-$k" ] && [ -e "/lib/modules/$k/modules.dep" ] && echo "$k"
+	done | sort -V | tail -n 1)
+fi
+[ -n "$kver" ] || skip "no kernel with /boot/vmlinuz-KVER and /lib/modules/KVER (Debian package linux-image-amd64)"
+kernel=/boot/vmlinuz-$kver
+[ -r "$kernel" ] || skip "cannot read $kernel (run as root)"
+[ -e "/lib/modules/$kver/modules.dep" ] || skip "no modules for $kver in /lib/modules/$kver"
+
+# ---- the initramfs: busybox, the virtio and 9p modules, /init -----------------------
+
+rm -rf "$work/initramfs" "$results"
+mkdir -p "$work/initramfs/bin" "$work/initramfs/modules" "$results"
+rd=$work/initramfs
+cp "$busybox" "$rd/bin/busybox"
+cp "$here/initramfs-init.sh" "$rd/init"
+chmod 0755 "$rd/init"
+n=10
+# -a: each name is a module (without it the later names are parameters of the first)
+mods=$("$modprobe" -S "$kver" -a --show-depends virtio_pci 9pnet_virtio 9p) ||
+	skip "modprobe cannot resolve virtio_pci, 9pnet_virtio and 9p for $kver"
+while read -r verb path _; do
+	[ "$verb" = insmod ] || continue # "builtin NAME": nothing to load
+	name=$(basename "$path")
+	[ -e "$rd/modules/"*"-${name%%.ko*}.ko" ] 2>/dev/null && continue
+	case "$path" in
+	*.ko) cp "$path" "$rd/modules/$n-$name" ;;
+	*.ko.xz) xz -dc "$path" >"$rd/modules/$n-${name%.xz}" ;;
+	*.ko.zst) zstd -qdc "$path" >"$rd/modules/$n-${name%.zst}" ;;
+	*.ko.gz) gzip -dc "$path" >"$rd/modules/$n-${name%.gz}" ;;
+	*) skip "cannot unpack module $path" ;;
+	esac
+	n=$((n + 1))
+done <<<"$mods"
+(cd "$rd" && find . -mindepth 1 | "$busybox" cpio -o -H newc 2>/dev/null) | gzip -1 >"$work/initramfs.cpio.gz"
+
+# ---- the machine ------------------------------------------------------------------
+# Addresses are pinned: the guest's expectations below come from here.
+#   00:02.0 virtio-9p   the guest's root filesystem (the host's /, read-only)
+#   00:03.0 virtio-9p   the results share (writable)
+#   00:04.0 e1000e      alone on the root bus
+#   00:05.0 pcie-root-port -> 01:00.0 e1000e
+#   00:06.0 pcie-root-port -> 02:00.0 nvme with SR-IOV (2 VFs; for the vf scenarios)
+#   00:07.0 pcie-pci-bridge -> 03:01.0 e1000, 03:02.0 virtio-rng (one group of three)
+#   00:1f.0/2/3 the ICH9 LPC, SATA and SMBus functions (one group)
+cat >"$results/env" <<EOF
+IOPASS=$iopass
+NIC_ROOTBUS=0000:00:04.0
+PORT_NIC=0000:00:05.0
+PORT_NVME=0000:00:06.0
+PCI_BRIDGE=0000:00:07.0
+ROOT_TAG=hostroot
+EOF
+
+append="console=ttyS0 intel_iommu=on panic=-1 root=hostroot rootfstype=9p"
+append="$append rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=loose ro"
+append="$append init=$here/guest.sh"
+qemu_args=(
+	-machine q35,kernel-irqchip=split -accel tcg -cpu max -smp 2 -m 1G
+	-device intel-iommu,intremap=on,caching-mode=on
+	-nodefaults -nographic -serial stdio -monitor none -no-reboot
+	-kernel "$kernel" -initrd "$work/initramfs.cpio.gz" -append "$append"
+	-fsdev local,id=fsroot,path=/,security_model=none,readonly=on,multidevs=remap
+	-device virtio-9p-pci,fsdev=fsroot,mount_tag=hostroot,addr=0x2
+	-fsdev local,id=fsresults,path="$results",security_model=none
+	-device virtio-9p-pci,fsdev=fsresults,mount_tag=results,addr=0x3
+	-device e1000e,addr=0x4,romfile=,mac=52:54:00:12:34:04
+	-device pcie-root-port,id=rp1,bus=pcie.0,addr=0x5,chassis=1
+	-device e1000e,bus=rp1,addr=0x0,romfile=,mac=52:54:00:12:34:10
+	-device pcie-root-port,id=rp2,bus=pcie.0,addr=0x6,chassis=2
+	-device nvme-subsys,id=nvmesubsys,nqn=iopass-vm
+	-device nvme,bus=rp2,addr=0x0,serial=iopassvm,subsys=nvmesubsys,sriov_max_vfs=2,sriov_vq_flexible=4,sriov_vi_flexible=2,max_ioqpairs=6,msix_qsize=5
+	-device pcie-pci-bridge,id=pb,bus=pcie.0,addr=0x7
+	-device e1000,bus=pb,addr=0x1,romfile=,mac=52:54:00:12:34:31
+	-device virtio-rng-pci,bus=pb,addr=0x2
+)
+
+timeout_s=${IOPASS_VM_TIMEOUT:-1500}
+echo "vm: kernel $kver, qemu $("$qemu" --version | head -n 1 | sed 's/^QEMU emulator version //')"
+echo "vm: booting (TCG, limit ${timeout_s} s); console log: $work/console.log"
+t1=$(date +%s)
+set +e
+if [ "${IOPASS_VM_CONSOLE:-0}" = 1 ]; then
+	timeout -k 10 "$timeout_s" "$qemu" "${qemu_args[@]}" </dev/null 2>&1 | tee "$work/console.log"
+	qrc=${PIPESTATUS[0]}
+else
+	timeout -k 10 "$timeout_s" "$qemu" "${qemu_args[@]}" </dev/null >"$work/console.log" 2>&1
+	qrc=$?
+fi
+set -e
+t2=$(date +%s)
+echo "vm: the VM ran $((t2 - t1)) s (qemu exit status $qrc); the initramfs took $((t1 - t0)) s"
+
+# ---- the verdict --------------------------------------------------------------------
+
+res=$results/results.txt
+status=0
+if [ -s "$res" ]; then
+	echo "vm: results (details in $results):"
+	sed 's/^/  /' "$res"
+else
+	echo "vm: FAIL: the guest wrote no results"
+	status=1
+fi
+npass=$(grep -c '^PASS ' "$res" 2>/dev/null || true)
+nfail=$(grep -c '^FAIL ' "$res" 2>/dev/null || true)
+[ "$nfail" -eq 0 ] || status=1
+if [ "$qrc" -eq 124 ] || [ "$qrc" -eq 137 ]; then
+	echo "vm: FAIL: the VM was stopped after ${timeout_s} s"
+	status=1
+fi
+if ! grep -q '^DONE' "$res" 2>/dev/null; then
+	last=$(grep '^BEGIN ' "$res" 2>/dev/null | tail -n 1 || true)
+	echo "vm: FAIL: the VM did not finish its scenarios${last:+ (last begun: ${last#BEGIN })}"
+	status=1
+	nfail=$((nfail + 1))
+fi
+# every scenario must have been run and have judged something
+for sc in 1 2 3 4 5 7; do
+	if ! grep -q "^END $sc " "$res" 2>/dev/null || ! grep -Eq "^(PASS|FAIL) $sc " "$res"; then
+		echo "vm: FAIL: scenario $sc did not run to its end"
+		status=1
+	fi
+done
+if [ "$status" -ne 0 ]; then
+	echo "vm: the last lines of the serial console:"
+	tail -n 40 "$work/console.log" | sed 's/^/  | /'
+fi
+echo "vm: total $(($(date +%s) - t0)) s"
+echo "vm: $npass passed, $nfail failed"
+exit $status
