@@ -27,6 +27,7 @@ extern const struct cli_cmd cmd_check;
 extern const struct cli_cmd cmd_attach;
 extern const struct cli_cmd cmd_detach;
 extern const struct cli_cmd cmd_emit;
+extern const struct cli_cmd cmd_vf;
 
 /* Global options: may stand before the command or among its options. */
 struct cli_globals {

@@ -19,6 +19,7 @@ static const struct cli_cmd *const commands[] = {
 	&cmd_attach,
 	&cmd_detach,
 	&cmd_emit,
+	&cmd_vf,
 };
 
 static const struct cli_cmd *find_command(const char *name)

@@ -81,7 +81,11 @@ int cli_txn_report(const char *cmd, struct iopass_ctx *ctx, const struct iopass_
 	/* guards: what refused us, or what --force takes away */
 	for (size_t i = 0; g && i < iopass_report_count(g); i++) {
 		if (rc == -ECANCELED) {
-			cli_err(cmd, "%s; pass --force to override", iopass_report_message(g, i));
+			const char *code = iopass_report_code(g, i);
+			bool forceable = !streq(code, "no-iommu-group") && !streq(code, "not-endpoint");
+
+			cli_err(cmd, "%s%s", iopass_report_message(g, i),
+				forceable ? "; pass --force to override" : "; it cannot be passed through");
 			if (iopass_report_hint(g, i) && !cli.quiet)
 				fprintf(stderr, "  fix: %s\n", iopass_report_hint(g, i));
 		} else {
@@ -104,9 +108,15 @@ int cli_txn_report(const char *cmd, struct iopass_ctx *ctx, const struct iopass_
 		for (size_t i = 0; i < iopass_txn_dev_count(t); i++) {
 			const char *from = iopass_txn_dev_from(t, i), *to = iopass_txn_dev_to(t, i);
 
-			if (streq(iopass_txn_dev_status(t, i), "unchanged"))
+			const char *status = iopass_txn_dev_status(t, i);
+
+			if (streq(status, "unchanged"))
 				printf("%s: unchanged (%s)\n", iopass_txn_dev_bdf(t, i),
 				       from ? from : "no driver");
+			else if (streq(status, "created"))
+				printf("%s: created (%s)\n", iopass_txn_dev_bdf(t, i), to ? to : "no driver");
+			else if (streq(status, "removed"))
+				printf("%s: removed\n", iopass_txn_dev_bdf(t, i));
 			else
 				printf("%s: %s -> %s\n", iopass_txn_dev_bdf(t, i), from ? from : "no driver",
 				       to ? to : "no driver");

@@ -582,7 +582,10 @@ int session_begin(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *
 	r = records_load(s->dirfd, STATE_FILE, "state", &s->state, NULL, 0);
 	if (r < 0) {
 		txn_error(t, "the record %s/run/iopass/state is %s; inspect and remove it by hand",
-			  *ctx->sysroot ? ctx->sysroot : "", r == -EBADMSG ? "corrupt" : strerror(-r));
+			  *ctx->sysroot ? ctx->sysroot : "",
+			  r == -EBADMSG ? "corrupt"
+			  : r == -EPERM ? "not iopass's own (a symlink, another owner, or open to others)"
+					: strerror(-r));
 		return r;
 	}
 	return recover(ctx, t, s->dirfd, &s->state);
@@ -770,7 +773,10 @@ int iopass_attach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 			txn_step(t, "/sys/bus/pci/drivers_probe", d->bdf, false);
 		}
 		if (!driver_loaded(ctx, driver))
-			txn_error(t, "driver %s is not loaded; attach loads it first", driver);
+			txn_error(t, *ctx->sysroot ? "driver %s is not loaded below the sysroot, and "
+						     "modules cannot be loaded there"
+						   : "driver %s is not loaded; attach loads it first",
+				  driver);
 		return t->oom ? -ENOMEM : 0;
 	}
 
@@ -975,6 +981,16 @@ int iopass_detach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 		return -ECANCELED;
 	}
 
+	if (n == 0 && !(flags & IOPASS_BIND_DRY_RUN)) {
+		/* nothing to detach: only an interrupted run's journal would need the session */
+		int dfd = sysfs_open_state_dir(ctx, false);
+		bool journal = dfd >= 0 && faccessat(dfd, JOURNAL_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+
+		if (dfd >= 0)
+			close(dfd);
+		if (!journal)
+			return 0;
+	}
 	if (!(flags & IOPASS_BIND_DRY_RUN)) {
 		r = session_begin(ctx, t, &s);
 		if (r < 0)

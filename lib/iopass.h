@@ -183,6 +183,7 @@ struct iopass_report *iopass_report_free(struct iopass_report *r); /* NULL-safe 
 enum {
 	IOPASS_BIND_FORCE = 1 << 0,   /* override the guards (device in use, group not viable, VM running) */
 	IOPASS_BIND_DRY_RUN = 1 << 1, /* plan only: no write at all, no lock, no state */
+	IOPASS_VF_ATTACH = 1 << 2,    /* vf create: attach the new VFs to vfio-pci */
 };
 
 /* What a transaction did (or, dry-run, would do). */
@@ -214,6 +215,17 @@ int iopass_detach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 int iopass_attached(struct iopass_ctx *ctx, struct iopass_addr **ret_addrs, size_t *ret_n);
 /* The original driver recorded for a device, or NULL (-ENOENT) when none. */
 int iopass_record_get(struct iopass_ctx *ctx, const char *bdf, char **ret_driver);
+
+/*
+ * SR-IOV: create count VFs on pf (with IOPASS_VF_ATTACH: sriov_drivers_autoprobe
+ * off while they appear, so no host driver takes them, then attach them all
+ * or remove them again), or remove them. Refuses a PF whose VFs are in use.
+ */
+int iopass_vf_create(struct iopass_ctx *ctx, const struct iopass_devlist *list,
+		     struct iopass_dev *pf, unsigned count, unsigned flags,
+		     struct iopass_txn **ret_txn);
+int iopass_vf_remove(struct iopass_ctx *ctx, const struct iopass_devlist *list,
+		     struct iopass_dev *pf, unsigned flags, struct iopass_txn **ret_txn);
 
 size_t iopass_txn_step_count(const struct iopass_txn *t);
 const char *iopass_txn_step_path(const struct iopass_txn *t, size_t i);

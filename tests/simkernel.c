@@ -60,6 +60,7 @@ static struct tracked fds[MAX_FD];
 static char root[PATH_MAX];
 static size_t rootlen;
 static int writes;
+static bool acting; /* the simulated kernel's own file writes are not kernel writes */
 
 static int (*real_openat)(int, const char *, int, ...);
 static int (*real_open)(const char *, int, ...);
@@ -661,7 +662,7 @@ int openat(int dirfd, const char *path, int flags, ...)
 	fd = real_openat(dirfd, path, flags, mode);
 	if (fd >= 0 && fd < MAX_FD) {
 		fds[fd].kind = K_NONE;
-		if ((flags & O_ACCMODE) != O_RDONLY)
+		if ((flags & O_ACCMODE) != O_RDONLY && !acting)
 			classify(fd);
 	}
 	return fd;
@@ -699,7 +700,9 @@ ssize_t write(int fd, const void *buf, size_t len)
 	value[strcspn(value, "\n")] = '\0';
 	if (getenv("IOPASS_SIM_DELAY_MS"))
 		usleep((useconds_t)atoi(getenv("IOPASS_SIM_DELAY_MS")) * 1000);
+	acting = true;
 	r = act(t, value);
+	acting = false;
 	{
 		bool per_dev = t->kind == K_OVERRIDE || t->kind == K_NUMVFS || t->kind == K_AUTOPROBE;
 

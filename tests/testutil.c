@@ -150,7 +150,8 @@ struct fx *fx_workstation(void)
 	fx_add(fx, &FX_DEV(.bdf = "0000:03:00.0", .vendor = 0x15b3, .device = 0x1017,
 			   .subvendor = 0x15b3, .subdevice = 0x0007, .class = 0x020000,
 			   .parent = "0000:00:1c.0", .driver = "mlx5_core", .group = 5, .totalvfs = 8,
-			   .numvfs = 2, .pcie = FX_PCIE_ENDPOINT, .flr = true, .reset_method = "flr"));
+			   .numvfs = 2, .pcie = FX_PCIE_ENDPOINT, .flr = true, .reset_method = "flr",
+			   .vf_native = "mlx5_core"));
 	fx_add(fx, &FX_DEV(.bdf = "0000:03:00.2", .vendor = 0x15b3, .device = 0x1018,
 			   .subvendor = 0x15b3, .subdevice = 0x0007, .class = 0x020000,
 			   .parent = "0000:00:1c.0", .driver = "vfio-pci", .vfio_dev = true, .group = 6,

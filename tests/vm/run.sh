@@ -69,13 +69,15 @@ cp "$busybox" "$rd/bin/busybox"
 cp "$here/initramfs-init.sh" "$rd/init"
 chmod 0755 "$rd/init"
 n=10
+declare -A seen=()
 # -a: each name is a module (without it the later names are parameters of the first)
 mods=$("$modprobe" -S "$kver" -a --show-depends virtio_pci 9pnet_virtio 9p) ||
 	skip "modprobe cannot resolve virtio_pci, 9pnet_virtio and 9p for $kver"
 while read -r verb path _; do
 	[ "$verb" = insmod ] || continue # "builtin NAME": nothing to load
 	name=$(basename "$path")
-	[ -e "$rd/modules/"*"-${name%%.ko*}.ko" ] 2>/dev/null && continue
+	[ -z "${seen[$name]:-}" ] || continue # a shared dependency, listed again
+	seen[$name]=1
 	case "$path" in
 	*.ko) cp "$path" "$rd/modules/$n-$name" ;;
 	*.ko.xz) xz -dc "$path" >"$rd/modules/$n-${name%.xz}" ;;
