@@ -984,11 +984,11 @@ int iopass_detach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 	if (n == 0 && !(flags & IOPASS_BIND_DRY_RUN)) {
 		/* nothing to detach: only an interrupted run's journal would need the session */
 		int dfd = sysfs_open_state_dir(ctx, false);
-		bool journal = dfd >= 0 && faccessat(dfd, JOURNAL_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+		bool pending = dfd >= 0 && faccessat(dfd, JOURNAL_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 
 		if (dfd >= 0)
 			close(dfd);
-		if (!journal)
+		if (!pending)
 			return 0;
 	}
 	if (!(flags & IOPASS_BIND_DRY_RUN)) {
