@@ -400,12 +400,6 @@ static bool driver_keeps_group_viable(const struct iopass_dev *d)
 	       streq(d->driver, "pci-stub");
 }
 
-static bool same_slot(const struct iopass_dev *a, const struct iopass_dev *b)
-{
-	return a->addr.domain == b->addr.domain && a->addr.bus == b->addr.bus &&
-	       a->addr.slot == b->addr.slot;
-}
-
 static const char *port_kind(const struct dev_caps *c)
 {
 	switch (c->pcie_type) {
@@ -453,12 +447,12 @@ static void explain_group(const struct iopass_devlist *list, struct iopass_dev *
 	char bits[32];
 	bool mf_peer = false;
 
-	for (size_t i = 0; i < list->count; i++) {
-		struct iopass_dev *d = list->devs[i];
+	struct iopass_dev *const *slot;
+	size_t nslot = devlist_bus(list, dev, true, &slot);
 
-		if (d != dev && d->group == dev->group && same_slot(d, dev))
+	for (size_t i = 0; i < nslot; i++)
+		if (slot[i] != dev && slot[i]->group == dev->group)
 			mf_peer = true;
-	}
 	if (mf_peer && c && c->caps_ok && (!c->acs || (c->acs_ctrl & ACS_REQUIRED) != ACS_REQUIRED)) {
 		report_add(r, IOPASS_LEVEL_INFO, "multifunction-no-acs",
 			   "shares group %d with %s: the functions of this device have no ACS, so the "
@@ -516,12 +510,9 @@ static void check_reset(const struct iopass_devlist *list, struct iopass_dev *de
 	bool alone = true;
 	ssize_t n;
 
-	for (size_t i = 0; i < list->count; i++) {
-		const struct iopass_dev *d = list->devs[i];
+	struct iopass_dev *const *bus;
 
-		if (d != dev && d->addr.domain == dev->addr.domain && d->addr.bus == dev->addr.bus)
-			alone = false;
-	}
+	alone = devlist_bus(list, dev, false, &bus) <= 1;
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/reset_method", dev->bdf);
 	n = sysfs_read(dev->ctx, path, methods, sizeof(methods));
 	if (n > 0) {
@@ -621,10 +612,13 @@ static void check_sriov_pf(const struct iopass_devlist *list, struct iopass_dev 
 
 	if (dev->numvfs <= 0)
 		return;
-	for (size_t i = 0; i < list->count; i++) {
-		const struct iopass_dev *vf = list->devs[i];
+	struct iopass_dev *const *vfs;
+	size_t nvfs = devlist_vfs(list, dev, &vfs);
 
-		if (!vf->physfn || !streq(vf->physfn, dev->bdf) || !vf->driver)
+	for (size_t i = 0; i < nvfs; i++) {
+		const struct iopass_dev *vf = vfs[i];
+
+		if (!vf->driver)
 			continue;
 		if (len < sizeof(users))
 			len += (size_t)snprintf(users + len, sizeof(users) - len, "%s%s (%s)",
@@ -651,11 +645,14 @@ static void check_companions(const struct iopass_devlist *list, struct iopass_de
 
 	if (!(dev->flags & DEV_HAVE_CLASS) || (dev->class >> 16) != 0x03)
 		return;
-	for (size_t i = 0; i < list->count; i++) {
-		struct iopass_dev *d = list->devs[i];
+	struct iopass_dev *const *slot;
+	size_t nslot = devlist_bus(list, dev, true, &slot);
+
+	for (size_t i = 0; i < nslot; i++) {
+		struct iopass_dev *d = slot[i];
 		const char *cls;
 
-		if (d == dev || !same_slot(d, dev))
+		if (d == dev)
 			continue;
 		cls = iopass_dev_get_class_name(d);
 		if (len < sizeof(funcs))
@@ -709,12 +706,15 @@ int iopass_check_dev(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 	check_sriov_pf(list, dev, r);
 
 	/* the group: who else is in it, and does anyone keep it from being viable? */
-	for (size_t i = 0; i < list->count; i++) {
-		struct iopass_dev *m = list->devs[i];
+	struct iopass_dev *const *members;
+	size_t nmembers = devlist_group(list, dev->group, &members);
+
+	for (size_t i = 0; i < nmembers; i++) {
+		struct iopass_dev *m = members[i];
 		char who[64];
 		bool endpoint;
 
-		if (m == dev || m->group != dev->group)
+		if (m == dev)
 			continue;
 		endpoint = iopass_dev_is_endpoint(m);
 		if (olen < sizeof(others))

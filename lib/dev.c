@@ -403,6 +403,8 @@ struct iopass_devlist *iopass_devlist_free(struct iopass_devlist *list)
 		return NULL;
 	for (size_t i = 0; i < list->count; i++)
 		dev_free(list->devs[i]);
+	free(list->by_group);
+	free(list->vfs);
 	free(list->devs);
 	free(list);
 	return NULL;
@@ -557,4 +559,115 @@ struct iopass_dev *iopass_dev_get_parent(struct iopass_dev *dev, const struct io
 		}
 	}
 	return dev->has_parent ? iopass_devlist_find(list, &dev->parent) : NULL;
+}
+
+static int group_cmp(const void *pa, const void *pb)
+{
+	const struct iopass_dev *a = *(const struct iopass_dev *const *)pa;
+	const struct iopass_dev *b = *(const struct iopass_dev *const *)pb;
+
+	if (a->group != b->group)
+		return a->group < b->group ? -1 : 1;
+	return iopass_addr_cmp(&a->addr, &b->addr);
+}
+
+static int vf_cmp(const void *pa, const void *pb)
+{
+	const struct iopass_dev *a = *(const struct iopass_dev *const *)pa;
+	const struct iopass_dev *b = *(const struct iopass_dev *const *)pb;
+	int c = strcmp(a->physfn, b->physfn);
+
+	return c ? c : iopass_addr_cmp(&a->addr, &b->addr);
+}
+
+/* Build the indexes once; the list is otherwise read-only, hence the cast. */
+static void devlist_index(const struct iopass_devlist *clist)
+{
+	struct iopass_devlist *list = (struct iopass_devlist *)clist;
+
+	if (list->by_group || list->count == 0)
+		return;
+	list->by_group = calloc(list->count, sizeof(*list->by_group));
+	list->vfs = calloc(list->count, sizeof(*list->vfs));
+	if (!list->by_group || !list->vfs) {
+		free(list->by_group);
+		free(list->vfs);
+		list->by_group = list->vfs = NULL;
+		return;
+	}
+	for (size_t i = 0; i < list->count; i++) {
+		if (list->devs[i]->group >= 0)
+			list->by_group[list->ngrouped++] = list->devs[i];
+		if (list->devs[i]->physfn)
+			list->vfs[list->nvfs++] = list->devs[i];
+	}
+	qsort(list->by_group, list->ngrouped, sizeof(*list->by_group), group_cmp);
+	if (list->nvfs)
+		qsort(list->vfs, list->nvfs, sizeof(*list->vfs), vf_cmp);
+}
+
+size_t devlist_group(const struct iopass_devlist *list, int g, struct iopass_dev *const **ret)
+{
+	size_t lo = 0, hi, start;
+
+	devlist_index(list);
+	hi = list->by_group ? list->ngrouped : 0;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (list->by_group[mid]->group < g)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	start = lo;
+	while (lo < list->ngrouped && list->by_group[lo]->group == g)
+		lo++;
+	*ret = list->by_group ? list->by_group + start : NULL;
+	return lo - start;
+}
+
+size_t devlist_bus(const struct iopass_devlist *list, const struct iopass_dev *dev, bool slot_only,
+		   struct iopass_dev *const **ret)
+{
+	struct iopass_addr first = { dev->addr.domain, dev->addr.bus, slot_only ? dev->addr.slot : 0, 0 };
+	size_t lo = 0, hi = list->count, start;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (iopass_addr_cmp(&list->devs[mid]->addr, &first) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	start = lo;
+	while (lo < list->count && list->devs[lo]->addr.domain == dev->addr.domain &&
+	       list->devs[lo]->addr.bus == dev->addr.bus &&
+	       (!slot_only || list->devs[lo]->addr.slot == dev->addr.slot))
+		lo++;
+	*ret = list->devs + start;
+	return lo - start;
+}
+
+size_t devlist_vfs(const struct iopass_devlist *list, const struct iopass_dev *pf,
+		   struct iopass_dev *const **ret)
+{
+	size_t lo = 0, hi, start;
+
+	devlist_index(list);
+	hi = list->vfs ? list->nvfs : 0;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(list->vfs[mid]->physfn, pf->bdf) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	start = lo;
+	while (lo < list->nvfs && streq(list->vfs[lo]->physfn, pf->bdf))
+		lo++;
+	*ret = list->vfs ? list->vfs + start : NULL;
+	return lo - start;
 }

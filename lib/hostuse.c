@@ -43,6 +43,44 @@ _printf_(2, 3) static void sb_add(struct strbuf *sb, const char *fmt, ...)
 		sb->len = sizeof(sb->buf) - 1;
 }
 
+/*
+ * The host-wide tables, read once per context: checking thousands of devices
+ * must not read /proc/net/route or walk /sys/class/block thousands of times.
+ */
+struct blockdev {
+	char name[64];
+	char *path; /* "devices/pci0000:00/.../nvme0n1" */
+};
+
+struct hostuse_cache {
+	bool routes_read, block_read;
+	char *v4, *v6; /* /proc/net/route and /proc/net/ipv6_route, or NULL */
+	char *mountinfo, *swaps;
+	struct blockdev *blocks;
+	size_t nblocks;
+};
+
+void hostuse_cache_free(struct hostuse_cache *hu)
+{
+	if (!hu)
+		return;
+	free(hu->v4);
+	free(hu->v6);
+	free(hu->mountinfo);
+	free(hu->swaps);
+	for (size_t i = 0; i < hu->nblocks; i++)
+		free(hu->blocks[i].path);
+	free(hu->blocks);
+	free(hu);
+}
+
+static struct hostuse_cache *cache(struct iopass_ctx *ctx)
+{
+	if (!ctx->hu)
+		ctx->hu = calloc(1, sizeof(*ctx->hu));
+	return ctx->hu;
+}
+
 /* ---- network ------------------------------------------------------------ */
 
 struct routes {
@@ -148,19 +186,25 @@ static void net_check(struct iopass_dev *dev, struct iopass_report *r, const cha
 {
 	struct iopass_ctx *ctx = dev->ctx;
 	const char *devdir = dev_sysfs_dir(dev);
+	struct hostuse_cache *hu = cache(ctx);
 	struct routes rt = { NULL, NULL };
 	struct strbuf sb = { .len = 0 };
 	char path[4200];
 	struct dirent *de;
 	DIR *dir;
 
-	if (!devdir)
+	if (!devdir || !hu)
 		return;
 	snprintf(path, sizeof(path), "/sys/%s/net", devdir);
 	if (sysfs_opendir(ctx, path, &dir) < 0)
 		return;
-	sysfs_read_file(ctx, "/proc/net/route", 16 << 20, &rt.v4);
-	sysfs_read_file(ctx, "/proc/net/ipv6_route", 16 << 20, &rt.v6);
+	if (!hu->routes_read) {
+		sysfs_read_file(ctx, "/proc/net/route", 16 << 20, &hu->v4);
+		sysfs_read_file(ctx, "/proc/net/ipv6_route", 16 << 20, &hu->v6);
+		hu->routes_read = true;
+	}
+	rt.v4 = hu->v4;
+	rt.v6 = hu->v6;
 	while ((de = readdir(dir))) {
 		struct strbuf one = { .len = 0 };
 
@@ -170,8 +214,6 @@ static void net_check(struct iopass_dev *dev, struct iopass_report *r, const cha
 			sb_add(&sb, "%s%s", sb.len ? "; " : "", one.buf);
 	}
 	closedir(dir);
-	free(rt.v4);
-	free(rt.v6);
 	if (sb.len) {
 		report_add(r, IOPASS_LEVEL_FAIL, "nic-in-use", "%s%s", who, sb.buf);
 		report_hint(r, "take the interface down and move its addresses and routes first, "
@@ -274,26 +316,21 @@ static bool block_use(struct iopass_ctx *ctx, const struct blockuse *bu, const c
 	return used;
 }
 
-static void block_check(struct iopass_dev *dev, struct iopass_report *r, const char *who)
+/* Every block device with where it sits in the device tree, once. */
+static void block_index(struct iopass_ctx *ctx, struct hostuse_cache *hu)
 {
-	struct iopass_ctx *ctx = dev->ctx;
-	const char *devdir = dev_sysfs_dir(dev);
-	struct blockuse bu = { NULL, NULL };
-	struct strbuf sb = { .len = 0 };
-	char prefix[4200];
 	struct dirent *de;
-	size_t plen;
 	DIR *dir;
 
-	if (!devdir || sysfs_opendir(ctx, "/sys/class/block", &dir) < 0)
+	hu->block_read = true;
+	if (sysfs_opendir(ctx, "/sys/class/block", &dir) < 0)
 		return;
-	plen = (size_t)snprintf(prefix, sizeof(prefix), "%s/", devdir);
 	while ((de = readdir(dir))) {
 		char path[320], target[4096];
-		struct strbuf one = { .len = 0 };
+		struct blockdev *nb;
 		const char *t;
 
-		if (de->d_name[0] == '.' || !name_is_safe(de->d_name))
+		if (de->d_name[0] == '.' || !name_is_safe(de->d_name) || strlen(de->d_name) >= 64)
 			continue;
 		snprintf(path, sizeof(path), "/sys/class/block/%s", de->d_name);
 		if (sysfs_readlink(ctx, path, target, sizeof(target)) < 0)
@@ -301,18 +338,46 @@ static void block_check(struct iopass_dev *dev, struct iopass_report *r, const c
 		t = target;
 		while (strncmp(t, "../", 3) == 0)
 			t += 3;
-		if (strncmp(t, prefix, plen) != 0)
-			continue;
-		if (!bu.mountinfo) {
-			sysfs_read_file(ctx, "/proc/self/mountinfo", 64 << 20, &bu.mountinfo);
-			sysfs_read_file(ctx, "/proc/swaps", 16 << 20, &bu.swaps);
-		}
-		if (block_use(ctx, &bu, de->d_name, 0, false, &one))
-			sb_add(&sb, "%s%s", sb.len ? "; " : "", one.buf);
+		nb = reallocarray(hu->blocks, hu->nblocks + 1, sizeof(*nb));
+		if (!nb)
+			break;
+		hu->blocks = nb;
+		nb = &hu->blocks[hu->nblocks];
+		snprintf(nb->name, sizeof(nb->name), "%s", de->d_name);
+		nb->path = strdup(t);
+		if (nb->path)
+			hu->nblocks++;
 	}
 	closedir(dir);
-	free(bu.mountinfo);
-	free(bu.swaps);
+	sysfs_read_file(ctx, "/proc/self/mountinfo", 64 << 20, &hu->mountinfo);
+	sysfs_read_file(ctx, "/proc/swaps", 16 << 20, &hu->swaps);
+}
+
+static void block_check(struct iopass_dev *dev, struct iopass_report *r, const char *who)
+{
+	struct iopass_ctx *ctx = dev->ctx;
+	struct hostuse_cache *hu = cache(ctx);
+	const char *devdir = dev_sysfs_dir(dev);
+	struct strbuf sb = { .len = 0 };
+	struct blockuse bu;
+	size_t plen;
+
+	if (!devdir || !hu)
+		return;
+	if (!hu->block_read)
+		block_index(ctx, hu);
+	bu.mountinfo = hu->mountinfo;
+	bu.swaps = hu->swaps;
+	plen = strlen(devdir);
+	for (size_t i = 0; i < hu->nblocks; i++) {
+		struct strbuf one = { .len = 0 };
+		const char *t = hu->blocks[i].path;
+
+		if (strncmp(t, devdir, plen) != 0 || t[plen] != '/')
+			continue;
+		if (block_use(ctx, &bu, hu->blocks[i].name, 0, false, &one))
+			sb_add(&sb, "%s%s", sb.len ? "; " : "", one.buf);
+	}
 	if (sb.len) {
 		report_add(r, IOPASS_LEVEL_FAIL, "disk-in-use", "%s%s", who, sb.buf);
 		report_hint(r, "unmount it, deactivate what is stacked on it (swapoff, vgchange -an, "

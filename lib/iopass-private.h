@@ -23,6 +23,8 @@ struct iopass_ctx {
 	struct pci_access *cfg_pacc; /* config space; created on first use */
 	bool cfg_failed;
 	int lock_timeout_ms;
+	/* read once per context by the host-use guards (hostuse.c, check.c) */
+	struct hostuse_cache *hu;
 };
 
 enum {
@@ -73,8 +75,13 @@ struct iopass_dev {
 };
 
 struct iopass_devlist {
-	struct iopass_dev **devs;
+	struct iopass_dev **devs; /* sorted by address: a bus, a slot are contiguous runs */
 	size_t count;
+	/* indexes built on first use, so that check --all stays linear */
+	struct iopass_dev **by_group; /* devices with a group, by group then address */
+	size_t ngrouped;
+	struct iopass_dev **vfs;      /* VFs, by PF address then address */
+	size_t nvfs;
 };
 
 /* logging (never to stdout/stderr directly) */
@@ -113,6 +120,14 @@ int state_remove(int dirfd, const char *name);
 
 /* dev.c */
 const char *dev_sysfs_dir(struct iopass_dev *dev);
+/* The members of group g: *ret points at the first, the count is returned. */
+size_t devlist_group(const struct iopass_devlist *list, int g, struct iopass_dev *const **ret);
+/* The devices on dev's bus (slot_only: in dev's slot), a run of the sorted list. */
+size_t devlist_bus(const struct iopass_devlist *list, const struct iopass_dev *dev, bool slot_only,
+		   struct iopass_dev *const **ret);
+/* The VFs of pf. */
+size_t devlist_vfs(const struct iopass_devlist *list, const struct iopass_dev *pf,
+		   struct iopass_dev *const **ret);
 
 /* config.c */
 const struct dev_caps *dev_get_caps(struct iopass_dev *dev);
@@ -196,6 +211,7 @@ int records_store(int dirfd, const char *file, const char *kind, const struct re
 
 /* hostuse.c: what the host uses a device for (the guards of check and attach) */
 void hostuse_check(struct iopass_dev *dev, struct iopass_report *r, const char *prefix);
+void hostuse_cache_free(struct hostuse_cache *hu);
 
 /* parse.c */
 int parse_hex(const char *s, unsigned max_digits, bool allow_0x, uint32_t *ret);

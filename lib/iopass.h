@@ -154,6 +154,11 @@ enum iopass_verdict {
 const char *iopass_level_name(enum iopass_level level);     /* "ok", "info", "warn", "fail" */
 const char *iopass_verdict_name(enum iopass_verdict verdict); /* "ready", "needs-group", ... */
 
+/*
+ * Host-wide tables (routes, mounts, swaps, block devices) are read once per
+ * context: use a new context to see changes made after the first check.
+ */
+
 /* Host readiness: IOMMU, interrupt remapping, vfio modules, ACS override. */
 int iopass_check_host(struct iopass_ctx *ctx, struct iopass_report **ret_report);
 

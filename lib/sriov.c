@@ -35,11 +35,12 @@ static int read_small_int(struct iopass_ctx *ctx, const char *path, int *ret)
 static size_t vfs_of(const struct iopass_devlist *list, const struct iopass_dev *pf,
 		     struct iopass_dev **out, size_t max)
 {
-	size_t n = 0;
+	struct iopass_dev *const *vfs;
+	size_t n = devlist_vfs(list, pf, &vfs);
 
-	for (size_t i = 0; i < list->count && n < max; i++)
-		if (list->devs[i]->physfn && streq(list->devs[i]->physfn, pf->bdf))
-			out[n++] = list->devs[i];
+	if (n > max)
+		n = max;
+	memcpy(out, vfs, n * sizeof(*out));
 	return n;
 }
 

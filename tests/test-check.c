@@ -23,6 +23,14 @@ static void env_open(struct env *e, struct fx *fx)
 	assert_int_equal(iopass_scan(e->ctx, &e->list), 0);
 }
 
+/* A new context: host-wide tables (routes, mounts, block devices) are read once per context. */
+static void env_refresh(struct env *e)
+{
+	iopass_devlist_free(e->list);
+	iopass_ctx_free(e->ctx);
+	env_open(e, e->fx);
+}
+
 static void env_close(struct env *e)
 {
 	iopass_devlist_free(e->list);
@@ -403,12 +411,14 @@ static void test_nvme_lvm_mounted(void **state)
 	fx_unlink(fx, "sys/devices/pci0000:00/0000:00:1b.0/0000:02:00.0/nvme/nvme0/nvme0n1/nvme0n1p2/holders/dm-1");
 	fx_add_block(fx, NULL, NULL, NULL, "md0", "9:0", NULL);
 	fx_add_holder(fx, "nvme0n1p2", "md0");
+	env_refresh(&e);
 	r = CHECK(&e, "0000:02:00.0");
 	assert_finding(r, "disk-in-use", "nvme0n1p2 is held by md0");
 	iopass_report_free(r);
 
 	/* nothing at all: the NVMe is ready (FLR) */
 	fx_unlink(fx, "sys/devices/pci0000:00/0000:00:1b.0/0000:02:00.0/nvme/nvme0/nvme0n1/nvme0n1p2/holders/md0");
+	env_refresh(&e);
 	r = CHECK(&e, "0000:02:00.0");
 	assert_int_equal(iopass_report_verdict(r), IOPASS_READY);
 	assert_finding(r, "reset", "reset methods: flr bus");

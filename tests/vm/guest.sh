@@ -1,24 +1,415 @@
 #!/bin/bash
+# PID 1 of the test VM that run.sh boots: the iopass scenarios against a real
+# kernel with an emulated Intel IOMMU.
+#
+# Each scenario is a block below (scenario_N) that writes BEGIN/END and PASS/FAIL
+# lines to the results share; run.sh judges them. The assertions read the
+# kernel's own state (driver links, driver_override, /sys/kernel/iommu_groups,
+# /dev/vfio, /sys/class/net, ip link), never iopass's word for it. What each
+# command printed goes to sN.log beside results.txt.
+#
+# This script must never exit: PID 1 ending is a panic. It ends with a power-off.
+
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export LC_ALL=C HOME=/tmp TERM=dumb
+
+# The 9p root is the host's /, and its /proc, /sys, /dev, /run and /tmp are the
+# host's directories: mount over them whatever they look like (a mountpoint
+# test would see the host's mounts and the guest would read the host's devices).
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs -o mode=0755 tmpfs /run
 mount -t tmpfs -o mode=1777 tmpfs /tmp
-R=/run/results; mkdir -p $R
-mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 results $R
-echo "uptime $(cat /proc/uptime)"
-for f in /sys/bus/pci/devices/*/modalias; do modprobe -b -q "$(cat $f)"; done
-for f in /sys/bus/virtio/devices/*/modalias; do modprobe -b -q "$(cat $f)"; done
-modprobe vfio-pci
-echo "uptime $(cat /proc/uptime)"
-for d in /sys/bus/pci/devices/*; do echo "$(basename $d) $(cat $d/vendor):$(cat $d/device) class $(cat $d/class) grp $(basename $(readlink $d/iommu_group)) drv $(basename "$(readlink $d/driver)")"; done
-ls -l /sys/kernel/iommu_groups/*/devices/
-lsmod
-cat /proc/mounts
-ls /sys/class/net /dev/vfio
-grep -i 'IR-' /proc/interrupts | head -3
-ls /sys/bus/virtio/devices/*/
-cat /sys/bus/virtio/devices/*/mount_tag
-sync
-/bin/busybox poweroff -f
+mkdir -p /dev/shm && mount -t tmpfs tmpfs /dev/shm
+
+poweroff_now() {
+	sync
+	/bin/busybox poweroff -f
+	echo o >/proc/sysrq-trigger
+	sleep 60
+}
+
+R=/run/results
+mkdir -p $R
+if ! mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 results $R; then
+	echo "vm-guest: cannot mount the results share" >/dev/console
+	poweroff_now
+fi
+# shellcheck source=/dev/null
+. $R/env # IOPASS, NIC_ROOTBUS, PORT_NIC, PORT_NVME, PCI_BRIDGE, ROOT_TAG (from run.sh)
+OUT=$R/results.txt
+T=/tmp/vmtest
+mkdir -p $T
+SYS=/sys/bus/pci/devices
+
+# ---- reporting ----------------------------------------------------------------------
+
+SC=0 SCNAME= SCT0=0 LOG=$R/setup.log
+now() { cut -d' ' -f1 /proc/uptime; }
+record() {
+	echo "$*" >>"$OUT"
+	echo "vm-guest: $*" >/dev/console
+}
+pass() { record "PASS $SC $*"; }
+fail() { record "FAIL $SC $*"; }
+info() { record "INFO $SC $*"; }
+begin() {
+	SC=$1
+	shift
+	SCNAME=$*
+	SCT0=$(now)
+	LOG=$R/s$SC.log
+	: >"$LOG"
+	record "BEGIN $SC $SCNAME"
+}
+end() { record "END $SC $SCNAME: $(awk -v a="$(now)" -v b="$SCT0" 'BEGIN { printf "%.1f", a - b }') s"; }
+
+# run CMD...: runs it (300 s at most), logs it with its output; RC, $T/out, $T/err
+run() {
+	echo "\$ $*" >>"$LOG"
+	timeout -k 5 300 "$@" >$T/out 2>$T/err
+	RC=$?
+	cat $T/out >>"$LOG"
+	sed 's/^/stderr: /' $T/err >>"$LOG"
+	echo "exit status $RC" >>"$LOG"
+}
+oneline() { tr '\n' ' ' <"$1" | sed 's/  */ /g; s/ $//' | cut -c1-400; }
+
+# expect WHAT EXPECTED ACTUAL [EVIDENCE]
+expect() {
+	if [ "$2" = "$3" ]; then
+		pass "$1: $3"
+	else
+		fail "$1: expected '$2', got '$3'${4:+; $4}"
+	fi
+}
+
+# ---- the kernel's state ---------------------------------------------------------------
+
+drv_of() { # the driver link, '-' when unbound
+	local l
+	l=$(readlink "$SYS/$1/driver") && echo "${l##*/}" || echo -
+}
+ovr_of() { cat "$SYS/$1/driver_override" 2>/dev/null || echo "?"; }
+grp_of() {
+	local l
+	l=$(readlink "$SYS/$1/iommu_group") && echo "${l##*/}" || echo -
+}
+members() { ls /sys/kernel/iommu_groups/"$1"/devices; }
+is_bridge() { case $(cat "$SYS/$1/class") in 0x0604*) return 0 ;; esac; return 1; }
+children() { # the devices directly below a bridge
+	local d
+	for d in "$SYS/$1"/0000:*; do [ -e "$d/vendor" ] && echo "${d##*/}"; done
+}
+netifs() { ls "$SYS/$1/net" 2>/dev/null | tr '\n' ' ' | sed 's/ $//'; }
+# every device, its driver and its driver_override: "the host as it was"
+snapshot() {
+	local d
+	for d in "$SYS"/*; do echo "${d##*/} $(drv_of "${d##*/}") $(ovr_of "${d##*/}")"; done
+}
+# expect_restored SNAPFILE WHAT: every device on the driver (and override) it had
+expect_restored() {
+	snapshot >$T/snap.now
+	if cmp -s "$1" $T/snap.now; then
+		pass "$2: every device on its original driver, overrides as before"
+	else
+		fail "$2: devices changed (before -> now): $(diff "$1" $T/snap.now | grep '^[<>]' | tr '\n' ' ')"
+	fi
+}
+journal_state() { [ -e /run/iopass/journal ] && echo present || echo absent; }
+vfio_node() { [ -c "/dev/vfio/$1" ] && echo "char device" || echo absent; }
+
+# The proof that passthrough works: a nested QEMU opens the devices through VFIO
+# (and stops before running anything). NESTED_RC, NESTED_OUT.
+nested_qemu() {
+	local args=() b
+	for b in "$@"; do args+=(-device "vfio-pci,host=$b"); done
+	echo "\$ qemu-system-x86_64 ... ${args[*]}" >>"$LOG"
+	printf 'info pci\nquit\n' | timeout -k 5 600 qemu-system-x86_64 -accel tcg -nodefaults \
+		-display none -S -m 64 "${args[@]}" -monitor stdio >$T/nested 2>&1
+	NESTED_RC=$?
+	NESTED_OUT=$T/nested
+	tr -d '\r' <$T/nested | sed 's/\x1b\[[0-9;]*[A-Za-z]//g' >>"$LOG"
+	echo "exit status $NESTED_RC" >>"$LOG"
+}
+id_of() { echo "$(sed 's/^0x//' "$SYS/$1/vendor"):$(sed 's/^0x//' "$SYS/$1/device")"; }
+
+# ---- setup: drivers by modalias (there is no udev), vfio-pci --------------------------
+
+record "BOOT guest init at $(now) s of uptime, kernel $(uname -r), iopass $IOPASS"
+{
+	for f in "$SYS"/*/modalias; do modprobe -b -q "$(cat "$f")"; done
+	for f in /sys/bus/virtio/devices/*/modalias; do modprobe -b -q "$(cat "$f")"; done
+	modprobe vfio-pci
+	modprobe vfio_iommu_type1
+} >>"$LOG" 2>&1
+snapshot >$T/snap.boot
+{
+	echo "devices after coldplug (address driver override group):"
+	for d in "$SYS"/*; do echo "${d##*/} $(drv_of "${d##*/}") $(ovr_of "${d##*/}") group $(grp_of "${d##*/}")"; done
+	cat /proc/mounts
+} >>"$LOG"
+ROOT_DEV=
+for v in /sys/bus/virtio/devices/*; do
+	if [ "$(tr -d '\0\n' <"$v/mount_tag" 2>/dev/null)" = "$ROOT_TAG" ]; then
+		p=$(readlink -f "$v")
+		p=${p%/*}
+		ROOT_DEV=${p##*/}
+	fi
+done
+PORT_NIC_EP=$(children "$PORT_NIC" | head -n 1)
+BR_GROUP=$(grp_of "$PCI_BRIDGE")
+BR_E1000= BR_RNG=
+for b in $(children "$PCI_BRIDGE"); do
+	case $(id_of "$b") in
+	8086:100e) BR_E1000=$b ;;
+	1af4:1005 | 1af4:1044) BR_RNG=$b ;;
+	esac
+done
+[ -n "$ROOT_DEV" ] || record "FAIL 0 setup: no virtio device with mount_tag $ROOT_TAG"
+[ -n "$BR_E1000" ] && [ -n "$BR_RNG" ] || record "FAIL 0 setup: no e1000 and virtio-rng behind $PCI_BRIDGE"
+record "SETUP at $(now) s: root-fs device $ROOT_DEV ($ROOT_TAG), root-bus NIC $NIC_ROOTBUS, NIC behind $PORT_NIC: $PORT_NIC_EP, bridge group $BR_GROUP ($PCI_BRIDGE: e1000 $BR_E1000, rng $BR_RNG)"
+
+# ---- 1: iopass list against /sys/kernel/iommu_groups ------------------------------------
+
+scenario_1() {
+	begin 1 "list -J matches /sys/kernel/iommu_groups"
+	run "$IOPASS" list -J
+	expect "iopass list -J exit status" 0 "$RC" "stderr: $(oneline $T/err)"
+	cp $T/out $T/list.json
+	jq -r '.devices[] | "\(.bdf) \(.group // "none")"' $T/list.json | sort >$T/list.groups
+	{
+		for g in /sys/kernel/iommu_groups/*; do
+			for d in "$g"/devices/*; do echo "${d##*/} ${g##*/}"; done
+		done
+		for d in "$SYS"/*; do [ -e "$d/iommu_group" ] || echo "${d##*/} none"; done
+	} | sort >$T/kernel.groups
+	{
+		echo "iopass (bdf group):"
+		cat $T/list.groups
+		echo "kernel (bdf group):"
+		cat $T/kernel.groups
+	} >>"$LOG"
+	if [ -s $T/kernel.groups ] && cmp -s $T/kernel.groups $T/list.groups; then
+		pass "the group of every device matches /sys/kernel/iommu_groups ($(wc -l <$T/kernel.groups) devices, $(ls /sys/kernel/iommu_groups | wc -l) groups)"
+	else
+		fail "groups differ from /sys/kernel/iommu_groups (kernel < > iopass): $(diff $T/kernel.groups $T/list.groups | grep '^[<>]' | tr '\n' ' ')"
+	fi
+	expect "device count (iopass vs ls /sys/bus/pci/devices)" "$(ls "$SYS" | wc -l)" "$(jq '.devices | length' $T/list.json)"
+	jq -r '.devices[] | "\(.bdf) \(.driver // "-") \(.vfio)"' $T/list.json | sort >$T/list.drivers
+	for d in "$SYS"/*; do
+		b=${d##*/} v=false
+		[ "$(drv_of "$b")" = vfio-pci ] && v=true
+		echo "$b $(drv_of "$b") $v"
+	done | sort >$T/kernel.drivers
+	if cmp -s $T/kernel.drivers $T/list.drivers; then
+		pass "the driver (and vfio flag) of every device matches its driver link"
+	else
+		fail "drivers differ from the driver links (kernel < > iopass): $(diff $T/kernel.drivers $T/list.drivers | grep '^[<>]' | tr '\n' ' ')"
+	fi
+	end
+}
+
+# ---- 2: iopass check verdicts ----------------------------------------------------------
+
+# verdict_of BDF: from the last check -J output
+verdict_of() { jq -r --arg b "$1" '.devices[] | select(.bdf == $b) | .verdict' $T/out; }
+
+scenario_2() {
+	local needs want
+	begin 2 "check -J verdicts"
+	run "$IOPASS" check -J
+	expect "host: iopass check exit status" 0 "$RC" "failing findings: $(jq -c '[.host.findings[] | select(.level == "fail") | .code]' $T/out 2>/dev/null)"
+	expect "host: ready" true "$(jq -r '.host.ready' $T/out)"
+	expect "host: finding interrupt-remapping" ok \
+		"$(jq -r '[.host.findings[] | select(.code == "interrupt-remapping") | .level] | join(",")' $T/out)" \
+		"the kernel: $(grep -c 'IR-' /proc/interrupts) IR- lines in /proc/interrupts; findings: $(jq -c '[.host.findings[] | {code, level}]' $T/out)"
+
+	for b in "$NIC_ROOTBUS" "$PORT_NIC_EP"; do
+		run "$IOPASS" check -J "$b"
+		expect "lone NIC $b ($(drv_of "$b"), group $(grp_of "$b") of $(members "$(grp_of "$b")" | wc -l)): verdict" \
+			ready "$(verdict_of "$b")" "exit status $RC; findings: $(jq -c '[.devices[].findings[] | {code, level}]' $T/out)"
+	done
+
+	# the e1000 behind the pcie-pci-bridge: its group needs the virtio-rng as well
+	run "$IOPASS" check -J "$BR_E1000"
+	expect "$BR_E1000 alone, of group $BR_GROUP ($(members "$BR_GROUP" | tr '\n' ' ')): verdict" \
+		needs-group "$(verdict_of "$BR_E1000")" "exit status $RC; findings: $(jq -c '[.devices[].findings[] | {code, level}]' $T/out)"
+	needs=$(jq -r --arg b "$BR_E1000" '.devices[] | select(.bdf == $b) | .needs | sort | join(" ")' $T/out)
+	want=$(for m in $(members "$BR_GROUP"); do
+		[ "$m" = "$BR_E1000" ] || is_bridge "$m" || echo "$m"
+	done | sort | tr '\n' ' ' | sed 's/ $//')
+	expect "$BR_E1000: needs (the group's other endpoints)" "$want" "$needs"
+	[ "$RC" = 3 ] && pass "exit status 3 for needs-group" || fail "exit status $RC for needs-group, expected 3"
+
+	run "$IOPASS" check -J --group "$BR_GROUP"
+	expect "check --group $BR_GROUP: verdicts" "$BR_E1000 ready $BR_RNG ready" \
+		"$(jq -r '[.devices[] | "\(.bdf) \(.verdict)"] | sort | join(" ")' $T/out)"
+
+	# the virtio-9p device behind the guest's / : the host uses it
+	run "$IOPASS" check -J "$ROOT_DEV"
+	expect "root-filesystem device $ROOT_DEV ($(drv_of "$ROOT_DEV"), 9p '$ROOT_TAG' mounted on /: $(awk '$2 == "/" {print $1, $3}' /proc/mounts)): verdict" \
+		unsafe "$(verdict_of "$ROOT_DEV")" \
+		"exit status $RC; findings: $(jq -c '[.devices[].findings[] | {code, level, message}]' $T/out)"
+	end
+}
+
+# ---- 3: attach one e1000e, open it in a nested QEMU, detach ------------------------------
+
+scenario_3() {
+	local b=$PORT_NIC_EP g orig ifs_before ifs_after i
+	begin 3 "attach, nested QEMU, detach of e1000e $b"
+	snapshot >$T/snap.3
+	g=$(grp_of "$b") orig=$(drv_of "$b") ifs_before=$(netifs "$b")
+	info "$b: driver $orig, group $g, interface(s) '$ifs_before'"
+	[ -n "$ifs_before" ] || fail "$b has no network interface before attach (setup)"
+
+	run "$IOPASS" attach "$b"
+	expect "iopass attach $b: exit status" 0 "$RC" "stderr: $(oneline $T/err)"
+	expect "$b driver link after attach" vfio-pci "$(drv_of "$b")"
+	expect "/dev/vfio/$g after attach" "char device" "$(vfio_node "$g")" "/dev/vfio: $(ls /dev/vfio | tr '\n' ' ')"
+	gone=yes
+	for i in $ifs_before; do [ -e "/sys/class/net/$i" ] && gone="no: $i is still there"; done
+	expect "the host's interface '$ifs_before' is gone from /sys/class/net" yes "$gone"
+	info "$b: driver_override after attach: $(ovr_of "$b")"
+
+	nested_qemu "$b"
+	expect "nested QEMU with -device vfio-pci,host=$b: exit status" 0 "$NESTED_RC" "output: $(oneline "$NESTED_OUT")"
+	if grep -qi "device $(id_of "$b")" "$NESTED_OUT"; then
+		pass "nested QEMU 'info pci' lists the passed-through $(id_of "$b"): $(grep -i "$(id_of "$b")" "$NESTED_OUT" | tr -d '\r' | head -n 1 | sed 's/^ *//')"
+	else
+		fail "nested QEMU 'info pci' does not list $(id_of "$b"): $(oneline "$NESTED_OUT")"
+	fi
+
+	run "$IOPASS" detach "$b"
+	expect "iopass detach $b: exit status" 0 "$RC" "stderr: $(oneline $T/err)"
+	expect "$b driver link after detach" "$orig" "$(drv_of "$b")"
+	expect "$b driver_override after detach" "(null)" "$(ovr_of "$b")"
+	# the probe is synchronous, but give the interface a moment all the same
+	for i in $(seq 50); do [ -n "$(netifs "$b")" ] && break; sleep 0.1; done
+	ifs_after=$(netifs "$b")
+	if [ -n "$ifs_after" ] && [ -e "/sys/class/net/${ifs_after%% *}" ] && ip link show dev "${ifs_after%% *}" >$T/ip 2>&1; then
+		pass "interface '$ifs_after' is back (before: '$ifs_before'): $(head -n 1 $T/ip)"
+	else
+		fail "no network interface back for $b after detach: net/ '$ifs_after', /sys/class/net: $(ls /sys/class/net | tr '\n' ' '), ip link: $(oneline $T/ip 2>/dev/null)"
+	fi
+	expect "/dev/vfio/$g after detach" absent "$(vfio_node "$g")"
+	expect_restored $T/snap.3 "after attach and detach of $b"
+	end
+}
+
+# ---- 4: attach --group on the 3-device bridge group, then detach -------------------------
+
+scenario_4() {
+	local g=$BR_GROUP m
+	begin 4 "attach --group $g (pcie-pci-bridge group), detach --group"
+	snapshot >$T/snap.4
+	info "group $g before: $(for m in $(members "$g"); do echo -n "$m=$(drv_of "$m") "; done)"
+
+	run "$IOPASS" attach --group "$g"
+	expect "iopass attach --group $g: exit status" 0 "$RC" "stderr: $(oneline $T/err)"
+	for m in $(members "$g"); do
+		if is_bridge "$m"; then
+			expect "bridge $m keeps its driver" "$(awk -v b="$m" '$1 == b {print $2}' $T/snap.4)" "$(drv_of "$m")"
+		else
+			expect "$m driver link after attach --group" vfio-pci "$(drv_of "$m")"
+		fi
+	done
+	expect "/dev/vfio/$g after attach --group" "char device" "$(vfio_node "$g")"
+	nested_qemu "$BR_E1000" "$BR_RNG"
+	expect "nested QEMU with both endpoints of group $g: exit status" 0 "$NESTED_RC" "output: $(oneline "$NESTED_OUT")"
+
+	run "$IOPASS" detach --group "$g"
+	expect "iopass detach --group $g: exit status" 0 "$RC" "stderr: $(oneline $T/err)"
+	for m in $(members "$g"); do
+		expect "$m driver after detach (as before)" "$(awk -v b="$m" '$1 == b {print $2}' $T/snap.4)" "$(drv_of "$m")"
+	done
+	expect "/dev/vfio/$g after detach --group" absent "$(vfio_node "$g")"
+	expect_restored $T/snap.4 "after attach --group $g and detach --group $g"
+	end
+}
+
+# ---- 7: iopass killed half way through attach; detach --all recovers ---------------------
+
+# after_kill WHAT: detach --all must put everything back and drop the journal
+after_kill() {
+	info "$1: at the kill: journal $(journal_state); group $BR_GROUP: $(for m in $(members "$BR_GROUP"); do echo -n "$m=$(drv_of "$m")/$(ovr_of "$m") "; done)"
+	run "$IOPASS" detach --all
+	expect "$1: iopass detach --all: exit status" 0 "$RC" "stdout: $(oneline $T/out) stderr: $(oneline $T/err)"
+	expect_restored $T/snap.7 "$1, then detach --all"
+	expect "$1: /run/iopass/journal after detach --all" absent "$(journal_state)"
+	echo "state file: $(cat /run/iopass/state 2>&1 | tr '\n' '|')" >>"$LOG"
+}
+
+scenario_7() {
+	local g=$BR_GROUP k nwrites paths=() m pid delay
+	begin 7 "SIGKILL in the middle of attach --group $g, recovery by detach --all"
+	snapshot >$T/snap.7
+	expect "no journal before" absent "$(journal_state)"
+
+	# Deterministic: strace kills iopass on entering its k-th write to the kernel's
+	# binding files, for every k of the attach (override, unbind, probe per device).
+	nwrites=0
+	for m in $(members "$g"); do
+		is_bridge "$m" && continue
+		paths+=(-P "$(readlink -f "$SYS/$m/driver_override")")
+		nwrites=$((nwrites + 2))
+		if [ "$(drv_of "$m")" != - ]; then
+			paths+=(-P "/sys/bus/pci/drivers/$(drv_of "$m")/unbind")
+			nwrites=$((nwrites + 1))
+		fi
+	done
+	paths+=(-P /sys/bus/pci/drivers_probe)
+	if command -v strace >/dev/null; then
+		for k in $(seq "$nwrites"); do
+			run strace -f -qq -o /dev/null "${paths[@]}" -e trace=write \
+				-e inject=write:signal=KILL:when="$k" "$IOPASS" attach --group "$g"
+			expect "killed at write $k of $nwrites: attach exit status (SIGKILL)" 137 "$RC" "stderr: $(oneline $T/err)"
+			expect "killed at write $k of $nwrites: journal left behind" present "$(journal_state)"
+			after_kill "killed at write $k of $nwrites"
+		done
+	else
+		fail "no strace: the deterministic kills did not run"
+	fi
+
+	# As a user would: kill -9 after a while, wherever iopass happens to be
+	for delay in 0.05 0.2 0.5; do
+		"$IOPASS" attach --group "$g" >>"$LOG" 2>&1 &
+		pid=$!
+		sleep "$delay"
+		kill -9 "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		after_kill "kill -9 after ${delay} s (exit status $?)"
+	done
+	end
+}
+
+# ---- 5: the root filesystem's device is refused -------------------------------------------
+
+scenario_5() {
+	local b=$ROOT_DEV
+	begin 5 "attach of the root-filesystem device $b is refused"
+	snapshot >$T/snap.5
+	# a dry run first: if the guard does not hold, the real attach would take the
+	# guest's / away and end every scenario (the dry run applies the same guards)
+	run "$IOPASS" attach --dry-run "$b"
+	if [ "$RC" != 3 ]; then
+		fail "iopass attach --dry-run $b (virtio-9p behind /, $(awk '$2 == "/" {print $1, $3, $4}' /proc/mounts)): exit status $RC, expected 3 (refused); it would attach it: $(oneline $T/out) $(oneline $T/err); the real attach was not run, it would take the guest's root filesystem"
+	else
+		pass "iopass attach --dry-run $b refused: $(oneline $T/err)"
+		run "$IOPASS" attach "$b"
+		expect "iopass attach $b (no --force): exit status" 3 "$RC" "stdout: $(oneline $T/out) stderr: $(oneline $T/err)"
+	fi
+	expect "$b driver link" "$(awk -v b="$b" '$1 == b {print $2}' $T/snap.5)" "$(drv_of "$b")"
+	expect "journal after the refusal" absent "$(journal_state)"
+	expect_restored $T/snap.5 "after the refused attach of $b"
+	end
+}
+
+for s in 1 2 3 4 7 5; do
+	scenario_$s
+done
+expect_restored $T/snap.boot "at the end of all scenarios"
+record "DONE at $(now) s of uptime"
+poweroff_now

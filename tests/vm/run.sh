@@ -157,8 +157,8 @@ else
 	echo "vm: FAIL: the guest wrote no results"
 	status=1
 fi
-npass=$(grep -c '^PASS ' "$res" 2>/dev/null || true)
-nfail=$(grep -c '^FAIL ' "$res" 2>/dev/null || true)
+npass=$(grep -c "^PASS " "$res" 2>/dev/null || true); npass=${npass:-0}
+nfail=$(grep -c "^FAIL " "$res" 2>/dev/null || true); nfail=${nfail:-0}
 [ "$nfail" -eq 0 ] || status=1
 if [ "$qrc" -eq 124 ] || [ "$qrc" -eq 137 ]; then
 	echo "vm: FAIL: the VM was stopped after ${timeout_s} s"
