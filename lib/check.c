@@ -553,45 +553,84 @@ static void check_reset(const struct iopass_devlist *list, struct iopass_dev *de
 	}
 }
 
-/* Processes holding /dev/vfio/<group> open (a running VM): "qemu (pid 42), ..." */
-size_t vfio_group_users(struct iopass_ctx *ctx, int group, char *pids, size_t size)
+struct vfio_user {
+	int group;
+	unsigned pid;
+	char desc[96]; /* "qemu-system-x86 (pid 4242)" */
+};
+
+/* Every process holding a /dev/vfio/<group> open, from one walk of /proc. */
+static int vfio_users_scan(struct iopass_ctx *ctx, struct vfio_user **ret, size_t *ret_n)
 {
-	char want[64];
-	size_t len = 0;
+	struct vfio_user *users = NULL;
+	size_t n = 0;
 	struct dirent *de;
 	DIR *proc;
 
-	pids[0] = '\0';
-	snprintf(want, sizeof(want), "/dev/vfio/%d", group);
+	*ret = NULL;
+	*ret_n = 0;
 	if (sysfs_opendir(ctx, "/proc", &proc) < 0)
 		return 0;
 	while ((de = readdir(proc))) {
 		char path[300], target[128], comm[64];
-		unsigned pid;
+		unsigned pid, g;
 		struct dirent *fe;
 		DIR *fds;
-		bool found = false;
 
 		if (parse_uint(de->d_name, INT32_MAX, &pid) < 0)
 			continue;
 		snprintf(path, sizeof(path), "/proc/%u/fd", pid);
 		if (sysfs_opendir(ctx, path, &fds) < 0)
 			continue;
-		while (!found && (fe = readdir(fds))) {
+		comm[0] = '\0';
+		while ((fe = readdir(fds))) {
+			struct vfio_user *nu;
+			bool seen = false;
+
 			snprintf(path, sizeof(path), "/proc/%u/fd/%s", pid, fe->d_name);
-			found = sysfs_readlink(ctx, path, target, sizeof(target)) > 0 && streq(target, want);
+			if (sysfs_readlink(ctx, path, target, sizeof(target)) <= 0 ||
+			    strncmp(target, "/dev/vfio/", 10) != 0 || parse_uint(target + 10, INT32_MAX, &g) < 0)
+				continue;
+			if (!comm[0]) {
+				snprintf(path, sizeof(path), "/proc/%u/comm", pid);
+				if (sysfs_read(ctx, path, comm, sizeof(comm)) <= 0)
+					snprintf(comm, sizeof(comm), "?");
+			}
+			for (size_t i = 0; i < n && !seen; i++)
+				seen = users[i].group == (int)g && users[i].pid == pid;
+			if (seen)
+				continue;
+			nu = reallocarray(users, n + 1, sizeof(*nu));
+			if (!nu)
+				break;
+			users = nu;
+			users[n].group = (int)g;
+			users[n].pid = pid;
+			snprintf(users[n].desc, sizeof(users[n].desc), "%s (pid %u)", comm, pid);
+			n++;
 		}
 		closedir(fds);
-		if (!found)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%u/comm", pid);
-		if (sysfs_read(ctx, path, comm, sizeof(comm)) <= 0)
-			snprintf(comm, sizeof(comm), "?");
-		if (len < size)
-			len += (size_t)snprintf(pids + len, size - len, "%s%s (pid %u)",
-						len ? ", " : "", comm, pid);
 	}
 	closedir(proc);
+	*ret = users;
+	*ret_n = n;
+	return 0;
+}
+
+/* Processes holding /dev/vfio/<group> open (a running VM): "qemu (pid 42), ..." */
+size_t vfio_group_users(struct iopass_ctx *ctx, int group, char *pids, size_t size)
+{
+	size_t len = 0;
+
+	pids[0] = '\0';
+	if (!ctx->vfio_users_read) {
+		vfio_users_scan(ctx, &ctx->vfio_users, &ctx->nvfio_users);
+		ctx->vfio_users_read = true;
+	}
+	for (size_t i = 0; i < ctx->nvfio_users; i++)
+		if (ctx->vfio_users[i].group == group && len < size)
+			len += (size_t)snprintf(pids + len, size - len, "%s%s", len ? ", " : "",
+						ctx->vfio_users[i].desc);
 	return len;
 }
 

@@ -25,6 +25,9 @@ struct iopass_ctx {
 	int lock_timeout_ms;
 	/* read once per context by the host-use guards (hostuse.c, check.c) */
 	struct hostuse_cache *hu;
+	struct vfio_user *vfio_users; /* check.c: who holds /dev/vfio/N, one walk of /proc */
+	size_t nvfio_users;
+	bool vfio_users_read;
 };
 
 enum {
