@@ -28,28 +28,37 @@ extern const struct cli_cmd cmd_attach;
 extern const struct cli_cmd cmd_detach;
 extern const struct cli_cmd cmd_emit;
 extern const struct cli_cmd cmd_vf;
+extern const struct cli_cmd cmd_complete;
 
 /* Global options: may stand before the command or among its options. */
 struct cli_globals {
 	const char *sysroot;
 	int verbose;
 	bool quiet;
+	int color; /* -1 auto (a terminal, no NO_COLOR), 0 never, 1 always */
 };
 extern struct cli_globals cli;
 
 enum {
 	OPT_SYSROOT = 0x1000,
+	OPT_COLOR,
 	OPT_GLOBAL_LAST,
 };
 
 #define CLI_GLOBAL_LONGOPTS                                                                    \
 	{ "sysroot", required_argument, NULL, OPT_SYSROOT },                                   \
+		{ "color", optional_argument, NULL, OPT_COLOR },                               \
 		{ "verbose", no_argument, NULL, 'v' }, { "quiet", no_argument, NULL, 'q' },    \
 		{ "help", no_argument, NULL, 'h' }
 #define CLI_GLOBAL_SHORTOPTS "vqh"
 
 /* Handle a global option seen by a command's getopt loop; false if c is not one. */
 bool cli_global_option(int c, const char *arg);
+
+/* ANSI colour for a word on stdout, when --color says so ("" otherwise). */
+enum cli_color { COLOR_GREEN, COLOR_YELLOW, COLOR_RED, COLOR_BOLD };
+const char *cli_color_on(enum cli_color c);
+const char *cli_color_off(void);
 
 /* Messages: "iopass: CMD: ..." on stderr. */
 void cli_err(const char *cmd, const char *fmt, ...) _printf_(2, 3);
@@ -58,7 +67,9 @@ void cli_note(const char *cmd, const char *fmt, ...) _printf_(2, 3);
 /* After a one-line message naming the input and the fix: exit status 2. */
 int cli_usage_error(const char *cmd);
 /* getopt returned '?' or ':' (optstrings start with ':' and opterr is 0): say which, return 2. */
-int cli_option_error(const char *cmd, int c, char *argv[]);
+int cli_option_error(const char *cmd, int c, char *argv[], const struct option *longopts);
+/* The candidate within two edits of word, or NULL. */
+const char *cli_did_you_mean(const char *word, const char *const *candidates);
 
 /* A context for the sysroot in use, with the library's log going to stderr. */
 int cli_ctx_new(const char *cmd, struct iopass_ctx **ret_ctx);
@@ -87,6 +98,8 @@ int cli_select_id(const char *cmd, const struct iopass_devlist *list, const char
 		  struct cli_selection *sel);
 /* Seconds (0..3600) for OPT, as milliseconds; -1 with the message printed. */
 int cli_parse_seconds(const char *cmd, const char *opt, const char *arg);
+
+int cli_int_cmp(const void *a, const void *b); /* qsort of ints */
 
 /* Whole-string numbers: decimal, or hex with an optional 0x (up to 6 digits). */
 int parse_dec_arg(const char *s, unsigned *ret);

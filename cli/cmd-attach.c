@@ -99,7 +99,7 @@ static int cmd_attach_main(int argc, char *argv[])
 			usage();
 			return EXIT_OK;
 		default:
-			return cli_option_error(CMD, c, argv);
+			return cli_option_error(CMD, c, argv, longopts);
 		}
 	}
 	if (!have_group && !id && optind >= argc) {

@@ -34,6 +34,17 @@ static void usage(void)
 	      stdout);
 }
 
+static enum cli_color level_color(enum iopass_level lv)
+{
+	return lv == IOPASS_LEVEL_FAIL ? COLOR_RED : lv == IOPASS_LEVEL_WARN ? COLOR_YELLOW
+		: lv == IOPASS_LEVEL_OK ? COLOR_GREEN : COLOR_BOLD;
+}
+
+static enum cli_color verdict_color(enum iopass_verdict v)
+{
+	return v == IOPASS_READY ? COLOR_GREEN : v == IOPASS_NEEDS_GROUP ? COLOR_YELLOW : COLOR_RED;
+}
+
 /* Problems always; "ok" lines when show_ok; info lines and every hint with -v. */
 static void print_findings(const struct iopass_report *r, bool all, bool show_ok, const char *indent)
 {
@@ -43,7 +54,8 @@ static void print_findings(const struct iopass_report *r, bool all, bool show_ok
 
 		if (!all && (lv == IOPASS_LEVEL_INFO || (lv == IOPASS_LEVEL_OK && !show_ok)))
 			continue;
-		printf("%s%-5s %s\n", indent, iopass_level_name(lv), iopass_report_message(r, i));
+		printf("%s%s%-5s%s %s\n", indent, cli_color_on(level_color(lv)), iopass_level_name(lv),
+		       cli_color_off(), iopass_report_message(r, i));
 		if (hint && (all || lv >= IOPASS_LEVEL_WARN))
 			printf("%s      fix: %s\n", indent, hint);
 	}
@@ -70,9 +82,10 @@ static void print_device(struct iopass_dev *dev, const struct iopass_report *r, 
 	int g = iopass_dev_get_iommu_group(dev);
 	size_t nneeds = iopass_report_needs_count(r);
 
-	printf("%s %s: %s%s%s", iopass_dev_get_bdf(dev),
-	       iopass_verdict_name(iopass_report_verdict(r)), vn ? vn : "", vn ? " " : "",
-	       dn ? dn : "Device");
+	printf("%s %s%s%s: %s%s%s", iopass_dev_get_bdf(dev),
+	       cli_color_on(verdict_color(iopass_report_verdict(r))),
+	       iopass_verdict_name(iopass_report_verdict(r)), cli_color_off(), vn ? vn : "",
+	       vn ? " " : "", dn ? dn : "Device");
 	if (g >= 0)
 		printf(", group %d", g);
 	printf(", %s\n", drv ? drv : "no driver");
@@ -123,7 +136,7 @@ static int cmd_check_main(int argc, char *argv[])
 			usage();
 			return EXIT_OK;
 		default:
-			return cli_option_error(CMD, c, argv);
+			return cli_option_error(CMD, c, argv, longopts);
 		}
 	}
 	if (all && (have_group || optind < argc)) {
@@ -217,8 +230,10 @@ static int cmd_check_main(int argc, char *argv[])
 		bool verbose = cli.verbose > 0;
 
 		if (!sel.n || iopass_report_worst(host) >= IOPASS_LEVEL_WARN || verbose) {
-			printf("host: %s\n", iopass_report_worst(host) == IOPASS_LEVEL_FAIL ? "not ready"
-												: "ready");
+			bool host_ok = iopass_report_worst(host) != IOPASS_LEVEL_FAIL;
+
+			printf("host: %s%s%s\n", cli_color_on(host_ok ? COLOR_GREEN : COLOR_RED),
+			       host_ok ? "ready" : "not ready", cli_color_off());
 			print_findings(host, verbose, !sel.n, "  ");
 		}
 		for (size_t i = 0; i < sel.n; i++)

@@ -116,7 +116,7 @@ static int cmd_detach_main(int argc, char *argv[])
 			usage();
 			return EXIT_OK;
 		default:
-			return cli_option_error(CMD, c, argv);
+			return cli_option_error(CMD, c, argv, longopts);
 		}
 	}
 	if (all && (have_group || optind < argc)) {

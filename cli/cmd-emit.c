@@ -291,7 +291,7 @@ static int cmd_emit_main(int argc, char *argv[])
 			usage();
 			return EXIT_OK;
 		default:
-			return cli_option_error(CMD, c, argv);
+			return cli_option_error(CMD, c, argv, longopts);
 		}
 	}
 	if (nfmt > 1) {

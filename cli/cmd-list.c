@@ -490,7 +490,7 @@ static int cmd_list_main(int argc, char *argv[])
 			usage();
 			return EXIT_OK;
 		default:
-			return cli_option_error(CMD, c, argv);
+			return cli_option_error(CMD, c, argv, longopts);
 		}
 	}
 	if (o.json && o.raw) {

@@ -77,7 +77,7 @@ static int cmd_vf_main(int argc, char *argv[])
 			usage();
 			return EXIT_OK;
 		default:
-			return cli_option_error(CMD, c, argv);
+			return cli_option_error(CMD, c, argv, longopts);
 		}
 	}
 	if (optind >= argc) {

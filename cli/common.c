@@ -9,11 +9,49 @@
 
 #include "cli.h"
 
-struct cli_globals cli;
+#include <unistd.h>
+
+struct cli_globals cli = { .color = -1 };
+
+static bool color_enabled(void)
+{
+	static int decided = -1;
+	const char *term = getenv("TERM");
+
+	if (cli.color >= 0)
+		return cli.color;
+	if (decided < 0)
+		decided = isatty(STDOUT_FILENO) && !getenv("NO_COLOR") && term && !streq(term, "dumb");
+	return decided;
+}
+
+const char *cli_color_on(enum cli_color c)
+{
+	static const char *const seq[] = { "\033[32m", "\033[33m", "\033[31m", "\033[1m" };
+
+	return color_enabled() ? seq[c] : "";
+}
+
+const char *cli_color_off(void)
+{
+	return color_enabled() ? "\033[0m" : "";
+}
 
 bool cli_global_option(int c, const char *arg)
 {
 	switch (c) {
+	case OPT_COLOR:
+		if (!arg || streq(arg, "always"))
+			cli.color = 1;
+		else if (streq(arg, "never"))
+			cli.color = 0;
+		else if (streq(arg, "auto"))
+			cli.color = -1;
+		else {
+			cli_err(NULL, "--color '%s': use auto, always or never", arg);
+			exit(EXIT_USAGE);
+		}
+		return true;
 	case OPT_SYSROOT:
 		cli.sysroot = arg;
 		return true;
@@ -76,15 +114,69 @@ int cli_usage_error(const char *cmd _unused_)
 	return EXIT_USAGE;
 }
 
-int cli_option_error(const char *cmd, int c, char *argv[])
+/* Edit distance, for "did you mean": small strings only. */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), prev[64], cur[64];
+
+	if (la >= 64 || lb >= 64)
+		return 64;
+	for (size_t j = 0; j <= lb; j++)
+		prev[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		cur[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+			size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+
+			cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+		}
+		memcpy(prev, cur, (lb + 1) * sizeof(*prev));
+	}
+	return prev[lb];
+}
+
+const char *cli_did_you_mean(const char *word, const char *const *candidates)
+{
+	const char *best = NULL;
+	size_t best_d = 3; /* at most two edits away */
+
+	for (; *candidates; candidates++) {
+		size_t d = edit_distance(word, *candidates);
+
+		if (d < best_d) {
+			best = *candidates;
+			best_d = d;
+		}
+	}
+	return best;
+}
+
+int cli_option_error(const char *cmd, int c, char *argv[], const struct option *longopts)
 {
 	const char *arg = optind > 0 ? argv[optind - 1] : "?";
 	char shortopt[3] = { '-', (char)optopt, 0 };
 	const char *help = cmd ? cmd : "";
+	const char *names[64], *guess = NULL;
+	size_t n = 0;
 
-	if (c == ':')
+	if (c == ':') {
 		cli_err(cmd, "option '%s' needs an argument; see 'iopass %s%s--help'", arg, help,
 			cmd ? " " : "");
+		return EXIT_USAGE;
+	}
+	if (strncmp(arg, "--", 2) == 0 && longopts) {
+		char word[64];
+
+		snprintf(word, sizeof(word), "%.*s", (int)strcspn(arg + 2, "="), arg + 2);
+		for (; longopts->name && n < ARRAY_SIZE(names) - 1; longopts++)
+			names[n++] = longopts->name;
+		names[n] = NULL;
+		guess = cli_did_you_mean(word, names);
+	}
+	if (guess)
+		cli_err(cmd, "unknown option '%s'; did you mean '--%s'? see 'iopass %s%s--help'", arg,
+			guess, help, cmd ? " " : "");
 	else
 		cli_err(cmd, "unknown option '%s'; see 'iopass %s%s--help'",
 			optopt && strncmp(arg, "--", 2) != 0 ? shortopt : arg, help, cmd ? " " : "");
@@ -415,4 +507,11 @@ int parse_hex_arg(const char *s, uint32_t *ret)
 	}
 	*ret = (uint32_t)v;
 	return 0;
+}
+
+int cli_int_cmp(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+
+	return (x > y) - (x < y);
 }

@@ -20,7 +20,33 @@ static const struct cli_cmd *const commands[] = {
 	&cmd_detach,
 	&cmd_emit,
 	&cmd_vf,
+	&cmd_complete,
 };
+
+static const char *guess_command(const char *name)
+{
+	const char *names[ARRAY_SIZE(commands) + 2];
+	size_t n = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (commands[i]->help)
+			names[n++] = commands[i]->name;
+	names[n++] = "help";
+	names[n] = NULL;
+	return cli_did_you_mean(name, names);
+}
+
+static int unknown_command(const char *prefix, const char *name)
+{
+	const char *guess = guess_command(name);
+
+	if (guess)
+		cli_err(NULL, "%sunknown command '%s'; did you mean '%s'? see 'iopass --help'", prefix,
+			name, guess);
+	else
+		cli_err(NULL, "%sunknown command '%s'; see 'iopass --help' for the commands", prefix, name);
+	return EXIT_USAGE;
+}
 
 static const struct cli_cmd *find_command(const char *name)
 {
@@ -37,10 +63,12 @@ static void usage(FILE *out)
 	      "\nCommands:\n",
 	      out);
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-		fprintf(out, "  %-10s %s\n", commands[i]->name, commands[i]->help);
+		if (commands[i]->help) /* NULL: hidden (the completion query) */
+			fprintf(out, "  %-10s %s\n", commands[i]->name, commands[i]->help);
 	fputs("  help       show help for a command\n"
 	      "\nGlobal options:\n"
 	      "      --sysroot DIR  read and write below DIR instead of / (also IOPASS_SYSROOT)\n"
+	      "      --color[=WHEN] colour: auto (a terminal without NO_COLOR), always, never\n"
 	      "  -v, --verbose      more detail (twice: debug messages)\n"
 	      "  -q, --quiet        no warnings or notes on stderr\n"
 	      "  -h, --help         show this help\n"
@@ -73,7 +101,7 @@ int main(int argc, char *argv[])
 			printf("iopass %s\n", IOPASS_VERSION);
 			return EXIT_OK;
 		default:
-			return cli_option_error(NULL, c, argv);
+			return cli_option_error(NULL, c, argv, longopts);
 		}
 	}
 	if (optind >= argc) {
@@ -87,11 +115,8 @@ int main(int argc, char *argv[])
 			return EXIT_OK;
 		}
 		cmd = find_command(argv[optind + 1]);
-		if (!cmd) {
-			cli_err(NULL, "help: unknown command '%s'; see 'iopass --help' for the commands",
-				argv[optind + 1]);
-			return cli_usage_error(NULL);
-		}
+		if (!cmd || !cmd->help)
+			return unknown_command("help: ", argv[optind + 1]);
 		char *hargv[] = { (char *)cmd->name, (char *)"--help", NULL };
 
 		optind = 0;
@@ -99,10 +124,8 @@ int main(int argc, char *argv[])
 	}
 
 	cmd = find_command(argv[optind]);
-	if (!cmd) {
-		cli_err(NULL, "unknown command '%s'; see 'iopass --help' for the commands", argv[optind]);
-		return cli_usage_error(NULL);
-	}
+	if (!cmd)
+		return unknown_command("", argv[optind]);
 	argc -= optind;
 	argv += optind;
 	optind = 0; /* full reset for the command's own getopt_long */

@@ -71,6 +71,8 @@ int iopass_id_parse(const char *s, uint16_t *ret_vendor, uint16_t *ret_device);
  * Fills value/mask so that (class & mask) == value matches.
  */
 int iopass_class_parse(const char *s, uint32_t *ret_value, uint32_t *ret_mask);
+/* The most specific selector name for a class code ("nvme", "usb", "net"), or NULL. */
+const char *iopass_class_short_name(uint32_t class);
 /* The selector names, NULL-terminated, for help and completion. */
 const char *const *iopass_class_names(void);
 

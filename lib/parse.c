@@ -222,3 +222,18 @@ bool iopass_driver_name_valid(const char *name)
 {
 	return name_is_safe(name) && strlen(name) <= 64;
 }
+
+const char *iopass_class_short_name(uint32_t class)
+{
+	const char *best = NULL;
+	uint32_t best_mask = 0;
+
+	/* the most specific selector that matches: nvme before storage, usb before serial */
+	for (size_t i = 0; i < ARRAY_SIZE(class_names); i++)
+		if ((class & class_names[i].mask) == class_names[i].value && class_names[i].mask > best_mask &&
+		    !streq(class_names[i].name, "gpu")) {
+			best = class_names[i].name;
+			best_mask = class_names[i].mask;
+		}
+	return best;
+}

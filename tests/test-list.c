@@ -237,7 +237,10 @@ static void test_bad_input(void **state)
 	USAGE_ERROR("iopass: list: unknown option '-x'; see 'iopass list --help'\n", "list", "-x");
 	USAGE_ERROR("iopass: list: option '--output' needs an argument; see 'iopass list --help'\n",
 		    "list", "--output");
-	USAGE_ERROR("iopass: unknown command 'lsit'; see 'iopass --help' for the commands\n", "lsit");
+	USAGE_ERROR("iopass: unknown command 'lsit'; did you mean 'list'? see 'iopass --help'\n", "lsit");
+	USAGE_ERROR("iopass: unknown command 'frobnicate'; see 'iopass --help' for the commands\n", "frobnicate");
+	USAGE_ERROR("iopass: list: unknown option '--jsno'; did you mean '--json'? see 'iopass list --help'\n",
+		    "list", "--jsno");
 	USAGE_ERROR("iopass: no command given; try 'iopass list' or 'iopass --help'\n", "-v");
 	expect_usage_error(NULL, (const char *const[]){ "--sysroot", "/nonexistent/iopass", "list", NULL },
 			   "iopass: list: sysroot '/nonexistent/iopass': No such file or directory; pass an existing directory to --sysroot\n");
