@@ -66,7 +66,7 @@ bool cli_global_option(int c, const char *arg)
 	}
 }
 
-static void vmsg(const char *cmd, const char *level, const char *fmt, va_list ap)
+_printf_(3, 0) static void vmsg(const char *cmd, const char *level, const char *fmt, va_list ap)
 {
 	fputs("iopass: ", stderr);
 	if (cmd)
@@ -183,7 +183,7 @@ int cli_option_error(const char *cmd, int c, char *argv[], const struct option *
 	return EXIT_USAGE;
 }
 
-static void log_to_stderr(void *data, int prio, const char *fmt, va_list ap)
+_printf_(3, 0) static void log_to_stderr(void *data, int prio, const char *fmt, va_list ap)
 {
 	const char *cmd = data;
 

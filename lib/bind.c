@@ -357,7 +357,7 @@ void records_remove(struct records *rs, const char *bdf)
  *   <bdf> <driver|-> <override|->
  * Anything else, and the file is reported corrupt and not trusted.
  */
-static int records_parse(const char *text, const char *kind, struct records *rs, char *op,
+int records_parse(const char *text, const char *kind, struct records *rs, char *op,
 			 size_t opsize)
 {
 	char header[32];

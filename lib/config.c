@@ -18,7 +18,7 @@
 
 static __thread jmp_buf *cfg_jmp;
 
-_Noreturn static void cfg_error(char *msg _unused_, ...)
+__attribute__((noreturn)) static void cfg_error(char *msg _unused_, ...)
 {
 	if (cfg_jmp)
 		longjmp(*cfg_jmp, 1);

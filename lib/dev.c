@@ -84,6 +84,28 @@ static int read_hex_attr(int dfd, const char *name, unsigned digits, uint32_t *r
  * what makes scanning thousands of functions cheap. Fields that are missing
  * or malformed are read from their own attribute files instead.
  */
+/* PCI_CLASS, PCI_ID and PCI_SUBSYS_ID from a uevent's text (modified in place); the rest is ignored. */
+void dev_parse_uevent(struct iopass_dev *dev, char *buf)
+{
+	char *save = NULL;
+	uint32_t v;
+
+	for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "PCI_CLASS=", 10) == 0) {
+			if (parse_hex(line + 10, 6, false, &v) == 0) {
+				dev->class = v;
+				dev->flags |= DEV_HAVE_CLASS;
+			}
+		} else if (strncmp(line, "PCI_ID=", 7) == 0) {
+			if (iopass_id_parse(line + 7, &dev->vendor, &dev->device) == 0)
+				dev->flags |= DEV_HAVE_VENDOR | DEV_HAVE_DEVICE;
+		} else if (strncmp(line, "PCI_SUBSYS_ID=", 14) == 0) {
+			if (iopass_id_parse(line + 14, &dev->subvendor, &dev->subdevice) == 0)
+				dev->flags |= DEV_HAVE_SUBVENDOR | DEV_HAVE_SUBDEVICE;
+		}
+	}
+}
+
 static void dev_read_ids(struct iopass_dev *dev, int dfd)
 {
 	char buf[1024];
@@ -91,24 +113,8 @@ static void dev_read_ids(struct iopass_dev *dev, int dfd)
 	uint32_t v;
 	int r;
 
-	if (n > 0) {
-		char *save = NULL;
-
-		for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-			if (strncmp(line, "PCI_CLASS=", 10) == 0) {
-				if (parse_hex(line + 10, 6, false, &v) == 0) {
-					dev->class = v;
-					dev->flags |= DEV_HAVE_CLASS;
-				}
-			} else if (strncmp(line, "PCI_ID=", 7) == 0) {
-				if (iopass_id_parse(line + 7, &dev->vendor, &dev->device) == 0)
-					dev->flags |= DEV_HAVE_VENDOR | DEV_HAVE_DEVICE;
-			} else if (strncmp(line, "PCI_SUBSYS_ID=", 14) == 0) {
-				if (iopass_id_parse(line + 14, &dev->subvendor, &dev->subdevice) == 0)
-					dev->flags |= DEV_HAVE_SUBVENDOR | DEV_HAVE_SUBDEVICE;
-			}
-		}
-	}
+	if (n > 0)
+		dev_parse_uevent(dev, buf);
 
 	if (!(dev->flags & DEV_HAVE_VENDOR)) {
 		r = read_hex_attr(dfd, "vendor", 4, &v);

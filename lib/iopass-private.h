@@ -123,6 +123,7 @@ int state_remove(int dirfd, const char *name);
 
 /* dev.c */
 const char *dev_sysfs_dir(struct iopass_dev *dev);
+void dev_parse_uevent(struct iopass_dev *dev, char *buf);
 /* The members of group g: *ret points at the first, the count is returned. */
 size_t devlist_group(const struct iopass_devlist *list, int g, struct iopass_dev *const **ret);
 /* The devices on dev's bus (slot_only: in dev's slot), a run of the sorted list. */
@@ -206,6 +207,8 @@ int current_override(struct iopass_ctx *ctx, const char *bdf, char *buf, size_t 
 int session_begin(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s);
 void session_end(struct session *s);
 void records_free(struct records *rs);
+/* The text of a state ("state") or journal ("journal") file; -EBADMSG when corrupt. */
+int records_parse(const char *text, const char *kind, struct records *rs, char *op, size_t opsize);
 struct record *records_find(struct records *rs, const char *bdf);
 void records_remove(struct records *rs, const char *bdf);
 int records_store(int dirfd, const char *file, const char *kind, const struct records *rs,

@@ -21,7 +21,7 @@
 static __thread jmp_buf *names_jmp;
 static __thread const struct iopass_ctx *names_ctx;
 
-_Noreturn static void names_error(char *msg, ...)
+__attribute__((noreturn)) static void names_error(char *msg, ...)
 {
 	va_list ap;
 
