@@ -194,11 +194,12 @@ static int cmd_emit_main(int argc, char *argv[])
 	struct iopass_devlist *list = NULL;
 	struct iopass_emit *e = NULL;
 	struct cli_selection sel = { NULL, 0 };
-	_cleanup_free_ char *buses_copy = NULL, *text = NULL;
+	_cleanup_free_ char *text = NULL;
+	static char buses_buf[4096]; /* --bus NAME[,NAME...], split in place */
 	const char *buses[32], *split = NULL;
 	bool have_group = false, strict = false;
 	int c, r, group = -1, ret, nfmt = 0;
-	unsigned v;
+	unsigned v = 0;
 
 	while ((c = getopt_long(argc, argv, ":Jg:" CLI_GLOBAL_SHORTOPTS, longopts, NULL)) != -1) {
 		if (cli_global_option(c, optarg))
@@ -225,12 +226,9 @@ static int cmd_emit_main(int argc, char *argv[])
 			have_group = true;
 			break;
 		case OPT_BUS:
-			free(buses_copy);
-			buses_copy = strdup(optarg);
-			if (!buses_copy)
-				return EXIT_FAIL;
+			snprintf(buses_buf, sizeof(buses_buf), "%s", optarg);
 			o.nbuses = 0;
-			for (char *save = NULL, *b = strtok_r(buses_copy, ",", &save); b;
+			for (char *save = NULL, *b = strtok_r(buses_buf, ",", &save); b;
 			     b = strtok_r(NULL, ",", &save)) {
 				if (o.nbuses == ARRAY_SIZE(buses)) {
 					cli_err(CMD, "--bus: at most %zu buses", ARRAY_SIZE(buses));
@@ -245,7 +243,7 @@ static int cmd_emit_main(int argc, char *argv[])
 			o.buses = buses;
 			break;
 		case OPT_FIRST_SLOT: {
-			uint32_t hv;
+			uint32_t hv = 0;
 
 			if (strncmp(optarg, "0x", 2) == 0 ? parse_hex_arg(optarg, &hv) < 0
 							 : parse_dec_arg(optarg, &v) < 0) {

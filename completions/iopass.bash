@@ -6,20 +6,29 @@
 # arguments come from sysfs below the sysroot in use: the last --sysroot DIR
 # on the command line, else $IOPASS_SYSROOT, else /. For attach and detach
 # they are the devices that fit the command: attach offers the endpoints not
-# bound to a vfio driver, detach the devices bound to one.
+# bound to a vfio driver, detach the devices bound to one. emit offers the
+# devices on a vfio driver, and every device when none of those fits (or
+# with --managed). vf offers its actions, then the SR-IOV physical functions
+# (devices with sriov_totalvfs), then for create the counts from 1 to that
+# PF's sriov_totalvfs.
 
-_iopass_commands="list check attach detach help"
-_iopass_help_topics="list check attach detach"
-_iopass_global_opts="--sysroot -v --verbose -q --quiet -h --help -V --version"
+_iopass_commands="list check attach detach emit vf help"
+_iopass_help_topics="list check attach detach emit vf"
+_iopass_global_opts="--sysroot --color -v --verbose -q --quiet -h --help -V --version"
 _iopass_list_opts="-D --devices -o --output --output-all -J --json -r --raw
 	-n --noheadings -g --group -c --class -d --id --driver
-	--sysroot -v --verbose -q --quiet -h --help"
+	--sysroot --color -v --verbose -q --quiet -h --help"
 _iopass_check_opts="-g --group -a --all -J --json
-	--sysroot -v --verbose -q --quiet -h --help"
+	--sysroot --color -v --verbose -q --quiet -h --help"
 _iopass_attach_opts="-g --group -d --id --driver -f --force -n --dry-run -J --json
-	-w --wait --sysroot -v --verbose -q --quiet -h --help"
+	-w --wait --sysroot --color -v --verbose -q --quiet -h --help"
 _iopass_detach_opts="-g --group -a --all -f --force -n --dry-run -J --json
-	-w --wait --sysroot -v --verbose -q --quiet -h --help"
+	-w --wait --sysroot --color -v --verbose -q --quiet -h --help"
+_iopass_emit_opts="--qemu --libvirt -J --json -g --group --bus --first-slot
+	--rombar --romfile --primary-gpu --display --iommufd --managed --split
+	--strict --sysroot --color -v --verbose -q --quiet -h --help"
+_iopass_vf_opts="-f --force -n --dry-run -J --json -w --wait
+	--sysroot --color -v --verbose -q --quiet -h --help"
 _iopass_classes="storage nvme net display gpu multimedia audio memory bridge
 	communication system input processor serial usb wireless crypto signal
 	accelerator unassigned"
@@ -164,7 +173,7 @@ _iopass()
 {
 	local IFS=$' \t\n'
 	local -a words=()
-	local cword=0 cur prev opt="" root="" cmd="" cmd_at=0 ws i w line eqprefix=""
+	local cword=0 cur prev opt="" root="" cmd="" cmd_at=0 ws i w line eqprefix="" attached=0
 	local -a _iopass_names=() _iopass_fit=() _iopass_fit_groups=() _iopass_fit_ids=()
 	local _iopass_id=""
 
@@ -224,13 +233,16 @@ _iopass()
 	while [[ $root == */ ]]; do root=${root%/}; done
 
 	# The command: the first word that is neither an option nor the value
-	# of --sysroot.
+	# of --sysroot or of an --option=VALUE.
 	for ((i = 1; i < cword; i++)); do
 		w=${words[i]}
 		case $w in
 		--sysroot)
 			[[ ${words[i + 1]-} == "=" ]] && ((i++))
 			((i++))
+			;;
+		--*)
+			[[ ${words[i + 1]-} == "=" ]] && ((i += 2))
 			;;
 		-*) ;;
 		*)
@@ -246,19 +258,26 @@ _iopass()
 	if [[ $cur == "=" && $prev == --* ]]; then
 		opt=$prev
 		cur=""
+		attached=1
 	elif [[ $prev == "=" && ${words[cword - 2]-} == --* ]]; then
 		opt=${words[cword - 2]}
+		attached=1
 	elif [[ $cur == --*=* ]]; then
 		opt=${cur%%=*}
 		cur=${cur#*=}
 		eqprefix="$opt="
+		attached=1
 	elif [[ $prev == -* ]]; then
 		opt=$prev
 	fi
+	# --color takes its value only after '=': "--color X" is no value
+	[[ $opt == --color ]] && ((!attached)) && opt=""
 
 	if [[ $opt == --sysroot ]]; then
 		compopt -o filenames 2>/dev/null
 		mapfile -t COMPREPLY < <(compgen -d -- "$cur")
+	elif [[ $opt == --color ]]; then
+		_iopass_add "" "$cur" auto always never
 	elif [[ -z $cmd ]]; then
 		# before the command: global options and the commands
 		if [[ $cur == -* ]]; then
@@ -454,6 +473,163 @@ _iopass()
 					groups+=("group:$w")
 				done
 				_iopass_add "" "$cur" "${groups[@]}"
+			fi
+			;;
+		esac
+	elif [[ $cmd == emit ]]; then
+		local dashdash=0 managed=0 letters
+		for ((i = cmd_at + 1; i < cword; i++)); do
+			case ${words[i]} in
+			--) dashdash=1 ;;
+			--managed) ((dashdash)) || managed=1 ;;
+			esac
+		done
+		if ((dashdash)); then
+			opt=""
+		elif [[ $opt == -[!-]?* ]]; then
+			# a bundle such as -Jg: g takes the group number
+			letters=${opt#-}
+			w=${letters%%g*}
+			if ((${#w} == ${#letters} - 1)); then
+				opt=-g
+			else
+				opt=""
+			fi
+		fi
+		case $opt in
+		-g | --group)
+			_iopass_ls "$root/sys/kernel/iommu_groups"
+			_iopass_add "" "$cur" "${_iopass_names[@]}"
+			;;
+		--bus)
+			# free text (QEMU bus ids, comma-separated): offer the
+			# root bus after the last comma
+			local realcur=${cur##*,}
+			_iopass_add "${cur%"$realcur"}" "$realcur" pcie.0
+			;;
+		--rombar)
+			_iopass_add "" "$cur" on off
+			;;
+		--display)
+			_iopass_add "" "$cur" on off auto
+			;;
+		--romfile)
+			compopt -o filenames 2>/dev/null
+			mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+			;;
+		--split)
+			compopt -o filenames 2>/dev/null
+			mapfile -t COMPREPLY < <(compgen -d -- "$cur")
+			;;
+		--first-slot)
+			# a slot number: nothing to offer
+			;;
+		*)
+			if [[ $cur == -* ]] && ((!dashdash)); then
+				# shellcheck disable=SC2086
+				_iopass_add "" "$cur" $_iopass_emit_opts
+			else
+				# the devices on a vfio driver and their groups;
+				# every device and group when none of those fits
+				# (or with --managed: libvirt binds them itself)
+				local -a groups=()
+				if ((!managed)); then
+					_iopass_fit_scan "$root" detach
+					_iopass_addrs "$cur" "${_iopass_fit[@]}"
+					for w in "${_iopass_fit_groups[@]}"; do
+						groups+=("group:$w")
+					done
+					_iopass_add "" "$cur" "${groups[@]}"
+				fi
+				if ((${#COMPREPLY[@]} == 0)); then
+					groups=()
+					_iopass_devices "$root" "$cur"
+					_iopass_ls "$root/sys/kernel/iommu_groups"
+					for w in "${_iopass_names[@]}"; do
+						groups+=("group:$w")
+					done
+					_iopass_add "" "$cur" "${groups[@]}"
+				fi
+			fi
+			;;
+		esac
+	elif [[ $cmd == vf ]]; then
+		# the action, PF and COUNT typed so far: the words that are
+		# neither options nor option values
+		local dashdash=0 letters dev total n
+		local -a pos=()
+		for ((i = cmd_at + 1; i < cword; i++)); do
+			w=${words[i]}
+			if ((dashdash)); then
+				pos+=("$w")
+				continue
+			fi
+			case $w in
+			--) dashdash=1 ;;
+			-w | --wait | --sysroot)
+				[[ ${words[i + 1]-} == "=" ]] && ((i++))
+				((i++))
+				;;
+			--*)
+				[[ ${words[i + 1]-} == "=" ]] && ((i += 2))
+				;;
+			-*)
+				# a bundle such as -nw: a w at its end takes the
+				# next word
+				letters=${w#-}
+				[[ $letters == *w && ${letters%%w*}w == "$letters" ]] && ((i++))
+				;;
+			*) pos+=("$w") ;;
+			esac
+		done
+		if ((dashdash)); then
+			opt=""
+		elif [[ $opt == -[!-]?* ]]; then
+			letters=${opt#-}
+			w=${letters%%w*}
+			if ((${#w} == ${#letters} - 1)); then
+				opt=-w
+			else
+				opt=""
+			fi
+		fi
+		case $opt in
+		-w | --wait)
+			# a number of seconds: nothing to offer
+			;;
+		*)
+			if [[ $cur == -* ]] && ((!dashdash)); then
+				# --attach goes with create only
+				[[ ${pos[0]-} == remove ]] || _iopass_add "" "$cur" -a --attach
+				# shellcheck disable=SC2086
+				_iopass_add "" "$cur" $_iopass_vf_opts
+			elif ((${#pos[@]} == 0)); then
+				_iopass_add "" "$cur" create remove
+			elif ((${#pos[@]} == 1)) && [[ ${pos[0]} == create || ${pos[0]} == remove ]]; then
+				# the SR-IOV physical functions
+				local -a pfs=()
+				for dev in "$root"/sys/bus/pci/devices/*; do
+					total=""
+					[[ -r $dev/sriov_totalvfs ]] && read -r total <"$dev/sriov_totalvfs"
+					[[ $total == [1-9]* ]] && pfs+=("${dev##*/}")
+				done
+				_iopass_addrs "$cur" "${pfs[@]}"
+			elif ((${#pos[@]} == 2)) && [[ ${pos[0]} == create ]]; then
+				# COUNT: 1 to the PF's sriov_totalvfs
+				dev=${pos[1],,}
+				[[ $dev == *:*:* ]] || dev=0000:$dev
+				total=""
+				[[ -r $root/sys/bus/pci/devices/$dev/sriov_totalvfs ]] &&
+					read -r total <"$root/sys/bus/pci/devices/$dev/sriov_totalvfs"
+				if [[ $total =~ ^[0-9]+$ ]]; then
+					local -a counts=()
+					total=$((10#$total))
+					((total > 65535)) && total=65535
+					for ((n = 1; n <= total; n++)); do
+						counts+=("$n")
+					done
+					_iopass_add "" "$cur" "${counts[@]}"
+				fi
 			fi
 			;;
 		esac

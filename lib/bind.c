@@ -301,7 +301,7 @@ static int load_driver(struct iopass_ctx *ctx, const char *driver)
 	if (r < 0)
 		return r;
 	for (int i = 0; i < 100 && !driver_loaded(ctx, driver); i++)
-		nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
+		nanosleep(&(struct timespec){ .tv_nsec = 10L * 1000 * 1000 }, NULL);
 	return driver_loaded(ctx, driver) ? 0 : -ENOENT;
 }
 
@@ -488,7 +488,7 @@ static int lock_take(struct iopass_ctx *ctx, int dirfd)
 				 (ctx->lock_timeout_ms + 999) / 1000);
 			told = true;
 		}
-		nanosleep(&(struct timespec){ .tv_nsec = 20 * 1000 * 1000 }, NULL);
+		nanosleep(&(struct timespec){ .tv_nsec = 20L * 1000 * 1000 }, NULL);
 	}
 	return fd;
 }
@@ -526,7 +526,8 @@ static int recover(struct iopass_ctx *ctx, struct iopass_txn *t, int dirfd, stru
 
 		if (nr) {
 			t->recovered = nr;
-			t->recovered[t->nrecovered] = strdup(j.r[i].bdf);
+			/* j.r is set whenever j.n > 0 */
+			t->recovered[t->nrecovered] = strdup(j.r[i].bdf); // NOLINT(clang-analyzer-core.NonNullParamChecker)
 			if (t->recovered[t->nrecovered])
 				t->nrecovered++;
 		}

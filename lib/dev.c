@@ -70,6 +70,7 @@ static void describe_errno(int r, const char *what, struct iopass_dev *dev)
 /* Fallback when uevent lacks a field: the individual attribute ("0x8086"). */
 static int read_hex_attr(int dfd, const char *name, unsigned digits, uint32_t *ret)
 {
+	*ret = 0;
 	char buf[32];
 	ssize_t n = sysfs_read_at(dfd, name, buf, sizeof(buf));
 
@@ -617,7 +618,10 @@ size_t devlist_group(const struct iopass_devlist *list, int g, struct iopass_dev
 	size_t lo = 0, hi, start;
 
 	devlist_index(list);
-	hi = list->by_group ? list->ngrouped : 0;
+	*ret = NULL;
+	if (!list->by_group)
+		return 0;
+	hi = list->ngrouped;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
@@ -629,7 +633,7 @@ size_t devlist_group(const struct iopass_devlist *list, int g, struct iopass_dev
 	start = lo;
 	while (lo < list->ngrouped && list->by_group[lo]->group == g)
 		lo++;
-	*ret = list->by_group ? list->by_group + start : NULL;
+	*ret = list->by_group + start;
 	return lo - start;
 }
 
@@ -662,7 +666,10 @@ size_t devlist_vfs(const struct iopass_devlist *list, const struct iopass_dev *p
 	size_t lo = 0, hi, start;
 
 	devlist_index(list);
-	hi = list->vfs ? list->nvfs : 0;
+	*ret = NULL;
+	if (!list->vfs)
+		return 0;
+	hi = list->nvfs;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
@@ -674,6 +681,6 @@ size_t devlist_vfs(const struct iopass_devlist *list, const struct iopass_dev *p
 	start = lo;
 	while (lo < list->nvfs && streq(list->vfs[lo]->physfn, pf->bdf))
 		lo++;
-	*ret = list->vfs ? list->vfs + start : NULL;
+	*ret = list->vfs + start;
 	return lo - start;
 }

@@ -64,6 +64,11 @@ static void qemu_escape(FILE *f, const char *s)
 	}
 }
 
+static bool is_root_bus(const char *bus)
+{
+	return streq(bus, "pcie.0") || streq(bus, "pci.0") || streq(bus, "0");
+}
+
 static bool is_vga(const struct iopass_dev *d)
 {
 	return (d->flags & DEV_HAVE_CLASS) && (d->class >> 8) == 0x0300;
@@ -180,7 +185,9 @@ int iopass_emit_new(struct iopass_ctx *ctx, struct iopass_dev *const *devs, size
 						    "needs CONFIG_VFIO_DEVICE_CDEV)", e->p[i].dev->bdf);
 	}
 
-	slot = opts->first_slot >= 0 ? opts->first_slot : opts->nbuses ? 0 : 0x10;
+	/* slot 0 of the root bus is the host bridge: start at 0x10 there, at 0 behind a port */
+	slot = opts->first_slot >= 0 ? opts->first_slot
+	       : opts->nbuses && !is_root_bus(opts->buses[0]) ? 0 : 0x10;
 	for (size_t i = 0; i < n; i++) {
 		struct placed *p = &e->p[i];
 		bool first_of_phys = i == 0 || !same_physical(p->dev, e->p[i - 1].dev);

@@ -343,7 +343,7 @@ static void block_index(struct iopass_ctx *ctx, struct hostuse_cache *hu)
 			break;
 		hu->blocks = nb;
 		nb = &hu->blocks[hu->nblocks];
-		snprintf(nb->name, sizeof(nb->name), "%s", de->d_name);
+		snprintf(nb->name, sizeof(nb->name), "%.63s", de->d_name);
 		nb->path = strdup(t);
 		if (nb->path)
 			hu->nblocks++;

@@ -207,8 +207,21 @@ int iopass_vf_create(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 	if (flags & IOPASS_BIND_DRY_RUN) {
 		if (pf->numvfs > 0) {
 			n = vfs_of(list, pf, vfs, ARRAY_SIZE(vfs));
-			for (size_t i = 0; i < n; i++)
-				txn_dev(t, vfs[i]->bdf)->status = "unchanged";
+			if (attach) {
+				/* the VFs exist: the plan is the attach of those not on vfio-pci yet */
+				r = iopass_attach(ctx, list, vfs, n, "vfio-pci",
+						  flags & (IOPASS_BIND_FORCE | IOPASS_BIND_DRY_RUN), &sub);
+				if (sub)
+					txn_merge(t, sub);
+				iopass_txn_free(sub);
+				return r;
+			}
+			for (size_t i = 0; i < n; i++) {
+				struct txdev *d = txn_dev(t, vfs[i]->bdf);
+
+				if (d)
+					d->status = "unchanged";
+			}
 			return t->oom ? -ENOMEM : 0;
 		}
 		if (attach) {
@@ -245,8 +258,9 @@ int iopass_vf_create(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 		struct txdev *d = txn_dev(t, vfs[i]->bdf);
 
 		if (d) {
+			d->from = xstrdup_or_null(t, vfs[i]->driver);
 			d->to = xstrdup_or_null(t, vfs[i]->driver);
-			d->status = "created";
+			d->status = pf->numvfs > 0 ? "unchanged" : "created";
 		}
 	}
 	if (attach && n) {

@@ -787,6 +787,17 @@ static void test_vf_errors(void **state)
 	assert_int_equal(r.status, 0);
 	assert_text_equal(r.out, "0000:03:00.2: created (mlx5_core)\n");
 	run_free(&r);
+	/* again: nothing is created; a dry run with --attach plans the attach of the VF */
+	SIM(&s, &r, "vf", "create", "03:00.0", "1");
+	assert_int_equal(r.status, 0);
+	assert_text_equal(r.out, "0000:03:00.2: unchanged (mlx5_core)\n");
+	run_free(&r);
+	SIM(&s, &r, "vf", "create", "-n", "--attach", "03:00.0", "1");
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "would write, in order:\n"));
+	assert_non_null(strstr(r.out, "echo 0000:03:00.2 > "));
+	assert_non_null(strstr(r.out, "/sys/bus/pci/drivers/mlx5_core/unbind\n"));
+	run_free(&r);
 	sim_close(&s);
 }
 

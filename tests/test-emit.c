@@ -96,6 +96,9 @@ static void test_qemu_gpu_audio(void **state)
 	EMIT_OK("-device vfio-pci,host=0000:01:00.0,id=hostdev0,bus=rp1,addr=0x0.0,multifunction=on,x-vga=on \\\n"
 		"-device vfio-pci,host=0000:01:00.1,id=hostdev1,bus=rp1,addr=0x0.1\n",
 		"--group", "1", "--bus", "rp1", "--primary-gpu");
+	/* naming the root bus keeps clear of the host bridge in slot 0 */
+	EMIT_OK("-device vfio-pci,host=0000:02:00.0,id=hostdev0,bus=pcie.0,addr=0x10.0\n", "02:00.0",
+		"--bus", "pcie.0");
 	/* only the audio function: it becomes function 0 of its own slot */
 	EMIT_OK("-device vfio-pci,host=0000:01:00.1,id=hostdev0,bus=pcie.0,addr=0x10.0\n", "01:00.1");
 }
