@@ -29,6 +29,8 @@ extern const struct cli_cmd cmd_detach;
 extern const struct cli_cmd cmd_emit;
 extern const struct cli_cmd cmd_vf;
 extern const struct cli_cmd cmd_complete;
+extern const struct cli_cmd cmd_persist;
+extern const struct cli_cmd cmd_udev_bind;
 
 /* Global options: may stand before the command or among its options. */
 struct cli_globals {

@@ -26,6 +26,7 @@ static void usage(void)
 	      "  -n, --dry-run          print each write, in order, and change nothing\n"
 	      "  -J, --json             JSON output: devices, steps, guards\n"
 	      "  -w, --wait SECONDS     wait this long for another iopass to finish (default 30)\n"
+	      "      --persist          also on every boot: a udev rule and softdep, by address and IDs\n"
 	      "      --sysroot DIR      act below DIR instead of /\n"
 	      "  -v, --verbose          more detail\n"
 	      "  -q, --quiet            print only errors\n"
@@ -35,9 +36,48 @@ static void usage(void)
 	      stdout);
 }
 
+/* --persist: record the devices for every boot, with the drivers they had before. */
+static int persist_devices(struct iopass_ctx *ctx, const struct iopass_txn *t,
+			   const struct cli_selection *sel, unsigned flags)
+{
+	const char **drivers = calloc(sel->n ? sel->n : 1, sizeof(*drivers));
+	char **owned = calloc(sel->n ? sel->n : 1, sizeof(*owned));
+	_cleanup_free_ char *msg = NULL;
+	int r, ret = EXIT_OK;
+
+	if (!drivers || !owned) {
+		free(drivers);
+		free(owned);
+		return EXIT_FAIL;
+	}
+	for (size_t i = 0; i < sel->n; i++) {
+		const char *bdf = iopass_dev_get_bdf(sel->devs[i]);
+
+		for (size_t k = 0; k < iopass_txn_dev_count(t); k++)
+			if (streq(iopass_txn_dev_bdf(t, k), bdf) &&
+			    streq(iopass_txn_dev_status(t, k), "attached"))
+				drivers[i] = iopass_txn_dev_from(t, k);
+		if (!drivers[i] && iopass_record_get(ctx, bdf, &owned[i]) == 0)
+			drivers[i] = owned[i]; /* attached before: the record knows */
+	}
+	r = iopass_persist_add(ctx, sel->devs, drivers, sel->n, flags & IOPASS_BIND_FORCE, &msg);
+	if (r < 0) {
+		cli_err(CMD, "--persist: %s; the devices are attached now, but not for the next boot",
+			msg ? msg : strerror(-r));
+		ret = EXIT_FAIL;
+	} else if (msg) {
+		cli_note(CMD, "%s", msg);
+	}
+	for (size_t i = 0; i < sel->n; i++)
+		free(owned[i]);
+	free(owned);
+	free(drivers);
+	return ret;
+}
+
 static int cmd_attach_main(int argc, char *argv[])
 {
-	enum { OPT_DRIVER = OPT_GLOBAL_LAST };
+	enum { OPT_DRIVER = OPT_GLOBAL_LAST, OPT_PERSIST };
 	static const struct option longopts[] = {
 		{ "group", required_argument, NULL, 'g' },
 		{ "id", required_argument, NULL, 'd' },
@@ -46,6 +86,7 @@ static int cmd_attach_main(int argc, char *argv[])
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'J' },
 		{ "wait", required_argument, NULL, 'w' },
+		{ "persist", no_argument, NULL, OPT_PERSIST },
 		CLI_GLOBAL_LONGOPTS,
 		{},
 	};
@@ -54,7 +95,7 @@ static int cmd_attach_main(int argc, char *argv[])
 	struct iopass_txn *t = NULL;
 	struct cli_selection sel = { NULL, 0 };
 	const char *driver = "vfio-pci", *id = NULL;
-	bool json = false, have_group = false;
+	bool json = false, have_group = false, persist = false;
 	unsigned flags = 0;
 	int c, r, group = -1, ret, wait_ms = -1;
 
@@ -94,6 +135,9 @@ static int cmd_attach_main(int argc, char *argv[])
 		case 'w':
 			if ((wait_ms = cli_parse_seconds(CMD, "--wait", optarg)) < 0)
 				return EXIT_USAGE;
+			break;
+		case OPT_PERSIST:
+			persist = true;
 			break;
 		case 'h':
 			usage();
@@ -136,6 +180,8 @@ static int cmd_attach_main(int argc, char *argv[])
 		goto out;
 	}
 	ret = cli_txn_report(CMD, ctx, t, r, json, flags & IOPASS_BIND_DRY_RUN);
+	if (ret == EXIT_OK && persist && !(flags & IOPASS_BIND_DRY_RUN))
+		ret = persist_devices(ctx, t, &sel, flags);
 out:
 	iopass_txn_free(t);
 	cli_selection_free(&sel);

@@ -25,6 +25,7 @@ static void usage(void)
 	      "  -n, --dry-run          print each write, in order, and change nothing\n"
 	      "  -J, --json             JSON output: devices, steps, guards\n"
 	      "  -w, --wait SECONDS     wait this long for another iopass to finish (default 30)\n"
+	      "      --persist          also drop the devices from the boot configuration\n"
 	      "      --sysroot DIR      act below DIR instead of /\n"
 	      "  -v, --verbose          more detail\n"
 	      "  -q, --quiet            print only errors\n"
@@ -66,7 +67,9 @@ static int select_recorded(struct iopass_ctx *ctx, const struct iopass_devlist *
 
 static int cmd_detach_main(int argc, char *argv[])
 {
+	enum { OPT_PERSIST = OPT_GLOBAL_LAST };
 	static const struct option longopts[] = {
+		{ "persist", no_argument, NULL, OPT_PERSIST },
 		{ "group", required_argument, NULL, 'g' },
 		{ "all", no_argument, NULL, 'a' },
 		{ "force", no_argument, NULL, 'f' },
@@ -80,7 +83,7 @@ static int cmd_detach_main(int argc, char *argv[])
 	struct iopass_devlist *list = NULL;
 	struct iopass_txn *t = NULL;
 	struct cli_selection sel = { NULL, 0 };
-	bool json = false, have_group = false, all = false;
+	bool json = false, have_group = false, all = false, persist = false;
 	unsigned flags = 0;
 	int c, r, group = -1, ret, wait_ms = -1;
 
@@ -111,6 +114,9 @@ static int cmd_detach_main(int argc, char *argv[])
 		case 'w':
 			if ((wait_ms = cli_parse_seconds(CMD, "--wait", optarg)) < 0)
 				return EXIT_USAGE;
+			break;
+		case OPT_PERSIST:
+			persist = true;
 			break;
 		case 'h':
 			usage();
@@ -150,6 +156,25 @@ static int cmd_detach_main(int argc, char *argv[])
 				 have_group ? &group : NULL, false, &sel);
 	if (ret != EXIT_OK)
 		goto out;
+	if (persist && !(flags & IOPASS_BIND_DRY_RUN)) {
+		/* the boot configuration first: a later failure still leaves it undone */
+		const char **bdfs = calloc(sel.n ? sel.n : 1, sizeof(*bdfs));
+		_cleanup_free_ char *msg = NULL;
+
+		if (!bdfs)
+			goto out;
+		for (size_t i = 0; i < sel.n; i++)
+			bdfs[i] = iopass_dev_get_bdf(sel.devs[i]);
+		r = iopass_persist_remove(ctx, bdfs, sel.n, flags & IOPASS_BIND_FORCE, &msg);
+		free(bdfs);
+		if (r < 0) {
+			cli_err(CMD, "--persist: %s; nothing was detached", msg ? msg : strerror(-r));
+			ret = EXIT_FAIL;
+			goto out;
+		}
+		if (msg)
+			cli_note(CMD, "%s", msg);
+	}
 	r = iopass_detach(ctx, list, sel.devs, sel.n, flags, &t);
 	if (!t) {
 		cli_err(CMD, "%s", strerror(-r));

@@ -20,7 +20,9 @@ static const struct cli_cmd *const commands[] = {
 	&cmd_detach,
 	&cmd_emit,
 	&cmd_vf,
+	&cmd_persist,
 	&cmd_complete,
+	&cmd_udev_bind,
 };
 
 static const char *guess_command(const char *name)

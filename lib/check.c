@@ -355,6 +355,45 @@ static void check_cmdline_extras(struct iopass_report *r, const char *cmdline)
 	}
 }
 
+/* Devices persisted for boot that are not on vfio-pci now, or not there at all. */
+static void check_persisted(struct iopass_ctx *ctx, struct iopass_report *r)
+{
+	struct iopass_persist *p = NULL;
+	struct iopass_devlist *list = NULL;
+	int rc = iopass_persist_load(ctx, &p);
+
+	if (rc < 0) {
+		report_add(r, IOPASS_LEVEL_WARN, "persist-corrupt",
+			   "/etc/iopass/persist cannot be used: %s",
+			   rc == -EBADMSG ? "it is corrupt" : strerror(-rc));
+		report_hint(r, "inspect it; 'iopass persist list' shows what it should hold");
+		return;
+	}
+	if (iopass_persist_count(p) == 0 || iopass_scan(ctx, &list) < 0) {
+		iopass_persist_free(p);
+		return;
+	}
+	for (size_t i = 0; i < iopass_persist_count(p); i++) {
+		enum iopass_persist_state s = iopass_persist_state(p, i, list);
+
+		if (s == IOPASS_PERSIST_ACTIVE)
+			continue;
+		report_add(r, IOPASS_LEVEL_WARN, "persist-not-in-effect",
+			   "%s [%s] is persisted for vfio-pci but %s",
+			   iopass_persist_bdf(p, i), iopass_persist_ids(p, i),
+			   s == IOPASS_PERSIST_MOVED ? "another card sits at that address now (left alone)"
+			   : s == IOPASS_PERSIST_ABSENT ? "no device is at that address"
+							: "it is not on vfio-pci now");
+		if (s == IOPASS_PERSIST_INACTIVE)
+			report_hint(r, "the rule applies at the next boot or hotplug; 'iopass attach %s' "
+				       "does it now", iopass_persist_bdf(p, i));
+		else
+			report_hint(r, "drop it with 'iopass persist remove %s'", iopass_persist_bdf(p, i));
+	}
+	iopass_devlist_free(list);
+	iopass_persist_free(p);
+}
+
 int iopass_check_host(struct iopass_ctx *ctx, struct iopass_report **ret_report)
 {
 	struct iopass_report *r = report_new();
@@ -372,6 +411,7 @@ int iopass_check_host(struct iopass_ctx *ctx, struct iopass_report **ret_report)
 	check_irq_remap(ctx, r, ngroups);
 	check_modules(ctx, r);
 	check_cmdline_extras(r, cmdline ? cmdline : "");
+	check_persisted(ctx, r);
 	if (report_oom(r)) {
 		iopass_report_free(r);
 		return -ENOMEM;

@@ -116,9 +116,13 @@ int sysfs_read_file(const struct iopass_ctx *ctx, const char *path, size_t max, 
 ssize_t sysfs_readlink(const struct iopass_ctx *ctx, const char *path, char *buf, size_t size);
 
 int sysfs_write(const struct iopass_ctx *ctx, const char *path, const char *value);
+int sysfs_open_owned_dir(const struct iopass_ctx *ctx, const char *const *parts, size_t n,
+			 bool create, mode_t mode);
 int sysfs_open_state_dir(const struct iopass_ctx *ctx, bool create);
 int state_read(int dirfd, const char *name, size_t max, char **ret);
+int state_read_mode(int dirfd, const char *name, size_t max, mode_t forbidden, char **ret);
 int state_write(int dirfd, const char *name, const char *data);
+int state_write_mode(int dirfd, const char *name, const char *data, mode_t mode);
 int state_remove(int dirfd, const char *name);
 
 /* dev.c */
@@ -214,6 +218,10 @@ void records_remove(struct records *rs, const char *bdf);
 int records_store(int dirfd, const char *file, const char *kind, const struct records *rs,
 		  const char *op);
 #define STATE_FILE "state"
+
+/* persist.c */
+struct iopass_persist;
+int persist_parse(const char *text, struct iopass_persist *p);
 
 /* hostuse.c: what the host uses a device for (the guards of check and attach) */
 void hostuse_check(struct iopass_dev *dev, struct iopass_report *r, const char *prefix);

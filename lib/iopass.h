@@ -299,6 +299,46 @@ bool iopass_emit_multifunction(const struct iopass_emit *e, size_t i);
 const char *iopass_emit_device_arg(const struct iopass_emit *e, size_t i);
 struct iopass_emit *iopass_emit_free(struct iopass_emit *e); /* NULL-safe */
 
+/* ---- persistence: vfio-pci from boot, per device ------------------------- */
+
+/*
+ * The record (<sysroot>/etc/iopass/persist) keys each device by address and
+ * IDs; from it iopass generates, whole and atomically, a udev rule file
+ * (etc/udev/rules.d/60-iopass.rules: driver_override on add, then a rebind
+ * through 'iopass __udev-bind') and a modprobe file (etc/modprobe.d/iopass.conf:
+ * softdep <host driver's module> pre: vfio-pci). Each carries a header and a
+ * checksum; a file edited by hand is not overwritten without IOPASS_BIND_FORCE.
+ */
+struct iopass_persist;
+
+enum iopass_persist_state {
+	IOPASS_PERSIST_ACTIVE,   /* present, same IDs, on vfio-pci */
+	IOPASS_PERSIST_INACTIVE, /* present, same IDs, not on vfio-pci (rule not applied yet) */
+	IOPASS_PERSIST_MOVED,    /* another card sits at the address now */
+	IOPASS_PERSIST_ABSENT,   /* no device at the address */
+};
+
+int iopass_persist_load(struct iopass_ctx *ctx, struct iopass_persist **ret_persist);
+size_t iopass_persist_count(const struct iopass_persist *p);
+const char *iopass_persist_bdf(const struct iopass_persist *p, size_t i);
+const char *iopass_persist_ids(const struct iopass_persist *p, size_t i); /* "vvvv:dddd" */
+const char *iopass_persist_host_driver(const struct iopass_persist *p, size_t i); /* or NULL */
+enum iopass_persist_state iopass_persist_state(const struct iopass_persist *p, size_t i,
+					       const struct iopass_devlist *list);
+const char *iopass_persist_state_name(enum iopass_persist_state s); /* "active", ... */
+struct iopass_persist *iopass_persist_free(struct iopass_persist *p);
+
+/*
+ * Add or remove devices from the record and regenerate the files. *ret_msg
+ * gets an error line, or on success a note (e.g. regenerate the initramfs);
+ * free() it. host_drivers: the driver each device had before attach (NULL
+ * entries for none), for the softdep lines.
+ */
+int iopass_persist_add(struct iopass_ctx *ctx, struct iopass_dev *const *devs,
+		       const char *const *host_drivers, size_t n, unsigned flags, char **ret_msg);
+int iopass_persist_remove(struct iopass_ctx *ctx, const char *const *bdfs, size_t n,
+			  unsigned flags, char **ret_msg);
+
 #ifdef __cplusplus
 }
 #endif

@@ -254,19 +254,24 @@ int sysfs_write(const struct iopass_ctx *ctx, const char *path, const char *valu
  * opened without following links, and trusted only when it is a directory
  * owned by us that nobody else can write to.
  */
-int sysfs_open_state_dir(const struct iopass_ctx *ctx, bool create)
+/*
+ * A directory below the sysroot given as path components ("etc", "udev",
+ * "rules.d"): created when missing (the last one with mode), opened without
+ * following links, and trusted only when owned by us and not writable by
+ * group or others.
+ */
+int sysfs_open_owned_dir(const struct iopass_ctx *ctx, const char *const *parts, size_t n,
+			 bool create, mode_t mode)
 {
-	static const char *const parts[] = { "run", "iopass" };
 	int dfd = dup(ctx->rootfd), r;
 	struct stat st;
 
 	if (dfd < 0)
 		return -errno;
-	for (size_t i = 0; i < ARRAY_SIZE(parts); i++) {
+	for (size_t i = 0; i < n; i++) {
 		int nfd;
 
-		if (create && mkdirat(dfd, parts[i], i == ARRAY_SIZE(parts) - 1 ? 0700 : 0755) < 0 &&
-		    errno != EEXIST) {
+		if (create && mkdirat(dfd, parts[i], i == n - 1 ? mode : 0755) < 0 && errno != EEXIST) {
 			r = -errno;
 			close(dfd);
 			return r;
@@ -285,8 +290,22 @@ int sysfs_open_state_dir(const struct iopass_ctx *ctx, bool create)
 	return dfd;
 }
 
+/* The state directory <sysroot>/run/iopass, mode 0700. */
+int sysfs_open_state_dir(const struct iopass_ctx *ctx, bool create)
+{
+	static const char *const parts[] = { "run", "iopass" };
+
+	return sysfs_open_owned_dir(ctx, parts, ARRAY_SIZE(parts), create, 0700);
+}
+
 /* Read a state file: a regular file of ours, mode 0600 or stricter, at most max bytes. */
 int state_read(int dirfd, const char *name, size_t max, char **ret)
+{
+	return state_read_mode(dirfd, name, max, 077, ret);
+}
+
+/* The same, with the permission bits that must be clear (077: private, 022: not writable). */
+int state_read_mode(int dirfd, const char *name, size_t max, mode_t forbidden, char **ret)
 {
 	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	struct stat st;
@@ -297,7 +316,7 @@ int state_read(int dirfd, const char *name, size_t max, char **ret)
 		return errno == ELOOP ? -EPERM : -errno;
 	if (fstat(fd, &st) < 0)
 		return -errno;
-	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077))
+	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & forbidden))
 		return -EPERM;
 	if ((size_t)st.st_size > max)
 		return -EFBIG;
@@ -325,15 +344,21 @@ int state_read(int dirfd, const char *name, size_t max, char **ret)
 /* Replace a state file atomically: temp file, fsync, rename, fsync the directory. */
 int state_write(int dirfd, const char *name, const char *data)
 {
+	return state_write_mode(dirfd, name, data, 0600);
+}
+
+int state_write_mode(int dirfd, const char *name, const char *data, mode_t mode)
+{
 	char tmp[64];
 	size_t len = strlen(data), off = 0;
 	int fd, r = 0;
 
 	snprintf(tmp, sizeof(tmp), ".%s.%ld.tmp", name, (long)getpid());
 	unlinkat(dirfd, tmp, 0);
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 	if (fd < 0)
 		return -errno;
+	fchmod(fd, mode); /* whatever the umask */
 	while (off < len) {
 		ssize_t n = write(fd, data + off, len - off);
 

@@ -1,0 +1,541 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Persistence: devices on vfio-pci from boot, keyed by address and checked
+ * against their IDs (never by ID alone: that takes every identical card).
+ *
+ * At boot, a udev rule ordered before the driver-loading rules (80-drivers)
+ * sets driver_override while the host driver is not loaded yet; softdep
+ * makes modprobe load vfio-pci before the host driver. When the host driver
+ * is already there (hotplug, remove+rescan, built-in drivers) the kernel binds
+ * it before udev runs, so the rule also runs 'iopass __udev-bind BDF', which
+ * rebinds the one device. Works with udev alone, no systemd needed.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "iopass-private.h"
+
+#ifndef IOPASS_SBINDIR
+#define IOPASS_SBINDIR "/usr/sbin"
+#endif
+
+#define RECORD_MAX (1u << 20)
+#define RULES_NAME "60-iopass.rules"
+#define MODPROBE_NAME "iopass.conf"
+
+struct pentry {
+	char bdf[IOPASS_BDF_MAX];
+	char ids[12];
+	char driver[72]; /* the host driver's name, "" when none */
+};
+
+struct iopass_persist {
+	struct pentry *e;
+	size_t n;
+};
+
+struct iopass_persist *iopass_persist_free(struct iopass_persist *p)
+{
+	if (p) {
+		free(p->e);
+		free(p);
+	}
+	return NULL;
+}
+
+static int persist_add_entry(struct iopass_persist *p, const char *bdf, const char *ids,
+			     const char *driver)
+{
+	struct pentry *ne = NULL;
+
+	for (size_t i = 0; i < p->n; i++)
+		if (streq(p->e[i].bdf, bdf))
+			ne = &p->e[i];
+	if (!ne) {
+		ne = reallocarray(p->e, p->n + 1, sizeof(*ne));
+		if (!ne)
+			return -ENOMEM;
+		p->e = ne;
+		ne = &p->e[p->n++];
+	}
+	snprintf(ne->bdf, sizeof(ne->bdf), "%s", bdf);
+	snprintf(ne->ids, sizeof(ne->ids), "%s", ids);
+	snprintf(ne->driver, sizeof(ne->driver), "%s", driver ? driver : "");
+	return 0;
+}
+
+/* "iopass-persist 1" then "<bdf> <vvvv:dddd> <host driver|->" lines, strictly. */
+int persist_parse(const char *text, struct iopass_persist *p)
+{
+	const char *line = text;
+	int lineno = 0;
+
+	p->e = NULL;
+	p->n = 0;
+	while (*line) {
+		const char *nl = strchr(line, '\n');
+		char buf[256], bdf[32], ids[32], drv[80], extra[2];
+		struct iopass_addr a;
+		uint16_t v, d;
+		size_t len;
+
+		if (!nl)
+			goto corrupt;
+		len = (size_t)(nl - line);
+		if (len >= sizeof(buf))
+			goto corrupt;
+		memcpy(buf, line, len);
+		buf[len] = '\0';
+		line = nl + 1;
+		if (lineno++ == 0) {
+			if (!streq(buf, "iopass-persist 1"))
+				goto corrupt;
+			continue;
+		}
+		if (sscanf(buf, "%31s %31s %79s %1s", bdf, ids, drv, extra) != 3 ||
+		    iopass_addr_parse(bdf, &a) < 0 || iopass_id_parse(ids, &v, &d) < 0 ||
+		    (!streq(drv, "-") && !iopass_driver_name_valid(drv)))
+			goto corrupt;
+		iopass_addr_format(&a, bdf);
+		snprintf(ids, sizeof(ids), "%04x:%04x", v, d);
+		if (persist_add_entry(p, bdf, ids, streq(drv, "-") ? NULL : drv) < 0) {
+			free(p->e);
+			p->e = NULL;
+			p->n = 0;
+			return -ENOMEM;
+		}
+	}
+	if (lineno == 0)
+		goto corrupt;
+	return 0;
+corrupt:
+	free(p->e);
+	p->e = NULL;
+	p->n = 0;
+	return -EBADMSG;
+}
+
+static int etc_dir(struct iopass_ctx *ctx, const char *a, const char *b, bool create)
+{
+	const char *parts[] = { "etc", a, b };
+
+	return sysfs_open_owned_dir(ctx, parts, b ? 3 : 2, create, 0755);
+}
+
+int iopass_persist_load(struct iopass_ctx *ctx, struct iopass_persist **ret_persist)
+{
+	struct iopass_persist *p = calloc(1, sizeof(*p));
+	_cleanup_free_ char *text = NULL;
+	int dfd, r;
+
+	if (!p)
+		return -ENOMEM;
+	dfd = etc_dir(ctx, "iopass", NULL, false);
+	if (dfd == -ENOENT) {
+		*ret_persist = p;
+		return 0;
+	}
+	if (dfd < 0) {
+		free(p);
+		return dfd;
+	}
+	r = state_read_mode(dfd, "persist", RECORD_MAX, 022, &text);
+	close(dfd);
+	if (r == -ENOENT) {
+		*ret_persist = p;
+		return 0;
+	}
+	if (r == 0)
+		r = persist_parse(text, p);
+	if (r < 0) {
+		free(p);
+		return r;
+	}
+	*ret_persist = p;
+	return 0;
+}
+
+size_t iopass_persist_count(const struct iopass_persist *p)
+{
+	return p ? p->n : 0;
+}
+
+const char *iopass_persist_bdf(const struct iopass_persist *p, size_t i)
+{
+	return i < p->n ? p->e[i].bdf : NULL;
+}
+
+const char *iopass_persist_ids(const struct iopass_persist *p, size_t i)
+{
+	return i < p->n ? p->e[i].ids : NULL;
+}
+
+const char *iopass_persist_host_driver(const struct iopass_persist *p, size_t i)
+{
+	return i < p->n && p->e[i].driver[0] ? p->e[i].driver : NULL;
+}
+
+enum iopass_persist_state iopass_persist_state(const struct iopass_persist *p, size_t i,
+					       const struct iopass_devlist *list)
+{
+	struct iopass_addr a;
+	struct iopass_dev *d;
+	char ids[12];
+
+	if (i >= p->n || iopass_addr_parse(p->e[i].bdf, &a) < 0)
+		return IOPASS_PERSIST_ABSENT;
+	d = iopass_devlist_find(list, &a);
+	if (!d)
+		return IOPASS_PERSIST_ABSENT;
+	snprintf(ids, sizeof(ids), "%04x:%04x", d->vendor, d->device);
+	if (!(d->flags & DEV_HAVE_VENDOR) || !streq(ids, p->e[i].ids))
+		return IOPASS_PERSIST_MOVED;
+	return iopass_dev_is_vfio(d) ? IOPASS_PERSIST_ACTIVE : IOPASS_PERSIST_INACTIVE;
+}
+
+const char *iopass_persist_state_name(enum iopass_persist_state s)
+{
+	static const char *const names[] = { "active", "inactive", "moved", "absent" };
+
+	return (unsigned)s < ARRAY_SIZE(names) ? names[s] : "?";
+}
+
+/* ---- the generated files ----------------------------------------------------- */
+
+/* FNV-1a, 64 bit: enough to tell a hand edit from our own text. */
+static uint64_t fnv1a(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+#define CHECKSUM_TAG "# iopass-checksum: "
+
+/*
+ * A managed file is "<header>\n# iopass-checksum: <hex>\n<body>", the checksum
+ * over the body. 0: ours and untouched; -EEXIST: edited by hand, or not ours.
+ */
+static int managed_file_check(int dirfd, const char *name)
+{
+	_cleanup_free_ char *text = NULL;
+	const char *tag, *body;
+	unsigned long long sum;
+	int r = state_read_mode(dirfd, name, RECORD_MAX, 022, &text);
+
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	tag = strstr(text, CHECKSUM_TAG);
+	if (!strstr(text, "Managed by iopass") || !tag ||
+	    sscanf(tag + strlen(CHECKSUM_TAG), "%16llx", &sum) != 1)
+		return -EEXIST;
+	body = strchr(tag, '\n');
+	if (!body || fnv1a(body + 1) != (uint64_t)sum)
+		return -EEXIST;
+	return 0;
+}
+
+static char *managed_file(const char *header, const char *body)
+{
+	char *text = NULL;
+
+	if (asprintf(&text, "%s" CHECKSUM_TAG "%016llx\n%s", header,
+		     (unsigned long long)fnv1a(body), body) < 0)
+		return NULL;
+	return text;
+}
+
+/* The module behind a driver (xhci_hcd -> xhci_pci), or "" when it is built in. */
+static void driver_module(struct iopass_ctx *ctx, const char *driver, char *buf, size_t size)
+{
+	char path[256];
+	_cleanup_close_ int fd = -1;
+
+	buf[0] = '\0';
+	snprintf(path, sizeof(path), "/sys/bus/pci/drivers/%s", driver);
+	fd = sysfs_open_dir(ctx, path);
+	if (fd >= 0 && sysfs_link_name_at(fd, "module", buf, size) == 0 && iopass_driver_name_valid(buf))
+		return;
+	buf[0] = '\0';
+}
+
+static char *rules_body(const struct iopass_persist *p)
+{
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&buf, &size);
+
+	if (!f)
+		return NULL;
+	for (size_t i = 0; i < p->n; i++)
+		fprintf(f,
+			"ACTION==\"add\", SUBSYSTEM==\"pci\", KERNEL==\"%s\", ATTR{vendor}==\"0x%.4s\", "
+			"ATTR{device}==\"0x%.4s\", ATTR{driver_override}=\"vfio-pci\", "
+			"RUN+=\"" IOPASS_SBINDIR "/iopass __udev-bind %s\"\n",
+			p->e[i].bdf, p->e[i].ids, p->e[i].ids + 5, p->e[i].bdf);
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+static char *modprobe_body(struct iopass_ctx *ctx, const struct iopass_persist *p, char *builtin,
+			   size_t bsize)
+{
+	char *buf = NULL, mods[64][72];
+	size_t size = 0, nmods = 0, blen = 0;
+	FILE *f = open_memstream(&buf, &size);
+
+	if (!f)
+		return NULL;
+	builtin[0] = '\0';
+	for (size_t i = 0; i < p->n; i++) {
+		char mod[72];
+		bool dup = false;
+
+		if (!p->e[i].driver[0] || strncmp(p->e[i].driver, "vfio", 4) == 0)
+			continue;
+		driver_module(ctx, p->e[i].driver, mod, sizeof(mod));
+		if (!*mod) {
+			if (blen < bsize && !strstr(builtin, p->e[i].driver))
+				blen += (size_t)snprintf(builtin + blen, bsize - blen, "%s%s",
+							 blen ? ", " : "", p->e[i].driver);
+			continue;
+		}
+		for (size_t k = 0; k < nmods && !dup; k++)
+			dup = streq(mods[k], mod);
+		if (dup || nmods == ARRAY_SIZE(mods))
+			continue;
+		snprintf(mods[nmods++], sizeof(mods[0]), "%s", mod);
+		fprintf(f, "softdep %s pre: vfio-pci\n", mod);
+	}
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+static const char *initramfs_command(struct iopass_ctx *ctx)
+{
+	char osr[4096];
+	const char *id;
+
+	if (sysfs_read(ctx, "/etc/os-release", osr, sizeof(osr)) < 0)
+		return NULL;
+	id = strstr(osr, "\nID=");
+	id = id ? id + 4 : strncmp(osr, "ID=", 3) == 0 ? osr + 3 : NULL;
+	if (!id)
+		return NULL;
+	if (*id == '"')
+		id++;
+	if (!strncmp(id, "debian", 6) || !strncmp(id, "ubuntu", 6) || !strncmp(id, "linuxmint", 9) ||
+	    !strncmp(id, "pop", 3))
+		return "update-initramfs -u";
+	if (!strncmp(id, "fedora", 6) || !strncmp(id, "rhel", 4) || !strncmp(id, "centos", 6) ||
+	    !strncmp(id, "rocky", 5) || !strncmp(id, "almalinux", 9) || !strncmp(id, "opensuse", 8))
+		return "dracut -f";
+	if (!strncmp(id, "arch", 4) || !strncmp(id, "manjaro", 7) || !strncmp(id, "endeavouros", 11))
+		return "mkinitcpio -P";
+	return NULL;
+}
+
+static const char RULES_HEADER[] =
+	"# Managed by iopass: generated from /etc/iopass/persist. Do not edit; use\n"
+	"# 'iopass attach --persist' and 'iopass detach --persist' (or 'iopass persist').\n"
+	"# Each rule sets driver_override for one device, by address and IDs, and rebinds it.\n";
+static const char MODPROBE_HEADER[] =
+	"# Managed by iopass: generated from /etc/iopass/persist. Do not edit.\n"
+	"# vfio-pci loads before the host drivers of the devices iopass passes through.\n";
+
+_printf_(2, 3) static void set_msg(char **msg, const char *fmt, ...)
+{
+	va_list ap;
+
+	free(*msg);
+	va_start(ap, fmt);
+	if (vasprintf(msg, fmt, ap) < 0)
+		*msg = NULL;
+	va_end(ap);
+}
+
+/* Write the record and both files from p; refuse to overwrite hand edits unless forced. */
+static int persist_store(struct iopass_ctx *ctx, const struct iopass_persist *p, unsigned flags,
+			 char **msg)
+{
+	_cleanup_free_ char *record = NULL, *rbody = NULL, *mbody = NULL, *rules = NULL, *modp = NULL;
+	char builtin[256];
+	int dfd_rec = -1, dfd_rules = -1, dfd_mod = -1, r;
+	size_t len = 0, size = 64 + p->n * 128;
+
+	record = malloc(size);
+	rbody = rules_body(p);
+	mbody = modprobe_body(ctx, p, builtin, sizeof(builtin));
+	if (!record || !rbody || !mbody)
+		return -ENOMEM;
+	len = (size_t)snprintf(record, size, "iopass-persist 1\n");
+	for (size_t i = 0; i < p->n; i++)
+		len += (size_t)snprintf(record + len, size - len, "%s %s %s\n", p->e[i].bdf, p->e[i].ids,
+					p->e[i].driver[0] ? p->e[i].driver : "-");
+	rules = managed_file(RULES_HEADER, rbody);
+	modp = managed_file(MODPROBE_HEADER, mbody);
+	if (!rules || !modp)
+		return -ENOMEM;
+
+	dfd_rec = etc_dir(ctx, "iopass", NULL, true);
+	dfd_rules = etc_dir(ctx, "udev", "rules.d", true);
+	dfd_mod = etc_dir(ctx, "modprobe.d", NULL, true);
+	if (dfd_rec < 0 || dfd_rules < 0 || dfd_mod < 0) {
+		r = dfd_rec < 0 ? dfd_rec : dfd_rules < 0 ? dfd_rules : dfd_mod;
+		set_msg(msg, "cannot use %s: %s", dfd_rec < 0 ? "/etc/iopass" : dfd_rules < 0 ?
+			"/etc/udev/rules.d" : "/etc/modprobe.d", r == -EPERM ?
+			"it is not root's, or others can write to it" : strerror(-r));
+		goto out;
+	}
+	if (!(flags & IOPASS_BIND_FORCE)) {
+		r = managed_file_check(dfd_rules, RULES_NAME);
+		if (r == 0)
+			r = managed_file_check(dfd_mod, MODPROBE_NAME);
+		if (r < 0) {
+			set_msg(msg, "%s was edited by hand (or is not iopass's); nothing was changed; "
+				     "move your changes to a file of your own, or pass --force to overwrite it",
+				managed_file_check(dfd_rules, RULES_NAME) < 0 ? "/etc/udev/rules.d/" RULES_NAME
+									       : "/etc/modprobe.d/" MODPROBE_NAME);
+			r = -EEXIST;
+			goto out;
+		}
+	}
+	/* the generated files first, the record last: the record never claims more than is in effect */
+	r = p->n ? state_write_mode(dfd_rules, RULES_NAME, rules, 0644) : state_remove(dfd_rules, RULES_NAME);
+	if (r == 0)
+		r = p->n ? state_write_mode(dfd_mod, MODPROBE_NAME, modp, 0644)
+			 : state_remove(dfd_mod, MODPROBE_NAME);
+	if (r == 0)
+		r = p->n ? state_write_mode(dfd_rec, "persist", record, 0644) : state_remove(dfd_rec, "persist");
+	if (r < 0) {
+		set_msg(msg, "cannot write the persistence files: %s", strerror(-r));
+		goto out;
+	}
+	if (p->n) {
+		const char *cmd = initramfs_command(ctx);
+
+		set_msg(msg, "persisted: the udev rule takes effect at the next boot or hotplug%s%s%s; "
+			     "if the host drivers are in the initramfs, regenerate it so that vfio-pci "
+			     "loads first there too%s%s%s",
+			*builtin ? " (built-in drivers: " : "", builtin, *builtin ? ", rebound by the rule)" : "",
+			cmd ? " (" : "", cmd ? cmd : "", cmd ? ")" : "");
+	}
+out:
+	if (dfd_rec >= 0)
+		close(dfd_rec);
+	if (dfd_rules >= 0)
+		close(dfd_rules);
+	if (dfd_mod >= 0)
+		close(dfd_mod);
+	return r;
+}
+
+/* Serialise with attach/detach: the same lock. */
+static int persist_lock(struct iopass_ctx *ctx, char **msg)
+{
+	struct iopass_txn *t = txn_new();
+	struct session s = { .dirfd = -1, .lockfd = -1 };
+	int r, fd;
+
+	if (!t)
+		return -ENOMEM;
+	r = session_begin(ctx, t, &s);
+	if (r < 0) {
+		set_msg(msg, "%s", t->error ? t->error : strerror(-r));
+		session_end(&s);
+		iopass_txn_free(t);
+		return r;
+	}
+	fd = dup(s.lockfd); /* keeps the flock: same open file description */
+	session_end(&s);
+	iopass_txn_free(t);
+	return fd < 0 ? -errno : fd;
+}
+
+int iopass_persist_add(struct iopass_ctx *ctx, struct iopass_dev *const *devs,
+		       const char *const *host_drivers, size_t n, unsigned flags, char **ret_msg)
+{
+	struct iopass_persist *p = NULL;
+	int lock, r;
+
+	*ret_msg = NULL;
+	lock = persist_lock(ctx, ret_msg);
+	if (lock < 0)
+		return lock;
+	r = iopass_persist_load(ctx, &p);
+	if (r < 0) {
+		set_msg(ret_msg, "the record /etc/iopass/persist is %s; inspect and remove it by hand",
+			r == -EBADMSG ? "corrupt" : strerror(-r));
+		goto out;
+	}
+	for (size_t i = 0; i < n && r == 0; i++) {
+		char ids[12];
+
+		if (!(devs[i]->flags & DEV_HAVE_VENDOR) || !(devs[i]->flags & DEV_HAVE_DEVICE)) {
+			set_msg(ret_msg, "%s: its IDs cannot be read, and a record needs them", devs[i]->bdf);
+			r = -ENODATA;
+			break;
+		}
+		snprintf(ids, sizeof(ids), "%04x:%04x", devs[i]->vendor, devs[i]->device);
+		r = persist_add_entry(p, devs[i]->bdf, ids, host_drivers ? host_drivers[i] : NULL);
+	}
+	if (r == 0)
+		r = persist_store(ctx, p, flags, ret_msg);
+out:
+	iopass_persist_free(p);
+	close(lock);
+	return r;
+}
+
+int iopass_persist_remove(struct iopass_ctx *ctx, const char *const *bdfs, size_t n,
+			  unsigned flags, char **ret_msg)
+{
+	struct iopass_persist *p = NULL;
+	int lock, r;
+	bool changed = false;
+
+	*ret_msg = NULL;
+	lock = persist_lock(ctx, ret_msg);
+	if (lock < 0)
+		return lock;
+	r = iopass_persist_load(ctx, &p);
+	if (r < 0) {
+		set_msg(ret_msg, "the record /etc/iopass/persist is %s; inspect and remove it by hand",
+			r == -EBADMSG ? "corrupt" : strerror(-r));
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < p->n; k++)
+			if (streq(p->e[k].bdf, bdfs[i])) {
+				p->e[k] = p->e[--p->n];
+				changed = true;
+				break;
+			}
+	if (changed)
+		r = persist_store(ctx, p, flags, ret_msg);
+	if (r == 0 && !*ret_msg)
+		set_msg(ret_msg, changed ? "removed from the boot configuration"
+					 : "not persisted: nothing to remove");
+out:
+	iopass_persist_free(p);
+	close(lock);
+	return r;
+}

@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Persistence: the generated udev rule and modprobe files (golden, parsed
+ * back), idempotence, hand edits, moved cards, and the rule's rebind command.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testutil.h"
+#include "iopass.h"
+
+static const char *sim_env[6];
+static char env_root[4200];
+
+static void sim(struct fx *fx, struct run *r, const char *const argv[])
+{
+	snprintf(env_root, sizeof(env_root), "IOPASS_SIM_ROOT=%s", fx_root(fx));
+	sim_env[0] = "LD_PRELOAD=" IOPASS_SIMKERNEL;
+	sim_env[1] = "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=1";
+	sim_env[2] = env_root;
+	sim_env[3] = "IOPASS_SIM_FAIL=";
+	sim_env[4] = NULL;
+	run_iopass_env(r, fx_root(fx), sim_env, argv);
+}
+#define SIM(fx, r, ...) sim((fx), (r), (const char *const[]){ __VA_ARGS__, NULL })
+
+static struct fx *fx_persist(void)
+{
+	struct fx *fx = fx_workstation();
+
+	fx_add_driver(fx, "vfio-pci");
+	fx_printf(fx, "etc/os-release", "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\n");
+	/* the USB controller's driver comes from a module of another name; the NVMe's is built in */
+	fx_mkdir(fx, "sys/module/xhci_pci");
+	fx_symlink(fx, "sys/bus/pci/drivers/xhci_hcd/module", "../../../../module/xhci_pci");
+	fx_mkdir(fx, "sys/module/snd_hda_intel");
+	fx_symlink(fx, "sys/bus/pci/drivers/snd_hda_intel/module", "../../../../module/snd_hda_intel");
+	fx_mkdir(fx, "sys/module/nvidia");
+	fx_symlink(fx, "sys/bus/pci/drivers/nvidia/module", "../../../../module/nvidia");
+	fx_printf(fx, "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/boot_vga", "0\n");
+	return fx;
+}
+
+static const char rules_golden[] =
+	"# Managed by iopass: generated from /etc/iopass/persist. Do not edit; use\n"
+	"# 'iopass attach --persist' and 'iopass detach --persist' (or 'iopass persist').\n"
+	"# Each rule sets driver_override for one device, by address and IDs, and rebinds it.\n"
+	"# iopass-checksum: %s\n"
+	"ACTION==\"add\", SUBSYSTEM==\"pci\", KERNEL==\"0000:01:00.0\", ATTR{vendor}==\"0x10de\", "
+	"ATTR{device}==\"0x1b80\", ATTR{driver_override}=\"vfio-pci\", RUN+=\"" IOPASS_SBINDIR_TEST
+	"/iopass __udev-bind 0000:01:00.0\"\n"
+	"ACTION==\"add\", SUBSYSTEM==\"pci\", KERNEL==\"0000:01:00.1\", ATTR{vendor}==\"0x10de\", "
+	"ATTR{device}==\"0x10f0\", ATTR{driver_override}=\"vfio-pci\", RUN+=\"" IOPASS_SBINDIR_TEST
+	"/iopass __udev-bind 0000:01:00.1\"";
+
+static void test_persist_group(void **state)
+{
+	struct fx *fx = fx_persist();
+	struct run r;
+	char *text, *rules1, *expected, sum[32];
+
+	(void)state;
+	SIM(fx, &r, "attach", "--persist", "--group", "1");
+	assert_int_equal(r.status, 0);
+	assert_text_equal(r.err, "iopass: attach: persisted: the udev rule takes effect at the next boot "
+				 "or hotplug; if the host drivers are in the initramfs, regenerate it so that "
+				 "vfio-pci loads first there too (update-initramfs -u)\n");
+	run_free(&r);
+
+	/* golden: the rule file (its checksum read back, then the whole text compared) */
+	rules1 = fx_read(fx, "etc/udev/rules.d/60-iopass.rules");
+	assert_non_null(rules1);
+	assert_int_equal(sscanf(strstr(rules1, "# iopass-checksum: ") + 19, "%16s", sum), 1);
+	assert_true(asprintf(&expected, rules_golden, sum) > 0);
+	assert_text_equal(rules1, expected);
+	free(expected);
+	text = fx_read(fx, "etc/modprobe.d/iopass.conf");
+	assert_non_null(strstr(text, "# Managed by iopass: generated from /etc/iopass/persist. Do not edit.\n"));
+	assert_non_null(strstr(text, "\nsoftdep nvidia pre: vfio-pci\nsoftdep snd_hda_intel pre: vfio-pci"));
+	free(text);
+	text = fx_read(fx, "etc/iopass/persist");
+	assert_text_equal(text, "iopass-persist 1\n0000:01:00.0 10de:1b80 nvidia\n0000:01:00.1 10de:10f0 snd_hda_intel");
+	free(text);
+
+	/* parsed back */
+	RUN(&r, fx_root(fx), "persist", "list");
+	assert_int_equal(r.status, 0);
+	assert_text_equal(r.out, "BDF           ID        HOST-DRIVER    STATE\n"
+				 "0000:01:00.0  10de:1b80 nvidia         active\n"
+				 "0000:01:00.1  10de:10f0 snd_hda_intel  active\n");
+	run_free(&r);
+
+	/* idempotent: the same files, byte for byte */
+	SIM(fx, &r, "attach", "--persist", "--group", "1");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	text = fx_read(fx, "etc/udev/rules.d/60-iopass.rules");
+	assert_string_equal(text, rules1);
+	free(text);
+	free(rules1);
+
+	/* detach --persist: back on the host drivers, and the files are gone with the last device */
+	SIM(fx, &r, "detach", "--persist", "--group", "1");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	assert_false(fx_exists(fx, "etc/udev/rules.d/60-iopass.rules"));
+	assert_false(fx_exists(fx, "etc/modprobe.d/iopass.conf"));
+	assert_false(fx_exists(fx, "etc/iopass/persist"));
+	RUN(&r, fx_root(fx), "persist", "list");
+	assert_int_equal(r.status, 0);
+	assert_string_equal(r.out, "");
+	run_free(&r);
+	fx_free(fx);
+}
+
+static void test_hand_edit(void **state)
+{
+	struct fx *fx = fx_persist();
+	struct run r;
+	char *before, *after;
+
+	(void)state;
+	SIM(fx, &r, "attach", "--persist", "00:14.0");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	before = fx_read(fx, "etc/modprobe.d/iopass.conf");
+	assert_non_null(strstr(before, "softdep xhci_pci pre: vfio-pci")); /* the module, not the driver */
+
+	/* an admin adds a line */
+	char *rules = fx_read(fx, "etc/udev/rules.d/60-iopass.rules");
+	fx_printf(fx, "etc/udev/rules.d/60-iopass.rules", "%s\n# mine\n", rules);
+	free(rules);
+	SIM(fx, &r, "persist", "remove", "00:14.0");
+	assert_int_equal(r.status, 1);
+	assert_text_equal(r.err, "iopass: persist: /etc/udev/rules.d/60-iopass.rules was edited by hand "
+				 "(or is not iopass's); nothing was changed; move your changes to a file of "
+				 "your own, or pass --force to overwrite it\n");
+	run_free(&r);
+	after = fx_read(fx, "etc/modprobe.d/iopass.conf");
+	assert_string_equal(after, before);
+	free(after);
+	assert_non_null(strstr(fx_read(fx, "etc/udev/rules.d/60-iopass.rules"), "# mine"));
+
+	SIM(fx, &r, "persist", "remove", "--force", "00:14.0");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	assert_false(fx_exists(fx, "etc/udev/rules.d/60-iopass.rules"));
+	free(before);
+
+	/* a file of someone else's at our name: not overwritten either */
+	fx_printf(fx, "etc/udev/rules.d/60-iopass.rules", "SUBSYSTEM==\"usb\", GROUP=\"plugdev\"\n");
+	SIM(fx, &r, "attach", "--persist", "00:14.0");
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "was edited by hand (or is not iopass's)"));
+	assert_non_null(strstr(r.err, "the devices are attached now, but not for the next boot"));
+	run_free(&r);
+	fx_free(fx);
+}
+
+static void test_moved_card(void **state)
+{
+	struct fx *fx = fx_persist();
+	struct run r;
+	const char *dir;
+	char *p;
+
+	(void)state;
+	SIM(fx, &r, "attach", "--persist", "00:14.0");
+	run_free(&r);
+	SIM(fx, &r, "detach", "00:14.0");
+	run_free(&r);
+	RUN(&r, fx_root(fx), "persist", "list");
+	assert_int_equal(r.status, 3);
+	assert_non_null(strstr(r.out, "0000:00:14.0  8086:a2af xhci_hcd       inactive\n"));
+	run_free(&r);
+
+	/* another card at the address */
+	dir = fx_dev_dir(fx, "0000:00:14.0");
+	assert_true(asprintf(&p, "%s/uevent", dir) > 0);
+	fx_printf(fx, p, "DRIVER=xhci_hcd\nPCI_CLASS=C0330\nPCI_ID=1B21:2142\n");
+	free(p);
+	RUN(&r, fx_root(fx), "persist", "list", "-J");
+	assert_int_equal(r.status, 3);
+	assert_non_null(strstr(r.out, "\"state\": \"moved\""));
+	run_free(&r);
+	RUN(&r, fx_root(fx), "check");
+	assert_int_equal(r.status, 0); /* a warning, not a failure */
+	assert_non_null(strstr(r.out, "warn  0000:00:14.0 [8086:a2af] is persisted for vfio-pci but another "
+				      "card sits at that address now (left alone)\n"));
+	run_free(&r);
+	fx_free(fx);
+}
+
+static void test_udev_bind(void **state)
+{
+	struct fx *fx = fx_persist();
+	struct run r;
+	char drv[64];
+
+	(void)state;
+	SIM(fx, &r, "attach", "--persist", "00:14.0");
+	run_free(&r);
+	SIM(fx, &r, "detach", "00:14.0");
+	run_free(&r);
+	assert_string_equal(fx_driver(fx, "0000:00:14.0", drv, sizeof(drv)), "xhci_hcd");
+	/* what the rule runs on "add" when the host driver got there first */
+	SIM(fx, &r, "__udev-bind", "0000:00:14.0");
+	assert_int_equal(r.status, 0);
+	assert_string_equal(r.out, "");
+	run_free(&r);
+	assert_string_equal(fx_driver(fx, "0000:00:14.0", drv, sizeof(drv)), "vfio-pci");
+	/* again: nothing to do */
+	SIM(fx, &r, "__udev-bind", "0000:00:14.0");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	fx_free(fx);
+}
+
+static void test_corrupt_record(void **state)
+{
+	struct fx *fx = fx_persist();
+	struct run r;
+
+	(void)state;
+	fx_printf(fx, "etc/iopass/persist", "iopass-persist 1\n0000:00:14.0 8086:a2af ../x\n");
+	RUN(&r, fx_root(fx), "persist", "list");
+	assert_int_equal(r.status, 1);
+	assert_text_equal(r.err, "iopass: persist: cannot read /etc/iopass/persist: it is corrupt\n");
+	run_free(&r);
+	RUN(&r, fx_root(fx), "check");
+	assert_non_null(strstr(r.out, "/etc/iopass/persist cannot be used: it is corrupt"));
+	run_free(&r);
+	RUN(&r, fx_root(fx), "persist", "remove", "zz");
+	assert_int_equal(r.status, 2);
+	run_free(&r);
+	RUN(&r, fx_root(fx), "persist", "frob");
+	assert_int_equal(r.status, 2);
+	assert_text_equal(r.err, "iopass: persist: unknown action 'frob'; use list or remove\n");
+	run_free(&r);
+	fx_free(fx);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_persist_group), cmocka_unit_test(test_hand_edit),
+		cmocka_unit_test(test_moved_card),    cmocka_unit_test(test_udev_bind),
+		cmocka_unit_test(test_corrupt_record),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
