@@ -53,11 +53,13 @@ struct blockdev {
 };
 
 struct hostuse_cache {
-	bool routes_read, block_read;
+	bool routes_read, block_read, net_read, mounts_read;
 	char *v4, *v6; /* /proc/net/route and /proc/net/ipv6_route, or NULL */
 	char *mountinfo, *swaps;
-	struct blockdev *blocks;
+	struct blockdev *blocks; /* /sys/class/block */
 	size_t nblocks;
+	struct blockdev *nets;   /* /sys/class/net, same shape */
+	size_t nnets;
 };
 
 void hostuse_cache_free(struct hostuse_cache *hu)
@@ -71,6 +73,9 @@ void hostuse_cache_free(struct hostuse_cache *hu)
 	for (size_t i = 0; i < hu->nblocks; i++)
 		free(hu->blocks[i].path);
 	free(hu->blocks);
+	for (size_t i = 0; i < hu->nnets; i++)
+		free(hu->nets[i].path);
+	free(hu->nets);
 	free(hu);
 }
 
@@ -79,6 +84,62 @@ static struct hostuse_cache *cache(struct iopass_ctx *ctx)
 	if (!ctx->hu)
 		ctx->hu = calloc(1, sizeof(*ctx->hu));
 	return ctx->hu;
+}
+
+/*
+ * Every entry of a class directory (/sys/class/block, /sys/class/net) with
+ * where it sits in the device tree, once: a device's disks and interfaces are
+ * those below its directory, however deep (virtio puts them under virtioN/).
+ */
+static void class_index(struct iopass_ctx *ctx, const char *classdir, struct blockdev **out,
+			size_t *nout)
+{
+	struct dirent *de;
+	DIR *dir;
+
+	if (sysfs_opendir(ctx, classdir, &dir) < 0)
+		return;
+	while ((de = readdir(dir))) {
+		char path[320], target[4096];
+		struct blockdev *nb;
+		const char *t;
+
+		if (de->d_name[0] == '.' || !name_is_safe(de->d_name) || strlen(de->d_name) >= 64)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", classdir, de->d_name);
+		if (sysfs_readlink(ctx, path, target, sizeof(target)) < 0)
+			continue;
+		t = target;
+		while (strncmp(t, "../", 3) == 0)
+			t += 3;
+		nb = reallocarray(*out, *nout + 1, sizeof(*nb));
+		if (!nb)
+			break;
+		*out = nb;
+		nb = &nb[*nout];
+		snprintf(nb->name, sizeof(nb->name), "%.63s", de->d_name);
+		nb->path = strdup(t);
+		if (nb->path)
+			(*nout)++;
+	}
+	closedir(dir);
+}
+
+static void mounts_read(struct iopass_ctx *ctx, struct hostuse_cache *hu)
+{
+	if (hu->mounts_read)
+		return;
+	sysfs_read_file(ctx, "/proc/self/mountinfo", 64 << 20, &hu->mountinfo);
+	sysfs_read_file(ctx, "/proc/swaps", 16 << 20, &hu->swaps);
+	hu->mounts_read = true;
+}
+
+/* Is path (in the device tree) below the device directory devdir? */
+static bool below(const char *path, const char *devdir)
+{
+	size_t n = strlen(devdir);
+
+	return strncmp(path, devdir, n) == 0 && path[n] == '/';
 }
 
 /* ---- network ------------------------------------------------------------ */
@@ -189,14 +250,17 @@ static void net_check(struct iopass_dev *dev, struct iopass_report *r, const cha
 	struct hostuse_cache *hu = cache(ctx);
 	struct routes rt = { NULL, NULL };
 	struct strbuf sb = { .len = 0 };
-	char path[4200];
-	struct dirent *de;
-	DIR *dir;
+	bool any = false;
 
 	if (!devdir || !hu)
 		return;
-	snprintf(path, sizeof(path), "/sys/%s/net", devdir);
-	if (sysfs_opendir(ctx, path, &dir) < 0)
+	if (!hu->net_read) {
+		class_index(ctx, "/sys/class/net", &hu->nets, &hu->nnets);
+		hu->net_read = true;
+	}
+	for (size_t i = 0; i < hu->nnets && !any; i++)
+		any = below(hu->nets[i].path, devdir);
+	if (!any)
 		return;
 	if (!hu->routes_read) {
 		sysfs_read_file(ctx, "/proc/net/route", 16 << 20, &hu->v4);
@@ -205,15 +269,14 @@ static void net_check(struct iopass_dev *dev, struct iopass_report *r, const cha
 	}
 	rt.v4 = hu->v4;
 	rt.v6 = hu->v6;
-	while ((de = readdir(dir))) {
+	for (size_t i = 0; i < hu->nnets; i++) {
 		struct strbuf one = { .len = 0 };
 
-		if (de->d_name[0] == '.' || !name_is_safe(de->d_name))
+		if (!below(hu->nets[i].path, devdir))
 			continue;
-		if (net_use(ctx, &rt, de->d_name, 0, &one))
+		if (net_use(ctx, &rt, hu->nets[i].name, 0, &one))
 			sb_add(&sb, "%s%s", sb.len ? "; " : "", one.buf);
 	}
-	closedir(dir);
 	if (sb.len) {
 		report_add(r, IOPASS_LEVEL_FAIL, "nic-in-use", "%s%s", who, sb.buf);
 		report_hint(r, "take the interface down and move its addresses and routes first, "
@@ -316,43 +379,6 @@ static bool block_use(struct iopass_ctx *ctx, const struct blockuse *bu, const c
 	return used;
 }
 
-/* Every block device with where it sits in the device tree, once. */
-static void block_index(struct iopass_ctx *ctx, struct hostuse_cache *hu)
-{
-	struct dirent *de;
-	DIR *dir;
-
-	hu->block_read = true;
-	if (sysfs_opendir(ctx, "/sys/class/block", &dir) < 0)
-		return;
-	while ((de = readdir(dir))) {
-		char path[320], target[4096];
-		struct blockdev *nb;
-		const char *t;
-
-		if (de->d_name[0] == '.' || !name_is_safe(de->d_name) || strlen(de->d_name) >= 64)
-			continue;
-		snprintf(path, sizeof(path), "/sys/class/block/%s", de->d_name);
-		if (sysfs_readlink(ctx, path, target, sizeof(target)) < 0)
-			continue;
-		t = target;
-		while (strncmp(t, "../", 3) == 0)
-			t += 3;
-		nb = reallocarray(hu->blocks, hu->nblocks + 1, sizeof(*nb));
-		if (!nb)
-			break;
-		hu->blocks = nb;
-		nb = &hu->blocks[hu->nblocks];
-		snprintf(nb->name, sizeof(nb->name), "%.63s", de->d_name);
-		nb->path = strdup(t);
-		if (nb->path)
-			hu->nblocks++;
-	}
-	closedir(dir);
-	sysfs_read_file(ctx, "/proc/self/mountinfo", 64 << 20, &hu->mountinfo);
-	sysfs_read_file(ctx, "/proc/swaps", 16 << 20, &hu->swaps);
-}
-
 static void block_check(struct iopass_dev *dev, struct iopass_report *r, const char *who)
 {
 	struct iopass_ctx *ctx = dev->ctx;
@@ -360,20 +386,20 @@ static void block_check(struct iopass_dev *dev, struct iopass_report *r, const c
 	const char *devdir = dev_sysfs_dir(dev);
 	struct strbuf sb = { .len = 0 };
 	struct blockuse bu;
-	size_t plen;
 
 	if (!devdir || !hu)
 		return;
-	if (!hu->block_read)
-		block_index(ctx, hu);
+	if (!hu->block_read) {
+		class_index(ctx, "/sys/class/block", &hu->blocks, &hu->nblocks);
+		hu->block_read = true;
+	}
+	mounts_read(ctx, hu);
 	bu.mountinfo = hu->mountinfo;
 	bu.swaps = hu->swaps;
-	plen = strlen(devdir);
 	for (size_t i = 0; i < hu->nblocks; i++) {
 		struct strbuf one = { .len = 0 };
-		const char *t = hu->blocks[i].path;
 
-		if (strncmp(t, devdir, plen) != 0 || t[plen] != '/')
+		if (!below(hu->blocks[i].path, devdir))
 			continue;
 		if (block_use(ctx, &bu, hu->blocks[i].name, 0, false, &one))
 			sb_add(&sb, "%s%s", sb.len ? "; " : "", one.buf);
@@ -382,6 +408,60 @@ static void block_check(struct iopass_dev *dev, struct iopass_report *r, const c
 		report_add(r, IOPASS_LEVEL_FAIL, "disk-in-use", "%s%s", who, sb.buf);
 		report_hint(r, "unmount it, deactivate what is stacked on it (swapoff, vgchange -an, "
 			       "mdadm --stop), or pass --force if you really mean it");
+	}
+}
+
+/*
+ * File systems that need no block device: 9p and virtiofs shares carried by a
+ * virtio device (a VM's root over 9p, a virtiofs mount). The share's tag is in
+ * virtioN/mount_tag (9p) or virtioN/tag (virtiofs); mountinfo names it as the
+ * source of a 9p or virtiofs mount.
+ */
+static void sharedfs_check(struct iopass_dev *dev, struct iopass_report *r, const char *who)
+{
+	struct iopass_ctx *ctx = dev->ctx;
+	struct hostuse_cache *hu = cache(ctx);
+	const char *devdir = dev_sysfs_dir(dev);
+	struct strbuf sb = { .len = 0 };
+	char path[4200];
+	struct dirent *de;
+	DIR *dir;
+
+	if (!devdir || !hu || !dev->driver || strncmp(dev->driver, "virtio", 6) != 0)
+		return;
+	snprintf(path, sizeof(path), "/sys/%s", devdir);
+	if (sysfs_opendir(ctx, path, &dir) < 0)
+		return;
+	mounts_read(ctx, hu);
+	while ((de = readdir(dir))) {
+		char tag[256], attr[4400];
+		const char *line;
+
+		if (strncmp(de->d_name, "virtio", 6) != 0 || !name_is_safe(de->d_name))
+			continue;
+		snprintf(attr, sizeof(attr), "/sys/%s/%s/mount_tag", devdir, de->d_name);
+		if (sysfs_read(ctx, attr, tag, sizeof(tag)) <= 0) {
+			snprintf(attr, sizeof(attr), "/sys/%s/%s/tag", devdir, de->d_name);
+			if (sysfs_read(ctx, attr, tag, sizeof(tag)) <= 0)
+				continue;
+		}
+		tag[strcspn(tag, "\n")] = '\0'; /* mount_tag may carry a NUL or newline at the end */
+		for (line = hu->mountinfo; line && *line;) {
+			const char *next = strchr(line, '\n'), *sep = strstr(line, " - ");
+			char mp[512], fstype[32], source[256];
+
+			if (sep && (!next || sep < next) &&
+			    sscanf(line, "%*s %*s %*s %*s %511s", mp) == 1 &&
+			    sscanf(sep + 3, "%31s %255s", fstype, source) == 2 &&
+			    (streq(fstype, "9p") || streq(fstype, "virtiofs")) && streq(source, tag))
+				sb_add(&sb, "%s%s share '%s' is mounted on %s", sb.len ? "; " : "", fstype, tag, mp);
+			line = next ? next + 1 : NULL;
+		}
+	}
+	closedir(dir);
+	if (sb.len) {
+		report_add(r, IOPASS_LEVEL_FAIL, "fs-in-use", "%s%s", who, sb.buf);
+		report_hint(r, "unmount the share first, or pass --force if you really mean it");
 	}
 }
 
@@ -427,6 +507,7 @@ void hostuse_check(struct iopass_dev *dev, struct iopass_report *r, const char *
 		return; /* already given away: the host uses none of it */
 	net_check(dev, r, who);
 	block_check(dev, r, who);
+	sharedfs_check(dev, r, who);
 	if ((dev->flags & DEV_HAVE_CLASS) && (dev->class >> 16) == 0x03)
 		display_check(dev, r, who);
 }

@@ -490,6 +490,59 @@ static void test_nics(void **state)
 	env_close(&e);
 }
 
+/* A VM's root over virtio-9p, and a virtio-net interface nested under virtioN/. */
+static void test_virtio(void **state)
+{
+	struct fx *fx = fx_workstation();
+	struct env e;
+	struct iopass_report *r;
+	char *dir;
+
+	(void)state;
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:05.0", .vendor = 0x1af4, .device = 0x1009, .class = 0x000200,
+			   .driver = "virtio-pci", .group = 60, .pcie = FX_PCIE_RCIEP));
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:06.0", .vendor = 0x1af4, .device = 0x1041, .class = 0x020000,
+			   .driver = "virtio-pci", .group = 61, .pcie = FX_PCIE_RCIEP));
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:07.0", .vendor = 0x1af4, .device = 0x1009, .class = 0x000200,
+			   .driver = "virtio-pci", .group = 62, .pcie = FX_PCIE_RCIEP));
+	assert_true(asprintf(&dir, "%s/virtio0/mount_tag", fx_dev_dir(fx, "0000:00:05.0")) > 0);
+	fx_printf(fx, dir, "hostroot");
+	free(dir);
+	assert_true(asprintf(&dir, "%s/virtio2/mount_tag", fx_dev_dir(fx, "0000:00:07.0")) > 0);
+	fx_printf(fx, dir, "unused");
+	free(dir);
+	fx_printf(fx, "proc/self/mountinfo",
+		  "20 1 0:24 / / ro,relatime shared:1 - 9p hostroot ro,sync,access=client,trans=virtio\n");
+	/* virtio-net: the interface sits under virtio1/, not directly under the PCI device */
+	assert_true(asprintf(&dir, "%s/virtio1/net/eth0", fx_dev_dir(fx, "0000:00:06.0")) > 0);
+	fx_mkdir(fx, dir);
+	fx_printf(fx, "proc/net/route", "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\n"
+					  "eth0\t00000000\t0202000A\t0003\t0\t0\t0\t00000000\n");
+	char *flags;
+
+	assert_true(asprintf(&flags, "%s/flags", dir) > 0);
+	fx_printf(fx, flags, "0x1003\n");
+	free(flags);
+	char *rel = fx_relpath("sys/class/net", dir);
+
+	fx_symlink(fx, "sys/class/net/eth0", rel);
+	free(rel);
+	free(dir);
+	env_open(&e, fx);
+	r = CHECK(&e, "0000:00:05.0");
+	assert_int_equal(iopass_report_verdict(r), IOPASS_UNSAFE);
+	assert_finding(r, "fs-in-use", "9p share 'hostroot' is mounted on /");
+	iopass_report_free(r);
+	r = CHECK(&e, "0000:00:06.0");
+	assert_int_equal(iopass_report_verdict(r), IOPASS_UNSAFE);
+	assert_finding(r, "nic-in-use", "eth0 is up and carries the default route");
+	iopass_report_free(r);
+	r = CHECK(&e, "0000:00:07.0");
+	assert_no_finding(r, "fs-in-use");
+	iopass_report_free(r);
+	env_close(&e);
+}
+
 static void test_console_fb(void **state)
 {
 	struct fx *fx = fx_workstation();
@@ -744,6 +797,7 @@ int main(void)
 		cmocka_unit_test(test_nvme_lvm_mounted),
 		cmocka_unit_test(test_nics),
 		cmocka_unit_test(test_console_fb),
+		cmocka_unit_test(test_virtio),
 		cmocka_unit_test(test_acs_walk),
 		cmocka_unit_test(test_reset_rules),
 		cmocka_unit_test(test_cli),
