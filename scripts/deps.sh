@@ -3,6 +3,14 @@
 set -eu
 
 PKGS="cmake make gcc pkg-config libpci-dev pci.ids libkmod-dev libsmartcols-dev libcmocka-dev mandoc"
+# The real-kernel tier (tests/vm): a Debian kernel booted in QEMU with an emulated IOMMU,
+# a static busybox for its initramfs, kmod for the module order; in the guest, jq reads
+# iopass's JSON, strace kills iopass half way, ip shows the interfaces.
+PKGS="$PKGS qemu-system-x86 qemu-utils linux-image-amd64 busybox-static kmod jq strace iproute2"
+# emit's output checked by its consumers: libvirt's schema validator (QEMU is above).
+PKGS="$PKGS libvirt-clients"
+# Fuzzing (libFuzzer) and static analysis (scripts/fuzz.sh, scripts/lint.sh).
+PKGS="$PKGS clang libclang-rt-14-dev cppcheck clang-tidy"
 
 missing=""
 for p in $PKGS; do

@@ -1,6 +1,8 @@
 #!/bin/sh
-# The whole test suite: dependencies, a -Werror build and an ASan+UBSan build,
-# ctest on both. The last line is ctest's summary for the sanitizer build.
+# The whole test suite: dependencies, a -Werror build with ctest (the unit and
+# fixture tests, the simulated kernel, the real-kernel VM tier), static analysis,
+# the fuzzers, and an ASan+UBSan build with ctest again. The last line is
+# ctest's summary for the sanitizer build.
 set -eu
 cd "$(dirname "$0")/.."
 JOBS=$(nproc 2>/dev/null || echo 2)
@@ -11,7 +13,11 @@ cmake -S . -B build -DIOPASS_WERROR=ON >/dev/null
 cmake --build build -j"$JOBS"
 ctest --test-dir build --output-on-failure -j"$JOBS"
 
-cmake -S . -B build-sanitize -DIOPASS_WERROR=ON -DIOPASS_SANITIZE=ON \
+# static analysis, then each fuzzer for a bounded time (FUZZ_SECONDS, default 20)
+scripts/lint.sh
+scripts/fuzz.sh
+
+cmake -S . -B build-sanitize -DIOPASS_WERROR=ON -DIOPASS_SANITIZE=ON -DIOPASS_VM_TESTS=OFF \
 	-DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build build-sanitize -j"$JOBS"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

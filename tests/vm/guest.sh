@@ -9,6 +9,7 @@
 # command printed goes to sN.log beside results.txt.
 #
 # This script must never exit: PID 1 ending is a panic. It ends with a power-off.
+# shellcheck disable=SC2012 # ls of sysfs and /dev/vfio: their names are plain
 
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export LC_ALL=C HOME=/tmp TERM=dumb
@@ -37,7 +38,7 @@ if ! mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 results $R; then
 	poweroff_now
 fi
 # shellcheck source=/dev/null
-. $R/env # IOPASS, NIC_ROOTBUS, PORT_NIC, PORT_NVME, PCI_BRIDGE, ROOT_TAG (from run.sh)
+. $R/env # IOPASS, IOPASS_BUILT, NIC_ROOTBUS, PORT_NIC, PORT_NVME, PCI_BRIDGE, ROOT_TAG (from run.sh)
 OUT=$R/results.txt
 T=/tmp/vmtest
 mkdir -p $T
@@ -45,7 +46,7 @@ SYS=/sys/bus/pci/devices
 
 # ---- reporting ----------------------------------------------------------------------
 
-SC=0 SCNAME= SCT0=0 LOG=$R/setup.log
+SC=0 SCNAME='' SCT0=0 LOG=$R/setup.log
 now() { cut -d' ' -f1 /proc/uptime; }
 record() {
 	echo "$*" >>"$OUT"
@@ -70,9 +71,11 @@ run() {
 	echo "\$ $*" >>"$LOG"
 	timeout -k 5 300 "$@" >$T/out 2>$T/err
 	RC=$?
-	cat $T/out >>"$LOG"
-	sed 's/^/stderr: /' $T/err >>"$LOG"
-	echo "exit status $RC" >>"$LOG"
+	{
+		cat $T/out
+		sed 's/^/stderr: /' $T/err
+		echo "exit status $RC"
+	} >>"$LOG"
 }
 oneline() { tr '\n' ' ' <"$1" | sed 's/  */ /g; s/ $//' | cut -c1-400; }
 
@@ -122,6 +125,7 @@ vfio_node() { [ -c "/dev/vfio/$1" ] && echo "char device" || echo absent; }
 
 # The proof that passthrough works: a nested QEMU opens the devices through VFIO
 # (and stops before running anything). NESTED_RC, NESTED_OUT.
+# The -device arguments are written by hand for now; 'iopass emit' is to give them.
 nested_qemu() {
 	local args=() b
 	for b in "$@"; do args+=(-device "vfio-pci,host=$b"); done
@@ -137,12 +141,13 @@ id_of() { echo "$(sed 's/^0x//' "$SYS/$1/vendor"):$(sed 's/^0x//' "$SYS/$1/devic
 
 # ---- setup: drivers by modalias (there is no udev), vfio-pci --------------------------
 
-record "BOOT guest init at $(now) s of uptime, kernel $(uname -r), iopass $IOPASS"
+record "BOOT guest init at $(now) s of uptime, kernel $(uname -r), iopass $IOPASS_BUILT"
 {
-	for f in "$SYS"/*/modalias; do modprobe -b -q "$(cat "$f")"; done
-	for f in /sys/bus/virtio/devices/*/modalias; do modprobe -b -q "$(cat "$f")"; done
-	modprobe vfio-pci
-	modprobe vfio_iommu_type1
+	# one modprobe for all: each run reads the module indexes over 9p again
+	# shellcheck disable=SC2046 # one alias a word
+	modprobe -a -b -q $(cat "$SYS"/*/modalias)
+	# shellcheck disable=SC2046
+	modprobe -a -b -q $(cat /sys/bus/virtio/devices/*/modalias) vfio-pci vfio_iommu_type1
 } >>"$LOG" 2>&1
 snapshot >$T/snap.boot
 {
@@ -160,7 +165,7 @@ for v in /sys/bus/virtio/devices/*; do
 done
 PORT_NIC_EP=$(children "$PORT_NIC" | head -n 1)
 BR_GROUP=$(grp_of "$PCI_BRIDGE")
-BR_E1000= BR_RNG=
+BR_E1000='' BR_RNG=''
 for b in $(children "$PCI_BRIDGE"); do
 	case $(id_of "$b") in
 	8086:100e) BR_E1000=$b ;;
@@ -168,8 +173,11 @@ for b in $(children "$PCI_BRIDGE"); do
 	esac
 done
 [ -n "$ROOT_DEV" ] || record "FAIL 0 setup: no virtio device with mount_tag $ROOT_TAG"
-[ -n "$BR_E1000" ] && [ -n "$BR_RNG" ] || record "FAIL 0 setup: no e1000 and virtio-rng behind $PCI_BRIDGE"
-record "SETUP at $(now) s: root-fs device $ROOT_DEV ($ROOT_TAG), root-bus NIC $NIC_ROOTBUS, NIC behind $PORT_NIC: $PORT_NIC_EP, bridge group $BR_GROUP ($PCI_BRIDGE: e1000 $BR_E1000, rng $BR_RNG)"
+if [ -z "$BR_E1000" ] || [ -z "$BR_RNG" ]; then
+	record "FAIL 0 setup: no e1000 and virtio-rng behind $PCI_BRIDGE"
+fi
+PORT_NVME_EP=$(children "$PORT_NVME" | head -n 1)
+record "SETUP at $(now) s: root-fs device $ROOT_DEV ($ROOT_TAG), root-bus NIC $NIC_ROOTBUS, NIC behind $PORT_NIC: $PORT_NIC_EP, bridge group $BR_GROUP ($PCI_BRIDGE: e1000 $BR_E1000, rng $BR_RNG), NVMe behind $PORT_NVME: $PORT_NVME_EP ($(drv_of "$PORT_NVME_EP"), sriov_totalvfs $(cat "$SYS/$PORT_NVME_EP/sriov_totalvfs" 2>/dev/null || echo none))"
 
 # ---- 1: iopass list against /sys/kernel/iommu_groups ------------------------------------
 
@@ -241,7 +249,7 @@ scenario_2() {
 		[ "$m" = "$BR_E1000" ] || is_bridge "$m" || echo "$m"
 	done | sort | tr '\n' ' ' | sed 's/ $//')
 	expect "$BR_E1000: needs (the group's other endpoints)" "$want" "$needs"
-	[ "$RC" = 3 ] && pass "exit status 3 for needs-group" || fail "exit status $RC for needs-group, expected 3"
+	expect "$BR_E1000 alone: check exit status (not ready)" 3 "$RC"
 
 	run "$IOPASS" check -J --group "$BR_GROUP"
 	expect "check --group $BR_GROUP: verdicts" "$BR_E1000 ready $BR_RNG ready" \
@@ -339,11 +347,27 @@ after_kill() {
 	expect "$1: iopass detach --all: exit status" 0 "$RC" "stdout: $(oneline $T/out) stderr: $(oneline $T/err)"
 	expect_restored $T/snap.7 "$1, then detach --all"
 	expect "$1: /run/iopass/journal after detach --all" absent "$(journal_state)"
-	echo "state file: $(cat /run/iopass/state 2>&1 | tr '\n' '|')" >>"$LOG"
+	if [ -e /run/iopass/state ]; then
+		echo "state file: $(tr '\n' '|' </run/iopass/state)" >>"$LOG"
+	fi
+}
+
+journal_seen() { [ -e /run/iopass/journal ]; }
+first_unbound() { [ ! -e "$SYS/$BR_E1000/driver" ]; }
+# kill_when WHAT TEST: start attach --group, kill -9 it as soon as TEST holds
+kill_when() {
+	local pid rc
+	"$IOPASS" attach --group "$BR_GROUP" >>"$LOG" 2>&1 &
+	pid=$!
+	until "$2" || ! kill -0 "$pid" 2>/dev/null; do :; done
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid"
+	rc=$?
+	after_kill "$1 (attach exit status $rc)"
 }
 
 scenario_7() {
-	local g=$BR_GROUP k nwrites paths=() m pid delay
+	local g=$BR_GROUP k nwrites paths=() m
 	begin 7 "SIGKILL in the middle of attach --group $g, recovery by detach --all"
 	snapshot >$T/snap.7
 	expect "no journal before" absent "$(journal_state)"
@@ -373,15 +397,9 @@ scenario_7() {
 		fail "no strace: the deterministic kills did not run"
 	fi
 
-	# As a user would: kill -9 after a while, wherever iopass happens to be
-	for delay in 0.05 0.2 0.5; do
-		"$IOPASS" attach --group "$g" >>"$LOG" 2>&1 &
-		pid=$!
-		sleep "$delay"
-		kill -9 "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-		after_kill "kill -9 after ${delay} s (exit status $?)"
-	done
+	# As a user would, without strace: kill -9 at a moment seen from outside
+	kill_when "kill -9 once the journal appears" journal_seen
+	kill_when "kill -9 once $BR_E1000 has left its driver" first_unbound
 	end
 }
 
@@ -410,6 +428,7 @@ scenario_5() {
 for s in 1 2 3 4 7 5; do
 	scenario_$s
 done
+SC=0
 expect_restored $T/snap.boot "at the end of all scenarios"
 record "DONE at $(now) s of uptime"
 poweroff_now

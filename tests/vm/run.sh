@@ -10,7 +10,8 @@
 #
 # Environment: IOPASS_VM_KERNEL=KVER picks the kernel (default: the newest with
 # /boot/vmlinuz-KVER and /lib/modules/KVER), IOPASS_VM_TIMEOUT=SECONDS limits the
-# VM (default 1500), IOPASS_VM_CONSOLE=1 shows the serial console as it runs.
+# VM (default 900; a run takes about 100 s), IOPASS_VM_CONSOLE=1 shows the serial
+# console as it runs.
 set -euo pipefail
 
 SKIP=77
@@ -32,11 +33,16 @@ iopass=$build/iopass
 [ -x "$iopass" ] || { echo "vm: no iopass binary at $iopass; build it first" >&2; exit 1; }
 work=$build/tests/vm
 results=$work/results
+mkdir -p "$work"
+# one run at a time in a build directory: they share the results and the initramfs
+exec 9>"$work/lock"
+flock 9
 
 # ---- what this machine must have -------------------------------------------------
 
 qemu=$(command -v qemu-system-x86_64 || true)
 [ -n "$qemu" ] || skip "no qemu-system-x86_64 (Debian package qemu-system-x86)"
+"$qemu" --version >/dev/null 2>&1 || skip "$qemu does not run"
 modprobe=$(PATH=$PATH:/usr/sbin:/sbin command -v modprobe || true)
 [ -n "$modprobe" ] || skip "no modprobe (Debian package kmod)"
 busybox=
@@ -57,6 +63,7 @@ if [ -z "$kver" ]; then
 fi
 [ -n "$kver" ] || skip "no kernel with /boot/vmlinuz-KVER and /lib/modules/KVER (Debian package linux-image-amd64)"
 kernel=/boot/vmlinuz-$kver
+[ -e "$kernel" ] || skip "no kernel $kernel"
 [ -r "$kernel" ] || skip "cannot read $kernel (run as root)"
 [ -e "/lib/modules/$kver/modules.dep" ] || skip "no modules for $kver in /lib/modules/$kver"
 
@@ -98,8 +105,12 @@ done <<<"$mods"
 #   00:06.0 pcie-root-port -> 02:00.0 nvme with SR-IOV (2 VFs; for the vf scenarios)
 #   00:07.0 pcie-pci-bridge -> 03:01.0 e1000, 03:02.0 virtio-rng (one group of three)
 #   00:1f.0/2/3 the ICH9 LPC, SATA and SMBus functions (one group)
+# the guest mounts its own /tmp and /run: it runs a copy of iopass from the results share
+mkdir -p "$results/bin"
+cp "$iopass" "$results/bin/iopass"
 cat >"$results/env" <<EOF
-IOPASS=$iopass
+IOPASS=/run/results/bin/iopass
+IOPASS_BUILT=$iopass
 NIC_ROOTBUS=0000:00:04.0
 PORT_NIC=0000:00:05.0
 PORT_NVME=0000:00:06.0
@@ -110,6 +121,7 @@ EOF
 append="console=ttyS0 intel_iommu=on panic=-1 root=hostroot rootfstype=9p"
 append="$append rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=loose ro"
 append="$append init=$here/guest.sh"
+# shellcheck disable=SC2054 # commas inside QEMU's option values
 qemu_args=(
 	-machine q35,kernel-irqchip=split -accel tcg -cpu max -smp 2 -m 1G
 	-device intel-iommu,intremap=on,caching-mode=on
@@ -130,7 +142,7 @@ qemu_args=(
 	-device virtio-rng-pci,bus=pb,addr=0x2
 )
 
-timeout_s=${IOPASS_VM_TIMEOUT:-1500}
+timeout_s=${IOPASS_VM_TIMEOUT:-900}
 echo "vm: kernel $kver, qemu $("$qemu" --version | head -n 1 | sed 's/^QEMU emulator version //')"
 echo "vm: booting (TCG, limit ${timeout_s} s); console log: $work/console.log"
 t1=$(date +%s)
@@ -149,20 +161,23 @@ echo "vm: the VM ran $((t2 - t1)) s (qemu exit status $qrc); the initramfs took 
 # ---- the verdict --------------------------------------------------------------------
 
 res=$results/results.txt
+npass=$(grep -c '^PASS ' "$res" 2>/dev/null || true)
+nfail=$(grep -c '^FAIL ' "$res" 2>/dev/null || true)
+npass=${npass:-0} nfail=${nfail:-0}
 status=0
+[ "$nfail" -eq 0 ] || status=1
 if [ -s "$res" ]; then
 	echo "vm: results (details in $results):"
 	sed 's/^/  /' "$res"
 else
 	echo "vm: FAIL: the guest wrote no results"
 	status=1
+	nfail=$((nfail + 1))
 fi
-npass=$(grep -c "^PASS " "$res" 2>/dev/null || true); npass=${npass:-0}
-nfail=$(grep -c "^FAIL " "$res" 2>/dev/null || true); nfail=${nfail:-0}
-[ "$nfail" -eq 0 ] || status=1
 if [ "$qrc" -eq 124 ] || [ "$qrc" -eq 137 ]; then
 	echo "vm: FAIL: the VM was stopped after ${timeout_s} s"
 	status=1
+	nfail=$((nfail + 1))
 fi
 if ! grep -q '^DONE' "$res" 2>/dev/null; then
 	last=$(grep '^BEGIN ' "$res" 2>/dev/null | tail -n 1 || true)
@@ -175,6 +190,7 @@ for sc in 1 2 3 4 5 7; do
 	if ! grep -q "^END $sc " "$res" 2>/dev/null || ! grep -Eq "^(PASS|FAIL) $sc " "$res"; then
 		echo "vm: FAIL: scenario $sc did not run to its end"
 		status=1
+		nfail=$((nfail + 1))
 	fi
 done
 if [ "$status" -ne 0 ]; then
