@@ -66,15 +66,33 @@ bool cli_global_option(int c, const char *arg)
 	}
 }
 
+/*
+ * One message, one line: user input echoed in a message (a device argument
+ * with a newline, escape sequences) is written with its control bytes escaped.
+ */
 _printf_(3, 0) static void vmsg(const char *cmd, const char *level, const char *fmt, va_list ap)
 {
+	char *msg = NULL;
+
 	fputs("iopass: ", stderr);
 	if (cmd)
 		fprintf(stderr, "%s: ", cmd);
 	if (level)
 		fprintf(stderr, "%s: ", level);
-	vfprintf(stderr, fmt, ap);
+	if (vasprintf(&msg, fmt, ap) < 0) {
+		fputs("(out of memory)\n", stderr);
+		return;
+	}
+	for (const unsigned char *p = (const unsigned char *)msg; *p; p++) {
+		if (*p == '\n')
+			fputs("\\n", stderr);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(stderr, "\\x%02x", *p);
+		else
+			fputc(*p, stderr);
+	}
 	fputc('\n', stderr);
+	free(msg);
 }
 
 void cli_err(const char *cmd, const char *fmt, ...)

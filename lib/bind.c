@@ -168,6 +168,19 @@ int current_override(struct iopass_ctx *ctx, const char *bdf, char *buf, size_t 
 	return 0;
 }
 
+/* On vfio-pci or a vfio variant now (vfio-dev/ marks the variants)? */
+static bool current_is_vfio(struct iopass_ctx *ctx, const char *bdf, const char *cur)
+{
+	char path[256];
+
+	if (!*cur)
+		return false;
+	if (streq(cur, "vfio-pci"))
+		return true;
+	dev_path(path, sizeof(path), bdf, "vfio-dev");
+	return sysfs_exists(ctx, path) == 0;
+}
+
 /* One kernel write, recorded in the transaction. */
 int do_write(struct iopass_ctx *ctx, struct iopass_txn *t, const char *path,
 		    const char *value, bool rollback)
@@ -1021,8 +1034,12 @@ int iopass_detach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 		d->from = xstrdup_or_null(t, *cur ? cur : NULL);
 		d->override = xstrdup_or_null(t, *ovr ? ovr : NULL);
 		d->to = xstrdup_or_null(t, rec && *rec->driver ? rec->driver : NULL);
-		/* only devices on vfio (or with a record) are ours to give back */
-		if (!iopass_dev_is_vfio(devs[i]) && !rec && !*ovr) {
+		/*
+		 * Only devices on vfio (or with a record) are ours to give back, judged
+		 * as they are now, under the lock: the scan may be older than another
+		 * run's detach.
+		 */
+		if (!current_is_vfio(ctx, d->bdf, cur) && !rec && !*ovr) {
 			d->status = "unchanged";
 			continue;
 		}

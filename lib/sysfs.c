@@ -236,12 +236,14 @@ int sysfs_write(const struct iopass_ctx *ctx, const char *path, const char *valu
 					O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
 	size_t len = strlen(value);
 	ssize_t n;
+	int tries = 0;
 
 	if (fd < 0)
 		return -errno;
+	/* a signal may interrupt a slow driver operation: retry, but not for ever */
 	do
 		n = write(fd, value, len);
-	while (n < 0 && errno == EINTR);
+	while (n < 0 && errno == EINTR && ++tries < 3);
 	if (n < 0)
 		return -errno;
 	if ((size_t)n != len)

@@ -801,6 +801,216 @@ static void test_vf_errors(void **state)
 	sim_close(&s);
 }
 
+/*
+ * The fault matrix: every kernel write of a two-device attach and detach
+ * (driver_override, unbind, drivers_probe, bind, per device) failed in turn
+ * with EBUSY, EIO, ENODEV, EACCES and EINTR. Each run ends with every device
+ * on the driver it had before, overrides as before, and no journal.
+ */
+static void test_fault_matrix(void **state)
+{
+	static const char *const ops[] = { "override", "unbind", "probe", "bind" };
+	static const char *const errs[] = { "EBUSY", "EIO", "ENODEV", "EACCES", "EINTR" };
+	static const char *const devs[] = { "0000:01:00.0", "0000:01:00.1" };
+	int runs = 0, failed_attach = 0, failed_detach = 0;
+
+	(void)state;
+	for (size_t o = 0; o < 4; o++)
+		for (size_t e = 0; e < 5; e++)
+			for (size_t d = 0; d < 2; d++) {
+				struct sim s;
+				struct run r;
+				char drv[64];
+
+				sim_open(&s, fx_secondary_gpu());
+				snprintf(s.env_fail, sizeof(s.env_fail), "IOPASS_SIM_FAIL=%s:%s:%s", ops[o],
+					 devs[d], errs[e]);
+				/* attach under the fault */
+				SIM(&s, &r, "attach", "--group", "1");
+				assert_true(r.status == 0 || r.status == 1);
+				failed_attach += r.status == 1;
+				if (r.status == 1)
+					assert_non_null(strstr(r.err, "the host is as it was"));
+				run_free(&r);
+				if (r.status == 0) {
+					s.env_fail[0] = '\0';
+					SIM(&s, &r, "detach", "--group", "1");
+					assert_int_equal(r.status, 0);
+					run_free(&r);
+				}
+				/* detach under the fault, after a clean attach */
+				s.env_fail[0] = '\0';
+				SIM(&s, &r, "attach", "--group", "1");
+				assert_int_equal(r.status, 0);
+				run_free(&r);
+				snprintf(s.env_fail, sizeof(s.env_fail), "IOPASS_SIM_FAIL=%s:%s:%s", ops[o],
+					 devs[d], errs[e]);
+				SIM(&s, &r, "detach", "--group", "1");
+				assert_true(r.status == 0 || r.status == 1);
+				failed_detach += r.status == 1;
+				run_free(&r);
+				if (strcmp(fx_driver(s.fx, "0000:01:00.0", drv, sizeof(drv)), "vfio-pci") == 0 ||
+				    strcmp(fx_driver(s.fx, "0000:01:00.1", drv, sizeof(drv)), "vfio-pci") == 0) {
+					/* rolled back onto vfio-pci: both still recorded, then a clean detach */
+					char *st = fx_read(s.fx, "run/iopass/state");
+
+					assert_non_null(st);
+					assert_non_null(strstr(st, "0000:01:00.0 nvidia"));
+					assert_non_null(strstr(st, "0000:01:00.1 snd_hda_intel"));
+					free(st);
+					assert_driver(&s, "0000:01:00.0", "vfio-pci");
+					assert_driver(&s, "0000:01:00.1", "vfio-pci");
+					s.env_fail[0] = '\0';
+					SIM(&s, &r, "detach", "--group", "1");
+					assert_int_equal(r.status, 0);
+					run_free(&r);
+				}
+				assert_driver(&s, "0000:01:00.0", "nvidia");
+				assert_driver(&s, "0000:01:00.1", "snd_hda_intel");
+				assert_file(&s, "sys/bus/pci/devices/0000:01:00.0/driver_override", "(null)");
+				assert_file(&s, "sys/bus/pci/devices/0000:01:00.1/driver_override", "(null)");
+				assert_file(&s, "run/iopass/journal", NULL);
+				runs++;
+				sim_close(&s);
+			}
+	fprintf(stderr, "fault matrix: %d runs, %d attaches and %d detaches failed and rolled back\n",
+		runs, failed_attach, failed_detach);
+	assert_int_equal(runs, 40);
+	assert_true(failed_attach >= 20);
+}
+
+/* Eight processes attaching and detaching overlapping devices: no deadlock, no lost record. */
+static void test_concurrency_storm(void **state)
+{
+	static const char *const sets[][3] = {
+		{ "--group", "1", NULL }, { "01:00.0", "01:00.1", NULL }, { "00:14.0", NULL, NULL },
+		{ "03:00.3", "00:14.0", NULL },
+	};
+	struct sim s;
+	pid_t pids[8];
+	int st;
+
+	(void)state;
+	sim_open(&s, fx_secondary_gpu());
+	for (int p = 0; p < 8; p++) {
+		pids[p] = fork();
+		assert_true(pids[p] >= 0);
+		if (pids[p] == 0) {
+			srand((unsigned)p * 7919u);
+			for (int i = 0; i < 12; i++) {
+				const char *argv[7] = { rand() % 2 ? "attach" : "detach" };
+				const char *const *set = sets[rand() % 4];
+				struct run r;
+				size_t n = 1;
+
+				for (size_t k = 0; k < 3 && set[k]; k++)
+					argv[n++] = set[k];
+				argv[n] = NULL;
+				sim_run(&s, &r, argv);
+				if (r.status != 0) {
+					fprintf(stderr, "storm: %s: %d %s", argv[0], r.status, r.err);
+					_exit(1);
+				}
+				run_free(&r);
+			}
+			_exit(0);
+		}
+	}
+	for (int p = 0; p < 8; p++) {
+		assert_int_equal(waitpid(pids[p], &st, 0), pids[p]);
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 0);
+	}
+	/* every device on vfio-pci has a record, every record names a device on vfio-pci */
+	char *state_text = fx_read(s.fx, "run/iopass/state");
+	static const char *const all[] = { "0000:01:00.0", "0000:01:00.1", "0000:00:14.0", "0000:03:00.3" };
+
+	for (size_t i = 0; i < 4; i++) {
+		char drv[64];
+		bool on_vfio = strcmp(fx_driver(s.fx, all[i], drv, sizeof(drv)), "vfio-pci") == 0;
+		bool recorded = state_text && strstr(state_text, all[i]);
+
+		if (on_vfio != recorded)
+			fprintf(stderr, "%s: driver %s, record %s\n", all[i], drv, recorded ? "yes" : "no");
+		assert_true(on_vfio == recorded);
+	}
+	free(state_text);
+	assert_file(&s, "run/iopass/journal", NULL);
+	/* and a final detach --all gives everything back */
+	struct run r;
+
+	SIM(&s, &r, "detach", "--all");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	{
+		char d3[64];
+
+		if (strcmp(fx_driver(s.fx, "0000:03:00.3", d3, sizeof(d3)), "") != 0) {
+			char *l = sim_log(&s);
+
+			for (char *line = strtok(l, "\n"); line; line = strtok(NULL, "\n"))
+				if (strstr(line, "03:00.3"))
+					fprintf(stderr, "%s\n", line);
+			free(l);
+		}
+	}
+	assert_driver(&s, "0000:01:00.0", "nvidia");
+	assert_driver(&s, "0000:00:14.0", "xhci_hcd");
+	assert_driver(&s, "0000:03:00.3", "");
+	sim_close(&s);
+}
+
+/* Hundreds of malformed device arguments: exit 2, one line naming the input, no write. */
+static void test_malformed_arguments(void **state)
+{
+	static const char *const seeds[] = {
+		"0000:00:00.8", "1:2:3.4.5", "../../etc", "0000:01:00.0/..", "-1", "0000:01:00.-1",
+		"00:20.0", "0000:1g:00.0", "group:", "group:-1", "group:x1", "group:99999999999", "",
+		"0000:01:00.0\n", "0000:01:00.0 ", " 01:00.0", "01:00.0.0", "0000:0001:00.0",
+		"\xff\xfe", "%s%s%n", "01:00.0;reboot", "$(reboot)", "0x01:00.0",
+	};
+	struct sim s;
+	int count = 0;
+	char *log;
+
+	(void)state;
+	sim_open(&s, fx_workstation());
+	for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++)
+		for (int variant = 0; variant < 6; variant++) {
+			static const char *const cmds[] = { "attach", "detach", "check", "emit", "list", "vf" };
+			char arg[600];
+			struct run r;
+			const char *argv[5] = { cmds[variant] };
+
+			/* the seed, and an overlong form of it */
+			if (i % 2)
+				snprintf(arg, sizeof(arg), "%s%0400d", seeds[i], 7);
+			else
+				snprintf(arg, sizeof(arg), "%s", seeds[i]);
+			if (variant == 5) {
+				argv[1] = "create";
+				argv[2] = arg;
+				argv[3] = "1";
+			} else {
+				argv[1] = arg;
+			}
+			sim_run(&s, &r, argv);
+			if (r.status != 2 || count_lines(r.err) != 1 || strchr(r.err, 0) != r.err + strlen(r.err)) {
+				fprintf(stderr, "%s '%s': status %d: %s", cmds[variant], arg, r.status, r.err);
+				fail();
+			}
+			assert_string_equal(r.out, "");
+			run_free(&r);
+			count++;
+		}
+	log = sim_log(&s);
+	assert_string_equal(log, "");
+	free(log);
+	assert_false(fx_exists(s.fx, "run/iopass"));
+	fprintf(stderr, "malformed arguments: %d runs, each exit 2 with one line, no write\n", count);
+	sim_close(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -820,6 +1030,9 @@ int main(void)
 		cmocka_unit_test(test_needs_root),
 		cmocka_unit_test(test_vf_create_attach),
 		cmocka_unit_test(test_vf_errors),
+		cmocka_unit_test(test_fault_matrix),
+		cmocka_unit_test(test_concurrency_storm),
+		cmocka_unit_test(test_malformed_arguments),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
