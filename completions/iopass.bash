@@ -2,33 +2,37 @@
 # bash completion for iopass(8)                            -*- shell-script -*-
 #
 # Self-contained: needs neither the bash-completion package nor any external
-# program. Candidates for --group, --driver, --id, device and group:N
-# arguments come from sysfs below the sysroot in use: the last --sysroot DIR
-# on the command line, else $IOPASS_SYSROOT, else /. For attach and detach
-# they are the devices that fit the command: attach offers the endpoints not
-# bound to a vfio driver, detach the devices bound to one. emit offers the
-# devices on a vfio driver, and every device when none of those fits (or
-# with --managed). vf offers its actions, then the SR-IOV physical functions
-# (devices with sriov_totalvfs), then for create the counts from 1 to that
-# PF's sriov_totalvfs.
+# program but iopass itself. Candidates for devices, groups, drivers, IDs and
+# SR-IOV physical functions come from one call of the hidden query
+#
+#   iopass [--sysroot DIR] __complete WHAT
+#
+# which prints "value<TAB>description" lines (bash shows no descriptions).
+# WHAT: attach (endpoints not on a vfio driver), detach (devices on one),
+# devices, groups, pfs (SR-IOV PFs: "N of M VFs"), drivers, ids. The sysroot
+# is the last --sysroot DIR on the command line, else $IOPASS_SYSROOT, else
+# the query's default (/). The iopass run is the one on the command line
+# (./build/iopass, say), else the one in $PATH, else /usr/sbin/iopass or
+# /usr/local/sbin/iopass (not in a normal user's $PATH on Debian; the query
+# needs no root). Columns and class names are the lists of 'iopass list
+# --help' (tests/test-completion.sh keeps them in step).
 
-_iopass_commands="list check attach detach emit vf help"
-_iopass_help_topics="list check attach detach emit vf"
+_iopass_commands="list check attach detach emit vf persist help"
+_iopass_help_topics="list check attach detach emit vf persist"
 _iopass_global_opts="--sysroot --color -v --verbose -q --quiet -h --help -V --version"
+_iopass_common_opts="--sysroot --color -v --verbose -q --quiet -h --help"
 _iopass_list_opts="-D --devices -o --output --output-all -J --json -r --raw
-	-n --noheadings -g --group -c --class -d --id --driver
-	--sysroot --color -v --verbose -q --quiet -h --help"
-_iopass_check_opts="-g --group -a --all -J --json
-	--sysroot --color -v --verbose -q --quiet -h --help"
+	-n --noheadings -g --group -c --class -d --id --driver $_iopass_common_opts"
+_iopass_check_opts="-g --group -a --all -J --json $_iopass_common_opts"
 _iopass_attach_opts="-g --group -d --id --driver -f --force -n --dry-run -J --json
-	-w --wait --sysroot --color -v --verbose -q --quiet -h --help"
+	-w --wait --persist $_iopass_common_opts"
 _iopass_detach_opts="-g --group -a --all -f --force -n --dry-run -J --json
-	-w --wait --sysroot --color -v --verbose -q --quiet -h --help"
+	-w --wait --persist $_iopass_common_opts"
 _iopass_emit_opts="--qemu --libvirt -J --json -g --group --bus --first-slot
 	--rombar --romfile --primary-gpu --display --iommufd --managed --split
-	--strict --sysroot --color -v --verbose -q --quiet -h --help"
-_iopass_vf_opts="-f --force -n --dry-run -J --json -w --wait
-	--sysroot --color -v --verbose -q --quiet -h --help"
+	--strict $_iopass_common_opts"
+_iopass_vf_opts="-f --force -n --dry-run -J --json -w --wait $_iopass_common_opts"
+_iopass_persist_opts="$_iopass_common_opts"
 _iopass_classes="storage nvme net display gpu multimedia audio memory bridge
 	communication system input processor serial usb wireless crypto signal
 	accelerator unassigned"
@@ -43,17 +47,6 @@ _iopass_add()
 	shift 2
 	for c in "$@"; do
 		[[ $c == "$cur"* ]] && COMPREPLY+=("$prefix$c")
-	done
-	return 0
-}
-
-# The base names of the entries of directory $1 (none if it is missing).
-_iopass_ls()
-{
-	local f
-	_iopass_names=()
-	for f in "$1"/*; do
-		[[ -e $f || -L $f ]] && _iopass_names+=("${f##*/}")
 	done
 	return 0
 }
@@ -75,96 +68,56 @@ _iopass_addrs()
 	return 0
 }
 
-# PCI addresses below sysroot $1 that start with $2.
-_iopass_devices()
+# The iopass to run, from the command word $1, in _iopass_prog; empty when
+# there is none.
+_iopass_find_prog()
 {
-	_iopass_ls "$1/sys/bus/pci/devices"
-	_iopass_addrs "$2" "${_iopass_names[@]}"
-}
-
-# The vendor:device ID of device directory $1 (from its uevent), in
-# _iopass_id; empty when it cannot be read.
-_iopass_read_id()
-{
-	local l
-	_iopass_id=""
-	[[ -r $1/uevent ]] || return 0
-	while IFS= read -r l; do
-		if [[ $l == PCI_ID=* ]]; then
-			_iopass_id=${l#PCI_ID=}
-			_iopass_id=${_iopass_id,,}
-			break
-		fi
-	done <"$1/uevent"
+	local p=$1
+	_iopass_prog=""
+	case $p in
+	\~/*) p=$HOME/${p#\~/} ;;
+	esac
+	if [[ $p == */* ]]; then
+		[[ -f $p && -x $p ]] && _iopass_prog=$p
+		return 0
+	fi
+	_iopass_prog=$(type -P -- "${p:-iopass}" 2>/dev/null)
+	[[ -z $_iopass_prog ]] && _iopass_prog=$(type -P iopass 2>/dev/null)
+	for p in /usr/sbin/iopass /usr/local/sbin/iopass /sbin/iopass; do
+		[[ -n $_iopass_prog ]] && break
+		[[ -f $p && -x $p ]] && _iopass_prog=$p
+	done
 	return 0
 }
 
-# Is device directory $1 (below sysroot $2) bound to a vfio driver: it has
-# a vfio-dev directory (Linux 6.1+), or its driver link leads to vfio-pci
-# or to a driver with vfio in its name (vfio variant drivers such as
-# mlx5_vfio_pci)? The link is compared with the driver directories by
-# inode, so no external readlink is needed.
-_iopass_is_vfio()
+# One call of the query: the values in _iopass_vals, the descriptions in
+# _iopass_descs. Uses prog and root of _iopass.
+_iopass_query()
 {
-	local dev=$1 root=$2 drv
-	[[ -d $dev/vfio-dev ]] && return 0
-	[[ -e $dev/driver ]] || return 1
-	for drv in "$root"/sys/bus/pci/drivers/*vfio*; do
-		[[ $dev/driver -ef $drv ]] && return 0
-	done
-	return 1
+	local v d
+	_iopass_vals=()
+	_iopass_descs=()
+	[[ -n $prog ]] || return 0
+	while IFS=$'\t' read -r v d; do
+		[[ -n $v ]] || continue
+		_iopass_vals+=("$v")
+		_iopass_descs+=("$d")
+	done < <("$prog" ${root:+--sysroot "$root"} __complete "$1" 2>/dev/null)
+	return 0
 }
 
-# Is device directory $1 a bridge (class 0604 PCI-to-PCI, 0607 CardBus)?
-# attach refuses those.
-_iopass_is_bridge()
+# From the lines of the last _iopass_query (attach, detach or devices): the
+# addresses in _iopass_fit, the IOMMU groups they are in (each once, in
+# order) in _iopass_fit_groups.
+_iopass_fit_from_query()
 {
-	local cls=""
-	[[ -r $1/class ]] && read -r cls <"$1/class"
-	[[ ${cls,,} == 0x0604* || ${cls,,} == 0x0607* ]]
-}
-
-# The devices below sysroot $1 that fit command $2 (attach: endpoints not on
-# a vfio driver; detach: devices on one), in _iopass_fit; the IOMMU groups
-# with such a device, in _iopass_fit_groups; and (attach) the IDs that
-# exactly one device has, that device fitting, in _iopass_fit_ids.
-_iopass_fit_scan()
-{
-	local root=$1 mode=$2 dev bdf g id
-	local -a all_ids=() fit_ids=()
-	_iopass_fit=()
+	local i g
+	_iopass_fit=("${_iopass_vals[@]}")
 	_iopass_fit_groups=()
-	_iopass_fit_ids=()
-	for dev in "$root"/sys/bus/pci/devices/*; do
-		[[ -e $dev ]] || continue
-		bdf=${dev##*/}
-		if [[ $mode == attach ]]; then
-			_iopass_read_id "$dev"
-			[[ -n $_iopass_id ]] && all_ids+=("$_iopass_id")
-			if _iopass_is_bridge "$dev" || _iopass_is_vfio "$dev" "$root"; then
-				continue
-			fi
-			[[ -n $_iopass_id ]] && fit_ids+=("$_iopass_id")
-		else
-			_iopass_is_vfio "$dev" "$root" || continue
-		fi
-		_iopass_fit+=("$bdf")
-	done
-	for g in "$root"/sys/kernel/iommu_groups/*; do
-		for bdf in "${_iopass_fit[@]}"; do
-			if [[ -e $g/devices/$bdf || -L $g/devices/$bdf ]]; then
-				_iopass_fit_groups+=("${g##*/}")
-				break
-			fi
-		done
-	done
-	# --id takes only an ID that one device has: offer those
-	for id in "${fit_ids[@]}"; do
-		local count=0 other
-		for other in "${all_ids[@]}"; do
-			[[ $other == "$id" ]] && ((count++))
-		done
-		((count == 1)) && _iopass_fit_ids+=("$id")
+	for i in "${!_iopass_descs[@]}"; do
+		[[ ${_iopass_descs[i]} =~ ,\ group\ ([0-9]+)$ ]] || continue
+		g=${BASH_REMATCH[1]}
+		[[ " ${_iopass_fit_groups[*]} " == *" $g "* ]] || _iopass_fit_groups+=("$g")
 	done
 	return 0
 }
@@ -174,8 +127,8 @@ _iopass()
 	local IFS=$' \t\n'
 	local -a words=()
 	local cword=0 cur prev opt="" root="" cmd="" cmd_at=0 ws i w line eqprefix="" attached=0
-	local -a _iopass_names=() _iopass_fit=() _iopass_fit_groups=() _iopass_fit_ids=()
-	local _iopass_id=""
+	local prog="" _iopass_prog=""
+	local -a _iopass_vals=() _iopass_descs=() _iopass_fit=() _iopass_fit_groups=()
 
 	COMPREPLY=()
 
@@ -230,7 +183,10 @@ _iopass()
 	\~/*) root=$HOME/${root#\~/} ;;
 	\"*\" | \'*\') root=${root:1:${#root}-2} ;;
 	esac
-	while [[ $root == */ ]]; do root=${root%/}; done
+	while [[ $root == ?*/ ]]; do root=${root%/}; done
+
+	_iopass_find_prog "${words[0]}"
+	prog=$_iopass_prog
 
 	# The command: the first word that is neither an option nor the value
 	# of --sysroot or of an --option=VALUE.
@@ -327,27 +283,19 @@ _iopass()
 			compopt -o nospace 2>/dev/null
 			;;
 		-g | --group)
-			_iopass_ls "$root/sys/kernel/iommu_groups"
-			_iopass_add "" "$cur" "${_iopass_names[@]}"
+			_iopass_query groups
+			_iopass_add "" "$cur" "${_iopass_vals[@]}"
 			;;
 		--driver)
-			_iopass_ls "$root/sys/bus/pci/drivers"
-			_iopass_add "" "$cur" none "${_iopass_names[@]}"
+			_iopass_query drivers
+			_iopass_add "" "$cur" none "${_iopass_vals[@]}"
 			;;
 		-d | --id)
-			# vendor:device IDs present on this host, from each uevent
+			# the vendor:device IDs present, each once
 			local -a ids=()
-			local f l id
-			for f in "$root"/sys/bus/pci/devices/*/uevent; do
-				[[ -r $f ]] || continue
-				while IFS= read -r l; do
-					if [[ $l == PCI_ID=* ]]; then
-						id=${l#PCI_ID=}
-						id=${id,,}
-						[[ " ${ids[*]} " == *" $id "* ]] || ids+=("$id")
-						break
-					fi
-				done <"$f"
+			_iopass_query ids
+			for w in "${_iopass_vals[@]}"; do
+				[[ " ${ids[*]} " == *" $w "* ]] || ids+=("$w")
 			done
 			_iopass_add "" "$cur" "${ids[@]}"
 			;;
@@ -356,7 +304,8 @@ _iopass()
 				# shellcheck disable=SC2086
 				_iopass_add "" "$cur" $_iopass_list_opts
 			else
-				_iopass_devices "$root" "$cur"
+				_iopass_query devices
+				_iopass_addrs "$cur" "${_iopass_vals[@]}"
 			fi
 			;;
 		esac
@@ -380,8 +329,8 @@ _iopass()
 		fi
 		case $opt in
 		-g | --group)
-			_iopass_ls "$root/sys/kernel/iommu_groups"
-			_iopass_add "" "$cur" "${_iopass_names[@]}"
+			_iopass_query groups
+			_iopass_add "" "$cur" "${_iopass_vals[@]}"
 			;;
 		*)
 			if [[ $cur == -* ]] && ((!dashdash)); then
@@ -389,13 +338,10 @@ _iopass()
 				_iopass_add "" "$cur" $_iopass_check_opts
 			elif ((!all)); then
 				# --all takes no devices; else PCI addresses and group:N
-				local -a groups=()
-				_iopass_devices "$root" "$cur"
-				_iopass_ls "$root/sys/kernel/iommu_groups"
-				for w in "${_iopass_names[@]}"; do
-					groups+=("group:$w")
-				done
-				_iopass_add "" "$cur" "${groups[@]}"
+				_iopass_query devices
+				_iopass_fit_from_query
+				_iopass_addrs "$cur" "${_iopass_fit[@]}"
+				_iopass_add "" "$cur" "${_iopass_fit_groups[@]/#/group:}"
 			fi
 			;;
 		esac
@@ -429,13 +375,33 @@ _iopass()
 		fi
 		case $opt in
 		-g | --group)
-			_iopass_fit_scan "$root" "$cmd"
+			# the groups with a device that fits the command
+			_iopass_query "$cmd"
+			_iopass_fit_from_query
 			_iopass_add "" "$cur" "${_iopass_fit_groups[@]}"
 			;;
 		-d | --id)
 			if [[ $cmd == attach ]]; then
-				_iopass_fit_scan "$root" attach
-				_iopass_add "" "$cur" "${_iopass_fit_ids[@]}"
+				# --id takes only an ID that one device has: those
+				# of the devices attach fits (not on a vfio driver,
+				# not a bridge) that no other device has
+				local -a cls=() id=() drv=()
+				local c d dr k count
+				_iopass_query devices
+				for i in "${!_iopass_vals[@]}"; do
+					read -r c d dr _ <<<"${_iopass_descs[i]}"
+					cls+=("$c")
+					id+=("$d")
+					drv+=("${dr%,}")
+				done
+				for i in "${!id[@]}"; do
+					[[ ${cls[i]} == bridge || ${drv[i]} == *vfio* ]] && continue
+					count=0
+					for k in "${id[@]}"; do
+						[[ $k == "${id[i]}" ]] && ((count++))
+					done
+					((count == 1)) && _iopass_add "" "$cur" "${id[i]}"
+				done
 			fi
 			;;
 		--driver)
@@ -443,12 +409,12 @@ _iopass()
 				# vfio-pci and the vfio variant drivers first; any
 				# driver when none of those fits what was typed
 				local -a vfio=()
-				_iopass_ls "$root/sys/bus/pci/drivers"
-				for w in "${_iopass_names[@]}"; do
+				_iopass_query drivers
+				for w in "${_iopass_vals[@]}"; do
 					[[ $w == *vfio* ]] && vfio+=("$w")
 				done
 				_iopass_add "" "$cur" "${vfio[@]}"
-				((${#COMPREPLY[@]})) || _iopass_add "" "$cur" "${_iopass_names[@]}"
+				((${#COMPREPLY[@]})) || _iopass_add "" "$cur" "${_iopass_vals[@]}"
 			fi
 			;;
 		-w | --wait)
@@ -466,13 +432,10 @@ _iopass()
 			elif ((!all)); then
 				# --all takes no devices; else the devices and groups
 				# that fit the command
-				local -a groups=()
-				_iopass_fit_scan "$root" "$cmd"
+				_iopass_query "$cmd"
+				_iopass_fit_from_query
 				_iopass_addrs "$cur" "${_iopass_fit[@]}"
-				for w in "${_iopass_fit_groups[@]}"; do
-					groups+=("group:$w")
-				done
-				_iopass_add "" "$cur" "${groups[@]}"
+				_iopass_add "" "$cur" "${_iopass_fit_groups[@]/#/group:}"
 			fi
 			;;
 		esac
@@ -498,8 +461,8 @@ _iopass()
 		fi
 		case $opt in
 		-g | --group)
-			_iopass_ls "$root/sys/kernel/iommu_groups"
-			_iopass_add "" "$cur" "${_iopass_names[@]}"
+			_iopass_query groups
+			_iopass_add "" "$cur" "${_iopass_vals[@]}"
 			;;
 		--bus)
 			# free text (QEMU bus ids, comma-separated): offer the
@@ -532,28 +495,36 @@ _iopass()
 				# the devices on a vfio driver and their groups;
 				# every device and group when none of those fits
 				# (or with --managed: libvirt binds them itself)
-				local -a groups=()
+				local -a all_vals=() all_descs=() vfio_vals=() vfio_descs=()
+				local dr
+				_iopass_query devices
+				all_vals=("${_iopass_vals[@]}")
+				all_descs=("${_iopass_descs[@]}")
+				for i in "${!all_vals[@]}"; do
+					read -r _ _ dr _ <<<"${all_descs[i]}"
+					if [[ ${dr%,} == *vfio* ]]; then
+						vfio_vals+=("${all_vals[i]}")
+						vfio_descs+=("${all_descs[i]}")
+					fi
+				done
 				if ((!managed)); then
-					_iopass_fit_scan "$root" detach
+					_iopass_vals=("${vfio_vals[@]}")
+					_iopass_descs=("${vfio_descs[@]}")
+					_iopass_fit_from_query
 					_iopass_addrs "$cur" "${_iopass_fit[@]}"
-					for w in "${_iopass_fit_groups[@]}"; do
-						groups+=("group:$w")
-					done
-					_iopass_add "" "$cur" "${groups[@]}"
+					_iopass_add "" "$cur" "${_iopass_fit_groups[@]/#/group:}"
 				fi
 				if ((${#COMPREPLY[@]} == 0)); then
-					groups=()
-					_iopass_devices "$root" "$cur"
-					_iopass_ls "$root/sys/kernel/iommu_groups"
-					for w in "${_iopass_names[@]}"; do
-						groups+=("group:$w")
-					done
-					_iopass_add "" "$cur" "${groups[@]}"
+					_iopass_vals=("${all_vals[@]}")
+					_iopass_descs=("${all_descs[@]}")
+					_iopass_fit_from_query
+					_iopass_addrs "$cur" "${_iopass_fit[@]}"
+					_iopass_add "" "$cur" "${_iopass_fit_groups[@]/#/group:}"
 				fi
 			fi
 			;;
 		esac
-	elif [[ $cmd == vf ]]; then
+	elif [[ $cmd == vf || $cmd == persist ]]; then
 		# the action, PF and COUNT typed so far: the words that are
 		# neither options nor option values
 		local dashdash=0 letters dev total n
@@ -567,6 +538,7 @@ _iopass()
 			case $w in
 			--) dashdash=1 ;;
 			-w | --wait | --sysroot)
+				[[ $cmd == persist && $w != --sysroot ]] && continue
 				[[ ${words[i + 1]-} == "=" ]] && ((i++))
 				((i++))
 				;;
@@ -577,12 +549,14 @@ _iopass()
 				# a bundle such as -nw: a w at its end takes the
 				# next word
 				letters=${w#-}
-				[[ $letters == *w && ${letters%%w*}w == "$letters" ]] && ((i++))
+				[[ $cmd == vf && $letters == *w && ${letters%%w*}w == "$letters" ]] && ((i++))
 				;;
 			*) pos+=("$w") ;;
 			esac
 		done
 		if ((dashdash)); then
+			opt=""
+		elif [[ $cmd == persist ]]; then
 			opt=""
 		elif [[ $opt == -[!-]?* ]]; then
 			letters=${opt#-}
@@ -593,46 +567,72 @@ _iopass()
 				opt=""
 			fi
 		fi
-		case $opt in
-		-w | --wait)
+		if [[ $opt == -w || $opt == --wait ]]; then
 			# a number of seconds: nothing to offer
-			;;
-		*)
-			if [[ $cur == -* ]] && ((!dashdash)); then
+			:
+		elif [[ $cur == -* ]] && ((!dashdash)); then
+			if [[ $cmd == persist ]]; then
+				# -J goes with list, -f with remove
+				[[ ${pos[0]-} == remove ]] || _iopass_add "" "$cur" -J --json
+				[[ ${pos[0]-} == list ]] || _iopass_add "" "$cur" -f --force
+				# shellcheck disable=SC2086
+				_iopass_add "" "$cur" $_iopass_persist_opts
+			else
 				# --attach goes with create only
 				[[ ${pos[0]-} == remove ]] || _iopass_add "" "$cur" -a --attach
 				# shellcheck disable=SC2086
 				_iopass_add "" "$cur" $_iopass_vf_opts
-			elif ((${#pos[@]} == 0)); then
-				_iopass_add "" "$cur" create remove
-			elif ((${#pos[@]} == 1)) && [[ ${pos[0]} == create || ${pos[0]} == remove ]]; then
-				# the SR-IOV physical functions
-				local -a pfs=()
-				for dev in "$root"/sys/bus/pci/devices/*; do
-					total=""
-					[[ -r $dev/sriov_totalvfs ]] && read -r total <"$dev/sriov_totalvfs"
-					[[ $total == [1-9]* ]] && pfs+=("${dev##*/}")
-				done
-				_iopass_addrs "$cur" "${pfs[@]}"
-			elif ((${#pos[@]} == 2)) && [[ ${pos[0]} == create ]]; then
-				# COUNT: 1 to the PF's sriov_totalvfs
-				dev=${pos[1],,}
-				[[ $dev == *:*:* ]] || dev=0000:$dev
-				total=""
-				[[ -r $root/sys/bus/pci/devices/$dev/sriov_totalvfs ]] &&
-					read -r total <"$root/sys/bus/pci/devices/$dev/sriov_totalvfs"
-				if [[ $total =~ ^[0-9]+$ ]]; then
-					local -a counts=()
-					total=$((10#$total))
-					((total > 65535)) && total=65535
-					for ((n = 1; n <= total; n++)); do
-						counts+=("$n")
-					done
-					_iopass_add "" "$cur" "${counts[@]}"
-				fi
 			fi
-			;;
-		esac
+		elif ((${#pos[@]} == 0)); then
+			if [[ $cmd == persist ]]; then
+				_iopass_add "" "$cur" list remove
+			else
+				_iopass_add "" "$cur" create remove
+			fi
+		elif [[ $cmd == persist ]]; then
+			if [[ ${pos[0]} == remove ]]; then
+				# the persisted devices, from 'persist list -J'; every
+				# device when the record cannot be read (not root)
+				local -a persisted=()
+				local have_list=0
+				if [[ -n $prog ]]; then
+					while IFS= read -r line; do
+						[[ $line == *'"devices":'* ]] && have_list=1
+						[[ $line =~ \"bdf\":\ *\"([^\"]+)\" ]] &&
+							persisted+=("${BASH_REMATCH[1]}")
+					done < <("$prog" ${root:+--sysroot "$root"} persist list -J 2>/dev/null)
+				fi
+				if ((!have_list)); then
+					_iopass_query devices
+					persisted=("${_iopass_vals[@]}")
+				fi
+				_iopass_addrs "$cur" "${persisted[@]}"
+			fi
+		elif ((${#pos[@]} == 1)) && [[ ${pos[0]} == create || ${pos[0]} == remove ]]; then
+			# the SR-IOV physical functions
+			_iopass_query pfs
+			_iopass_addrs "$cur" "${_iopass_vals[@]}"
+		elif ((${#pos[@]} == 2)) && [[ ${pos[0]} == create ]]; then
+			# COUNT: 1 to the PF's total, from its "N of M VFs"
+			dev=${pos[1],,}
+			[[ $dev == *:*:* ]] || dev=0000:$dev
+			total=""
+			_iopass_query pfs
+			for i in "${!_iopass_vals[@]}"; do
+				if [[ ${_iopass_vals[i]} == "$dev" && ${_iopass_descs[i]} =~ ^[0-9]+\ of\ ([0-9]+)\  ]]; then
+					total=${BASH_REMATCH[1]}
+				fi
+			done
+			if [[ -n $total ]]; then
+				local -a counts=()
+				total=$((10#$total))
+				((total > 65535)) && total=65535
+				for ((n = 1; n <= total; n++)); do
+					counts+=("$n")
+				done
+				_iopass_add "" "$cur" "${counts[@]}"
+			fi
+		fi
 	fi
 
 	# "--output=X" given as one word: readline replaces the whole word.

@@ -950,12 +950,38 @@ static int detach_one(struct iopass_ctx *ctx, struct iopass_txn *t, struct txdev
 	return 0;
 }
 
+/*
+ * The record detach goes by: attach's, or else the host driver that the
+ * persistence record keeps (a device the udev rule put on vfio-pci at boot has
+ * no attach record). Fallback entries live in *fallback.
+ */
+static const struct record *detach_record(struct iopass_ctx *ctx, struct records *state,
+					  struct records *fallback, const char *bdf)
+{
+	struct iopass_persist *p = NULL;
+	const struct record *rec = records_find(state, bdf);
+
+	if (rec)
+		return rec;
+	rec = records_find(fallback, bdf);
+	if (rec)
+		return rec;
+	if (iopass_persist_load(ctx, &p) < 0)
+		return NULL;
+	for (size_t i = 0; i < iopass_persist_count(p); i++)
+		if (streq(iopass_persist_bdf(p, i), bdf) && iopass_persist_host_driver(p, i) &&
+		    records_add(fallback, bdf, iopass_persist_host_driver(p, i), NULL) == 0)
+			rec = records_find(fallback, bdf);
+	iopass_persist_free(p);
+	return rec;
+}
+
 int iopass_detach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 		  struct iopass_dev *const *devs, size_t n, unsigned flags,
 		  struct iopass_txn **ret_txn)
 {
 	struct session s = { .dirfd = -1, .lockfd = -1 };
-	struct records journal = { NULL, 0 };
+	struct records journal = { NULL, 0 }, fallback = { NULL, 0 };
 	struct iopass_txn *t;
 	size_t changed = 0;
 	int r;
@@ -1030,7 +1056,7 @@ int iopass_detach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 			txn_error(t, "%s: cannot read its driver: %s", d->bdf, strerror(-r));
 			goto out;
 		}
-		rec = records_find(&s.state, d->bdf);
+		rec = detach_record(ctx, &s.state, &fallback, d->bdf);
 		d->from = xstrdup_or_null(t, *cur ? cur : NULL);
 		d->override = xstrdup_or_null(t, *ovr ? ovr : NULL);
 		d->to = xstrdup_or_null(t, rec && *rec->driver ? rec->driver : NULL);
@@ -1055,7 +1081,7 @@ int iopass_detach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 	if (flags & IOPASS_BIND_DRY_RUN) {
 		for (size_t i = 0; i < t->ndevs; i++) {
 			struct txdev *d = &t->devs[i];
-			const struct record *rec = records_find(&s.state, d->bdf);
+			const struct record *rec = detach_record(ctx, &s.state, &fallback, d->bdf);
 			char path[256];
 
 			if (streq(d->status, "unchanged"))
@@ -1087,7 +1113,7 @@ int iopass_detach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 		if (streq(d->status, "unchanged"))
 			continue;
 		changed = i + 1;
-		r = detach_one(ctx, t, d, records_find(&s.state, d->bdf));
+		r = detach_one(ctx, t, d, detach_record(ctx, &s.state, &fallback, d->bdf));
 		if (r < 0)
 			break;
 		d->status = "detached";
@@ -1126,6 +1152,7 @@ int iopass_detach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 		txn_error(t, "the devices are detached, but the record could not be updated: %s",
 			  strerror(-r));
 out:
+	records_free(&fallback);
 	records_free(&journal);
 	session_end(&s);
 	txn_finish(t, r);

@@ -374,7 +374,7 @@ _printf_(2, 3) static void set_msg(char **msg, const char *fmt, ...)
 
 /* Write the record and both files from p; refuse to overwrite hand edits unless forced. */
 static int persist_store(struct iopass_ctx *ctx, const struct iopass_persist *p, unsigned flags,
-			 char **msg)
+			 bool adding, char **msg)
 {
 	_cleanup_free_ char *record = NULL, *rbody = NULL, *mbody = NULL, *rules = NULL, *modp = NULL;
 	char builtin[256];
@@ -429,7 +429,9 @@ static int persist_store(struct iopass_ctx *ctx, const struct iopass_persist *p,
 		set_msg(msg, "cannot write the persistence files: %s", strerror(-r));
 		goto out;
 	}
-	if (p->n) {
+	if (!adding) {
+		set_msg(msg, "removed from the boot configuration%s", p->n ? "" : " (no device is left in it)");
+	} else {
 		const char *cmd = initramfs_command(ctx);
 
 		set_msg(msg, "persisted: the udev rule takes effect at the next boot or hotplug%s%s%s; "
@@ -498,7 +500,7 @@ int iopass_persist_add(struct iopass_ctx *ctx, struct iopass_dev *const *devs,
 		r = persist_add_entry(p, devs[i]->bdf, ids, host_drivers ? host_drivers[i] : NULL);
 	}
 	if (r == 0)
-		r = persist_store(ctx, p, flags, ret_msg);
+		r = persist_store(ctx, p, flags, true, ret_msg);
 out:
 	iopass_persist_free(p);
 	close(lock);
@@ -530,7 +532,7 @@ int iopass_persist_remove(struct iopass_ctx *ctx, const char *const *bdfs, size_
 				break;
 			}
 	if (changed)
-		r = persist_store(ctx, p, flags, ret_msg);
+		r = persist_store(ctx, p, flags, false, ret_msg);
 	if (r == 0 && !*ret_msg)
 		set_msg(ret_msg, changed ? "removed from the boot configuration"
 					 : "not persisted: nothing to remove");

@@ -285,7 +285,7 @@ int sysfs_open_owned_dir(const struct iopass_ctx *ctx, const char *const *parts,
 			return r == -ELOOP ? -ENOTDIR : r;
 		dfd = nfd;
 	}
-	if (fstat(dfd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 022)) {
+	if (fstat(dfd, &st) < 0 || (st.st_uid != geteuid() && st.st_uid != 0) || (st.st_mode & 022)) {
 		close(dfd);
 		return -EPERM;
 	}
@@ -318,7 +318,9 @@ int state_read_mode(int dirfd, const char *name, size_t max, mode_t forbidden, c
 		return errno == ELOOP ? -EPERM : -errno;
 	if (fstat(fd, &st) < 0)
 		return -errno;
-	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & forbidden))
+	/* ours, or root's (a user reading /etc/iopass/persist) */
+	if (!S_ISREG(st.st_mode) || (st.st_uid != geteuid() && st.st_uid != 0) ||
+	    (st.st_mode & forbidden))
 		return -EPERM;
 	if ((size_t)st.st_size > max)
 		return -EFBIG;

@@ -637,6 +637,11 @@ static void test_needs_root(void **state)
 	pid_t pid;
 
 	(void)state;
+	/* the long runs: under ASan in CI; valgrind (scripts/valgrind.sh) runs the rest */
+	if (getenv("IOPASS_TEST_QUICK")) {
+		skip();
+		return;
+	}
 	if (geteuid() != 0) {
 		skip();
 		return;
@@ -815,6 +820,11 @@ static void test_fault_matrix(void **state)
 	int runs = 0, failed_attach = 0, failed_detach = 0;
 
 	(void)state;
+	/* the long runs: under ASan in CI; valgrind (scripts/valgrind.sh) runs the rest */
+	if (getenv("IOPASS_TEST_QUICK")) {
+		skip();
+		return;
+	}
 	for (size_t o = 0; o < 4; o++)
 		for (size_t e = 0; e < 5; e++)
 			for (size_t d = 0; d < 2; d++) {
@@ -891,6 +901,11 @@ static void test_concurrency_storm(void **state)
 	int st;
 
 	(void)state;
+	/* the long runs: under ASan in CI; valgrind (scripts/valgrind.sh) runs the rest */
+	if (getenv("IOPASS_TEST_QUICK")) {
+		skip();
+		return;
+	}
 	sim_open(&s, fx_secondary_gpu());
 	for (int p = 0; p < 8; p++) {
 		pids[p] = fork();
@@ -974,6 +989,11 @@ static void test_malformed_arguments(void **state)
 	char *log;
 
 	(void)state;
+	/* the long runs: under ASan in CI; valgrind (scripts/valgrind.sh) runs the rest */
+	if (getenv("IOPASS_TEST_QUICK")) {
+		skip();
+		return;
+	}
 	sim_open(&s, fx_workstation());
 	for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++)
 		for (int variant = 0; variant < 6; variant++) {
