@@ -10,7 +10,7 @@ PKGS="$PKGS qemu-system-x86 qemu-utils linux-image-amd64 busybox-static kmod jq 
 # emit's output checked by its consumers: libvirt's schema validator (QEMU is above).
 PKGS="$PKGS libvirt-clients"
 # Fuzzing (libFuzzer) and static analysis (scripts/fuzz.sh, scripts/lint.sh).
-PKGS="$PKGS clang libclang-rt-14-dev cppcheck clang-tidy"
+PKGS="$PKGS clang libclang-rt-14-dev cppcheck clang-tidy valgrind"
 
 missing=""
 for p in $PKGS; do

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The whole test suite: dependencies, a -Werror build with ctest (the unit and
 # fixture tests, the simulated kernel, the real-kernel VM tier), static analysis,
-# the fuzzers, and an ASan+UBSan build with ctest again. The last line is
+# the fuzzers, valgrind, and an ASan+UBSan build with ctest again. The last line is
 # ctest's summary for the sanitizer build.
 set -eu
 cd "$(dirname "$0")/.."
@@ -13,9 +13,11 @@ cmake -S . -B build -DIOPASS_WERROR=ON >/dev/null
 cmake --build build -j"$JOBS"
 ctest --test-dir build --output-on-failure -j"$JOBS"
 
-# static analysis, then each fuzzer for a bounded time (FUZZ_SECONDS, default 20)
+# static analysis, each fuzzer for a bounded time (FUZZ_SECONDS, default 20),
+# and the cmocka suites under valgrind memcheck
 scripts/lint.sh
 scripts/fuzz.sh
+scripts/valgrind.sh build
 
 cmake -S . -B build-sanitize -DIOPASS_WERROR=ON -DIOPASS_SANITIZE=ON -DIOPASS_VM_TESTS=OFF \
 	-DCMAKE_BUILD_TYPE=Debug >/dev/null

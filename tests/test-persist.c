@@ -142,7 +142,9 @@ static void test_hand_edit(void **state)
 	after = fx_read(fx, "etc/modprobe.d/iopass.conf");
 	assert_string_equal(after, before);
 	free(after);
-	assert_non_null(strstr(fx_read(fx, "etc/udev/rules.d/60-iopass.rules"), "# mine"));
+	after = fx_read(fx, "etc/udev/rules.d/60-iopass.rules");
+	assert_non_null(strstr(after, "# mine"));
+	free(after);
 
 	SIM(fx, &r, "persist", "remove", "--force", "00:14.0");
 	assert_int_equal(r.status, 0);
