@@ -157,18 +157,26 @@ static void dev_read_ids(struct iopass_dev *dev, int dfd)
 
 static void dev_read_driver(struct iopass_dev *dev, int dfd)
 {
-	char name[256];
-	struct stat st;
-	int r = sysfs_link_name_at(dfd, "driver", name, sizeof(name));
+	char name[256], target[4096], path[320];
+	ssize_t n = readlinkat(dfd, "driver", target, sizeof(target) - 1);
+	int r;
 
-	if (r == -ENOENT)
+	if (n < 0 && errno == ENOENT)
 		return; /* unbound */
-	if (r < 0 || !name_is_safe(name)) {
+	r = sysfs_link_name_at(dfd, "driver", name, sizeof(name));
+	if (n < 0 || r < 0 || !iopass_driver_name_valid(name)) {
 		dev_warn(dev, "driver: unreadable link");
 		return;
 	}
-	/* The kernel never leaves a dangling driver link; a broken tree might. */
-	if (fstatat(dfd, "driver", &st, 0) < 0) {
+	target[n] = '\0';
+	/*
+	 * The kernel's link is relative and ends in bus/pci/drivers/<name>. Look
+	 * the driver up below the sysroot, never through the link: a planted
+	 * absolute link would lead out of the tree.
+	 */
+	snprintf(path, sizeof(path), "/sys/bus/pci/drivers/%s", name);
+	if (target[0] == '/' || !strstr(target, "/bus/pci/drivers/") ||
+	    sysfs_exists(dev->ctx, path) < 0) {
 		dev_warn(dev, "driver: link to '%s' is dangling", name);
 		return;
 	}

@@ -236,6 +236,47 @@ static void test_broken_entries(void **state)
 	fx_free(fx);
 }
 
+/* Symlink loops, links out of the tree, non-UTF-8 names, empty attributes: no crash, the rest works. */
+static void test_hostile_tree(void **state)
+{
+	struct fx *fx = fx_new();
+	struct iopass_ctx *ctx;
+	struct iopass_devlist *list;
+	struct iopass_dev *d;
+	char *p;
+
+	(void)state;
+	fx_iommu_enable(fx);
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:01.0", .vendor = 0x8086, .device = 0x1901, .class = 0x020000,
+			   .group = 1));
+	/* a loop where a device should be, and a name that is not UTF-8 */
+	fx_symlink(fx, "sys/bus/pci/devices/0000:00:02.0", "0000:00:02.0");
+	fx_symlink(fx, "sys/bus/pci/devices/\xff\xfe:00:03.0", "../../../devices/pci0000:00/0000:00:01.0");
+	/* a driver link out of the tree and an iommu_group link that loops */
+	assert_true(asprintf(&p, "%s/driver", fx_dev_dir(fx, "0000:00:01.0")) > 0);
+	fx_symlink(fx, p, "/etc/passwd");
+	free(p);
+	/* empty attributes and an empty uevent */
+	assert_true(asprintf(&p, "%s/uevent", fx_dev_dir(fx, "0000:00:01.0")) > 0);
+	fx_printf(fx, p, "%s", "");
+	free(p);
+	assert_true(asprintf(&p, "%s/class", fx_dev_dir(fx, "0000:00:01.0")) > 0);
+	fx_printf(fx, p, "%s", "");
+	free(p);
+	list = scan(fx, &ctx);
+	assert_int_equal(iopass_devlist_count(list), 1);
+	d = find(list, "0000:00:01.0");
+	assert_non_null(d);
+	assert_int_equal(iopass_dev_get_vendor(d), 0x8086);
+	assert_int_equal(iopass_dev_get_class(d), -ENODATA);
+	/* the link's name is read, never followed out of the tree: "passwd" is a dangling driver here */
+	assert_null(iopass_dev_get_driver(d));
+	assert_non_null(iopass_dev_get_warning(d));
+	iopass_devlist_free(list);
+	iopass_ctx_free(ctx);
+	fx_free(fx);
+}
+
 static void test_corrupt_ids_file(void **state)
 {
 	struct fx *fx = fx_workstation();
@@ -265,7 +306,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_workstation),    cmocka_unit_test(test_no_iommu),
 		cmocka_unit_test(test_empty_sysroot),  cmocka_unit_test(test_broken_entries),
-		cmocka_unit_test(test_corrupt_ids_file),
+		cmocka_unit_test(test_corrupt_ids_file), cmocka_unit_test(test_hostile_tree),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
