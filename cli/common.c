@@ -343,11 +343,15 @@ int cli_select(const char *cmd, const struct iopass_devlist *list, char *const *
 	sel->devs = NULL;
 	sel->n = 0;
 	if (all) {
+		/* every device once: no duplicate check needed */
+		sel->devs = calloc(iopass_devlist_count(list) + 1, sizeof(*sel->devs));
+		if (!sel->devs)
+			goto oom;
 		for (size_t i = 0; i < iopass_devlist_count(list); i++) {
 			struct iopass_dev *d = iopass_devlist_get(list, i);
 
-			if (iopass_dev_is_endpoint(d) && sel_add(sel, d) < 0)
-				goto oom;
+			if (iopass_dev_is_endpoint(d))
+				sel->devs[sel->n++] = d;
 		}
 		return EXIT_OK;
 	}

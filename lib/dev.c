@@ -155,6 +155,25 @@ static void dev_read_ids(struct iopass_dev *dev, int dfd)
 	}
 }
 
+/* Is /sys/bus/pci/drivers/<name> there? Asked once per driver name and scan. */
+static bool driver_present(struct iopass_ctx *ctx, const char *name)
+{
+	char path[320];
+	bool present;
+
+	for (size_t i = 0; i < ctx->ndrivers_seen; i++)
+		if (streq(ctx->drivers_seen[i].name, name))
+			return ctx->drivers_seen[i].present;
+	snprintf(path, sizeof(path), "/sys/bus/pci/drivers/%s", name);
+	present = sysfs_exists(ctx, path) == 0;
+	if (ctx->ndrivers_seen < ARRAY_SIZE(ctx->drivers_seen)) {
+		snprintf(ctx->drivers_seen[ctx->ndrivers_seen].name,
+			 sizeof(ctx->drivers_seen[0].name), "%.71s", name);
+		ctx->drivers_seen[ctx->ndrivers_seen++].present = present;
+	}
+	return present;
+}
+
 static void dev_read_driver(struct iopass_dev *dev, int dfd)
 {
 	char name[256], target[4096], path[320];
@@ -175,14 +194,18 @@ static void dev_read_driver(struct iopass_dev *dev, int dfd)
 	 * absolute link would lead out of the tree.
 	 */
 	snprintf(path, sizeof(path), "/sys/bus/pci/drivers/%s", name);
-	if (target[0] == '/' || !strstr(target, "/bus/pci/drivers/") ||
-	    sysfs_exists(dev->ctx, path) < 0) {
+	if (target[0] == '/' || !strstr(target, "/bus/pci/drivers/") || !driver_present(dev->ctx, name)) {
 		dev_warn(dev, "driver: link to '%s' is dangling", name);
 		return;
 	}
 	dev->driver = strdup(name);
-	/* vfio-dev/ (Linux 6.1+) marks vfio-pci and its variant drivers alike */
-	if (dev->driver && (streq(name, "vfio-pci") || sysfs_exists_at(dfd, "vfio-dev") == 0))
+	/*
+	 * vfio-dev/ (Linux 6.1+) marks vfio-pci and its variant drivers alike; the
+	 * variants are all named *vfio* (mlx5_vfio_pci, pds_vfio_pci, ...), so
+	 * other drivers need no look.
+	 */
+	if (dev->driver && (streq(name, "vfio-pci") ||
+			    (strstr(name, "vfio") && sysfs_exists_at(dfd, "vfio-dev") == 0)))
 		dev->flags |= DEV_VFIO;
 }
 
@@ -223,6 +246,21 @@ static void dev_read_sriov(struct iopass_dev *dev, int dfd)
 	int r;
 
 	dev->numvfs = dev->totalvfs = -ENOENT;
+	r = sysfs_link_name_at(dfd, "physfn", name, sizeof(name));
+	if (r == 0) {
+		if (iopass_addr_parse(name, &pf) < 0) {
+			dev_warn(dev, "physfn: unreadable link");
+			return;
+		}
+		dev->physfn = malloc(IOPASS_BDF_MAX);
+		if (dev->physfn)
+			iopass_addr_format(&pf, dev->physfn);
+		return; /* a VF has no VFs of its own: no sriov_* files to look for */
+	}
+	if (r != -ENOENT)
+		dev_warn(dev, "physfn: unreadable link");
+	if (iopass_dev_is_bridge(dev))
+		return; /* nor does a bridge */
 	r = read_count(dfd, "sriov_totalvfs", &dev->totalvfs);
 	if (r == 0) {
 		r = read_count(dfd, "sriov_numvfs", &dev->numvfs);
@@ -234,17 +272,6 @@ static void dev_read_sriov(struct iopass_dev *dev, int dfd)
 		dev->totalvfs = -ENOENT;
 		describe_errno(r, "sriov_totalvfs", dev);
 	}
-
-	r = sysfs_link_name_at(dfd, "physfn", name, sizeof(name));
-	if (r == -ENOENT)
-		return;
-	if (r < 0 || iopass_addr_parse(name, &pf) < 0) {
-		dev_warn(dev, "physfn: unreadable link");
-		return;
-	}
-	dev->physfn = malloc(IOPASS_BDF_MAX);
-	if (dev->physfn)
-		iopass_addr_format(&pf, dev->physfn);
 }
 
 static void dev_read_boot_vga(struct iopass_dev *dev, int dfd)
@@ -307,6 +334,7 @@ int iopass_scan(struct iopass_ctx *ctx, struct iopass_devlist **ret_list)
 
 	if (!ctx || !ret_list)
 		return -EINVAL;
+	ctx->ndrivers_seen = 0; /* drivers come and go between scans */
 	list = calloc(1, sizeof(*list));
 	if (!list)
 		return -ENOMEM;

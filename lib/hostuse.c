@@ -49,7 +49,8 @@ _printf_(2, 3) static void sb_add(struct strbuf *sb, const char *fmt, ...)
  */
 struct blockdev {
 	char name[64];
-	char *path; /* "devices/pci0000:00/.../nvme0n1" */
+	char *path;                  /* "devices/pci0000:00/.../nvme0n1" */
+	char owner[IOPASS_BDF_MAX];  /* the deepest PCI device on the path, "" for none */
 };
 
 struct hostuse_cache {
@@ -86,6 +87,34 @@ static struct hostuse_cache *cache(struct iopass_ctx *ctx)
 	return ctx->hu;
 }
 
+/* The deepest component of a device-tree path that is a PCI address. */
+static void owner_of(const char *path, char owner[IOPASS_BDF_MAX])
+{
+	const char *p = path;
+
+	owner[0] = '\0';
+	while (*p) {
+		size_t len = strcspn(p, "/");
+		char comp[IOPASS_BDF_MAX];
+		struct iopass_addr a;
+
+		if (len < sizeof(comp)) {
+			memcpy(comp, p, len);
+			comp[len] = '\0';
+			if (iopass_addr_parse(comp, &a) == 0)
+				iopass_addr_format(&a, owner);
+		}
+		p += len;
+		if (*p == '/')
+			p++;
+	}
+}
+
+static int owner_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct blockdev *)a)->owner, ((const struct blockdev *)b)->owner);
+}
+
 /*
  * Every entry of a class directory (/sys/class/block, /sys/class/net) with
  * where it sits in the device tree, once: a device's disks and interfaces are
@@ -119,10 +148,35 @@ static void class_index(struct iopass_ctx *ctx, const char *classdir, struct blo
 		nb = &nb[*nout];
 		snprintf(nb->name, sizeof(nb->name), "%.63s", de->d_name);
 		nb->path = strdup(t);
-		if (nb->path)
-			(*nout)++;
+		if (!nb->path)
+			continue;
+		owner_of(t, nb->owner);
+		(*nout)++;
 	}
 	closedir(dir);
+	/* by owner: a device's entries are one run, found by binary search */
+	if (*nout)
+		qsort(*out, *nout, sizeof(**out), owner_cmp);
+}
+
+/* The run of entries owned by bdf. */
+static size_t owned_by(struct blockdev *v, size_t n, const char *bdf, struct blockdev **ret)
+{
+	size_t lo = 0, hi = n, start;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(v[mid].owner, bdf) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	start = lo;
+	while (lo < n && streq(v[lo].owner, bdf))
+		lo++;
+	*ret = v + start;
+	return lo - start;
 }
 
 static void mounts_read(struct iopass_ctx *ctx, struct hostuse_cache *hu)
@@ -132,14 +186,6 @@ static void mounts_read(struct iopass_ctx *ctx, struct hostuse_cache *hu)
 	sysfs_read_file(ctx, "/proc/self/mountinfo", 64 << 20, &hu->mountinfo);
 	sysfs_read_file(ctx, "/proc/swaps", 16 << 20, &hu->swaps);
 	hu->mounts_read = true;
-}
-
-/* Is path (in the device tree) below the device directory devdir? */
-static bool below(const char *path, const char *devdir)
-{
-	size_t n = strlen(devdir);
-
-	return strncmp(path, devdir, n) == 0 && path[n] == '/';
 }
 
 /* ---- network ------------------------------------------------------------ */
@@ -250,7 +296,8 @@ static void net_check(struct iopass_dev *dev, struct iopass_report *r, const cha
 	struct hostuse_cache *hu = cache(ctx);
 	struct routes rt = { NULL, NULL };
 	struct strbuf sb = { .len = 0 };
-	bool any = false;
+	struct blockdev *nets;
+	size_t nnet;
 
 	if (!devdir || !hu)
 		return;
@@ -258,9 +305,8 @@ static void net_check(struct iopass_dev *dev, struct iopass_report *r, const cha
 		class_index(ctx, "/sys/class/net", &hu->nets, &hu->nnets);
 		hu->net_read = true;
 	}
-	for (size_t i = 0; i < hu->nnets && !any; i++)
-		any = below(hu->nets[i].path, devdir);
-	if (!any)
+	nnet = owned_by(hu->nets, hu->nnets, dev->bdf, &nets);
+	if (!nnet)
 		return;
 	if (!hu->routes_read) {
 		sysfs_read_file(ctx, "/proc/net/route", 16 << 20, &hu->v4);
@@ -269,12 +315,10 @@ static void net_check(struct iopass_dev *dev, struct iopass_report *r, const cha
 	}
 	rt.v4 = hu->v4;
 	rt.v6 = hu->v6;
-	for (size_t i = 0; i < hu->nnets; i++) {
+	for (size_t i = 0; i < nnet; i++) {
 		struct strbuf one = { .len = 0 };
 
-		if (!below(hu->nets[i].path, devdir))
-			continue;
-		if (net_use(ctx, &rt, hu->nets[i].name, 0, &one))
+		if (net_use(ctx, &rt, nets[i].name, 0, &one))
 			sb_add(&sb, "%s%s", sb.len ? "; " : "", one.buf);
 	}
 	if (sb.len) {
@@ -386,6 +430,8 @@ static void block_check(struct iopass_dev *dev, struct iopass_report *r, const c
 	const char *devdir = dev_sysfs_dir(dev);
 	struct strbuf sb = { .len = 0 };
 	struct blockuse bu;
+	struct blockdev *blocks;
+	size_t nblk;
 
 	if (!devdir || !hu)
 		return;
@@ -396,12 +442,11 @@ static void block_check(struct iopass_dev *dev, struct iopass_report *r, const c
 	mounts_read(ctx, hu);
 	bu.mountinfo = hu->mountinfo;
 	bu.swaps = hu->swaps;
-	for (size_t i = 0; i < hu->nblocks; i++) {
+	nblk = owned_by(hu->blocks, hu->nblocks, dev->bdf, &blocks);
+	for (size_t i = 0; i < nblk; i++) {
 		struct strbuf one = { .len = 0 };
 
-		if (!below(hu->blocks[i].path, devdir))
-			continue;
-		if (block_use(ctx, &bu, hu->blocks[i].name, 0, false, &one))
+		if (block_use(ctx, &bu, blocks[i].name, 0, false, &one))
 			sb_add(&sb, "%s%s", sb.len ? "; " : "", one.buf);
 	}
 	if (sb.len) {

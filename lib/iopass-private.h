@@ -28,6 +28,11 @@ struct iopass_ctx {
 	struct vfio_user *vfio_users; /* check.c: who holds /dev/vfio/N, one walk of /proc */
 	size_t nvfio_users;
 	bool vfio_users_read;
+	struct {
+		char name[72];
+		bool present;
+	} drivers_seen[32]; /* dev.c: driver directories looked up during a scan */
+	size_t ndrivers_seen;
 };
 
 enum {

@@ -80,6 +80,9 @@ static ssize_t read_fd(int fd, char *buf, size_t size)
 		if (n == 0)
 			break;
 		len += (size_t)n;
+		/* sysfs hands an attribute over in one read: a short read is the end */
+		if (len < size - 1)
+			break;
 		if (len == size - 1) {
 			char c;
 
