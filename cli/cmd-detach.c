@@ -156,25 +156,6 @@ static int cmd_detach_main(int argc, char *argv[])
 				 have_group ? &group : NULL, false, &sel);
 	if (ret != EXIT_OK)
 		goto out;
-	if (persist && !(flags & IOPASS_BIND_DRY_RUN)) {
-		/* the boot configuration first: a later failure still leaves it undone */
-		const char **bdfs = calloc(sel.n ? sel.n : 1, sizeof(*bdfs));
-		_cleanup_free_ char *msg = NULL;
-
-		if (!bdfs)
-			goto out;
-		for (size_t i = 0; i < sel.n; i++)
-			bdfs[i] = iopass_dev_get_bdf(sel.devs[i]);
-		r = iopass_persist_remove(ctx, bdfs, sel.n, flags & IOPASS_BIND_FORCE, &msg);
-		free(bdfs);
-		if (r < 0) {
-			cli_err(CMD, "--persist: %s; nothing was detached", msg ? msg : strerror(-r));
-			ret = EXIT_FAIL;
-			goto out;
-		}
-		if (msg)
-			cli_note(CMD, "%s", msg);
-	}
 	r = iopass_detach(ctx, list, sel.devs, sel.n, flags, &t);
 	if (!t) {
 		cli_err(CMD, "%s", strerror(-r));
@@ -182,6 +163,27 @@ static int cmd_detach_main(int argc, char *argv[])
 		goto out;
 	}
 	ret = cli_txn_report(CMD, ctx, t, r, json, flags & IOPASS_BIND_DRY_RUN);
+	if (ret == EXIT_OK && persist && !(flags & IOPASS_BIND_DRY_RUN)) {
+		/* the boot configuration after the detach: a failed detach keeps both as they were */
+		const char **bdfs = calloc(sel.n ? sel.n : 1, sizeof(*bdfs));
+		_cleanup_free_ char *msg = NULL;
+
+		if (!bdfs) {
+			ret = EXIT_FAIL;
+			goto out;
+		}
+		for (size_t i = 0; i < sel.n; i++)
+			bdfs[i] = iopass_dev_get_bdf(sel.devs[i]);
+		r = iopass_persist_remove(ctx, bdfs, sel.n, flags & IOPASS_BIND_FORCE, &msg);
+		free(bdfs);
+		if (r < 0) {
+			cli_err(CMD, "--persist: %s; the devices are detached, but still set for the next boot",
+				msg ? msg : strerror(-r));
+			ret = EXIT_FAIL;
+		} else if (msg) {
+			cli_note(CMD, "%s", msg);
+		}
+	}
 out:
 	iopass_txn_free(t);
 	cli_selection_free(&sel);

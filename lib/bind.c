@@ -168,6 +168,12 @@ int current_override(struct iopass_ctx *ctx, const char *bdf, char *buf, size_t 
 	return 0;
 }
 
+/* vfio-pci and its variant drivers (mlx5_vfio_pci, ...) */
+static bool is_vfio_name(const char *name)
+{
+	return strstr(name, "vfio") != NULL;
+}
+
 /* On vfio-pci or a vfio variant now (vfio-dev/ marks the variants)? */
 static bool current_is_vfio(struct iopass_ctx *ctx, const char *bdf, const char *cur)
 {
@@ -729,7 +735,12 @@ static int plan_attach(struct iopass_ctx *ctx, struct iopass_txn *t, struct iopa
 		}
 		d->from = xstrdup_or_null(t, *cur ? cur : NULL);
 		d->to = xstrdup_or_null(t, driver);
-		d->override = xstrdup_or_null(t, *ovr ? ovr : NULL);
+		/*
+		 * An override naming a vfio driver is ours (the persistence rule sets it
+		 * before __udev-bind runs, or an earlier attach): not a user's setting to
+		 * give back, or detach would hand the device straight back to vfio-pci.
+		 */
+		d->override = xstrdup_or_null(t, *ovr && !is_vfio_name(ovr) ? ovr : NULL);
 		if (streq(cur, driver))
 			d->status = "unchanged";
 	}
@@ -903,10 +914,12 @@ static int detach_one(struct iopass_ctx *ctx, struct iopass_txn *t, struct txdev
 {
 	char path[256], cur[128];
 	const char *want = rec && *rec->driver ? rec->driver : NULL;
+	/* never give back an override that names vfio: that is the state being undone */
+	const char *ovr = rec && *rec->override && !is_vfio_name(rec->override) ? rec->override : "\n";
 	int r;
 
 	dev_path(path, sizeof(path), d->bdf, "driver_override");
-	r = do_write(ctx, t, path, rec && *rec->override ? rec->override : "\n", false);
+	r = do_write(ctx, t, path, ovr, false);
 	if (r < 0) {
 		txn_error(t, "%s: clearing driver_override failed: %s", d->bdf, strerror(-r));
 		return r;
@@ -1087,7 +1100,7 @@ int iopass_detach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 			if (streq(d->status, "unchanged"))
 				continue;
 			dev_path(path, sizeof(path), d->bdf, "driver_override");
-			txn_step(t, path, rec && *rec->override ? rec->override : "\n", false);
+			txn_step(t, path, rec && *rec->override && !is_vfio_name(rec->override) ? rec->override : "\n", false);
 			if (d->from) {
 				snprintf(path, sizeof(path), "/sys/bus/pci/drivers/%s/unbind", d->from);
 				txn_step(t, path, d->bdf, false);

@@ -5,8 +5,9 @@ set -eu
 PKGS="cmake make gcc pkg-config libpci-dev pci.ids libkmod-dev libsmartcols-dev libcmocka-dev mandoc"
 # The real-kernel tier (tests/vm): a Debian kernel booted in QEMU with an emulated IOMMU,
 # a static busybox for its initramfs, kmod for the module order; in the guest, jq reads
-# iopass's JSON, strace kills iopass half way, ip shows the interfaces.
-PKGS="$PKGS qemu-system-x86 qemu-utils linux-image-amd64 busybox-static kmod jq strace iproute2"
+# iopass's JSON, strace kills iopass half way, ip shows the interfaces, systemd-udevd
+# (udev) runs the rule that 'iopass attach --persist' writes.
+PKGS="$PKGS qemu-system-x86 qemu-utils linux-image-amd64 busybox-static kmod jq strace iproute2 udev"
 # emit's output checked by its consumers: libvirt's schema validator (QEMU is above).
 PKGS="$PKGS libvirt-clients"
 # Fuzzing (libFuzzer) and static analysis (scripts/fuzz.sh, scripts/lint.sh).

@@ -208,6 +208,8 @@ static void test_udev_bind(void **state)
 	SIM(fx, &r, "detach", "00:14.0");
 	run_free(&r);
 	assert_string_equal(fx_driver(fx, "0000:00:14.0", drv, sizeof(drv)), "xhci_hcd");
+	/* the rule's ATTR{driver_override}="vfio-pci" comes first */
+	fx_printf(fx, "sys/bus/pci/devices/0000:00:14.0/driver_override", "vfio-pci\n");
 	/* what the rule runs on "add" when the host driver got there first */
 	SIM(fx, &r, "__udev-bind", "0000:00:14.0");
 	assert_int_equal(r.status, 0);
@@ -218,6 +220,16 @@ static void test_udev_bind(void **state)
 	SIM(fx, &r, "__udev-bind", "0000:00:14.0");
 	assert_int_equal(r.status, 0);
 	run_free(&r);
+	/* and detach gives it back to its host driver: the rule's override is not restored */
+	SIM(fx, &r, "detach", "--persist", "00:14.0");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	assert_string_equal(fx_driver(fx, "0000:00:14.0", drv, sizeof(drv)), "xhci_hcd");
+	char *ovr = fx_read(fx, "sys/bus/pci/devices/0000:00:14.0/driver_override");
+
+	assert_string_equal(ovr, "(null)");
+	free(ovr);
+	assert_false(fx_exists(fx, "etc/iopass/persist"));
 	fx_free(fx);
 }
 
