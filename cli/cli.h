@@ -76,6 +76,11 @@ const char *cli_did_you_mean(const char *word, const char *const *candidates);
 /* A context for the sysroot in use, with the library's log going to stderr. */
 int cli_ctx_new(const char *cmd, struct iopass_ctx **ret_ctx);
 
+/* --group N; prints the error itself. */
+int cli_parse_group(const char *cmd, const char *arg, int *ret);
+/* iopass_scan with the error printed. */
+int cli_scan(const char *cmd, struct iopass_ctx *ctx, struct iopass_devlist **ret);
+
 /* Parse a device argument (full or short BDF); prints the error itself. */
 int cli_parse_bdf(const char *cmd, const char *arg, struct iopass_addr *ret);
 

@@ -104,11 +104,8 @@ static int cmd_attach_main(int argc, char *argv[])
 			continue;
 		switch (c) {
 		case 'g':
-			if (iopass_group_parse(optarg, &group) < 0) {
-				cli_err(CMD, "--group '%s': not a group number; use a number from 'iopass list'",
-					optarg);
+			if (cli_parse_group(CMD, optarg, &group) < 0)
 				return EXIT_USAGE;
-			}
 			have_group = true;
 			break;
 		case 'd':
@@ -161,12 +158,8 @@ static int cmd_attach_main(int argc, char *argv[])
 	if (wait_ms >= 0)
 		iopass_ctx_set_lock_timeout(ctx, wait_ms);
 	ret = EXIT_FAIL;
-	r = iopass_scan(ctx, &list);
-	if (r < 0) {
-		cli_err(CMD, "cannot read PCI devices below %s: %s", iopass_ctx_get_sysroot(ctx),
-			strerror(-r));
+	if (cli_scan(CMD, ctx, &list) < 0)
 		goto out;
-	}
 	ret = cli_select(CMD, list, argv + optind, (size_t)(argc - optind), have_group ? &group : NULL,
 			 false, &sel);
 	if (ret == EXIT_OK && id)

@@ -119,11 +119,8 @@ static int cmd_check_main(int argc, char *argv[])
 			continue;
 		switch (c) {
 		case 'g':
-			if (iopass_group_parse(optarg, &group) < 0) {
-				cli_err(CMD, "--group '%s': not a group number; use a number from 'iopass list'",
-					optarg);
+			if (cli_parse_group(CMD, optarg, &group) < 0)
 				return EXIT_USAGE;
-			}
 			have_group = true;
 			break;
 		case 'a':

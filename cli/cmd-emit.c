@@ -218,11 +218,8 @@ static int cmd_emit_main(int argc, char *argv[])
 			nfmt++;
 			break;
 		case 'g':
-			if (iopass_group_parse(optarg, &group) < 0) {
-				cli_err(CMD, "--group '%s': not a group number; use a number from 'iopass list'",
-					optarg);
+			if (cli_parse_group(CMD, optarg, &group) < 0)
 				return EXIT_USAGE;
-			}
 			have_group = true;
 			break;
 		case OPT_BUS:
@@ -322,12 +319,8 @@ static int cmd_emit_main(int argc, char *argv[])
 	if (ret != EXIT_OK)
 		return ret;
 	ret = EXIT_FAIL;
-	r = iopass_scan(ctx, &list);
-	if (r < 0) {
-		cli_err(CMD, "cannot read PCI devices below %s: %s", iopass_ctx_get_sysroot(ctx),
-			strerror(-r));
+	if (cli_scan(CMD, ctx, &list) < 0)
 		goto out;
-	}
 	ret = cli_select(CMD, list, argv + optind, (size_t)(argc - optind), have_group ? &group : NULL,
 			 false, &sel);
 	if (ret != EXIT_OK)

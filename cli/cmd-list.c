@@ -459,11 +459,8 @@ static int cmd_list_main(int argc, char *argv[])
 			o.noheadings = true;
 			break;
 		case 'g':
-			if (iopass_group_parse(optarg, &o.group) < 0) {
-				cli_err(CMD, "--group '%s': not a group number; use a number from 'iopass list'",
-					optarg);
-				return cli_usage_error(CMD);
-			}
+			if (cli_parse_group(CMD, optarg, &o.group) < 0)
+				return EXIT_USAGE;
 			o.have_group = true;
 			break;
 		case 'c':
@@ -540,12 +537,8 @@ static int cmd_list_main(int argc, char *argv[])
 	if (ret != EXIT_OK)
 		goto out;
 	ret = EXIT_FAIL;
-	r = iopass_scan(ctx, &list);
-	if (r < 0) {
-		cli_err(CMD, "cannot read PCI devices below %s: %s", iopass_ctx_get_sysroot(ctx),
-			strerror(-r));
+	if (cli_scan(CMD, ctx, &list) < 0)
 		goto out;
-	}
 	total = iopass_devlist_count(list);
 
 	for (size_t i = 0; i < o.naddrs; i++)

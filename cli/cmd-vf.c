@@ -113,12 +113,8 @@ static int cmd_vf_main(int argc, char *argv[])
 	if (wait_ms >= 0)
 		iopass_ctx_set_lock_timeout(ctx, wait_ms);
 	ret = EXIT_FAIL;
-	r = iopass_scan(ctx, &list);
-	if (r < 0) {
-		cli_err(CMD, "cannot read PCI devices below %s: %s", iopass_ctx_get_sysroot(ctx),
-			strerror(-r));
+	if (cli_scan(CMD, ctx, &list) < 0)
 		goto out;
-	}
 	pf = iopass_devlist_find(list, &a);
 	if (!pf) {
 		char bdf[IOPASS_BDF_MAX];

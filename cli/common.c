@@ -537,3 +537,21 @@ int cli_int_cmp(const void *a, const void *b)
 
 	return (x > y) - (x < y);
 }
+
+int cli_parse_group(const char *cmd, const char *arg, int *ret)
+{
+	if (iopass_group_parse(arg, ret) == 0)
+		return 0;
+	cli_err(cmd, "--group '%s': not a group number; use a number from 'iopass list'", arg);
+	return -EINVAL;
+}
+
+int cli_scan(const char *cmd, struct iopass_ctx *ctx, struct iopass_devlist **ret)
+{
+	int r = iopass_scan(ctx, ret);
+
+	if (r < 0)
+		cli_err(cmd, "cannot read PCI devices below %s: %s", iopass_ctx_get_sysroot(ctx),
+			strerror(-r));
+	return r;
+}
