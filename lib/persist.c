@@ -373,27 +373,40 @@ _printf_(2, 3) static void set_msg(char **msg, const char *fmt, ...)
 }
 
 /* Write the record and both files from p; refuse to overwrite hand edits unless forced. */
+static char *record_text(const struct iopass_persist *p)
+{
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&buf, &size);
+
+	if (!f)
+		return NULL;
+	fputs("iopass-persist 1\n", f);
+	for (size_t i = 0; i < p->n; i++)
+		fprintf(f, "%s %s %s\n", p->e[i].bdf, p->e[i].ids, p->e[i].driver[0] ? p->e[i].driver : "-");
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
 static int persist_store(struct iopass_ctx *ctx, const struct iopass_persist *p, unsigned flags,
 			 bool adding, char **msg)
 {
-	_cleanup_free_ char *record = NULL, *rbody = NULL, *mbody = NULL, *rules = NULL, *modp = NULL;
+	char *record, *rbody, *mbody, *rules = NULL, *modp = NULL;
 	char builtin[256];
-	int dfd_rec = -1, dfd_rules = -1, dfd_mod = -1, r;
-	size_t len = 0, size = 64 + p->n * 128;
+	int dfd_rec = -1, dfd_rules = -1, dfd_mod = -1, r = -ENOMEM;
 
-	record = malloc(size);
+	record = record_text(p);
 	rbody = rules_body(p);
 	mbody = modprobe_body(ctx, p, builtin, sizeof(builtin));
-	if (!record || !rbody || !mbody)
-		return -ENOMEM;
-	len = (size_t)snprintf(record, size, "iopass-persist 1\n");
-	for (size_t i = 0; i < p->n; i++)
-		len += (size_t)snprintf(record + len, size - len, "%s %s %s\n", p->e[i].bdf, p->e[i].ids,
-					p->e[i].driver[0] ? p->e[i].driver : "-");
-	rules = managed_file(RULES_HEADER, rbody);
-	modp = managed_file(MODPROBE_HEADER, mbody);
+	if (record && rbody && mbody) {
+		rules = managed_file(RULES_HEADER, rbody);
+		modp = managed_file(MODPROBE_HEADER, mbody);
+	}
 	if (!rules || !modp)
-		return -ENOMEM;
+		goto out;
 
 	dfd_rec = etc_dir(ctx, "iopass", NULL, true);
 	dfd_rules = etc_dir(ctx, "udev", "rules.d", true);
@@ -441,6 +454,11 @@ static int persist_store(struct iopass_ctx *ctx, const struct iopass_persist *p,
 			cmd ? " (" : "", cmd ? cmd : "", cmd ? ")" : "");
 	}
 out:
+	free(record);
+	free(rbody);
+	free(mbody);
+	free(rules);
+	free(modp);
 	if (dfd_rec >= 0)
 		close(dfd_rec);
 	if (dfd_rules >= 0)
