@@ -524,7 +524,7 @@ static int errno_named(const char *s)
 		const char *n;
 		int e;
 	} t[] = { { "EBUSY", EBUSY }, { "ENODEV", ENODEV }, { "EACCES", EACCES }, { "EIO", EIO },
-		  { "EINVAL", EINVAL }, { "ENOENT", ENOENT }, { "EPERM", EPERM } };
+		  { "EINVAL", EINVAL }, { "ENOENT", ENOENT }, { "EPERM", EPERM }, { "EINTR", EINTR } };
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		if (strcmp(s, t[i].n) == 0)
