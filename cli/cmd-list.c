@@ -551,7 +551,12 @@ static int cmd_list_main(int argc, char *argv[])
 			goto out;
 		}
 
-	ngroups = iopass_iommu_group_count(ctx);
+	/* any device with a group answers "is the IOMMU on?" without reading the groups directory */
+	ngroups = 0;
+	for (size_t i = 0; i < total && !ngroups; i++)
+		ngroups = iopass_dev_get_iommu_group(iopass_devlist_get(list, i)) >= 0;
+	if (!ngroups)
+		ngroups = iopass_iommu_group_count(ctx);
 	if (o.have_group) {
 		bool found = false;
 

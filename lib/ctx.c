@@ -51,6 +51,7 @@ struct iopass_ctx *iopass_ctx_free(struct iopass_ctx *ctx)
 		return NULL;
 	if (ctx->pacc)
 		pci_cleanup(ctx->pacc);
+	names_cache_free(ctx->names);
 	if (ctx->cfg_pacc)
 		pci_cleanup(ctx->cfg_pacc);
 	hostuse_cache_free(ctx->hu);

@@ -26,9 +26,6 @@ static void dev_free(struct iopass_dev *dev)
 	free(dev->driver);
 	free(dev->physfn);
 	free(dev->warning);
-	free(dev->vendor_name);
-	free(dev->device_name);
-	free(dev->class_name);
 	free(dev->caps);
 	free(dev->sysfs_dir);
 	free(dev);
@@ -178,16 +175,18 @@ static void dev_read_driver(struct iopass_dev *dev, int dfd)
 {
 	char name[256], target[4096], path[320];
 	ssize_t n = readlinkat(dfd, "driver", target, sizeof(target) - 1);
-	int r;
+	const char *base;
 
 	if (n < 0 && errno == ENOENT)
 		return; /* unbound */
-	r = sysfs_link_name_at(dfd, "driver", name, sizeof(name));
-	if (n < 0 || r < 0 || !iopass_driver_name_valid(name)) {
+	if (n > 0)
+		target[n] = '\0';
+	base = n > 0 ? strrchr(target, '/') : NULL;
+	snprintf(name, sizeof(name), "%.255s", base ? base + 1 : n > 0 ? target : "");
+	if (n <= 0 || !iopass_driver_name_valid(name)) {
 		dev_warn(dev, "driver: unreadable link");
 		return;
 	}
-	target[n] = '\0';
 	/*
 	 * The kernel's link is relative and ends in bus/pci/drivers/<name>. Look
 	 * the driver up below the sysroot, never through the link: a planted

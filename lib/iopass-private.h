@@ -19,6 +19,7 @@ struct iopass_ctx {
 	int log_prio;
 	char *ids_file;
 	struct pci_access *pacc; /* names only; created on first lookup */
+	struct name_cache *names; /* names.c: one lookup per ID, shared by every device */
 	bool names_failed;
 	struct pci_access *cfg_pacc; /* config space; created on first use */
 	bool cfg_failed;
@@ -74,7 +75,7 @@ struct iopass_dev {
 	char *driver;
 	char *physfn;
 	char *warning;
-	char *vendor_name, *device_name, *class_name;
+	const char *vendor_name, *device_name, *class_name; /* owned by ctx's name cache */
 	struct dev_caps *caps;
 	char *sysfs_dir;  /* "devices/pci0000:00/0000:00:01.0/0000:01:00.0", lazily */
 	bool parent_known;
@@ -129,6 +130,10 @@ int state_read_mode(int dirfd, const char *name, size_t max, mode_t forbidden, c
 int state_write(int dirfd, const char *name, const char *data);
 int state_write_mode(int dirfd, const char *name, const char *data, mode_t mode);
 int state_remove(int dirfd, const char *name);
+
+/* names.c */
+struct name_cache;
+void names_cache_free(struct name_cache *c);
 
 /* dev.c */
 const char *dev_sysfs_dir(struct iopass_dev *dev);
