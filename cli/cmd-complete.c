@@ -54,18 +54,12 @@ static int cmd_complete_main(int argc, char *argv[])
 		return ret;
 
 	if (streq(what, "drivers")) {
-		DIR *dir;
-		struct dirent *de;
-		char path[4200];
+		char **names = NULL;
 
-		snprintf(path, sizeof(path), "%s/sys/bus/pci/drivers",
-			 streq(iopass_ctx_get_sysroot(ctx), "/") ? "" : iopass_ctx_get_sysroot(ctx));
-		dir = opendir(path);
-		while (dir && (de = readdir(dir)))
-			if (de->d_name[0] != '.' && iopass_driver_name_valid(de->d_name))
-				printf("%s\tdriver\n", de->d_name);
-		if (dir)
-			closedir(dir);
+		if (iopass_drivers(ctx, &names) == 0)
+			for (char **d = names; *d; d++)
+				printf("%s\tdriver\n", *d);
+		free(names);
 		goto out;
 	}
 	r = iopass_scan(ctx, &list);

@@ -719,3 +719,44 @@ size_t devlist_vfs(const struct iopass_devlist *list, const struct iopass_dev *p
 	*ret = list->vfs + start;
 	return lo - start;
 }
+
+int iopass_drivers(struct iopass_ctx *ctx, char ***ret_names)
+{
+	struct dirent *de;
+	char **names = NULL;
+	size_t n = 0, bytes = 0;
+	DIR *dir;
+	int r = sysfs_opendir(ctx, "/sys/bus/pci/drivers", &dir);
+
+	if (r < 0)
+		return r;
+	/* two passes: the names into one block with the pointers, freed by one free() */
+	while ((de = readdir(dir)))
+		if (de->d_name[0] != '.' && iopass_driver_name_valid(de->d_name)) {
+			n++;
+			bytes += strlen(de->d_name) + 1;
+		}
+	names = malloc((n + 1) * sizeof(*names) + bytes);
+	if (!names) {
+		closedir(dir);
+		return -ENOMEM;
+	}
+	rewinddir(dir);
+	char *p = (char *)(names + n + 1);
+	size_t i = 0;
+
+	while ((de = readdir(dir)) && i < n)
+		if (de->d_name[0] != '.' && iopass_driver_name_valid(de->d_name)) {
+			size_t len = strlen(de->d_name) + 1;
+
+			if ((size_t)(p - (char *)(names + n + 1)) + len > bytes)
+				break; /* the directory grew between the passes */
+			memcpy(p, de->d_name, len);
+			names[i++] = p;
+			p += len;
+		}
+	names[i] = NULL;
+	closedir(dir);
+	*ret_names = names;
+	return 0;
+}

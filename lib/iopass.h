@@ -125,6 +125,9 @@ struct iopass_dev *iopass_dev_get_parent(struct iopass_dev *dev, const struct io
 /* Header type 0 (an endpoint), from config space. */
 bool iopass_dev_is_endpoint(const struct iopass_dev *dev);
 
+/* The loaded PCI drivers (<sysroot>/sys/bus/pci/drivers), NULL-terminated; free with free(). */
+int iopass_drivers(struct iopass_ctx *ctx, char ***ret_names);
+
 /* ---- IOMMU -------------------------------------------------------------- */
 
 /* Number of IOMMU groups in <sysroot>/sys/kernel/iommu_groups (0: no IOMMU enabled). */
