@@ -1001,7 +1001,11 @@ static void test_vf_fault_matrix(void **state)
 				run_free(&r);
 				s.env_fail[0] = '\0';
 				assert_driver(&s, "0000:03:00.2", "vfio-pci");
-				assert_non_null(strstr(fx_read(s.fx, "run/iopass/state"), "0000:03:00.2"));
+				char *st = fx_read(s.fx, "run/iopass/state");
+
+				assert_non_null(st);
+				assert_non_null(strstr(st, "0000:03:00.2"));
+				free(st);
 			}
 			runs++;
 			sim_close(&s);
