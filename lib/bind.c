@@ -709,6 +709,39 @@ static const char *rollback_dev(struct iopass_ctx *ctx, struct iopass_txn *t, st
 	return r < 0 ? "failed" : "rolled-back";
 }
 
+/*
+ * A step failed: put every device touched back, the failed one included,
+ * newest first, and say so after the error. A clean rollback drops the
+ * journal; a failed one keeps it for the next run to retry.
+ */
+static void rollback_all(struct iopass_ctx *ctx, struct iopass_txn *t, int dirfd, size_t changed,
+			 const char *clean_msg)
+{
+	bool clean = true;
+	char *e = NULL;
+	int n;
+
+	for (size_t i = changed; i-- > 0;) {
+		struct txdev *d = &t->devs[i];
+
+		if (streq(d->status, "unchanged"))
+			continue;
+		d->status = rollback_dev(ctx, t, d);
+		clean &= !streq(d->status, "failed");
+	}
+	if (clean) {
+		state_remove(dirfd, JOURNAL_FILE);
+		n = asprintf(&e, "%s; %s, the host is as it was", t->error ? t->error : "failed", clean_msg);
+	} else {
+		n = asprintf(&e, "%s; rollback failed too: the journal in run/iopass is kept and the "
+				 "next iopass run retries it", t->error ? t->error : "failed");
+	}
+	if (n < 0)
+		return;
+	free(t->error);
+	t->error = e;
+}
+
 void txn_finish(struct iopass_txn *t, int r)
 {
 	if (t->oom && r == 0)
@@ -852,36 +885,7 @@ int iopass_attach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 		d->status = "attached";
 	}
 	if (r < 0) {
-		/* roll back every device touched, the failed one included, newest first */
-		bool clean = true;
-
-		for (size_t i = changed; i-- > 0;) {
-			struct txdev *d = &t->devs[i];
-
-			if (streq(d->status, "unchanged"))
-				continue;
-			d->status = rollback_dev(ctx, t, d);
-			clean &= !streq(d->status, "failed");
-		}
-		if (clean) {
-			state_remove(s.dirfd, JOURNAL_FILE);
-			char *e = NULL;
-
-			if (asprintf(&e, "%s; every device is back on its driver, the host is as it was",
-				     t->error) >= 0) {
-				free(t->error);
-				t->error = e;
-			}
-		} else {
-			char *e = NULL;
-
-			/* keep the journal: the next run tries again */
-			if (asprintf(&e, "%s; rollback failed too: the journal in run/iopass is kept "
-					 "and the next iopass run retries it", t->error) >= 0) {
-				free(t->error);
-				t->error = e;
-			}
-		}
+		rollback_all(ctx, t, s.dirfd, changed, "every device is back on its driver");
 		goto out;
 	}
 
@@ -1132,27 +1136,7 @@ int iopass_detach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 		d->status = "detached";
 	}
 	if (r < 0) {
-		bool clean = true;
-
-		for (size_t i = changed; i-- > 0;) {
-			struct txdev *d = &t->devs[i];
-
-			if (streq(d->status, "unchanged"))
-				continue;
-			d->status = rollback_dev(ctx, t, d);
-			clean &= !streq(d->status, "failed");
-		}
-		char *e = NULL;
-
-		if (clean)
-			state_remove(s.dirfd, JOURNAL_FILE);
-		if (asprintf(&e, "%s; %s", t->error,
-			     clean ? "every device is back on the driver it had, the host is as it was"
-				   : "rollback failed too: the journal in run/iopass is kept and the next "
-				     "iopass run retries it") >= 0) {
-			free(t->error);
-			t->error = e;
-		}
+		rollback_all(ctx, t, s.dirfd, changed, "every device is back on the driver it had");
 		goto out;
 	}
 	for (size_t i = 0; i < t->ndevs; i++)
