@@ -211,14 +211,22 @@ static bool driver_loaded(struct iopass_ctx *ctx, const char *driver)
 /* vfio-pci and its variants give a group node /dev/vfio/<group>, or a cdev (vfio-dev/vfioN). */
 static bool vfio_node_present(struct iopass_ctx *ctx, const char *bdf, int group)
 {
+	char path[64];
+
+	snprintf(path, sizeof(path), "/dev/vfio/%d", group);
+	if (group >= 0 && sysfs_exists(ctx, path) == 0)
+		return true;
+	return vfio_cdev_present(ctx, bdf);
+}
+
+/* The device's VFIO cdev: vfio-dev/vfioN in sysfs with /dev/vfio/devices/vfioN (not the entry alone). */
+bool vfio_cdev_present(struct iopass_ctx *ctx, const char *bdf)
+{
 	char path[256];
 	struct dirent *de;
 	DIR *dir;
 	bool found = false;
 
-	snprintf(path, sizeof(path), "/dev/vfio/%d", group);
-	if (group >= 0 && sysfs_exists(ctx, path) == 0)
-		return true;
 	dev_path(path, sizeof(path), bdf, "vfio-dev");
 	if (sysfs_opendir(ctx, path, &dir) < 0)
 		return false;

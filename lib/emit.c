@@ -79,29 +79,6 @@ static bool is_display(const struct iopass_dev *d)
 	return (d->flags & DEV_HAVE_CLASS) && (d->class >> 16) == 0x03;
 }
 
-/* The VFIO cdev of a device (vfio-dev/vfioN with /dev/vfio/devices/vfioN), for iommufd. */
-static bool has_cdev(struct iopass_ctx *ctx, const struct iopass_dev *d)
-{
-	char path[128];
-	struct dirent *de;
-	DIR *dir;
-	bool found = false;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vfio-dev", d->bdf);
-	if (sysfs_opendir(ctx, path, &dir) < 0)
-		return false;
-	while (!found && (de = readdir(dir))) {
-		char node[300];
-
-		if (strncmp(de->d_name, "vfio", 4) != 0 || !name_is_safe(de->d_name))
-			continue;
-		snprintf(node, sizeof(node), "/dev/vfio/devices/%s", de->d_name);
-		found = sysfs_exists(ctx, node) == 0;
-	}
-	closedir(dir);
-	return found;
-}
-
 static char *device_arg(const struct iopass_emit *e, const struct placed *p)
 {
 	const struct iopass_emit_opts *o = &e->opts;
@@ -179,7 +156,7 @@ int iopass_emit_new(struct iopass_ctx *ctx, struct iopass_dev *const *devs, size
 			return emit_fail(e, ENODEV, "--iommufd: this host has no /dev/iommu (a kernel with "
 					    "CONFIG_IOMMUFD, 6.2 or newer, and the iommufd module)");
 		for (size_t i = 0; i < n; i++)
-			if (!has_cdev(ctx, e->p[i].dev))
+			if (!vfio_cdev_present(ctx, e->p[i].dev->bdf))
 				return emit_fail(e, ENODEV, "--iommufd: %s has no VFIO device node "
 						    "(/dev/vfio/devices/vfioN: attach it first; the kernel "
 						    "needs CONFIG_VFIO_DEVICE_CDEV)", e->p[i].dev->bdf);

@@ -217,6 +217,8 @@ int do_write(struct iopass_ctx *ctx, struct iopass_txn *t, const char *path, con
 	     bool rollback);
 int current_driver(struct iopass_ctx *ctx, const char *bdf, char *drv, size_t size);
 int current_override(struct iopass_ctx *ctx, const char *bdf, char *buf, size_t size);
+/* The device's VFIO cdev exists: vfio-dev/vfioN and /dev/vfio/devices/vfioN. */
+bool vfio_cdev_present(struct iopass_ctx *ctx, const char *bdf);
 /* Root check, state directory, lock, record, and recovery from an interrupted run. */
 int session_begin(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s);
 void session_end(struct session *s);
