@@ -112,6 +112,15 @@ int cli_int_cmp(const void *a, const void *b); /* qsort of ints */
 int parse_dec_arg(const char *s, unsigned *ret);
 int parse_hex_arg(const char *s, uint32_t *ret);
 
+/* -f, -n, -J and -w of the writing commands (attach, detach, vf). */
+struct cli_write_opts {
+	unsigned flags; /* IOPASS_BIND_FORCE, IOPASS_BIND_DRY_RUN, ... */
+	bool json;
+	int wait_ms;    /* -1: the library's default */
+};
+/* 1: c was one of them; 0: it was not; -1: a bad value (the message was printed). */
+int cli_write_option(const char *cmd, int c, const char *arg, struct cli_write_opts *w);
+
 /* attach/detach output; returns the exit status. */
 struct iopass_txn;
 int cli_txn_report(const char *cmd, struct iopass_ctx *ctx, const struct iopass_txn *t, int rc,

@@ -95,12 +95,17 @@ static int cmd_attach_main(int argc, char *argv[])
 	struct iopass_txn *t = NULL;
 	struct cli_selection sel = { NULL, 0 };
 	const char *driver = "vfio-pci", *id = NULL;
-	bool json = false, have_group = false, persist = false;
-	unsigned flags = 0;
-	int c, r, group = -1, ret, wait_ms = -1;
+	struct cli_write_opts w = { .wait_ms = -1 };
+	bool have_group = false, persist = false;
+	int c, r, group = -1, ret;
 
 	while ((c = getopt_long(argc, argv, ":g:d:fnJw:" CLI_GLOBAL_SHORTOPTS, longopts, NULL)) != -1) {
 		if (cli_global_option(c, optarg))
+			continue;
+		r = cli_write_option(CMD, c, optarg, &w);
+		if (r < 0)
+			return EXIT_USAGE;
+		if (r > 0)
 			continue;
 		switch (c) {
 		case 'g':
@@ -119,19 +124,6 @@ static int cmd_attach_main(int argc, char *argv[])
 				return EXIT_USAGE;
 			}
 			driver = optarg;
-			break;
-		case 'f':
-			flags |= IOPASS_BIND_FORCE;
-			break;
-		case 'n':
-			flags |= IOPASS_BIND_DRY_RUN;
-			break;
-		case 'J':
-			json = true;
-			break;
-		case 'w':
-			if ((wait_ms = cli_parse_seconds(CMD, "--wait", optarg)) < 0)
-				return EXIT_USAGE;
 			break;
 		case OPT_PERSIST:
 			persist = true;
@@ -155,8 +147,8 @@ static int cmd_attach_main(int argc, char *argv[])
 	ret = cli_ctx_new(CMD, &ctx);
 	if (ret != EXIT_OK)
 		return ret;
-	if (wait_ms >= 0)
-		iopass_ctx_set_lock_timeout(ctx, wait_ms);
+	if (w.wait_ms >= 0)
+		iopass_ctx_set_lock_timeout(ctx, w.wait_ms);
 	ret = EXIT_FAIL;
 	if (cli_scan(CMD, ctx, &list) < 0)
 		goto out;
@@ -166,15 +158,15 @@ static int cmd_attach_main(int argc, char *argv[])
 		ret = cli_select_id(CMD, list, id, &sel);
 	if (ret != EXIT_OK)
 		goto out;
-	r = iopass_attach(ctx, list, sel.devs, sel.n, driver, flags, &t);
+	r = iopass_attach(ctx, list, sel.devs, sel.n, driver, w.flags, &t);
 	if (!t) {
 		cli_err(CMD, "%s", strerror(-r));
 		ret = EXIT_FAIL;
 		goto out;
 	}
-	ret = cli_txn_report(CMD, ctx, t, r, json, flags & IOPASS_BIND_DRY_RUN);
-	if (ret == EXIT_OK && persist && !(flags & IOPASS_BIND_DRY_RUN))
-		ret = persist_devices(ctx, t, &sel, flags);
+	ret = cli_txn_report(CMD, ctx, t, r, w.json, w.flags & IOPASS_BIND_DRY_RUN);
+	if (ret == EXIT_OK && persist && !(w.flags & IOPASS_BIND_DRY_RUN))
+		ret = persist_devices(ctx, t, &sel, w.flags);
 out:
 	iopass_txn_free(t);
 	cli_selection_free(&sel);

@@ -83,12 +83,17 @@ static int cmd_detach_main(int argc, char *argv[])
 	struct iopass_devlist *list = NULL;
 	struct iopass_txn *t = NULL;
 	struct cli_selection sel = { NULL, 0 };
-	bool json = false, have_group = false, all = false, persist = false;
-	unsigned flags = 0;
-	int c, r, group = -1, ret, wait_ms = -1;
+	struct cli_write_opts w = { .wait_ms = -1 };
+	bool have_group = false, all = false, persist = false;
+	int c, r, group = -1, ret;
 
 	while ((c = getopt_long(argc, argv, ":g:afnJw:" CLI_GLOBAL_SHORTOPTS, longopts, NULL)) != -1) {
 		if (cli_global_option(c, optarg))
+			continue;
+		r = cli_write_option(CMD, c, optarg, &w);
+		if (r < 0)
+			return EXIT_USAGE;
+		if (r > 0)
 			continue;
 		switch (c) {
 		case 'g':
@@ -98,19 +103,6 @@ static int cmd_detach_main(int argc, char *argv[])
 			break;
 		case 'a':
 			all = true;
-			break;
-		case 'f':
-			flags |= IOPASS_BIND_FORCE;
-			break;
-		case 'n':
-			flags |= IOPASS_BIND_DRY_RUN;
-			break;
-		case 'J':
-			json = true;
-			break;
-		case 'w':
-			if ((wait_ms = cli_parse_seconds(CMD, "--wait", optarg)) < 0)
-				return EXIT_USAGE;
 			break;
 		case OPT_PERSIST:
 			persist = true;
@@ -137,8 +129,8 @@ static int cmd_detach_main(int argc, char *argv[])
 	ret = cli_ctx_new(CMD, &ctx);
 	if (ret != EXIT_OK)
 		return ret;
-	if (wait_ms >= 0)
-		iopass_ctx_set_lock_timeout(ctx, wait_ms);
+	if (w.wait_ms >= 0)
+		iopass_ctx_set_lock_timeout(ctx, w.wait_ms);
 	ret = EXIT_FAIL;
 	if (cli_scan(CMD, ctx, &list) < 0)
 		goto out;
@@ -149,14 +141,14 @@ static int cmd_detach_main(int argc, char *argv[])
 				 have_group ? &group : NULL, false, &sel);
 	if (ret != EXIT_OK)
 		goto out;
-	r = iopass_detach(ctx, list, sel.devs, sel.n, flags, &t);
+	r = iopass_detach(ctx, list, sel.devs, sel.n, w.flags, &t);
 	if (!t) {
 		cli_err(CMD, "%s", strerror(-r));
 		ret = EXIT_FAIL;
 		goto out;
 	}
-	ret = cli_txn_report(CMD, ctx, t, r, json, flags & IOPASS_BIND_DRY_RUN);
-	if (ret == EXIT_OK && persist && !(flags & IOPASS_BIND_DRY_RUN)) {
+	ret = cli_txn_report(CMD, ctx, t, r, w.json, w.flags & IOPASS_BIND_DRY_RUN);
+	if (ret == EXIT_OK && persist && !(w.flags & IOPASS_BIND_DRY_RUN)) {
 		/* the boot configuration after the detach: a failed detach keeps both as they were */
 		const char **bdfs = calloc(sel.n ? sel.n : 1, sizeof(*bdfs));
 		_cleanup_free_ char *msg = NULL;
@@ -167,7 +159,7 @@ static int cmd_detach_main(int argc, char *argv[])
 		}
 		for (size_t i = 0; i < sel.n; i++)
 			bdfs[i] = iopass_dev_get_bdf(sel.devs[i]);
-		r = iopass_persist_remove(ctx, bdfs, sel.n, flags & IOPASS_BIND_FORCE, &msg);
+		r = iopass_persist_remove(ctx, bdfs, sel.n, w.flags & IOPASS_BIND_FORCE, &msg);
 		free(bdfs);
 		if (r < 0) {
 			cli_err(CMD, "--persist: %s; the devices are detached, but still set for the next boot",

@@ -49,29 +49,22 @@ static int cmd_vf_main(int argc, char *argv[])
 	struct iopass_addr a;
 	struct iopass_dev *pf;
 	const char *verb;
-	bool json = false, create;
-	unsigned flags = 0, count = 0;
-	int c, r, ret, wait_ms = -1;
+	struct cli_write_opts w = { .wait_ms = -1 };
+	bool create;
+	unsigned count = 0;
+	int c, r, ret;
 
 	while ((c = getopt_long(argc, argv, ":afnJw:" CLI_GLOBAL_SHORTOPTS, longopts, NULL)) != -1) {
 		if (cli_global_option(c, optarg))
 			continue;
+		r = cli_write_option(CMD, c, optarg, &w);
+		if (r < 0)
+			return EXIT_USAGE;
+		if (r > 0)
+			continue;
 		switch (c) {
 		case 'a':
-			flags |= IOPASS_VF_ATTACH;
-			break;
-		case 'f':
-			flags |= IOPASS_BIND_FORCE;
-			break;
-		case 'n':
-			flags |= IOPASS_BIND_DRY_RUN;
-			break;
-		case 'J':
-			json = true;
-			break;
-		case 'w':
-			if ((wait_ms = cli_parse_seconds(CMD, "--wait", optarg)) < 0)
-				return EXIT_USAGE;
+			w.flags |= IOPASS_VF_ATTACH;
 			break;
 		case 'h':
 			usage();
@@ -102,7 +95,7 @@ static int cmd_vf_main(int argc, char *argv[])
 			argv[optind + 1]);
 		return EXIT_USAGE;
 	}
-	if (!create && (flags & IOPASS_VF_ATTACH)) {
+	if (!create && (w.flags & IOPASS_VF_ATTACH)) {
 		cli_err(CMD, "--attach goes with create");
 		return EXIT_USAGE;
 	}
@@ -110,8 +103,8 @@ static int cmd_vf_main(int argc, char *argv[])
 	ret = cli_ctx_new(CMD, &ctx);
 	if (ret != EXIT_OK)
 		return ret;
-	if (wait_ms >= 0)
-		iopass_ctx_set_lock_timeout(ctx, wait_ms);
+	if (w.wait_ms >= 0)
+		iopass_ctx_set_lock_timeout(ctx, w.wait_ms);
 	ret = EXIT_FAIL;
 	if (cli_scan(CMD, ctx, &list) < 0)
 		goto out;
@@ -124,8 +117,8 @@ static int cmd_vf_main(int argc, char *argv[])
 		ret = EXIT_USAGE;
 		goto out;
 	}
-	r = create ? iopass_vf_create(ctx, list, pf, count, flags, &t)
-		   : iopass_vf_remove(ctx, list, pf, flags, &t);
+	r = create ? iopass_vf_create(ctx, list, pf, count, w.flags, &t)
+		   : iopass_vf_remove(ctx, list, pf, w.flags, &t);
 	if (!t) {
 		cli_err(CMD, "%s", strerror(-r));
 		goto out;
@@ -136,7 +129,7 @@ static int cmd_vf_main(int argc, char *argv[])
 		ret = EXIT_USAGE;
 		goto out;
 	}
-	ret = cli_txn_report(CMD, ctx, t, r, json, flags & IOPASS_BIND_DRY_RUN);
+	ret = cli_txn_report(CMD, ctx, t, r, w.json, w.flags & IOPASS_BIND_DRY_RUN);
 out:
 	iopass_txn_free(t);
 	iopass_devlist_free(list);

@@ -555,3 +555,23 @@ int cli_scan(const char *cmd, struct iopass_ctx *ctx, struct iopass_devlist **re
 			strerror(-r));
 	return r;
 }
+
+int cli_write_option(const char *cmd, int c, const char *arg, struct cli_write_opts *w)
+{
+	switch (c) {
+	case 'f':
+		w->flags |= IOPASS_BIND_FORCE;
+		return 1;
+	case 'n':
+		w->flags |= IOPASS_BIND_DRY_RUN;
+		return 1;
+	case 'J':
+		w->json = true;
+		return 1;
+	case 'w':
+		w->wait_ms = cli_parse_seconds(cmd, "--wait", arg);
+		return w->wait_ms < 0 ? -1 : 1;
+	default:
+		return 0;
+	}
+}
