@@ -5,10 +5,15 @@
  * lsblk and lsmem.
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/param.h>
+#include <unistd.h>
+#include <wchar.h>
+#include <wctype.h>
 
 #include <libsmartcols.h>
 
@@ -158,26 +163,14 @@ static bool dev_matches(const struct list_opts *o, const struct iopass_dev *dev)
 	return true;
 }
 
-static char *xasprintf(const char *fmt, ...) _printf_(1, 2);
-static char *xasprintf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-	int r;
+/*
+ * Cell text, written into buf or owned by the device; NULL for an empty cell
+ * (null in JSON). buf holds CELL_MAX bytes: pci.ids names are far shorter.
+ */
+#define CELL_MAX 1024
 
-	va_start(ap, fmt);
-	r = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	return r < 0 ? NULL : s;
-}
-
-static char *hex4(int v)
-{
-	return v < 0 ? NULL : xasprintf("%04x", v);
-}
-
-/* "vvvv:dddd", with ???? for a half that could not be read */
-static char *id_pair(int a, int b)
+/* "vvvv:dddd", with ???? for a half that could not be read; NULL when neither could */
+static const char *id_pair(int a, int b, char *buf)
 {
 	char ha[12] = "????", hb[12] = "????";
 
@@ -187,33 +180,37 @@ static char *id_pair(int a, int b)
 		snprintf(ha, sizeof(ha), "%04x", a);
 	if (b >= 0)
 		snprintf(hb, sizeof(hb), "%04x", b);
-	return xasprintf("%s:%s", ha, hb);
+	snprintf(buf, CELL_MAX, "%s:%s", ha, hb);
+	return buf;
 }
 
-static char *description(struct iopass_dev *dev)
+static const char *description(struct iopass_dev *dev, char *buf)
 {
 	const char *vn = iopass_dev_get_vendor_name(dev);
 	const char *dn = iopass_dev_get_device_name(dev);
-	_cleanup_free_ char *ids = id_pair(iopass_dev_get_vendor(dev), iopass_dev_get_device(dev));
+	char ids[CELL_MAX];
 
-	return xasprintf("%s%s%s [%s]", vn ? vn : "", vn ? " " : "", dn ? dn : "Device",
-			 ids ? ids : "????:????");
+	if (!id_pair(iopass_dev_get_vendor(dev), iopass_dev_get_device(dev), ids))
+		strcpy(ids, "????:????");
+	snprintf(buf, CELL_MAX, "%.400s%s%.400s [%s]", vn ? vn : "", vn ? " " : "", dn ? dn : "Device",
+		 ids);
+	return buf;
 }
 
 /* Comma-separated, also in JSON: libsmartcols cannot print an empty JSON array. */
-static char *flags(const struct iopass_dev *dev)
+static const char *flags(const struct iopass_dev *dev, char *buf)
 {
-	char buf[128] = "";
 	size_t len = 0;
 	int total = iopass_dev_get_sriov_totalvfs(dev);
 
+	buf[0] = '\0';
 #define ADD(...)                                                                               \
 	do {                                                                                   \
-		if (len && len < sizeof(buf) - 1)                                              \
+		if (len && len < CELL_MAX - 1)                                                 \
 			buf[len++] = ',';                                                      \
-		len += (size_t)snprintf(buf + len, sizeof(buf) - len, __VA_ARGS__);            \
-		if (len >= sizeof(buf))                                                        \
-			len = sizeof(buf) - 1;                                                 \
+		len += (size_t)snprintf(buf + len, CELL_MAX - len, __VA_ARGS__);               \
+		if (len >= CELL_MAX)                                                           \
+			len = CELL_MAX - 1;                                                    \
 	} while (0)
 	if (iopass_dev_is_bridge(dev))
 		ADD("bridge");
@@ -227,17 +224,22 @@ static char *flags(const struct iopass_dev *dev)
 	if (iopass_dev_get_physfn(dev))
 		ADD("vf-of:%s", iopass_dev_get_physfn(dev));
 #undef ADD
-	return len ? strdup(buf) : NULL;
+	return len ? buf : NULL;
 }
 
-/* "yes"/"no" read well in a table and are what libsmartcols maps to JSON true/false */
-static char *boolstr(bool v)
+/* decimal, or hex with this many digits; NULL for a value that could not be read */
+static const char *number(int v, int hex_digits, char *buf)
 {
-	return strdup(v ? "yes" : "no");
+	if (v < 0)
+		return NULL;
+	if (hex_digits)
+		snprintf(buf, CELL_MAX, "%0*x", hex_digits, (unsigned)v);
+	else
+		snprintf(buf, CELL_MAX, "%d", v);
+	return buf;
 }
 
-/* Cell text; NULL for an empty cell (null in JSON). */
-static char *cell(struct iopass_dev *dev, int col, bool json)
+static const char *cell_text(struct iopass_dev *dev, int col, bool json, char *buf)
 {
 	const char *s;
 	int v;
@@ -245,73 +247,64 @@ static char *cell(struct iopass_dev *dev, int col, bool json)
 	switch (col) {
 	case COL_NAME:
 	case COL_BDF:
-		return strdup(iopass_dev_get_bdf(dev));
+		return iopass_dev_get_bdf(dev);
 	case COL_GROUP:
-		v = iopass_dev_get_iommu_group(dev);
-		return v < 0 ? NULL : xasprintf("%d", v);
+		return number(iopass_dev_get_iommu_group(dev), 0, buf);
 	case COL_CLASS:
 		s = iopass_dev_get_class_name(dev);
 		if (s)
-			return strdup(s);
+			return s;
 		v = iopass_dev_get_class(dev);
-		return v < 0 ? NULL : xasprintf("Class %04x", (unsigned)v >> 8);
+		if (v < 0)
+			return NULL;
+		snprintf(buf, CELL_MAX, "Class %04x", (unsigned)v >> 8);
+		return buf;
 	case COL_CLASSID:
-		v = iopass_dev_get_class(dev);
-		return v < 0 ? NULL : xasprintf("%06x", v);
+		return number(iopass_dev_get_class(dev), 6, buf);
 	case COL_DESCRIPTION:
-		return description(dev);
+		return description(dev, buf);
 	case COL_VENDOR:
-		s = iopass_dev_get_vendor_name(dev);
-		return s ? strdup(s) : NULL;
+		return iopass_dev_get_vendor_name(dev);
 	case COL_PRODUCT:
-		s = iopass_dev_get_device_name(dev);
-		return s ? strdup(s) : NULL;
+		return iopass_dev_get_device_name(dev);
 	case COL_ID:
-		return id_pair(iopass_dev_get_vendor(dev), iopass_dev_get_device(dev));
+		return id_pair(iopass_dev_get_vendor(dev), iopass_dev_get_device(dev), buf);
 	case COL_VENDOR_ID:
-		return hex4(iopass_dev_get_vendor(dev));
+		return number(iopass_dev_get_vendor(dev), 4, buf);
 	case COL_DEVICE_ID:
-		return hex4(iopass_dev_get_device(dev));
+		return number(iopass_dev_get_device(dev), 4, buf);
 	case COL_SUBSYS_ID:
-		return id_pair(iopass_dev_get_subsystem_vendor(dev), iopass_dev_get_subsystem_device(dev));
+		return id_pair(iopass_dev_get_subsystem_vendor(dev), iopass_dev_get_subsystem_device(dev),
+			       buf);
 	case COL_DRIVER:
 		s = iopass_dev_get_driver(dev);
-		return s ? strdup(s) : json ? NULL : strdup("-");
+		return s ? s : json ? NULL : "-";
+	/* "yes"/"no" read well in a table and are what libsmartcols maps to JSON true/false */
 	case COL_VFIO:
-		return boolstr(iopass_dev_is_vfio(dev));
+		return iopass_dev_is_vfio(dev) ? "yes" : "no";
 	case COL_BRIDGE:
-		return boolstr(iopass_dev_is_bridge(dev));
+		return iopass_dev_is_bridge(dev) ? "yes" : "no";
 	case COL_BOOT_VGA:
-		return boolstr(iopass_dev_is_boot_vga(dev));
+		return iopass_dev_is_boot_vga(dev) ? "yes" : "no";
 	case COL_PHYSFN:
-		s = iopass_dev_get_physfn(dev);
-		return s ? strdup(s) : NULL;
+		return iopass_dev_get_physfn(dev);
 	case COL_NUMVFS:
-		v = iopass_dev_get_sriov_numvfs(dev);
-		return v < 0 ? NULL : xasprintf("%d", v);
+		return number(iopass_dev_get_sriov_numvfs(dev), 0, buf);
 	case COL_TOTALVFS:
-		v = iopass_dev_get_sriov_totalvfs(dev);
-		return v < 0 ? NULL : xasprintf("%d", v);
+		return number(iopass_dev_get_sriov_totalvfs(dev), 0, buf);
 	case COL_FLAGS:
-		return flags(dev);
+		return flags(dev, buf);
 	}
 	return NULL;
 }
 
-static int fill_line(struct libscols_line *ln, const struct list_opts *o, struct iopass_dev *dev)
+/* The tree's parent line: "group N", or "no group" for devices without one. */
+static const char *group_text(int group, char *buf)
 {
-	/* the table owns data once scols_line_refer_data took it */
-	// NOLINTBEGIN(clang-analyzer-unix.Malloc)
-	for (size_t i = 0; i < o->ncols; i++) {
-		char *data = cell(dev, o->cols[i], o->json);
-
-		if (data && scols_line_refer_data(ln, i, data) < 0) {
-			free(data);
-			return -ENOMEM;
-		}
-	}
-	// NOLINTEND(clang-analyzer-unix.Malloc)
-	return 0;
+	if (group < 0)
+		return "no group";
+	snprintf(buf, CELL_MAX, "group %d", group);
+	return buf;
 }
 
 static int dev_group_cmp(const void *pa, const void *pb)
@@ -326,80 +319,307 @@ static int dev_group_cmp(const void *pa, const void *pb)
 	return iopass_addr_cmp(iopass_dev_get_addr(a), iopass_dev_get_addr(b));
 }
 
-static int print_table(struct list_opts *o, struct iopass_dev **devs, size_t n, bool tree)
+/*
+ * Output. libsmartcols aligns a table only once it holds every line, which at
+ * tens of thousands of devices costs more memory than lspci uses in all. So
+ * the table goes out in blocks of whole groups, each a small libsmartcols table
+ * whose column widths are set to those of the whole table (measured first,
+ * from the devices, without keeping any text), and JSON is written as it is
+ * made, in libsmartcols' own layout. Only a terminal gets the whole table at
+ * once: fitting it to the terminal's width needs every line. IOPASS_LIST_ROWS
+ * (lines per block; 0: the whole table) lets the tests compare the two.
+ */
+#define LIST_ROWS_DEFAULT 512
+
+struct printer {
+	const struct list_opts *o;
+	struct iopass_dev **devs;
+	size_t n;
+	bool tree;
+	bool blocks;               /* printed in blocks, not as one table */
+	bool measured;             /* widths holds the whole table's column widths */
+	size_t widths[N_COLS * 2]; /* per column of o->cols */
+};
+
+/*
+ * A cell's width on screen as libsmartcols measures it (its mbs_safe_width):
+ * control characters, bytes that are no character in the locale and "\x"
+ * count as the four columns of their \xHH escape.
+ */
+static size_t text_width(const char *s)
 {
+	const unsigned char *p = (const unsigned char *)s;
+	mbstate_t st;
+	size_t width = 0;
+
+	if (!s)
+		return 0;
+	for (; *p >= 0x20 && *p < 0x7f && !(*p == '\\' && p[1] == 'x'); p++)
+		width++; /* the common case: printable ASCII */
+	memset(&st, 0, sizeof(st));
+	while (*p) {
+		wchar_t wc;
+		size_t len;
+
+		if ((*p == '\\' && p[1] == 'x') || iscntrl(*p)) {
+			width += 4;
+			p++;
+			continue;
+		}
+		len = mbrtowc(&wc, (const char *)p, MB_CUR_MAX, &st);
+		if (len == 0)
+			break;
+		if (len == (size_t)-1 || len == (size_t)-2) {
+			width += isprint(*p) ? 1 : 4;
+			len = 1;
+			memset(&st, 0, sizeof(st));
+		} else if (!iswprint(wc)) {
+			width += len * 4;
+		} else {
+			int w = wcwidth(wc);
+
+			width += w > 0 ? (size_t)w : 0;
+		}
+		p += len;
+	}
+	return width;
+}
+
+/* The widths libsmartcols would give the columns of the whole table. */
+static void measure(struct printer *pr)
+{
+	const struct list_opts *o = pr->o;
+	char buf[CELL_MAX];
+	int last_group = 0;
+
+	for (size_t c = 0; c < o->ncols; c++)
+		pr->widths[c] = text_width(columns[o->cols[c]].name);
+	for (size_t i = 0; i < pr->n; i++) {
+		int g = iopass_dev_get_iommu_group(pr->devs[i]);
+
+		for (size_t c = 0; c < o->ncols; c++) {
+			bool namecol = pr->tree && o->cols[c] == COL_NAME;
+			/* a device's tree art, "|-" or "`-" (two columns in UTF-8 too) */
+			size_t w = text_width(cell_text(pr->devs[i], o->cols[c], false, buf)) + (namecol ? 2 : 0);
+
+			if (namecol && (i == 0 || g != last_group))
+				w = MAX(w, text_width(group_text(g, buf)));
+			pr->widths[c] = MAX(pr->widths[c], w);
+		}
+		last_group = g;
+	}
+}
+
+static struct libscols_table *table_new(const struct printer *pr, bool header)
+{
+	const struct list_opts *o = pr->o;
 	struct libscols_table *tb = scols_new_table();
-	struct libscols_line *parent = NULL;
-	int last_group = -1, r = 0;
 
 	if (!tb)
-		return -ENOMEM;
+		return NULL;
 	scols_table_enable_json(tb, o->json);
 	scols_table_set_name(tb, "devices");
 	scols_table_enable_raw(tb, o->raw);
-	scols_table_enable_noheadings(tb, o->noheadings);
+	scols_table_enable_noheadings(tb, o->noheadings || !header);
 
 	for (size_t i = 0; i < o->ncols; i++) {
 		const struct cli_column *c = &columns[o->cols[i]];
+		double whint = c->whint;
 		int fl = c->flags;
 		struct libscols_column *cl;
 
-		if (!tree)
+		if (!pr->tree)
 			fl &= ~SCOLS_FL_TREE;
 		if (o->json || o->raw)
 			fl &= ~SCOLS_FL_TRUNC;
-		cl = scols_table_new_column(tb, c->name, c->whint, fl);
-		if (!cl) {
-			r = -ENOMEM;
-			goto out;
+		/*
+		 * A width wider than the header: as an absolute hint, and strict so
+		 * that a block with narrower cells is not shrunk to the header's
+		 * width first (libsmartcols' count_column_width()).
+		 */
+		if (pr->measured && pr->widths[i] > text_width(c->name)) {
+			whint = (double)pr->widths[i];
+			fl |= SCOLS_FL_STRICTWIDTH;
 		}
+		cl = scols_table_new_column(tb, c->name, whint, fl);
+		if (!cl)
+			return scols_unref_table(tb), NULL;
 		if (o->json)
 			scols_column_set_json_type(cl, c->json_type);
 	}
+	if (pr->blocks) /* widths are the whole table's: never fitted to a terminal */
+		scols_table_set_termforce(tb, SCOLS_TERMFORCE_NEVER);
+	return tb;
+}
 
-	for (size_t i = 0; i < n; i++) {
+/* Lines for devices [from, to), with a parent line for each group in the tree. */
+static int table_fill(struct libscols_table *tb, const struct printer *pr, size_t from, size_t to)
+{
+	const struct list_opts *o = pr->o;
+	struct libscols_line *parent = NULL;
+	int last_group = -1;
+	char buf[CELL_MAX];
+
+	for (size_t i = from; i < to; i++) {
+		struct iopass_dev *dev = pr->devs[i];
 		struct libscols_line *ln;
 
-		if (tree) {
-			int g = iopass_dev_get_iommu_group(devs[i]);
+		if (pr->tree) {
+			int g = iopass_dev_get_iommu_group(dev);
 
 			if (!parent || g != last_group) {
 				size_t namecol = 0;
 
 				parent = scols_table_new_line(tb, NULL);
-				if (!parent) {
-					r = -ENOMEM;
-					goto out;
-				}
+				if (!parent)
+					return -ENOMEM;
 				while (o->cols[namecol] != COL_NAME)
 					namecol++;
-				if (g >= 0) {
-					char *name = xasprintf("group %d", g);
-
-					if (!name || scols_line_refer_data(parent, namecol, name) < 0) {
-						free(name);
-						r = -ENOMEM;
-						goto out;
-					}
-				} else {
-					scols_line_set_data(parent, namecol, "no group");
-				}
+				if (scols_line_set_data(parent, namecol, group_text(g, buf)) < 0)
+					return -ENOMEM;
 				last_group = g;
 			}
 		}
-		ln = scols_table_new_line(tb, tree ? parent : NULL);
-		if (!ln) {
-			r = -ENOMEM;
-			goto out;
+		ln = scols_table_new_line(tb, pr->tree ? parent : NULL);
+		if (!ln)
+			return -ENOMEM;
+		for (size_t c = 0; c < o->ncols; c++) {
+			const char *s = cell_text(dev, o->cols[c], o->json, buf);
+
+			if (s && scols_line_set_data(ln, c, s) < 0)
+				return -ENOMEM;
 		}
-		r = fill_line(ln, o, devs[i]);
-		if (r < 0)
-			goto out;
 	}
-	r = scols_print_table(tb);
-out:
+	return 0;
+}
+
+/* One libsmartcols table of devices [from, to); the header with the first. */
+static int print_block(const struct printer *pr, size_t from, size_t to)
+{
+	struct libscols_table *tb = table_new(pr, from == 0);
+	int r;
+
+	if (!tb)
+		return -ENOMEM;
+	r = table_fill(tb, pr, from, to);
+	if (r == 0)
+		r = scols_print_table(tb);
 	scols_unref_table(tb);
 	return r;
+}
+
+/* A JSON string as libsmartcols quotes it; NULL and "" are null. */
+static void json_put_string(const char *s)
+{
+	if (!s || !*s) {
+		fputs("null", stdout);
+		return;
+	}
+	putchar('"');
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		switch (*p) {
+		case '"':
+		case '\\':
+			putchar('\\');
+			putchar(*p);
+			break;
+		case '\b':
+			fputs("\\b", stdout);
+			break;
+		case '\t':
+			fputs("\\t", stdout);
+			break;
+		case '\n':
+			fputs("\\n", stdout);
+			break;
+		case '\f':
+			fputs("\\f", stdout);
+			break;
+		case '\r':
+			fputs("\\r", stdout);
+			break;
+		default:
+			if (*p < 0x20)
+				printf("\\u00%02x", *p);
+			else
+				putchar(*p);
+		}
+	}
+	putchar('"');
+}
+
+/* libsmartcols' JSON for a flat table (three-space indents, "},{" between objects). */
+static int print_json(const struct printer *pr)
+{
+	const struct list_opts *o = pr->o;
+	char buf[CELL_MAX], key[32];
+
+	fputs("{\n   \"devices\": [\n", stdout);
+	for (size_t i = 0; i < pr->n; i++) {
+		fputs(i ? ",{\n" : "      {\n", stdout);
+		for (size_t c = 0; c < o->ncols; c++) {
+			const struct cli_column *col = &columns[o->cols[c]];
+			const char *s = cell_text(pr->devs[i], o->cols[c], true, buf);
+			size_t k;
+
+			for (k = 0; col->name[k] && k < sizeof(key) - 1; k++)
+				key[k] = (char)tolower((unsigned char)col->name[k]);
+			key[k] = '\0';
+			printf("%s         \"%s\": ", c ? ",\n" : "", key);
+			if (col->json_type == SCOLS_JSON_NUMBER)
+				fputs(s && *s ? s : "null", stdout);
+			else if (col->json_type == SCOLS_JSON_BOOLEAN)
+				fputs(s && *s && *s != '0' && *s != 'n' && *s != 'N' ? "true" : "false", stdout);
+			else
+				json_put_string(s);
+		}
+		fputs("\n      }", stdout);
+	}
+	fputs("\n   ]\n}\n", stdout);
+	return ferror(stdout) ? -EIO : 0;
+}
+
+/* Lines per block from IOPASS_LIST_ROWS; 0 is the whole table at once. */
+static size_t list_rows(bool human)
+{
+	const char *env = getenv("IOPASS_LIST_ROWS");
+	unsigned v;
+
+	if (env && parse_dec_arg(env, &v) == 0)
+		return v;
+	/* a terminal gets the table fitted to its width, which needs every line */
+	return human && isatty(STDOUT_FILENO) ? 0 : LIST_ROWS_DEFAULT;
+}
+
+static int print_devices(const struct list_opts *o, struct iopass_dev **devs, size_t n, bool tree)
+{
+	struct printer pr = { .o = o, .devs = devs, .n = n, .tree = tree };
+	size_t rows = list_rows(!o->json && !o->raw);
+	size_t from = 0;
+
+	if (rows == 0)
+		return print_block(&pr, 0, n);
+	if (o->json)
+		return print_json(&pr);
+	pr.blocks = true;
+	if (!o->raw) { /* raw output is not aligned */
+		measure(&pr);
+		pr.measured = true;
+	}
+	do {
+		size_t to = MIN(from + rows, n);
+		int r;
+
+		/* a group's lines stay together: its parent line is in the block */
+		while (tree && to < n &&
+		       iopass_dev_get_iommu_group(devs[to]) == iopass_dev_get_iommu_group(devs[to - 1]))
+			to++;
+		r = print_block(&pr, from, to);
+		if (r < 0)
+			return r;
+		from = to;
+	} while (from < n);
+	return 0;
 }
 
 static int set_default_columns(struct list_opts *o, const int *def, size_t n)
@@ -591,7 +811,7 @@ static int cmd_list_main(int argc, char *argv[])
 	if (tree)
 		qsort(devs, n, sizeof(*devs), dev_group_cmp);
 	/* on a host without groups the tree has nothing to hang devices on */
-	r = print_table(&o, devs, n, tree && ngroups > 0);
+	r = print_devices(&o, devs, n, tree && ngroups > 0);
 	if (r < 0) {
 		cli_err(CMD, "cannot print the table: %s", strerror(-r));
 		goto out;

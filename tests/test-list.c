@@ -8,6 +8,8 @@
 
 #include "testutil.h"
 
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
 static const char expected_tree[] =
 	"NAME           CLASS                          DEVICE                                                                               DRIVER        FLAGS\n"
 	"group 0                                                                                                                                          \n"
@@ -335,6 +337,121 @@ static void test_broken(void **state)
 	fx_free(fx);
 }
 
+/*
+ * Output goes out in blocks of whole groups, each block a libsmartcols table
+ * with the whole table's column widths (IOPASS_LIST_ROWS lines a block; 0:
+ * the whole table at once, as a terminal gets it). Every layout must come
+ * out byte for byte as one table would print it.
+ */
+static void assert_same_in_blocks(const char *root, const char *ids_env)
+{
+	static const char *const option_sets[][8] = {
+		{ "list" },
+		{ "list", "-D" },
+		{ "list", "-n" },
+		{ "list", "-r" },
+		{ "list", "-J" },
+		{ "list", "--output-all" },
+		{ "list", "-D", "--output-all" },
+		{ "list", "-J", "--output-all" },
+		{ "list", "-r", "--output-all" },
+		{ "list", "-o", "NAME,GROUP,NUMVFS,FLAGS" },
+		{ "list", "-D", "-o", "DRIVER,GROUP,VENDOR" },
+		{ "list", "--driver", "none" },
+		{ "list", "--driver", "nosuch" },
+		{ "list", "-J", "--driver", "nosuch" },
+	};
+	static const char *const rows[] = { "IOPASS_LIST_ROWS=1", "IOPASS_LIST_ROWS=2",
+					    "IOPASS_LIST_ROWS=3", NULL };
+
+	for (size_t i = 0; i < ARRAY_SIZE(option_sets); i++) {
+		const char *env[] = { "IOPASS_LIST_ROWS=0", ids_env, NULL };
+		struct run whole;
+
+		run_iopass_env(&whole, root, env, option_sets[i]);
+		assert_int_equal(whole.status, 0);
+		for (size_t k = 0; k < ARRAY_SIZE(rows); k++) {
+			struct run blocks;
+
+			env[0] = rows[k];
+			if (!rows[k]) { /* the default, not a terminal: blocks of many lines */
+				env[0] = ids_env;
+				env[1] = NULL;
+			}
+			run_iopass_env(&blocks, root, env, option_sets[i]);
+			assert_int_equal(blocks.status, 0);
+			assert_text_equal(blocks.out, whole.out);
+			assert_text_equal(blocks.err, whole.err);
+			run_free(&blocks);
+		}
+		run_free(&whole);
+	}
+}
+
+static void test_blocks(void **state)
+{
+	struct fx *fx = fx_new();
+	char *ids_path, *ids_env;
+	static const char ids[] =
+		"1af4  \xc3\x9c" "n\xc3\xaf" "code Syst\xc3\xa8" "mes\n"
+		"\t1041  Virtio network device\n"
+		"\t1042  Virtio block device with a name much longer than any other in the tree\n"
+		"8086  Intel Corporation\n"
+		"\t1901  6th-10th Gen Core Processor PCIe Controller (x16)\n"
+		"C 01  Mass storage controller\n"
+		"C 02  Network controller\n"
+		"\t00  Ethernet controller\n"
+		"C 06  Bridge\n"
+		"\t04  PCI bridge\n";
+
+	(void)state;
+	/* the workstation: groups of one and of three, the widest cells in the middle */
+	assert_same_in_blocks(fx_root(ws), NULL);
+
+	/* names that are not ASCII (C locale: each byte is a \xHH), a long one at the end */
+	fx_iommu_enable(fx);
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:01.0", .vendor = 0x8086, .device = 0x1901,
+			   .class = 0x060400, .driver = "pcieport", .group = 1,
+			   .pcie = FX_PCIE_ROOT_PORT));
+	for (int i = 0; i < 6; i++) {
+		char bdf[16];
+
+		snprintf(bdf, sizeof(bdf), "0000:01:00.%d", i);
+		fx_add(fx, &FX_DEV(.bdf = bdf, .vendor = 0x1af4, .device = 0x1041, .class = 0x020000,
+				   .parent = "0000:00:01.0", .driver = i % 2 ? "virtio-pci" : NULL,
+				   .group = i < 3 ? 1 : 10 + i, .multifunction = true));
+	}
+	fx_add(fx, &FX_DEV(.bdf = "0000:02:00.0", .vendor = 0x1af4, .device = 0x1042,
+			   .class = 0x010000, .driver = "virtio-pci", .group = 1234567));
+	assert_true(asprintf(&ids_path, "%s/pci.ids", fx_root(fx)) > 0);
+	fx_write(fx, "pci.ids", ids, sizeof(ids) - 1);
+	assert_true(asprintf(&ids_env, "IOPASS_PCI_IDS=%s", ids_path) > 0);
+	assert_same_in_blocks(fx_root(fx), ids_env);
+	{
+		const char *env[] = { ids_env, NULL };
+		struct run r;
+
+		run_iopass_env(&r, fx_root(fx), env,
+			       (const char *const[]){ "list", "-n", "-o", "NAME,VENDOR", "02:00.0", NULL });
+		assert_int_equal(r.status, 0);
+		assert_text_equal(r.out, "group 1234567  \n"
+					 "`-0000:02:00.0 \\xc3\\x9cn\\xc3\\xafcode Syst\\xc3\\xa8mes\n");
+		run_free(&r);
+	}
+
+	/* and without an IOMMU: a flat table with NAME */
+	fx_free(fx);
+	fx = fx_new();
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:02.0", .vendor = 0x1af4, .device = 0x1042,
+			   .class = 0x010000, .driver = "virtio-pci"));
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:03.0", .vendor = 0x8086, .device = 0x1901,
+			   .class = 0x060400));
+	assert_same_in_blocks(fx_root(fx), ids_env);
+	free(ids_env);
+	free(ids_path);
+	fx_free(fx);
+}
+
 /* The real /sys of the machine running the tests: every device, no crash. */
 static void test_real_sys(void **state)
 {
@@ -368,7 +485,7 @@ int main(void)
 		cmocka_unit_test(test_columns),	  cmocka_unit_test(test_filters),
 		cmocka_unit_test(test_bad_input), cmocka_unit_test(test_help),
 		cmocka_unit_test(test_no_iommu),  cmocka_unit_test(test_broken),
-		cmocka_unit_test(test_real_sys),
+		cmocka_unit_test(test_blocks),	  cmocka_unit_test(test_real_sys),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
