@@ -299,7 +299,7 @@ static int load_driver(struct iopass_ctx *ctx, const char *driver)
 	struct kmod_ctx *kctx;
 	struct kmod_list *list = NULL, *it;
 	char modname[80];
-	int r = -ENOENT;
+	int r;
 
 	if (*ctx->sysroot)
 		return -EOPNOTSUPP;
@@ -307,24 +307,29 @@ static int load_driver(struct iopass_ctx *ctx, const char *driver)
 	for (char *p = modname; *p; p++)
 		if (*p == '-')
 			*p = '_';
-	kctx = kmod_new(NULL, NULL);
+	r = kmod_dl_open();
+	if (r < 0)
+		return r;
+	kctx = sym_kmod_new(NULL, NULL);
 	if (!kctx)
 		return -ENOMEM;
-	kmod_set_log_priority(kctx, 0);
-	if (kmod_module_new_from_lookup(kctx, modname, &list) < 0 || !list) {
-		kmod_unref(kctx);
+	sym_kmod_set_log_priority(kctx, 0);
+	if (sym_kmod_module_new_from_lookup(kctx, modname, &list) < 0 || !list) {
+		sym_kmod_unref(kctx);
 		return -ENOENT;
 	}
-	kmod_list_foreach(it, list) {
-		struct kmod_module *mod = kmod_module_get_module(it);
+	r = -ENOENT;
+	for (it = list; it; it = sym_kmod_list_next(list, it)) {
+		struct kmod_module *mod = sym_kmod_module_get_module(it);
 
-		r = kmod_module_probe_insert_module(mod, KMOD_PROBE_APPLY_BLACKLIST, NULL, NULL, NULL, NULL);
-		kmod_module_unref(mod);
+		r = sym_kmod_module_probe_insert_module(mod, KMOD_PROBE_APPLY_BLACKLIST, NULL, NULL, NULL,
+							NULL);
+		sym_kmod_module_unref(mod);
 		if (r >= 0)
 			break;
 	}
-	kmod_module_unref_list(list);
-	kmod_unref(kctx);
+	sym_kmod_module_unref_list(list);
+	sym_kmod_unref(kctx);
 	if (r < 0)
 		return r;
 	for (int i = 0; i < 100 && !driver_loaded(ctx, driver); i++)

@@ -224,11 +224,11 @@ static enum modstate module_state(struct iopass_ctx *ctx, struct kmod_ctx *kctx,
 		return MOD_LOADED;
 	if (!kctx)
 		goto sysmodule;
-	if (kmod_module_new_from_lookup(kctx, name, &list) < 0)
+	if (sym_kmod_module_new_from_lookup(kctx, name, &list) < 0)
 		goto sysmodule;
-	kmod_list_foreach(it, list) {
-		struct kmod_module *mod = kmod_module_get_module(it);
-		const char *mp = kmod_module_get_path(mod);
+	for (it = list; it; it = sym_kmod_list_next(list, it)) {
+		struct kmod_module *mod = sym_kmod_module_get_module(it);
+		const char *mp = sym_kmod_module_get_path(mod);
 
 		if (mp) {
 			snprintf(path, size, "%s", mp);
@@ -236,9 +236,9 @@ static enum modstate module_state(struct iopass_ctx *ctx, struct kmod_ctx *kctx,
 		} else if (s == MOD_MISSING) {
 			s = MOD_BUILTIN; /* found in modules.builtin: no file */
 		}
-		kmod_module_unref(mod);
+		sym_kmod_module_unref(mod);
 	}
-	kmod_module_unref_list(list);
+	sym_kmod_module_unref_list(list);
 	if (s != MOD_MISSING)
 		return s;
 sysmodule:
@@ -258,7 +258,7 @@ static struct kmod_ctx *kmod_for_sysroot(struct iopass_ctx *ctx, char *release, 
 			return NULL; /* a fixture without osrelease: no modules to look at */
 		snprintf(release, size, "%s", u.release);
 	}
-	if (!name_is_safe(release))
+	if (!name_is_safe(release) || kmod_dl_open() < 0)
 		return NULL;
 	snprintf(p, sizeof(p), "/lib/modules/%s", release);
 	if (sysfs_full_path(ctx, p, &dir) < 0 || sysfs_full_path(ctx, "/etc/modprobe.d", &c1) < 0 ||
@@ -266,7 +266,7 @@ static struct kmod_ctx *kmod_for_sysroot(struct iopass_ctx *ctx, char *release, 
 	    sysfs_full_path(ctx, "/lib/modprobe.d", &c3) < 0)
 		return NULL;
 	const char *const configs[] = { c1, c2, c3, NULL };
-	return kmod_new(dir, configs);
+	return sym_kmod_new(dir, configs);
 }
 
 static void check_modules(struct iopass_ctx *ctx, struct iopass_report *r)
@@ -278,9 +278,9 @@ static void check_modules(struct iopass_ctx *ctx, struct iopass_report *r)
 	bool dev_vfio, dev_iommu;
 
 	if (kctx)
-		kmod_set_log_priority(kctx, 0);
+		sym_kmod_set_log_priority(kctx, 0);
 	/* without modules.dep.bin nothing is loadable: say so rather than "missing" */
-	bool kctx_ok = kctx && kmod_validate_resources(kctx) != KMOD_RESOURCES_MUST_RECREATE;
+	bool kctx_ok = kctx && sym_kmod_validate_resources(kctx) != KMOD_RESOURCES_MUST_RECREATE;
 	if (*release) {
 		char p[300];
 
@@ -291,7 +291,8 @@ static void check_modules(struct iopass_ctx *ctx, struct iopass_report *r)
 	pci = module_state(ctx, kctx, "vfio_pci", path, sizeof(path));
 	type1 = module_state(ctx, kctx, "vfio_iommu_type1", scratch, sizeof(scratch));
 	iommufd = module_state(ctx, kctx, "iommufd", scratch, sizeof(scratch));
-	kmod_unref(kctx);
+	if (kctx)
+		sym_kmod_unref(kctx);
 
 	dev_vfio = sysfs_exists(ctx, "/dev/vfio/vfio") == 0;
 	dev_iommu = sysfs_exists(ctx, "/dev/iommu") == 0;

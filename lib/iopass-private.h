@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <sys/types.h>
 
+#include <libkmod.h>
+
 #include "iopass.h"
 #include "macro.h"
 
@@ -45,6 +47,7 @@ enum {
 	DEV_BOOT_VGA = 1 << 5,
 	DEV_VFIO = 1 << 6,
 	DEV_NAMES_LOOKED_UP = 1 << 7,
+	DEV_BRIDGE_DRIVER = 1 << 8, /* bound to pcieport (iopass_scan_candidates reads no class) */
 };
 
 /* What config space says (config.c), read on first use. */
@@ -102,7 +105,7 @@ void iopass_log(const struct iopass_ctx *ctx, int prio, const char *fmt, ...) _p
  * sysfs.c: the only module that touches the file system. Paths given to the
  * ctx-taking functions are absolute ("/sys/bus/pci/devices") and are resolved
  * below the sysroot; the *_at functions take a directory fd from
- * sysfs_open_dir() and a single path component.
+ * sysfs_open_dir() and a path relative to it ("class", "0000:01:00.0/class").
  */
 int sysfs_open_dir(const struct iopass_ctx *ctx, const char *path);
 int sysfs_opendir(const struct iopass_ctx *ctx, const char *path, DIR **ret_dir);
@@ -130,6 +133,23 @@ int state_read_mode(int dirfd, const char *name, size_t max, mode_t forbidden, c
 int state_write(int dirfd, const char *name, const char *data);
 int state_write_mode(int dirfd, const char *name, const char *data, mode_t mode);
 int state_remove(int dirfd, const char *name);
+
+/*
+ * kmod-dl.c: libkmod, opened on first use. kmod_dl_open() returns 0 or
+ * -ENOPKG when libkmod.so.2 cannot be loaded; then call sym_kmod_*().
+ */
+int kmod_dl_open(void);
+extern typeof(kmod_new) *sym_kmod_new;
+extern typeof(kmod_unref) *sym_kmod_unref;
+extern typeof(kmod_set_log_priority) *sym_kmod_set_log_priority;
+extern typeof(kmod_validate_resources) *sym_kmod_validate_resources;
+extern typeof(kmod_list_next) *sym_kmod_list_next;
+extern typeof(kmod_module_new_from_lookup) *sym_kmod_module_new_from_lookup;
+extern typeof(kmod_module_get_module) *sym_kmod_module_get_module;
+extern typeof(kmod_module_get_path) *sym_kmod_module_get_path;
+extern typeof(kmod_module_probe_insert_module) *sym_kmod_module_probe_insert_module;
+extern typeof(kmod_module_unref) *sym_kmod_module_unref;
+extern typeof(kmod_module_unref_list) *sym_kmod_module_unref_list;
 
 /* names.c */
 struct name_cache;

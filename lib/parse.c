@@ -126,10 +126,31 @@ int iopass_addr_parse(const char *s, struct iopass_addr *ret_addr)
 	return 0;
 }
 
+/* Hex digits of v, at least min of them, at p; returns the end. */
+static char *put_hex(char *p, uint32_t v, int min)
+{
+	static const char digits[] = "0123456789abcdef";
+	int n = min;
+
+	while (n < 8 && (v >> (4 * n)))
+		n++;
+	for (int i = n - 1; i >= 0; i--)
+		*p++ = digits[(v >> (4 * i)) & 0xf];
+	return p;
+}
+
+/* "%04x:%02x:%02x.%x" without printf: scans format one per device, twice for some. */
 void iopass_addr_format(const struct iopass_addr *addr, char buf[IOPASS_BDF_MAX])
 {
-	snprintf(buf, IOPASS_BDF_MAX, "%04x:%02x:%02x.%x", addr->domain, addr->bus, addr->slot,
-		 addr->func);
+	char *p = put_hex(buf, addr->domain, 4);
+
+	*p++ = ':';
+	p = put_hex(p, addr->bus, 2);
+	*p++ = ':';
+	p = put_hex(p, addr->slot, 2);
+	*p++ = '.';
+	p = put_hex(p, addr->func, 1);
+	*p = '\0';
 }
 
 int iopass_addr_cmp(const struct iopass_addr *a, const struct iopass_addr *b)

@@ -16,6 +16,7 @@ static void test_addr_valid(void **state)
 		{ "0000:00:1f.7", "0000:00:1f.7" }, { "FFFF:FF:1F.7", "ffff:ff:1f.7" },
 		{ "10000:e0:06.0", "10000:e0:06.0" }, /* VMD domain */
 		{ "0001:3b:00.1", "0001:3b:00.1" }, { "ab:0c.3", "0000:ab:0c.3" },
+		{ "ffffffff:00:00.0", "ffffffff:00:00.0" }, { "12345678:9a:1b.5", "12345678:9a:1b.5" },
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
@@ -25,6 +26,16 @@ static void test_addr_valid(void **state)
 		assert_int_equal(iopass_addr_parse(ok[i].in, &a), 0);
 		iopass_addr_format(&a, buf);
 		assert_string_equal(buf, ok[i].canon);
+	}
+	/* the formatter is printf's "%04x:%02x:%02x.%x", also for every field's extremes */
+	for (unsigned i = 0; i < 64; i++) {
+		struct iopass_addr a = { .domain = i * 0x4000001u, .bus = (uint8_t)(i * 7),
+					 .slot = (uint8_t)(i % 32), .func = (uint8_t)(i % 8) };
+		char buf[IOPASS_BDF_MAX], want[IOPASS_BDF_MAX];
+
+		iopass_addr_format(&a, buf);
+		snprintf(want, sizeof(want), "%04x:%02x:%02x.%x", a.domain, a.bus, a.slot, a.func);
+		assert_string_equal(buf, want);
 	}
 }
 
