@@ -1,13 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * iopass __complete WHAT: candidates for the shell completions, one per line,
- * "value<TAB>description", from one quick scan (no pci.ids, no config space).
- * Hidden from --help; its output format is for the completion scripts only.
+ * "value<TAB>description". Hidden from --help; its output format is for the
+ * completion scripts only.
  *
- *   attach   endpoints not on a vfio driver    detach   devices on a vfio driver
- *   devices  every device                      groups   IOMMU groups
- *   pfs      SR-IOV physical functions         drivers  loaded PCI drivers
- *   ids      vendor:device IDs
+ *   attach   endpoints not on a vfio driver: "driver"
+ *   detach   devices on a vfio driver: "driver"
+ *   attach-groups, detach-groups   the same with ", group N" (the scripts
+ *            offer group:N from it once the word starts with g)
+ *   devices  every device: "class vendor:device driver, group N" (bash reads
+ *            the class, ID and driver from it for --id and emit)
+ *   groups   IOMMU groups                  pfs      SR-IOV physical functions
+ *   drivers  loaded PCI drivers            ids      vendor:device IDs
+ *
+ * attach and detach are what a TAB after those commands asks for, the
+ * commands run most on a big host, so they come from the drivers' directory
+ * listings (iopass_scan_candidates): no file per bound device is read, and
+ * no group link unless asked for. The rest come from a scan without pci.ids
+ * or config space.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -20,18 +30,33 @@
 
 static const char CMD[] = "__complete";
 
+/* "driver, group N" ending a description; the scripts read the group from it */
+static void describe_driver_group(const char *drv, int g)
+{
+	fputs(drv ? drv : "unbound", stdout);
+	if (g >= 0)
+		printf(", group %d", g);
+	putchar('\n');
+}
+
+/* "class vendor:device driver, group N" */
 static void describe(struct iopass_dev *d)
 {
 	int cls = iopass_dev_get_class(d), g = iopass_dev_get_iommu_group(d);
 	const char *name = cls >= 0 ? iopass_class_short_name((uint32_t)cls) : NULL;
 	const char *drv = iopass_dev_get_driver(d);
 
-	printf("%s\t%s %04x:%04x %s", iopass_dev_get_bdf(d), name ? name : "device",
+	printf("%s\t%s %04x:%04x ", iopass_dev_get_bdf(d), name ? name : "device",
 	       iopass_dev_get_vendor(d) < 0 ? 0 : iopass_dev_get_vendor(d),
-	       iopass_dev_get_device(d) < 0 ? 0 : iopass_dev_get_device(d), drv ? drv : "unbound");
-	if (g >= 0)
-		printf(", group %d", g);
-	putchar('\n');
+	       iopass_dev_get_device(d) < 0 ? 0 : iopass_dev_get_device(d));
+	describe_driver_group(drv, g);
+}
+
+/* "driver" or "driver, group N": what the quick scan knows */
+static void describe_binding(struct iopass_dev *d)
+{
+	printf("%s\t", iopass_dev_get_bdf(d));
+	describe_driver_group(iopass_dev_get_driver(d), iopass_dev_get_iommu_group(d));
 }
 
 static int cmd_complete_main(int argc, char *argv[])
@@ -39,6 +64,7 @@ static int cmd_complete_main(int argc, char *argv[])
 	static const struct option longopts[] = { CLI_GLOBAL_LONGOPTS, {} };
 	struct iopass_ctx *ctx = NULL;
 	struct iopass_devlist *list = NULL;
+	enum iopass_candidates candidates = 0;
 	const char *what;
 	int c, r, ret;
 
@@ -62,7 +88,15 @@ static int cmd_complete_main(int argc, char *argv[])
 		free(names);
 		goto out;
 	}
-	r = iopass_scan(ctx, &list);
+	if (streq(what, "attach") || streq(what, "attach-groups"))
+		candidates = IOPASS_CANDIDATES_ATTACH;
+	else if (streq(what, "detach") || streq(what, "detach-groups"))
+		candidates = IOPASS_CANDIDATES_DETACH;
+	if (candidates)
+		r = iopass_scan_candidates(ctx, candidates,
+					   strstr(what, "-groups") ? IOPASS_SCAN_GROUPS : 0, &list);
+	else
+		r = iopass_scan(ctx, &list);
 	if (r < 0) {
 		ret = EXIT_FAIL;
 		goto out;
@@ -105,10 +139,10 @@ static int cmd_complete_main(int argc, char *argv[])
 	for (size_t i = 0; i < n; i++) {
 		struct iopass_dev *d = iopass_devlist_get(list, i);
 
-		if (streq(what, "devices") ||
-		    (streq(what, "attach") && !iopass_dev_is_vfio(d) && !iopass_dev_is_bridge(d)) ||
-		    (streq(what, "detach") && iopass_dev_is_vfio(d)))
+		if (streq(what, "devices"))
 			describe(d);
+		else if (candidates)
+			describe_binding(d); /* the scan kept only the candidates */
 		else if (streq(what, "pfs") && iopass_dev_get_sriov_totalvfs(d) > 0)
 			printf("%s\t%d of %d VFs\n", iopass_dev_get_bdf(d),
 			       iopass_dev_get_sriov_numvfs(d) < 0 ? 0 : iopass_dev_get_sriov_numvfs(d),

@@ -9,7 +9,8 @@
 #
 # which prints "value<TAB>description" lines (bash shows no descriptions).
 # WHAT: attach (endpoints not on a vfio driver), detach (devices on one),
-# devices, groups, pfs (SR-IOV PFs: "N of M VFs"), drivers, ids. The sysroot
+# attach-groups and detach-groups (the same with ", group N"), devices,
+# groups, pfs (SR-IOV PFs: "N of M VFs"), drivers, ids. The sysroot
 # is the last --sysroot DIR on the command line, else $IOPASS_SYSROOT, else
 # the query's default (/). The iopass run is the one on the command line
 # (./build/iopass, say), else the one in $PATH, else /usr/sbin/iopass or
@@ -376,7 +377,7 @@ _iopass()
 		case $opt in
 		-g | --group)
 			# the groups with a device that fits the command
-			_iopass_query "$cmd"
+			_iopass_query "$cmd-groups"
 			_iopass_fit_from_query
 			_iopass_add "" "$cur" "${_iopass_fit_groups[@]}"
 			;;
@@ -430,9 +431,15 @@ _iopass()
 					_iopass_add "" "$cur" $_iopass_detach_opts
 				fi
 			elif ((!all)); then
-				# --all takes no devices; else the devices and groups
-				# that fit the command
-				_iopass_query "$cmd"
+				# --all takes no devices; else the devices that fit
+				# the command, and their groups once the word starts
+				# with g (the query without groups stays quick on a
+				# host with thousands of devices)
+				if [[ $cur == g* ]]; then
+					_iopass_query "$cmd-groups"
+				else
+					_iopass_query "$cmd"
+				fi
 				_iopass_fit_from_query
 				_iopass_addrs "$cur" "${_iopass_fit[@]}"
 				_iopass_add "" "$cur" "${_iopass_fit_groups[@]/#/group:}"

@@ -4,8 +4,9 @@
 # Devices, groups, drivers, IDs and SR-IOV physical functions come from one
 # call of the hidden query 'iopass [--sysroot DIR] __complete WHAT', which
 # prints "value<TAB>description" lines, the format fish shows. WHAT: attach
-# (endpoints not on a vfio driver), detach (devices on one), devices, groups,
-# pfs (SR-IOV PFs, "N of M VFs"), drivers, ids. The sysroot is the last
+# (endpoints not on a vfio driver), detach (devices on one), attach-groups and
+# detach-groups (the same with their groups), devices, groups, pfs (SR-IOV
+# PFs, "N of M VFs"), drivers, ids. The sysroot is the last
 # --sysroot DIR on the command line, else $IOPASS_SYSROOT. The iopass run is
 # the one on the command line, else the one in $PATH, else /usr/sbin/iopass
 # or /usr/local/sbin/iopass (the query needs no root). Short addresses
@@ -162,8 +163,14 @@ function __iopass_query --argument-names what
 end
 
 # The devices of query $what and (unless $what2 is "nogroups") group:N for the
-# groups they are in, each described by its devices.
+# groups they are in, each described by its devices. attach and detach name
+# no groups (they stay quick on a big host): their group:N come from
+# attach-groups and detach-groups once the word starts with g.
 function __iopass_devices --argument-names what nogroups
+    set -l word (commandline -ct)
+    if contains -- $what attach detach; and test "$nogroups" != nogroups; and string match -q -- 'g*' "$word"
+        set what $what-groups
+    end
     set -l lines (__iopass_query $what)
     printf '%s\n' $lines
     test "$nogroups" = nogroups; and return
@@ -194,6 +201,7 @@ end
 # IOMMU groups with a device of query $what (default: devices, every group).
 function __iopass_group_numbers --argument-names what
     test -n "$what"; or set what devices
+    contains -- $what attach detach; and set what $what-groups
     __iopass_groups_of (__iopass_query $what)
 end
 

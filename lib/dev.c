@@ -284,6 +284,20 @@ static void dev_read_boot_vga(struct iopass_dev *dev, int dfd)
 		dev->flags |= DEV_BOOT_VGA;
 }
 
+/* A device with nothing read yet. */
+static struct iopass_dev *dev_new(struct iopass_ctx *ctx, const struct iopass_addr *addr)
+{
+	struct iopass_dev *dev = calloc(1, sizeof(*dev));
+
+	if (!dev)
+		return NULL;
+	dev->ctx = ctx;
+	dev->addr = *addr;
+	iopass_addr_format(addr, dev->bdf);
+	dev->group = dev->numvfs = dev->totalvfs = -ENOENT;
+	return dev;
+}
+
 static int dev_read(struct iopass_ctx *ctx, const struct iopass_addr *addr,
 		    struct iopass_dev **ret_dev)
 {
@@ -291,13 +305,9 @@ static int dev_read(struct iopass_ctx *ctx, const struct iopass_addr *addr,
 	_cleanup_close_ int dfd = -1;
 	struct iopass_dev *dev;
 
-	dev = calloc(1, sizeof(*dev));
+	dev = dev_new(ctx, addr);
 	if (!dev)
 		return -ENOMEM;
-	dev->ctx = ctx;
-	dev->addr = *addr;
-	iopass_addr_format(addr, dev->bdf);
-	dev->group = dev->numvfs = dev->totalvfs = -ENOENT;
 
 	snprintf(path, sizeof(path), PCI_DEVICES "/%s", dev->bdf);
 	dfd = sysfs_open_dir(ctx, path);
@@ -322,31 +332,18 @@ static int addr_qsort_cmp(const void *a, const void *b)
 	return iopass_addr_cmp(a, b);
 }
 
-int iopass_scan(struct iopass_ctx *ctx, struct iopass_devlist **ret_list)
+/* The addresses in /sys/bus/pci/devices, sorted; -ENOENT when there is no PCI bus. */
+static int scan_addrs(struct iopass_ctx *ctx, struct iopass_addr **ret_addrs, size_t *ret_n)
 {
 	struct iopass_addr *addrs = NULL;
-	struct iopass_devlist *list = NULL;
 	size_t n = 0, cap = 0;
 	struct dirent *de;
 	DIR *dir = NULL;
 	int r;
 
-	if (!ctx || !ret_list)
-		return -EINVAL;
-	ctx->ndrivers_seen = 0; /* drivers come and go between scans */
-	list = calloc(1, sizeof(*list));
-	if (!list)
-		return -ENOMEM;
-
 	r = sysfs_opendir(ctx, PCI_DEVICES, &dir);
-	if (r == -ENOENT) {
-		/* no PCI bus at all (a container, or an empty sysroot): an empty list */
-		*ret_list = list;
-		return 0;
-	}
 	if (r < 0)
-		goto fail;
-
+		return r;
 	while ((errno = 0, de = readdir(dir))) {
 		struct iopass_addr a;
 
@@ -374,15 +371,63 @@ int iopass_scan(struct iopass_ctx *ctx, struct iopass_devlist **ret_list)
 		goto fail;
 	}
 	closedir(dir);
-	dir = NULL;
-
 	if (n)
 		qsort(addrs, n, sizeof(*addrs), addr_qsort_cmp);
-	list->devs = calloc(n ? n : 1, sizeof(*list->devs));
-	if (!list->devs) {
-		r = -ENOMEM;
-		goto fail;
+	*ret_addrs = addrs;
+	*ret_n = n;
+	return 0;
+fail:
+	closedir(dir);
+	free(addrs);
+	return r;
+}
+
+/*
+ * A new list with room for every address of /sys/bus/pci/devices, which are
+ * in *ret_addrs, sorted. No PCI bus at all (a container, an empty sysroot):
+ * an empty list.
+ */
+static int devlist_new(struct iopass_ctx *ctx, struct iopass_devlist **ret_list,
+		       struct iopass_addr **ret_addrs, size_t *ret_n)
+{
+	struct iopass_devlist *list = calloc(1, sizeof(*list));
+	int r;
+
+	*ret_addrs = NULL;
+	*ret_n = 0;
+	if (!list)
+		return -ENOMEM;
+	r = scan_addrs(ctx, ret_addrs, ret_n);
+	if (r == -ENOENT)
+		r = 0;
+	if (r == 0) {
+		list->devs = calloc(*ret_n ? *ret_n : 1, sizeof(*list->devs));
+		if (!list->devs)
+			r = -ENOMEM;
 	}
+	if (r < 0) {
+		free(*ret_addrs);
+		*ret_addrs = NULL;
+		iopass_devlist_free(list);
+		return r;
+	}
+	*ret_list = list;
+	return 0;
+}
+
+int iopass_scan(struct iopass_ctx *ctx, struct iopass_devlist **ret_list)
+{
+	struct iopass_addr *addrs = NULL;
+	struct iopass_devlist *list = NULL;
+	size_t n = 0;
+	int r;
+
+	if (!ctx || !ret_list)
+		return -EINVAL;
+	ctx->ndrivers_seen = 0; /* drivers come and go between scans */
+	r = devlist_new(ctx, &list, &addrs, &n);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < n; i++) {
 		struct iopass_dev *dev;
 
@@ -402,8 +447,137 @@ int iopass_scan(struct iopass_ctx *ctx, struct iopass_devlist **ret_list)
 	*ret_list = list;
 	return 0;
 fail:
-	if (dir)
-		closedir(dir);
+	free(addrs);
+	iopass_devlist_free(list);
+	return r;
+}
+
+/* The devices a driver's directory lists (links named by address) are bound to it. */
+static void bind_listed(struct iopass_ctx *ctx, struct iopass_devlist *list, int devfd,
+			const char *name)
+{
+	char path[320];
+	struct dirent *de;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/drivers/%s", name);
+	if (sysfs_opendir(ctx, path, &dir) < 0)
+		return; /* unloaded since the listing */
+	while ((de = readdir(dir))) {
+		char bdf[IOPASS_BDF_MAX], vfio_dev[IOPASS_BDF_MAX + 16];
+		struct iopass_addr a;
+		struct iopass_dev *dev;
+
+		/* bind, unbind, new_id, module, ...: not addresses */
+		if (iopass_addr_parse(de->d_name, &a) < 0)
+			continue;
+		iopass_addr_format(&a, bdf);
+		dev = streq(bdf, de->d_name) ? iopass_devlist_find(list, &a) : NULL;
+		if (!dev)
+			continue; /* not in the canonical form, or gone from the bus */
+		if (dev->driver) {
+			dev_warn(dev, "driver: listed by both %s and %s", dev->driver, name);
+			continue;
+		}
+		dev->driver = strdup(name);
+		/* as in dev_read_driver() */
+		snprintf(vfio_dev, sizeof(vfio_dev), "%s/vfio-dev", bdf);
+		if (dev->driver && (streq(name, "vfio-pci") ||
+				    (strstr(name, "vfio") && sysfs_exists_at(devfd, vfio_dev) == 0)))
+			dev->flags |= DEV_VFIO;
+		/* the PCI Express port driver binds to nothing but bridges */
+		if (streq(name, "pcieport"))
+			dev->flags |= DEV_BRIDGE_DRIVER;
+	}
+	closedir(dir);
+}
+
+/* Does a device from the listings belong to the candidates? Reads the class of unbound ones. */
+static bool is_candidate(struct iopass_dev *dev, int devfd, enum iopass_candidates which)
+{
+	char path[IOPASS_BDF_MAX + 16];
+	uint32_t v;
+
+	if (which == IOPASS_CANDIDATES_DETACH)
+		return iopass_dev_is_vfio(dev);
+	if (iopass_dev_is_vfio(dev) || iopass_dev_is_bridge(dev))
+		return false;
+	if (dev->driver)
+		return true;
+	/* unbound: a bridge? (a PCIe-to-PCI bridge has no driver) */
+	snprintf(path, sizeof(path), "%s/class", dev->bdf);
+	if (read_hex_attr(devfd, path, 6, &v) == 0) {
+		dev->class = v;
+		dev->flags |= DEV_HAVE_CLASS;
+	}
+	return !iopass_dev_is_bridge(dev);
+}
+
+int iopass_scan_candidates(struct iopass_ctx *ctx, enum iopass_candidates which, unsigned flags,
+			   struct iopass_devlist **ret_list)
+{
+	struct iopass_addr *addrs = NULL;
+	struct iopass_devlist *list = NULL;
+	_cleanup_close_ int devfd = -1;
+	char **drivers = NULL;
+	size_t n = 0, kept = 0;
+	int r;
+
+	if (!ctx || !ret_list || (flags & ~IOPASS_SCAN_GROUPS) ||
+	    (which != IOPASS_CANDIDATES_ATTACH && which != IOPASS_CANDIDATES_DETACH))
+		return -EINVAL;
+	r = devlist_new(ctx, &list, &addrs, &n);
+	if (r < 0)
+		return r;
+	if (n == 0) {
+		*ret_list = list;
+		return 0;
+	}
+	devfd = sysfs_open_dir(ctx, PCI_DEVICES);
+	if (devfd < 0) {
+		r = devfd;
+		goto fail;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct iopass_dev *dev = dev_new(ctx, &addrs[i]);
+
+		if (!dev) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		list->devs[list->count++] = dev;
+	}
+
+	r = iopass_drivers(ctx, &drivers);
+	if (r < 0 && r != -ENOENT)
+		goto fail;
+	for (char **d = drivers; d && *d; d++)
+		bind_listed(ctx, list, devfd, *d);
+
+	/* only the candidates are looked at further, and kept */
+	for (size_t i = 0; i < list->count; i++) {
+		struct iopass_dev *dev = list->devs[i];
+		char path[IOPASS_BDF_MAX + 16], name[64];
+		unsigned g;
+
+		if (!is_candidate(dev, devfd, which)) {
+			dev_free(dev);
+			continue;
+		}
+		snprintf(path, sizeof(path), "%s/iommu_group", dev->bdf);
+		if ((flags & IOPASS_SCAN_GROUPS) &&
+		    sysfs_link_name_at(devfd, path, name, sizeof(name)) == 0 &&
+		    parse_uint(name, INT32_MAX, &g) == 0)
+			dev->group = (int)g;
+		list->devs[kept++] = dev;
+	}
+	list->count = kept;
+	free(drivers);
+	free(addrs);
+	*ret_list = list;
+	return 0;
+fail:
+	free(drivers);
 	free(addrs);
 	iopass_devlist_free(list);
 	return r;
@@ -516,6 +690,8 @@ bool iopass_dev_is_bridge(const struct iopass_dev *dev)
 {
 	uint32_t cls = dev->class >> 8;
 
+	if (dev->flags & DEV_BRIDGE_DRIVER)
+		return true;
 	/* PCI-to-PCI (incl. root and downstream ports), semi-transparent, CardBus */
 	return (dev->flags & DEV_HAVE_CLASS) && (cls == 0x0604 || cls == 0x0609 || cls == 0x0607);
 }

@@ -86,6 +86,22 @@ int iopass_group_parse(const char *s, int *ret_group);
 
 /* All PCI functions under <sysroot>/sys/bus/pci/devices, sorted by address. */
 int iopass_scan(struct iopass_ctx *ctx, struct iopass_devlist **ret_list);
+/*
+ * Quick scans for the shell completions, whose cost does not grow with what
+ * each device has: drivers come from the listings of the drivers'
+ * directories, and only the devices that qualify are looked at further (the
+ * class of an unbound device, to leave out bridges; with IOPASS_SCAN_GROUPS
+ * one readlink for the IOMMU group). The devices carry their address,
+ * driver, vfio flag and, when asked for, group; IDs, the class of bound
+ * devices, SR-IOV and boot VGA read as absent.
+ */
+enum iopass_candidates {
+	IOPASS_CANDIDATES_ATTACH = 1, /* endpoints not on a vfio driver */
+	IOPASS_CANDIDATES_DETACH,     /* devices on a vfio driver */
+};
+#define IOPASS_SCAN_GROUPS (1u << 0)
+int iopass_scan_candidates(struct iopass_ctx *ctx, enum iopass_candidates which, unsigned flags,
+			   struct iopass_devlist **ret_list);
 size_t iopass_devlist_count(const struct iopass_devlist *list);
 struct iopass_dev *iopass_devlist_get(const struct iopass_devlist *list, size_t i);
 struct iopass_dev *iopass_devlist_find(const struct iopass_devlist *list,

@@ -12,6 +12,8 @@ PKGS="$PKGS qemu-system-x86 qemu-utils linux-image-amd64 busybox-static kmod jq 
 PKGS="$PKGS libvirt-clients"
 # Fuzzing (libFuzzer) and static analysis (scripts/fuzz.sh, scripts/lint.sh).
 PKGS="$PKGS clang libclang-rt-14-dev cppcheck clang-tidy valgrind"
+# The zsh and fish completions, driven by tests/test-completion.sh.
+PKGS="$PKGS zsh fish"
 
 missing=""
 for p in $PKGS; do

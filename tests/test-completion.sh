@@ -199,10 +199,16 @@ lacks "$I list --p" --persist
 
 # ---- attach: endpoints not on vfio; detach: devices on vfio ----------------
 
-has "$I attach " 0000:00:14.0 0000:01:00.1 0000:03:00.3 0000:04:00.0 0000:06:00.0 group:3 group:1
-lacks "$I attach " 0000:01:00.0 0000:03:00.2 0000:05:00.0 0000:00:01.0 group:6 group:9
+has "$I attach " 0000:00:14.0 0000:01:00.1 0000:03:00.3 0000:04:00.0 0000:06:00.0
+lacks "$I attach " 0000:01:00.0 0000:03:00.2 0000:05:00.0 0000:00:01.0 group:3 group:1
 if [[ $ncalls -eq 1 ]]; then ok; else bad "attach ran iopass $ncalls times, not once"; fi
-exactly "$I detach " 0000:01:00.0 0000:03:00.2 0000:05:00.0 group:1 group:6 group:9
+exactly "$I detach " 0000:01:00.0 0000:03:00.2 0000:05:00.0
+# group:N once the word starts with g (the query for addresses reads no group links)
+exactly "$I attach g" group:0 group:1 group:3 group:5 group:7 group:8 group:10
+if [[ $ncalls -eq 1 ]]; then ok; else bad "attach g ran iopass $ncalls times, not once"; fi
+exactly "$I attach group:1" 1 10
+exactly "$I detach g" group:1 group:6 group:9
+exactly "$I detach 0000:01:00.0 gr" group:1 group:6 group:9
 lacks "$I detach " 0000:00:14.0
 exactly "$I attach --persist 01:" 00.1
 exactly "$I detach --persist 01:" 00.0
@@ -280,7 +286,8 @@ mv "$tmp/persist" "$root/etc/iopass/persist"
 
 export IOPASS_SYSROOT=$empty
 exactly "$I detach "
-exactly "$I --sysroot $root detach " 0000:01:00.0 0000:03:00.2 0000:05:00.0 group:1 group:6 group:9
+exactly "$I --sysroot $root detach " 0000:01:00.0 0000:03:00.2 0000:05:00.0
+exactly "$I --sysroot $root detach g" group:1 group:6 group:9
 exactly "$I detach --sysroot=$root 0000:03:" 00.2
 exactly "$I vf create --sysroot $root 03:00.0 " 1 2 3 4
 IOPASS_SYSROOT=$root
@@ -422,9 +429,11 @@ for sh in zsh fish; do
 	if out=$("$sh" -n "$f" 2>&1) && [[ -z $out ]]; then ok; else bad "$sh -n $f: $out"; fi
 	[[ $zmodload_ok == yes ]] || continue
 	sh_has "$sh" "$I " list check attach detach emit vf persist help
-	sh_has "$sh" "$I attach " 0000:00:14.0 0000:01:00.1 group:3
-	sh_lacks "$sh" "$I attach " 0000:01:00.0 0000:00:01.0 group:6
-	sh_exactly "$sh" "$I detach " 0000:01:00.0 0000:03:00.2 0000:05:00.0 group:1 group:6 group:9
+	sh_has "$sh" "$I attach " 0000:00:14.0 0000:01:00.1
+	sh_lacks "$sh" "$I attach " 0000:01:00.0 0000:00:01.0 group:3 group:6
+	sh_exactly "$sh" "$I attach g" group:0 group:1 group:3 group:5 group:7 group:8 group:10
+	sh_exactly "$sh" "$I detach " 0000:01:00.0 0000:03:00.2 0000:05:00.0
+	sh_exactly "$sh" "$I detach g" group:1 group:6 group:9
 	sh_has "$sh" "$I attach --group " 1 3 10
 	sh_lacks "$sh" "$I attach --group " 6 9
 	sh_exactly "$sh" "$I attach --id " 8086:a36d 10de:10f0 15b3:1017 144d:a808

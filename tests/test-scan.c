@@ -301,10 +301,106 @@ static void test_corrupt_ids_file(void **state)
 	fx_free(fx);
 }
 
+/*
+ * The quick scans of the completions (drivers from the drivers' directory
+ * listings) pick the same devices, drivers and groups as the full scan.
+ */
+static void assert_candidates(struct iopass_ctx *ctx, struct iopass_devlist *full,
+			      enum iopass_candidates which, unsigned flags)
+{
+	struct iopass_devlist *quick = NULL;
+	size_t k = 0;
+
+	assert_int_equal(iopass_scan_candidates(ctx, which, flags, &quick), 0);
+	for (size_t i = 0; i < iopass_devlist_count(full); i++) {
+		struct iopass_dev *d = iopass_devlist_get(full, i), *q;
+		bool want = which == IOPASS_CANDIDATES_DETACH ?
+				    iopass_dev_is_vfio(d) :
+				    !iopass_dev_is_vfio(d) && !iopass_dev_is_bridge(d);
+
+		if (!want)
+			continue;
+		q = iopass_devlist_get(quick, k++);
+		assert_non_null(q);
+		assert_string_equal(iopass_dev_get_bdf(q), iopass_dev_get_bdf(d));
+		if (iopass_dev_get_driver(d))
+			assert_string_equal(iopass_dev_get_driver(q), iopass_dev_get_driver(d));
+		else
+			assert_null(iopass_dev_get_driver(q));
+		assert_int_equal(iopass_dev_is_vfio(q), iopass_dev_is_vfio(d));
+		assert_int_equal(iopass_dev_get_iommu_group(q),
+				 flags & IOPASS_SCAN_GROUPS ? iopass_dev_get_iommu_group(d) : -ENOENT);
+	}
+	assert_int_equal(iopass_devlist_count(quick), k);
+	iopass_devlist_free(quick);
+}
+
+static void test_candidates(void **state)
+{
+	struct fx *fx = fx_new();
+	struct iopass_devlist *full, *list = NULL;
+	struct iopass_ctx *ctx;
+
+	(void)state;
+	fx_iommu_enable(fx);
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:00.0", .vendor = 0x8086, .device = 0x3e30,
+			   .class = 0x060000, .group = 0)); /* a host bridge: not a PCI bridge */
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:01.0", .vendor = 0x8086, .device = 0x1901,
+			   .class = 0x060400, .driver = "pcieport", .group = 1, .pcie = FX_PCIE_ROOT_PORT));
+	fx_add(fx, &FX_DEV(.bdf = "0000:01:00.0", .vendor = 0x144d, .device = 0xa808,
+			   .class = 0x010802, .parent = "0000:00:01.0", .driver = "nvme", .group = 2));
+	/* a PCIe-to-PCI bridge has no driver: its class says bridge */
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:02.0", .vendor = 0x1a03, .device = 0x1150,
+			   .class = 0x060400, .group = 3, .pcie = FX_PCIE_PCI_BRIDGE));
+	fx_add(fx, &FX_DEV(.bdf = "0000:02:00.0", .vendor = 0x1a03, .device = 0x2000,
+			   .class = 0x030000, .parent = "0000:00:02.0", .group = 3));
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:03.0", .vendor = 0x15b3, .device = 0x1018,
+			   .class = 0x020000, .driver = "vfio-pci", .vfio_dev = true, .group = 4));
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:04.0", .vendor = 0x15b3, .device = 0x101e,
+			   .class = 0x020000, .driver = "mlx5_vfio_pci", .vfio_dev = true, .group = 5));
+	/* named like a variant but without vfio-dev/: not a vfio driver */
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:05.0", .vendor = 0x15b3, .device = 0x101e,
+			   .class = 0x020000, .driver = "vfio_lookalike", .group = 6));
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:06.0", .vendor = 0x8086, .device = 0x1521,
+			   .class = 0x020000, .group = 7));
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:07.0", .vendor = 0x8086, .device = 0x1521,
+			   .class = 0x020000, .driver = "igb"));
+
+	full = scan(fx, &ctx);
+	assert_true(iopass_dev_is_bridge(find(full, "0000:00:02.0")));
+	assert_true(iopass_dev_is_vfio(find(full, "0000:00:04.0")));
+	assert_false(iopass_dev_is_vfio(find(full, "0000:00:05.0")));
+	assert_candidates(ctx, full, IOPASS_CANDIDATES_ATTACH, 0);
+	assert_candidates(ctx, full, IOPASS_CANDIDATES_ATTACH, IOPASS_SCAN_GROUPS);
+	assert_candidates(ctx, full, IOPASS_CANDIDATES_DETACH, 0);
+	assert_candidates(ctx, full, IOPASS_CANDIDATES_DETACH, IOPASS_SCAN_GROUPS);
+
+	/* the attach candidates: the host bridge, nvme, the card behind the bridge, ... */
+	assert_int_equal(iopass_scan_candidates(ctx, IOPASS_CANDIDATES_ATTACH, 0, &list), 0);
+	assert_int_equal(iopass_devlist_count(list), 6);
+	iopass_devlist_free(list);
+
+	assert_int_equal(iopass_scan_candidates(ctx, 0, 0, &list), -EINVAL);
+	assert_int_equal(iopass_scan_candidates(ctx, IOPASS_CANDIDATES_ATTACH, 0x100, &list), -EINVAL);
+	iopass_devlist_free(full);
+	iopass_ctx_free(ctx);
+	fx_free(fx);
+
+	/* no PCI bus at all: no candidates */
+	fx = fx_new();
+	assert_int_equal(iopass_ctx_new(fx_root(fx), &ctx), 0);
+	assert_int_equal(iopass_scan_candidates(ctx, IOPASS_CANDIDATES_ATTACH, 0, &list), 0);
+	assert_int_equal(iopass_devlist_count(list), 0);
+	iopass_devlist_free(list);
+	iopass_ctx_free(ctx);
+	fx_free(fx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_workstation),    cmocka_unit_test(test_no_iommu),
+		cmocka_unit_test(test_candidates),
 		cmocka_unit_test(test_empty_sysroot),  cmocka_unit_test(test_broken_entries),
 		cmocka_unit_test(test_corrupt_ids_file), cmocka_unit_test(test_hostile_tree),
 	};
