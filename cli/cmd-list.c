@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <wchar.h>
 #include <wctype.h>
+#include <langinfo.h>
 
 #include <libsmartcols.h>
 
@@ -320,69 +321,180 @@ static int dev_group_cmp(const void *pa, const void *pb)
 }
 
 /*
- * Output. libsmartcols aligns a table only once it holds every line, which at
- * tens of thousands of devices costs more memory than lspci uses in all. So
- * the table goes out in blocks of whole groups, each a small libsmartcols table
- * whose column widths are set to those of the whole table (measured first,
- * from the devices, without keeping any text), and JSON is written as it is
- * made, in libsmartcols' own layout. Only a terminal gets the whole table at
- * once: fitting it to the terminal's width needs every line. IOPASS_LIST_ROWS
- * (lines per block; 0: the whole table) lets the tests compare the two.
+ * Output. libsmartcols lays a table out only once it holds every line: at tens
+ * of thousands of devices that costs more memory than lspci uses in all, and
+ * most of the time of a listing goes into its measuring of each character. So
+ * unless stdout is a terminal, iopass writes the lines itself as it makes
+ * them, exactly as libsmartcols would print them: the column widths are
+ * measured first, from the devices, without keeping any text, and JSON has
+ * libsmartcols' own layout. A terminal gets the whole table from libsmartcols,
+ * which fits it to the terminal's width; IOPASS_LIST_WHOLE=1 asks for that
+ * anywhere, and the tests hold the two to the same bytes.
  */
-#define LIST_ROWS_DEFAULT 512
-
 struct printer {
 	const struct list_opts *o;
 	struct iopass_dev **devs;
 	size_t n;
 	bool tree;
-	bool blocks;               /* printed in blocks, not as one table */
-	bool measured;             /* widths holds the whole table's column widths */
-	size_t widths[N_COLS * 2]; /* per column of o->cols */
+	const char *branch, *last_branch; /* the tree art of a device line */
+	size_t widths[N_COLS * 2];        /* per column of o->cols */
 };
 
 /*
- * A cell's width on screen as libsmartcols measures it (its mbs_safe_width):
- * control characters, bytes that are no character in the locale and "\x"
- * count as the four columns of their \xHH escape.
+ * A cell's text as libsmartcols prints it in a table (mbs_safe_encode()):
+ * control characters, "\x" and bytes that are no printable character in the
+ * locale become \xHH. Written to out unless out is NULL; returns the width on
+ * screen.
  */
-static size_t text_width(const char *s)
+static size_t put_safe(const char *s, FILE *out)
 {
-	const unsigned char *p = (const unsigned char *)s;
+	const unsigned char *p = (const unsigned char *)s, *run;
 	mbstate_t st;
 	size_t width = 0;
 
 	if (!s)
 		return 0;
-	for (; *p >= 0x20 && *p < 0x7f && !(*p == '\\' && p[1] == 'x'); p++)
-		width++; /* the common case: printable ASCII */
 	memset(&st, 0, sizeof(st));
 	while (*p) {
 		wchar_t wc;
 		size_t len;
 
-		if ((*p == '\\' && p[1] == 'x') || iscntrl(*p)) {
-			width += 4;
-			p++;
-			continue;
-		}
-		len = mbrtowc(&wc, (const char *)p, MB_CUR_MAX, &st);
-		if (len == 0)
+		/* the common case: a run of printable ASCII */
+		for (run = p; *p >= 0x20 && *p < 0x7f && !(*p == '\\' && p[1] == 'x'); p++)
+			;
+		if (out && p > run)
+			fwrite(run, 1, (size_t)(p - run), out);
+		width += (size_t)(p - run);
+		if (!*p)
 			break;
-		if (len == (size_t)-1 || len == (size_t)-2) {
-			width += isprint(*p) ? 1 : 4;
+		if ((*p == '\\' && p[1] == 'x') || iscntrl(*p)) {
 			len = 1;
-			memset(&st, 0, sizeof(st));
-		} else if (!iswprint(wc)) {
-			width += len * 4;
+			width += 4;
+			if (out)
+				fprintf(out, "\\x%02x", *p);
 		} else {
-			int w = wcwidth(wc);
+			len = mbrtowc(&wc, (const char *)p, MB_CUR_MAX, &st);
+			if (len == 0)
+				break;
+			if (len == (size_t)-1 || len == (size_t)-2) {
+				len = 1;
+				memset(&st, 0, sizeof(st));
+				if (isprint(*p)) {
+					width++;
+					if (out)
+						putc(*p, out);
+				} else {
+					width += 4;
+					if (out)
+						fprintf(out, "\\x%02x", *p);
+				}
+			} else if (!iswprint(wc)) {
+				width += 4 * len;
+				for (size_t i = 0; out && i < len; i++)
+					fprintf(out, "\\x%02x", p[i]);
+			} else {
+				int w = wcwidth(wc);
 
-			width += w > 0 ? (size_t)w : 0;
+				width += w > 0 ? (size_t)w : 0;
+				if (out)
+					fwrite(p, 1, len, out);
+			}
 		}
 		p += len;
 	}
 	return width;
+}
+
+/* A raw cell as libsmartcols prints it (fputs_nonblank()): blanks, \ and the unprintable as \xHH. */
+static void put_raw(const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
+		if (isblank(*p) || *p == '\\' || !isprint(*p) || iscntrl(*p))
+			printf("\\x%02x", *p);
+		else
+			putchar(*p);
+	}
+}
+
+static void put_spaces(size_t n)
+{
+	while (n--)
+		putchar(' ');
+}
+
+/*
+ * One cell of a line: the tree art (or NULL) and the text, aligned to the
+ * column's width and followed by the separator, as libsmartcols' print_data()
+ * does for a table that is not fitted to a terminal: the last column is not
+ * padded on the right.
+ */
+static void put_cell(const struct printer *pr, size_t c, const char *art, const char *s)
+{
+	bool last = c + 1 == pr->o->ncols;
+	bool right = columns[pr->o->cols[c]].flags & SCOLS_FL_RIGHT;
+	size_t width = pr->widths[c], len;
+
+	if (pr->o->raw) {
+		put_raw(s);
+		if (!last)
+			putchar(' ');
+		return;
+	}
+	len = (art ? put_safe(art, NULL) : 0) + put_safe(s, NULL);
+	if (right && len)
+		put_spaces(width - MIN(len, width));
+	if (art)
+		fputs(art, stdout);
+	put_safe(s, stdout);
+	if (last)
+		return;
+	if (!right || !len)
+		put_spaces(width - MIN(len, width));
+	putchar(' ');
+}
+
+static void put_header(const struct printer *pr)
+{
+	for (size_t c = 0; c < pr->o->ncols; c++)
+		put_cell(pr, c, NULL, columns[pr->o->cols[c]].name);
+	putchar('\n');
+}
+
+/* A tree's parent line: "group N" in the NAME column, the other cells empty. */
+static void put_group_line(const struct printer *pr, int group)
+{
+	char buf[CELL_MAX];
+
+	for (size_t c = 0; c < pr->o->ncols; c++)
+		put_cell(pr, c, NULL, pr->o->cols[c] == COL_NAME ? group_text(group, buf) : NULL);
+	putchar('\n');
+}
+
+static void put_device_line(const struct printer *pr, size_t i)
+{
+	struct iopass_dev *dev = pr->devs[i];
+	char buf[CELL_MAX];
+
+	for (size_t c = 0; c < pr->o->ncols; c++) {
+		const char *art = NULL;
+
+		if (pr->tree && pr->o->cols[c] == COL_NAME) {
+			bool last_in_group = i + 1 == pr->n ||
+					     iopass_dev_get_iommu_group(pr->devs[i + 1]) !=
+						     iopass_dev_get_iommu_group(dev);
+
+			art = last_in_group ? pr->last_branch : pr->branch;
+		}
+		put_cell(pr, c, art, cell_text(dev, pr->o->cols[c], false, buf));
+	}
+	putchar('\n');
+}
+
+/* Whether device i starts a group in the tree (and needs its parent line first). */
+static bool starts_group(const struct printer *pr, size_t i)
+{
+	return pr->tree && (i == 0 || iopass_dev_get_iommu_group(pr->devs[i]) !=
+					      iopass_dev_get_iommu_group(pr->devs[i - 1]));
 }
 
 /* The widths libsmartcols would give the columns of the whole table. */
@@ -390,41 +502,62 @@ static void measure(struct printer *pr)
 {
 	const struct list_opts *o = pr->o;
 	char buf[CELL_MAX];
-	int last_group = 0;
 
 	for (size_t c = 0; c < o->ncols; c++)
-		pr->widths[c] = text_width(columns[o->cols[c]].name);
+		pr->widths[c] = put_safe(columns[o->cols[c]].name, NULL);
 	for (size_t i = 0; i < pr->n; i++) {
-		int g = iopass_dev_get_iommu_group(pr->devs[i]);
-
 		for (size_t c = 0; c < o->ncols; c++) {
 			bool namecol = pr->tree && o->cols[c] == COL_NAME;
-			/* a device's tree art, "|-" or "`-" (two columns in UTF-8 too) */
-			size_t w = text_width(cell_text(pr->devs[i], o->cols[c], false, buf)) + (namecol ? 2 : 0);
+			size_t w = put_safe(cell_text(pr->devs[i], o->cols[c], false, buf), NULL) +
+				   (namecol ? put_safe(pr->branch, NULL) : 0);
 
-			if (namecol && (i == 0 || g != last_group))
-				w = MAX(w, text_width(group_text(g, buf)));
+			if (namecol && starts_group(pr, i))
+				w = MAX(w, put_safe(group_text(iopass_dev_get_iommu_group(pr->devs[i]), buf),
+						    NULL));
 			pr->widths[c] = MAX(pr->widths[c], w);
 		}
-		last_group = g;
 	}
 }
 
-static struct libscols_table *table_new(const struct printer *pr, bool header)
+/* The table (human or raw) as it is made. */
+static int print_stream(struct printer *pr)
+{
+	/* libsmartcols' tree art: box drawing in a UTF-8 locale */
+	bool utf8 = streq(nl_langinfo(CODESET), "UTF-8");
+
+	pr->branch = utf8 ? "\u251c\u2500" : "|-";
+	pr->last_branch = utf8 ? "\u2514\u2500" : "`-";
+	if (!pr->n)
+		return 0; /* libsmartcols prints no header for a table without lines */
+	if (!pr->o->raw)
+		measure(pr);
+	if (!pr->o->noheadings)
+		put_header(pr);
+	for (size_t i = 0; i < pr->n; i++) {
+		if (starts_group(pr, i))
+			put_group_line(pr, iopass_dev_get_iommu_group(pr->devs[i]));
+		put_device_line(pr, i);
+	}
+	return ferror(stdout) ? -EIO : 0;
+}
+
+/* The whole table in libsmartcols, laid out at once (a terminal's). */
+static int print_whole(const struct printer *pr)
 {
 	const struct list_opts *o = pr->o;
 	struct libscols_table *tb = scols_new_table();
+	struct libscols_line *parent = NULL;
+	char buf[CELL_MAX];
+	int r = -ENOMEM;
 
 	if (!tb)
-		return NULL;
+		return -ENOMEM;
 	scols_table_enable_json(tb, o->json);
 	scols_table_set_name(tb, "devices");
 	scols_table_enable_raw(tb, o->raw);
-	scols_table_enable_noheadings(tb, o->noheadings || !header);
-
+	scols_table_enable_noheadings(tb, o->noheadings);
 	for (size_t i = 0; i < o->ncols; i++) {
 		const struct cli_column *c = &columns[o->cols[i]];
-		double whint = c->whint;
 		int fl = c->flags;
 		struct libscols_column *cl;
 
@@ -432,78 +565,40 @@ static struct libscols_table *table_new(const struct printer *pr, bool header)
 			fl &= ~SCOLS_FL_TREE;
 		if (o->json || o->raw)
 			fl &= ~SCOLS_FL_TRUNC;
-		/*
-		 * A width wider than the header: as an absolute hint, and strict so
-		 * that a block with narrower cells is not shrunk to the header's
-		 * width first (libsmartcols' count_column_width()).
-		 */
-		if (pr->measured && pr->widths[i] > text_width(c->name)) {
-			whint = (double)pr->widths[i];
-			fl |= SCOLS_FL_STRICTWIDTH;
-		}
-		cl = scols_table_new_column(tb, c->name, whint, fl);
+		cl = scols_table_new_column(tb, c->name, c->whint, fl);
 		if (!cl)
-			return scols_unref_table(tb), NULL;
+			goto out;
 		if (o->json)
 			scols_column_set_json_type(cl, c->json_type);
 	}
-	if (pr->blocks) /* widths are the whole table's: never fitted to a terminal */
-		scols_table_set_termforce(tb, SCOLS_TERMFORCE_NEVER);
-	return tb;
-}
-
-/* Lines for devices [from, to), with a parent line for each group in the tree. */
-static int table_fill(struct libscols_table *tb, const struct printer *pr, size_t from, size_t to)
-{
-	const struct list_opts *o = pr->o;
-	struct libscols_line *parent = NULL;
-	int last_group = -1;
-	char buf[CELL_MAX];
-
-	for (size_t i = from; i < to; i++) {
+	for (size_t i = 0; i < pr->n; i++) {
 		struct iopass_dev *dev = pr->devs[i];
 		struct libscols_line *ln;
 
-		if (pr->tree) {
-			int g = iopass_dev_get_iommu_group(dev);
+		if (starts_group(pr, i)) {
+			size_t namecol = 0;
 
-			if (!parent || g != last_group) {
-				size_t namecol = 0;
-
-				parent = scols_table_new_line(tb, NULL);
-				if (!parent)
-					return -ENOMEM;
-				while (o->cols[namecol] != COL_NAME)
-					namecol++;
-				if (scols_line_set_data(parent, namecol, group_text(g, buf)) < 0)
-					return -ENOMEM;
-				last_group = g;
-			}
+			parent = scols_table_new_line(tb, NULL);
+			if (!parent)
+				goto out;
+			while (o->cols[namecol] != COL_NAME)
+				namecol++;
+			if (scols_line_set_data(parent, namecol,
+						group_text(iopass_dev_get_iommu_group(dev), buf)) < 0)
+				goto out;
 		}
 		ln = scols_table_new_line(tb, pr->tree ? parent : NULL);
 		if (!ln)
-			return -ENOMEM;
+			goto out;
 		for (size_t c = 0; c < o->ncols; c++) {
 			const char *s = cell_text(dev, o->cols[c], o->json, buf);
 
 			if (s && scols_line_set_data(ln, c, s) < 0)
-				return -ENOMEM;
+				goto out;
 		}
 	}
-	return 0;
-}
-
-/* One libsmartcols table of devices [from, to); the header with the first. */
-static int print_block(const struct printer *pr, size_t from, size_t to)
-{
-	struct libscols_table *tb = table_new(pr, from == 0);
-	int r;
-
-	if (!tb)
-		return -ENOMEM;
-	r = table_fill(tb, pr, from, to);
-	if (r == 0)
-		r = scols_print_table(tb);
+	r = scols_print_table(tb);
+out:
 	scols_unref_table(tb);
 	return r;
 }
@@ -562,7 +657,7 @@ static int print_json(const struct printer *pr)
 			const char *s = cell_text(pr->devs[i], o->cols[c], true, buf);
 			size_t k;
 
-			for (k = 0; col->name[k] && k < sizeof(key) - 1; k++)
+			for (k = 0; k < sizeof(key) - 1 && col->name[k]; k++)
 				key[k] = (char)tolower((unsigned char)col->name[k]);
 			key[k] = '\0';
 			printf("%s         \"%s\": ", c ? ",\n" : "", key);
@@ -579,47 +674,17 @@ static int print_json(const struct printer *pr)
 	return ferror(stdout) ? -EIO : 0;
 }
 
-/* Lines per block from IOPASS_LIST_ROWS; 0 is the whole table at once. */
-static size_t list_rows(bool human)
-{
-	const char *env = getenv("IOPASS_LIST_ROWS");
-	unsigned v;
-
-	if (env && parse_dec_arg(env, &v) == 0)
-		return v;
-	/* a terminal gets the table fitted to its width, which needs every line */
-	return human && isatty(STDOUT_FILENO) ? 0 : LIST_ROWS_DEFAULT;
-}
-
 static int print_devices(const struct list_opts *o, struct iopass_dev **devs, size_t n, bool tree)
 {
 	struct printer pr = { .o = o, .devs = devs, .n = n, .tree = tree };
-	size_t rows = list_rows(!o->json && !o->raw);
-	size_t from = 0;
+	const char *whole = getenv("IOPASS_LIST_WHOLE");
 
-	if (rows == 0)
-		return print_block(&pr, 0, n);
+	/* a terminal gets the table fitted to its width, which needs every line */
+	if ((whole && streq(whole, "1")) || (!whole && !o->json && !o->raw && isatty(STDOUT_FILENO)))
+		return print_whole(&pr);
 	if (o->json)
 		return print_json(&pr);
-	pr.blocks = true;
-	if (!o->raw) { /* raw output is not aligned */
-		measure(&pr);
-		pr.measured = true;
-	}
-	do {
-		size_t to = MIN(from + rows, n);
-		int r;
-
-		/* a group's lines stay together: its parent line is in the block */
-		while (tree && to < n &&
-		       iopass_dev_get_iommu_group(devs[to]) == iopass_dev_get_iommu_group(devs[to - 1]))
-			to++;
-		r = print_block(&pr, from, to);
-		if (r < 0)
-			return r;
-		from = to;
-	} while (from < n);
-	return 0;
+	return print_stream(&pr);
 }
 
 static int set_default_columns(struct list_opts *o, const int *def, size_t n)

@@ -398,21 +398,25 @@ static int devlist_new(struct iopass_ctx *ctx, struct iopass_devlist **ret_list,
 	if (!list)
 		return -ENOMEM;
 	r = scan_addrs(ctx, ret_addrs, ret_n);
-	if (r == -ENOENT)
+	if (r == -ENOENT) {
+		*ret_n = 0;
 		r = 0;
-	if (r == 0) {
-		list->devs = calloc(*ret_n ? *ret_n : 1, sizeof(*list->devs));
-		if (!list->devs)
-			r = -ENOMEM;
 	}
-	if (r < 0) {
-		free(*ret_addrs);
-		*ret_addrs = NULL;
-		iopass_devlist_free(list);
-		return r;
+	if (r < 0)
+		goto fail;
+	list->devs = calloc(*ret_n ? *ret_n : 1, sizeof(*list->devs));
+	if (!list->devs) {
+		r = -ENOMEM;
+		goto fail;
 	}
 	*ret_list = list;
 	return 0;
+fail:
+	free(*ret_addrs);
+	*ret_addrs = NULL;
+	*ret_n = 0;
+	iopass_devlist_free(list);
+	return r;
 }
 
 int iopass_scan(struct iopass_ctx *ctx, struct iopass_devlist **ret_list)

@@ -338,12 +338,11 @@ static void test_broken(void **state)
 }
 
 /*
- * Output goes out in blocks of whole groups, each block a libsmartcols table
- * with the whole table's column widths (IOPASS_LIST_ROWS lines a block; 0:
- * the whole table at once, as a terminal gets it). Every layout must come
- * out byte for byte as one table would print it.
+ * Unless stdout is a terminal, iopass writes the table itself as it makes the
+ * lines (IOPASS_LIST_WHOLE=1: libsmartcols lays it out whole, as for a
+ * terminal). Every layout must come out byte for byte as libsmartcols prints it.
  */
-static void assert_same_in_blocks(const char *root, const char *ids_env)
+static void assert_same_as_libsmartcols(const char *root, const char *ids_env)
 {
 	static const char *const option_sets[][8] = {
 		{ "list" },
@@ -355,40 +354,33 @@ static void assert_same_in_blocks(const char *root, const char *ids_env)
 		{ "list", "-D", "--output-all" },
 		{ "list", "-J", "--output-all" },
 		{ "list", "-r", "--output-all" },
+		{ "list", "-r", "-n", "-o", "NAME,VENDOR" },
 		{ "list", "-o", "NAME,GROUP,NUMVFS,FLAGS" },
+		{ "list", "-o", "GROUP,NAME" },
 		{ "list", "-D", "-o", "DRIVER,GROUP,VENDOR" },
+		{ "list", "-D", "-o", "GROUP" },
 		{ "list", "--driver", "none" },
 		{ "list", "--driver", "nosuch" },
 		{ "list", "-J", "--driver", "nosuch" },
 	};
-	static const char *const rows[] = { "IOPASS_LIST_ROWS=1", "IOPASS_LIST_ROWS=2",
-					    "IOPASS_LIST_ROWS=3", NULL };
 
 	for (size_t i = 0; i < ARRAY_SIZE(option_sets); i++) {
-		const char *env[] = { "IOPASS_LIST_ROWS=0", ids_env, NULL };
-		struct run whole;
+		const char *env[] = { "IOPASS_LIST_WHOLE=1", ids_env, NULL };
+		struct run whole, stream;
 
 		run_iopass_env(&whole, root, env, option_sets[i]);
 		assert_int_equal(whole.status, 0);
-		for (size_t k = 0; k < ARRAY_SIZE(rows); k++) {
-			struct run blocks;
-
-			env[0] = rows[k];
-			if (!rows[k]) { /* the default, not a terminal: blocks of many lines */
-				env[0] = ids_env;
-				env[1] = NULL;
-			}
-			run_iopass_env(&blocks, root, env, option_sets[i]);
-			assert_int_equal(blocks.status, 0);
-			assert_text_equal(blocks.out, whole.out);
-			assert_text_equal(blocks.err, whole.err);
-			run_free(&blocks);
-		}
+		env[0] = "IOPASS_LIST_WHOLE=0";
+		run_iopass_env(&stream, root, env, option_sets[i]);
+		assert_int_equal(stream.status, 0);
+		assert_text_equal(stream.out, whole.out);
+		assert_text_equal(stream.err, whole.err);
+		run_free(&stream);
 		run_free(&whole);
 	}
 }
 
-static void test_blocks(void **state)
+static void test_stream(void **state)
 {
 	struct fx *fx = fx_new();
 	char *ids_path, *ids_env;
@@ -396,6 +388,7 @@ static void test_blocks(void **state)
 		"1af4  \xc3\x9c" "n\xc3\xaf" "code Syst\xc3\xa8" "mes\n"
 		"\t1041  Virtio network device\n"
 		"\t1042  Virtio block device with a name much longer than any other in the tree\n"
+		"\t1043  Odd \\x41\tname\n"
 		"8086  Intel Corporation\n"
 		"\t1901  6th-10th Gen Core Processor PCIe Controller (x16)\n"
 		"C 01  Mass storage controller\n"
@@ -406,7 +399,7 @@ static void test_blocks(void **state)
 
 	(void)state;
 	/* the workstation: groups of one and of three, the widest cells in the middle */
-	assert_same_in_blocks(fx_root(ws), NULL);
+	assert_same_as_libsmartcols(fx_root(ws), NULL);
 
 	/* names that are not ASCII (C locale: each byte is a \xHH), a long one at the end */
 	fx_iommu_enable(fx);
@@ -423,10 +416,13 @@ static void test_blocks(void **state)
 	}
 	fx_add(fx, &FX_DEV(.bdf = "0000:02:00.0", .vendor = 0x1af4, .device = 0x1042,
 			   .class = 0x010000, .driver = "virtio-pci", .group = 1234567));
+	/* "\x" and a tab in a name: escaped as \x5c and \x09 */
+	fx_add(fx, &FX_DEV(.bdf = "0000:03:00.0", .vendor = 0x1af4, .device = 0x1043,
+			   .class = 0x020000, .group = 20));
 	assert_true(asprintf(&ids_path, "%s/pci.ids", fx_root(fx)) > 0);
 	fx_write(fx, "pci.ids", ids, sizeof(ids) - 1);
 	assert_true(asprintf(&ids_env, "IOPASS_PCI_IDS=%s", ids_path) > 0);
-	assert_same_in_blocks(fx_root(fx), ids_env);
+	assert_same_as_libsmartcols(fx_root(fx), ids_env);
 	{
 		const char *env[] = { ids_env, NULL };
 		struct run r;
@@ -437,6 +433,11 @@ static void test_blocks(void **state)
 		assert_text_equal(r.out, "group 1234567  \n"
 					 "`-0000:02:00.0 \\xc3\\x9cn\\xc3\\xafcode Syst\\xc3\\xa8mes\n");
 		run_free(&r);
+		run_iopass_env(&r, fx_root(fx), env,
+			       (const char *const[]){ "list", "-D", "-n", "-o", "PRODUCT,BDF", "03:00.0", NULL });
+		assert_int_equal(r.status, 0);
+		assert_text_equal(r.out, "Odd \\x5cx41\\x09name 0000:03:00.0\n");
+		run_free(&r);
 	}
 
 	/* and without an IOMMU: a flat table with NAME */
@@ -446,7 +447,7 @@ static void test_blocks(void **state)
 			   .class = 0x010000, .driver = "virtio-pci"));
 	fx_add(fx, &FX_DEV(.bdf = "0000:00:03.0", .vendor = 0x8086, .device = 0x1901,
 			   .class = 0x060400));
-	assert_same_in_blocks(fx_root(fx), ids_env);
+	assert_same_as_libsmartcols(fx_root(fx), ids_env);
 	free(ids_env);
 	free(ids_path);
 	fx_free(fx);
@@ -485,7 +486,7 @@ int main(void)
 		cmocka_unit_test(test_columns),	  cmocka_unit_test(test_filters),
 		cmocka_unit_test(test_bad_input), cmocka_unit_test(test_help),
 		cmocka_unit_test(test_no_iommu),  cmocka_unit_test(test_broken),
-		cmocka_unit_test(test_blocks),	  cmocka_unit_test(test_real_sys),
+		cmocka_unit_test(test_stream),	  cmocka_unit_test(test_real_sys),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
