@@ -193,7 +193,7 @@ static const char *description(struct iopass_dev *dev, char *buf)
 
 	if (!id_pair(iopass_dev_get_vendor(dev), iopass_dev_get_device(dev), ids))
 		strcpy(ids, "????:????");
-	snprintf(buf, CELL_MAX, "%.400s%s%.400s [%s]", vn ? vn : "", vn ? " " : "", dn ? dn : "Device",
+	snprintf(buf, CELL_MAX, "%.400s%s%.400s [%.20s]", vn ? vn : "", vn ? " " : "", dn ? dn : "Device",
 		 ids);
 	return buf;
 }
