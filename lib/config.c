@@ -65,7 +65,13 @@ static struct pci_access *cfg_access(struct iopass_ctx *ctx)
 	return pacc;
 }
 
-static void caps_from_libpci(struct iopass_ctx *ctx, struct iopass_dev *dev, struct dev_caps *c)
+/*
+ * cfg holds the first len bytes of config space, already read: libpci reads
+ * from it instead of the file (its cache), and goes to the file only for the
+ * extended capabilities past it.
+ */
+static void caps_from_libpci(struct iopass_ctx *ctx, struct iopass_dev *dev, struct dev_caps *c,
+			     uint8_t *cfg, size_t len)
 {
 	struct pci_access *pacc = cfg_access(ctx);
 	struct pci_dev *volatile pd = NULL;
@@ -86,6 +92,7 @@ static void caps_from_libpci(struct iopass_ctx *ctx, struct iopass_dev *dev, str
 			 dev->addr.func);
 	if (!pd)
 		goto out;
+	pci_setup_cache(pd, cfg, (int)len);
 	pci_fill_info(pd, PCI_FILL_CAPS | PCI_FILL_EXT_CAPS);
 
 	cap = pci_find_cap(pd, PCI_CAP_ID_EXP, PCI_CAP_NORMAL);
@@ -114,27 +121,35 @@ out:
 		pci_free_dev(pd);
 }
 
-const struct dev_caps *dev_get_caps(struct iopass_dev *dev)
+/*
+ * The header of config space (how much is readable, the header type) on the
+ * first call, the capabilities through libpci when with_caps asks for them:
+ * every device's header is needed (is it an endpoint?), the capabilities only
+ * for the few that check looks into, so their reads are not paid for the rest.
+ */
+static const struct dev_caps *caps_read(struct iopass_dev *dev, bool with_caps)
 {
 	struct iopass_ctx *ctx = dev->ctx;
 	char path[64 + IOPASS_BDF_MAX];
 	uint8_t cfg[256];
-	_cleanup_close_ int dfd = -1;
-	struct dev_caps *c;
+	struct dev_caps *c = dev->caps;
 	ssize_t n;
 
-	if (dev->caps)
-		return dev->caps;
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		return NULL;
-	c->pcie_type = -1;
-	dev->caps = c;
+	if (c && (!with_caps || c->caps_tried))
+		return c;
+	if (!c) {
+		c = calloc(1, sizeof(*c));
+		if (!c)
+			return NULL;
+		c->pcie_type = -1;
+		dev->caps = c;
+	} else if (c->config_error) {
+		return c;
+	}
 
 	/* How much can we read? Unprivileged readers get only the first 64 bytes. */
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", dev->bdf);
-	dfd = sysfs_open_dir(ctx, path);
-	n = dfd < 0 ? dfd : sysfs_read_bin_at(dfd, "config", cfg, sizeof(cfg));
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", dev->bdf);
+	n = sysfs_read_bin(ctx, path, cfg, sizeof(cfg));
 	if (n < 0) {
 		c->config_error = (int)n;
 		return c;
@@ -145,15 +160,23 @@ const struct dev_caps *dev_get_caps(struct iopass_dev *dev)
 		c->header_type = cfg[0x0e] & 0x7f;
 		c->multifunction = cfg[0x0e] & 0x80;
 	}
-	if (n > 64)
-		caps_from_libpci(ctx, dev, c);
+	if (with_caps) {
+		c->caps_tried = true;
+		if (n > 64)
+			caps_from_libpci(ctx, dev, c, cfg, (size_t)n);
+	}
 	return c;
+}
+
+const struct dev_caps *dev_get_caps(struct iopass_dev *dev)
+{
+	return caps_read(dev, true);
 }
 
 bool iopass_dev_is_endpoint(const struct iopass_dev *cdev)
 {
 	struct iopass_dev *dev = (struct iopass_dev *)cdev; /* lazily filled cache */
-	const struct dev_caps *c = dev_get_caps(dev);
+	const struct dev_caps *c = caps_read(dev, false);
 
 	if (c && c->header_ok)
 		return c->header_type == 0;

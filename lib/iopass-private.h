@@ -57,6 +57,7 @@ struct dev_caps {
 	bool header_ok;
 	uint8_t header_type;  /* 0 endpoint, 1 PCI bridge, 2 CardBus */
 	bool multifunction;
+	bool caps_tried;      /* the capabilities were looked for (dev_get_caps) */
 	bool caps_ok;         /* capability lists were walked */
 	int pcie_type;        /* PCI_EXP_TYPE_*, -1 when not PCIe */
 	bool flr, af_flr;
@@ -119,6 +120,7 @@ int sysfs_full_path(const struct iopass_ctx *ctx, const char *path, char **ret);
 
 /* Binary read of up to size bytes; returns the length. */
 ssize_t sysfs_read_bin_at(int dirfd, const char *name, void *buf, size_t size);
+ssize_t sysfs_read_bin(const struct iopass_ctx *ctx, const char *path, void *buf, size_t size);
 /* Read a whole text file (up to max bytes) into a NUL-terminated malloc'd buffer. */
 int sysfs_read_file(const struct iopass_ctx *ctx, const char *path, size_t max, char **ret);
 

@@ -170,6 +170,11 @@ ssize_t sysfs_read_bin_at(int dirfd, const char *name, void *buf, size_t size)
 	return (ssize_t)len;
 }
 
+ssize_t sysfs_read_bin(const struct iopass_ctx *ctx, const char *path, void *buf, size_t size)
+{
+	return sysfs_read_bin_at(ctx->rootfd, rel(path), buf, size);
+}
+
 int sysfs_read_file(const struct iopass_ctx *ctx, const char *path, size_t max, char **ret)
 {
 	_cleanup_close_ int fd = openat(ctx->rootfd, rel(path),
