@@ -491,13 +491,55 @@ static void bind_listed(struct iopass_ctx *ctx, struct iopass_devlist *list, int
 			dev->flags |= DEV_VFIO;
 		/* the PCI Express port driver binds to nothing but bridges */
 		if (streq(name, "pcieport"))
-			dev->flags |= DEV_BRIDGE_DRIVER;
+			dev->flags |= DEV_BRIDGE_KNOWN;
 	}
 	closedir(dir);
 }
 
-/* Does a device from the listings belong to the candidates? Reads the class of unbound ones. */
-static bool is_candidate(struct iopass_dev *dev, int devfd, enum iopass_candidates which)
+/*
+ * The bridges that /sys/class/pci_bus names: a bus below a bridge is linked
+ * there as ".../<bridge>/pci_bus/<bus>" (a root bus below "pci<domain:bus>",
+ * no device), so one readlink a bus finds them, where reading each unbound
+ * device's class would cost an open, a read and a close a device. -ENOENT
+ * when the directory is not there (then the classes are read).
+ */
+static int mark_bridges(struct iopass_ctx *ctx, struct iopass_devlist *list)
+{
+	struct dirent *de;
+	DIR *dir;
+	int r = sysfs_opendir(ctx, "/sys/class/pci_bus", &dir);
+
+	if (r < 0)
+		return r;
+	while ((de = readdir(dir))) {
+		char target[512], bdf[IOPASS_BDF_MAX], *end, *base;
+		struct iopass_addr a;
+		struct iopass_dev *dev;
+		ssize_t n = readlinkat(dirfd(dir), de->d_name, target, sizeof(target) - 1);
+
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		end = strstr(target, "/pci_bus/");
+		if (!end)
+			continue;
+		*end = '\0';
+		base = strrchr(target, '/');
+		base = base ? base + 1 : target;
+		if (iopass_addr_parse(base, &a) < 0)
+			continue; /* a root bus */
+		iopass_addr_format(&a, bdf);
+		dev = streq(bdf, base) ? iopass_devlist_find(list, &a) : NULL;
+		if (dev)
+			dev->flags |= DEV_BRIDGE_KNOWN;
+	}
+	closedir(dir);
+	return 0;
+}
+
+/* Does a device from the listings belong to the candidates? */
+static bool is_candidate(struct iopass_dev *dev, int devfd, enum iopass_candidates which,
+			 bool bridges_known)
 {
 	char path[IOPASS_BDF_MAX + 16];
 	uint32_t v;
@@ -506,9 +548,9 @@ static bool is_candidate(struct iopass_dev *dev, int devfd, enum iopass_candidat
 		return iopass_dev_is_vfio(dev);
 	if (iopass_dev_is_vfio(dev) || iopass_dev_is_bridge(dev))
 		return false;
-	if (dev->driver)
+	if (dev->driver || bridges_known)
 		return true;
-	/* unbound: a bridge? (a PCIe-to-PCI bridge has no driver) */
+	/* unbound, and no bus index: is it a bridge? (a PCIe-to-PCI bridge has no driver) */
 	snprintf(path, sizeof(path), "%s/class", dev->bdf);
 	if (read_hex_attr(devfd, path, 6, &v) == 0) {
 		dev->class = v;
@@ -525,6 +567,7 @@ int iopass_scan_candidates(struct iopass_ctx *ctx, enum iopass_candidates which,
 	_cleanup_close_ int devfd = -1;
 	char **drivers = NULL;
 	size_t n = 0, kept = 0;
+	bool bridges_known;
 	int r;
 
 	if (!ctx || !ret_list || (flags & ~IOPASS_SCAN_GROUPS) ||
@@ -557,6 +600,7 @@ int iopass_scan_candidates(struct iopass_ctx *ctx, enum iopass_candidates which,
 		goto fail;
 	for (char **d = drivers; d && *d; d++)
 		bind_listed(ctx, list, devfd, *d);
+	bridges_known = which == IOPASS_CANDIDATES_ATTACH && mark_bridges(ctx, list) == 0;
 
 	/* only the candidates are looked at further, and kept */
 	for (size_t i = 0; i < list->count; i++) {
@@ -564,7 +608,7 @@ int iopass_scan_candidates(struct iopass_ctx *ctx, enum iopass_candidates which,
 		char path[IOPASS_BDF_MAX + 16], name[64];
 		unsigned g;
 
-		if (!is_candidate(dev, devfd, which)) {
+		if (!is_candidate(dev, devfd, which, bridges_known)) {
 			dev_free(dev);
 			continue;
 		}
@@ -694,7 +738,7 @@ bool iopass_dev_is_bridge(const struct iopass_dev *dev)
 {
 	uint32_t cls = dev->class >> 8;
 
-	if (dev->flags & DEV_BRIDGE_DRIVER)
+	if (dev->flags & DEV_BRIDGE_KNOWN)
 		return true;
 	/* PCI-to-PCI (incl. root and downstream ports), semi-transparent, CardBus */
 	return (dev->flags & DEV_HAVE_CLASS) && (cls == 0x0604 || cls == 0x0609 || cls == 0x0607);

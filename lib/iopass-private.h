@@ -47,7 +47,9 @@ enum {
 	DEV_BOOT_VGA = 1 << 5,
 	DEV_VFIO = 1 << 6,
 	DEV_NAMES_LOOKED_UP = 1 << 7,
-	DEV_BRIDGE_DRIVER = 1 << 8, /* bound to pcieport (iopass_scan_candidates reads no class) */
+	/* a bridge known without its class (iopass_scan_candidates): on pcieport, or with a
+	 * bus below it in /sys/class/pci_bus */
+	DEV_BRIDGE_KNOWN = 1 << 8,
 };
 
 /* What config space says (config.c), read on first use. */

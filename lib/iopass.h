@@ -89,11 +89,12 @@ int iopass_scan(struct iopass_ctx *ctx, struct iopass_devlist **ret_list);
 /*
  * Quick scans for the shell completions, whose cost does not grow with what
  * each device has: drivers come from the listings of the drivers'
- * directories, and only the devices that qualify are looked at further (the
- * class of an unbound device, to leave out bridges; with IOPASS_SCAN_GROUPS
- * one readlink for the IOMMU group). The devices carry their address,
- * driver, vfio flag and, when asked for, group; IDs, the class of bound
- * devices, SR-IOV and boot VGA read as absent.
+ * directories, bridges from those of pcieport and /sys/class/pci_bus (an
+ * unbound bridge without a bus below it counts as an endpoint; without that
+ * directory the class of each unbound device is read), and with
+ * IOPASS_SCAN_GROUPS one readlink a candidate finds its IOMMU group. The
+ * devices carry their address, driver, vfio flag and, when asked for, group;
+ * IDs, class, SR-IOV and boot VGA read as absent.
  */
 enum iopass_candidates {
 	IOPASS_CANDIDATES_ATTACH = 1, /* endpoints not on a vfio driver */

@@ -391,6 +391,24 @@ void fx_add(struct fx *fx, const struct fx_dev *d)
 		abort();
 	}
 	fx_mkdir(fx, dir);
+	/*
+	 * The bus the device is on, below its bridge (or the root bus's host
+	 * directory) and linked from /sys/class/pci_bus, as the kernel has it.
+	 */
+	{
+		char *host, *busdir, *name;
+
+		if (asprintf(&host, "sys/devices/pci%04x:%02x", domain, bus) < 0 ||
+		    asprintf(&busdir, "%s/pci_bus/%04x:%02x", parent_dir ? parent_dir : host, domain,
+			     bus) < 0 ||
+		    asprintf(&name, "%04x:%02x", domain, bus) < 0)
+			abort();
+		fx_mkdir(fx, busdir);
+		link_rel(fx, "sys/class/pci_bus", name, busdir);
+		free(name);
+		free(busdir);
+		free(host);
+	}
 
 	attr(fx, dir, "vendor", "0x%04x\n", d->vendor);
 	attr(fx, dir, "device", "0x%04x\n", d->device);

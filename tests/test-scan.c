@@ -374,6 +374,18 @@ static void test_candidates(void **state)
 	assert_candidates(ctx, full, IOPASS_CANDIDATES_ATTACH, IOPASS_SCAN_GROUPS);
 	assert_candidates(ctx, full, IOPASS_CANDIDATES_DETACH, 0);
 	assert_candidates(ctx, full, IOPASS_CANDIDATES_DETACH, IOPASS_SCAN_GROUPS);
+	{
+		/* without /sys/class/pci_bus the classes of unbound devices tell the bridges */
+		char *from, *to;
+
+		assert_true(asprintf(&from, "%s/sys/class/pci_bus", fx_root(fx)) > 0);
+		assert_true(asprintf(&to, "%s/sys/class/pci_bus.off", fx_root(fx)) > 0);
+		assert_int_equal(rename(from, to), 0);
+		assert_candidates(ctx, full, IOPASS_CANDIDATES_ATTACH, 0);
+		assert_int_equal(rename(to, from), 0);
+		free(from);
+		free(to);
+	}
 
 	/* the attach candidates: the host bridge, nvme, the card behind the bridge, ... */
 	assert_int_equal(iopass_scan_candidates(ctx, IOPASS_CANDIDATES_ATTACH, 0, &list), 0);
