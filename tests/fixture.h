@@ -3,9 +3,8 @@
  * Fixture sysfs trees for tests (and the benchmark generator): a temporary
  * directory laid out as the kernel lays out /sys for PCI — devices nested
  * under their bridges, bus/pci/devices and drivers/<drv>/<bdf> links, each
- * bus in class/pci_bus,
- * kernel/iommu_groups/N/devices, uevent and a config space consistent with
- * the attribute files.
+ * bus in class/pci_bus, kernel/iommu_groups/N/devices, uevent and a config
+ * space consistent with the attribute files.
  */
 #pragma once
 

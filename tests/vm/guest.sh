@@ -291,6 +291,21 @@ scenario_1() {
 	else
 		fail "drivers differ from the driver links (kernel < > iopass): $(diff $T/kernel.drivers $T/list.drivers | grep '^[<>]' | tr '\n' ' ')"
 	fi
+	# the completions' quick scans (drivers' directories, /sys/class/pci_bus) pick what
+	# the full scan picks: attach, endpoints not on vfio; detach, those on it
+	for q in attach detach; do
+		run "$IOPASS" __complete $q-groups
+		jq -r --arg q $q '.devices[] | select(if $q == "attach" then (.vfio | not) and (.bridge | not) else .vfio end)
+			| "\(.bdf)\t\(.driver // "unbound")\(if .group then ", group \(.group)" else "" end)"' \
+			$T/list.json >$T/want.$q
+		if cmp -s $T/want.$q $T/out; then
+			pass "__complete $q-groups matches list -J ($(wc -l <$T/out) devices)"
+		else
+			fail "__complete $q-groups differs from list -J (list < > query): $(diff $T/want.$q $T/out | grep '^[<>]' | tr '\n\t' '  ')"
+		fi
+		run "$IOPASS" __complete $q
+		expect "__complete $q: the addresses of $q-groups" "$(cut -f1 $T/want.$q | tr "\n" " ")" "$(cut -f1 $T/out | tr "\n" " ")"
+	done
 	end
 }
 
