@@ -171,6 +171,17 @@ static bool driver_present(struct iopass_ctx *ctx, const char *name)
 	return present;
 }
 
+/*
+ * Is a device on driver name a vfio device? vfio-dev/ (Linux 6.1+, at
+ * vfio_dev relative to dirfd) marks vfio-pci and its variant drivers alike;
+ * the variants are all named *vfio* (mlx5_vfio_pci, pds_vfio_pci, ...), so
+ * other drivers need no look.
+ */
+static bool is_vfio_driver(const char *name, int dirfd, const char *vfio_dev)
+{
+	return streq(name, "vfio-pci") || (strstr(name, "vfio") && sysfs_exists_at(dirfd, vfio_dev) == 0);
+}
+
 static void dev_read_driver(struct iopass_dev *dev, int dfd)
 {
 	char name[256], target[4096], path[320];
@@ -198,21 +209,16 @@ static void dev_read_driver(struct iopass_dev *dev, int dfd)
 		return;
 	}
 	dev->driver = strdup(name);
-	/*
-	 * vfio-dev/ (Linux 6.1+) marks vfio-pci and its variant drivers alike; the
-	 * variants are all named *vfio* (mlx5_vfio_pci, pds_vfio_pci, ...), so
-	 * other drivers need no look.
-	 */
-	if (dev->driver && (streq(name, "vfio-pci") ||
-			    (strstr(name, "vfio") && sysfs_exists_at(dfd, "vfio-dev") == 0)))
+	if (dev->driver && is_vfio_driver(name, dfd, "vfio-dev"))
 		dev->flags |= DEV_VFIO;
 }
 
-static void dev_read_group(struct iopass_dev *dev, int dfd)
+/* The iommu_group link at path, relative to dfd. */
+static void dev_read_group(struct iopass_dev *dev, int dfd, const char *path)
 {
 	char name[64];
 	unsigned g;
-	int r = sysfs_link_name_at(dfd, "iommu_group", name, sizeof(name));
+	int r = sysfs_link_name_at(dfd, path, name, sizeof(name));
 
 	dev->group = -ENOENT;
 	if (r == -ENOENT)
@@ -320,7 +326,7 @@ static int dev_read(struct iopass_ctx *ctx, const struct iopass_addr *addr,
 	}
 	dev_read_ids(dev, dfd);
 	dev_read_driver(dev, dfd);
-	dev_read_group(dev, dfd);
+	dev_read_group(dev, dfd, "iommu_group");
 	dev_read_sriov(dev, dfd);
 	dev_read_boot_vga(dev, dfd);
 	*ret_dev = dev;
@@ -456,6 +462,18 @@ fail:
 	return r;
 }
 
+/* The device a listing names by its canonical address, or NULL (another name, gone from the bus). */
+static struct iopass_dev *listed_dev(const struct iopass_devlist *list, const char *name)
+{
+	char bdf[IOPASS_BDF_MAX];
+	struct iopass_addr a;
+
+	if (iopass_addr_parse(name, &a) < 0)
+		return NULL;
+	iopass_addr_format(&a, bdf);
+	return streq(bdf, name) ? iopass_devlist_find(list, &a) : NULL;
+}
+
 /* The devices a driver's directory lists (links named by address) are bound to it. */
 static void bind_listed(struct iopass_ctx *ctx, struct iopass_devlist *list, int devfd,
 			const char *name)
@@ -468,26 +486,19 @@ static void bind_listed(struct iopass_ctx *ctx, struct iopass_devlist *list, int
 	if (sysfs_opendir(ctx, path, &dir) < 0)
 		return; /* unloaded since the listing */
 	while ((de = readdir(dir))) {
-		char bdf[IOPASS_BDF_MAX], vfio_dev[IOPASS_BDF_MAX + 16];
-		struct iopass_addr a;
-		struct iopass_dev *dev;
+		char vfio_dev[IOPASS_BDF_MAX + 16];
+		/* bind, unbind, new_id, module, ...: no device */
+		struct iopass_dev *dev = listed_dev(list, de->d_name);
 
-		/* bind, unbind, new_id, module, ...: not addresses */
-		if (iopass_addr_parse(de->d_name, &a) < 0)
-			continue;
-		iopass_addr_format(&a, bdf);
-		dev = streq(bdf, de->d_name) ? iopass_devlist_find(list, &a) : NULL;
 		if (!dev)
-			continue; /* not in the canonical form, or gone from the bus */
+			continue;
 		if (dev->driver) {
 			dev_warn(dev, "driver: listed by both %s and %s", dev->driver, name);
 			continue;
 		}
 		dev->driver = strdup(name);
-		/* as in dev_read_driver() */
-		snprintf(vfio_dev, sizeof(vfio_dev), "%s/vfio-dev", bdf);
-		if (dev->driver && (streq(name, "vfio-pci") ||
-				    (strstr(name, "vfio") && sysfs_exists_at(devfd, vfio_dev) == 0)))
+		snprintf(vfio_dev, sizeof(vfio_dev), "%s/vfio-dev", dev->bdf);
+		if (dev->driver && is_vfio_driver(name, devfd, vfio_dev))
 			dev->flags |= DEV_VFIO;
 		/* the PCI Express port driver binds to nothing but bridges */
 		if (streq(name, "pcieport"))
@@ -512,8 +523,7 @@ static int mark_bridges(struct iopass_ctx *ctx, struct iopass_devlist *list)
 	if (r < 0)
 		return r;
 	while ((de = readdir(dir))) {
-		char target[512], bdf[IOPASS_BDF_MAX], *end, *base;
-		struct iopass_addr a;
+		char target[512], *end, *base;
 		struct iopass_dev *dev;
 		ssize_t n = readlinkat(dirfd(dir), de->d_name, target, sizeof(target) - 1);
 
@@ -526,10 +536,7 @@ static int mark_bridges(struct iopass_ctx *ctx, struct iopass_devlist *list)
 		*end = '\0';
 		base = strrchr(target, '/');
 		base = base ? base + 1 : target;
-		if (iopass_addr_parse(base, &a) < 0)
-			continue; /* a root bus */
-		iopass_addr_format(&a, bdf);
-		dev = streq(bdf, base) ? iopass_devlist_find(list, &a) : NULL;
+		dev = listed_dev(list, base); /* none for a root bus */
 		if (dev)
 			dev->flags |= DEV_BRIDGE_KNOWN;
 	}
@@ -605,18 +612,16 @@ int iopass_scan_candidates(struct iopass_ctx *ctx, enum iopass_candidates which,
 	/* only the candidates are looked at further, and kept */
 	for (size_t i = 0; i < list->count; i++) {
 		struct iopass_dev *dev = list->devs[i];
-		char path[IOPASS_BDF_MAX + 16], name[64];
-		unsigned g;
+		char path[IOPASS_BDF_MAX + 16];
 
 		if (!is_candidate(dev, devfd, which, bridges_known)) {
 			dev_free(dev);
 			continue;
 		}
-		snprintf(path, sizeof(path), "%s/iommu_group", dev->bdf);
-		if ((flags & IOPASS_SCAN_GROUPS) &&
-		    sysfs_link_name_at(devfd, path, name, sizeof(name)) == 0 &&
-		    parse_uint(name, INT32_MAX, &g) == 0)
-			dev->group = (int)g;
+		if (flags & IOPASS_SCAN_GROUPS) {
+			snprintf(path, sizeof(path), "%s/iommu_group", dev->bdf);
+			dev_read_group(dev, devfd, path);
+		}
 		list->devs[kept++] = dev;
 	}
 	list->count = kept;
