@@ -337,6 +337,7 @@ struct printer {
 	size_t n;
 	bool tree;
 	const char *branch, *last_branch; /* the tree art of a device line */
+	size_t art_width;                 /* its width on screen */
 	size_t widths[N_COLS * 2];        /* per column of o->cols */
 };
 
@@ -440,12 +441,19 @@ static void put_cell(const struct printer *pr, size_t c, const char *art, const 
 			putchar(' ');
 		return;
 	}
-	len = (art ? put_safe(art, NULL) : 0) + put_safe(s, NULL);
-	if (right && len)
-		put_spaces(width - MIN(len, width));
-	if (art)
-		fputs(art, stdout);
-	put_safe(s, stdout);
+	len = art ? pr->art_width : 0;
+	if (right) { /* only a right-aligned cell needs its width before it is written */
+		len += put_safe(s, NULL);
+		if (len)
+			put_spaces(width - MIN(len, width));
+		if (art)
+			fputs(art, stdout);
+		put_safe(s, stdout);
+	} else {
+		if (art)
+			fputs(art, stdout);
+		len += put_safe(s, stdout);
+	}
 	if (last)
 		return;
 	if (!right || !len)
@@ -509,7 +517,7 @@ static void measure(struct printer *pr)
 		for (size_t c = 0; c < o->ncols; c++) {
 			bool namecol = pr->tree && o->cols[c] == COL_NAME;
 			size_t w = put_safe(cell_text(pr->devs[i], o->cols[c], false, buf), NULL) +
-				   (namecol ? put_safe(pr->branch, NULL) : 0);
+				   (namecol ? pr->art_width : 0);
 
 			if (namecol && starts_group(pr, i))
 				w = MAX(w, put_safe(group_text(iopass_dev_get_iommu_group(pr->devs[i]), buf),
@@ -527,6 +535,7 @@ static int print_stream(struct printer *pr)
 
 	pr->branch = utf8 ? "\u251c\u2500" : "|-";
 	pr->last_branch = utf8 ? "\u2514\u2500" : "`-";
+	pr->art_width = put_safe(pr->branch, NULL); /* the same for both */
 	if (!pr->n)
 		return 0; /* libsmartcols prints no header for a table without lines */
 	if (!pr->o->raw)
@@ -647,20 +656,25 @@ static void json_put_string(const char *s)
 static int print_json(const struct printer *pr)
 {
 	const struct list_opts *o = pr->o;
-	char buf[CELL_MAX], key[32];
+	char buf[CELL_MAX], keys[N_COLS * 2][32];
 
+	/* the keys: the column names in lower case */
+	for (size_t c = 0; c < o->ncols; c++) {
+		const char *name = columns[o->cols[c]].name;
+		size_t k;
+
+		for (k = 0; k < sizeof(keys[c]) - 1 && name[k]; k++)
+			keys[c][k] = (char)tolower((unsigned char)name[k]);
+		keys[c][k] = '\0';
+	}
 	fputs("{\n   \"devices\": [\n", stdout);
 	for (size_t i = 0; i < pr->n; i++) {
 		fputs(i ? ",{\n" : "      {\n", stdout);
 		for (size_t c = 0; c < o->ncols; c++) {
 			const struct cli_column *col = &columns[o->cols[c]];
 			const char *s = cell_text(pr->devs[i], o->cols[c], true, buf);
-			size_t k;
 
-			for (k = 0; k < sizeof(key) - 1 && col->name[k]; k++)
-				key[k] = (char)tolower((unsigned char)col->name[k]);
-			key[k] = '\0';
-			printf("%s         \"%s\": ", c ? ",\n" : "", key);
+			printf("%s         \"%s\": ", c ? ",\n" : "", keys[c]);
 			if (col->json_type == SCOLS_JSON_NUMBER)
 				fputs(s && *s ? s : "null", stdout);
 			else if (col->json_type == SCOLS_JSON_BOOLEAN)
