@@ -126,6 +126,35 @@ void cli_note(const char *cmd, const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * At exit, as util-linux's close_stdout(): output that did not reach its file is a
+ * failure (a full disk, a closed descriptor), said once; a reader that went away
+ * (EPIPE, "| head") is not. Registered with atexit() so every return path is covered.
+ */
+void cli_close_stdout(void)
+{
+	bool failed = ferror(stdout);
+	int err = errno;
+
+	if (fflush(stdout) != 0) {
+		failed = true;
+		err = errno;
+	}
+	if (fclose(stdout) != 0 && !failed) {
+		failed = true;
+		err = errno;
+	}
+	if (failed && err != EPIPE) {
+		if (err)
+			cli_err(NULL, "cannot write the output: %s", strerror(err));
+		else
+			cli_err(NULL, "cannot write the output");
+		_exit(EXIT_FAIL);
+	}
+	if (fflush(stderr) != 0 && errno != EPIPE)
+		_exit(EXIT_FAIL);
+}
+
 int cli_usage_error(const char *cmd _unused_)
 {
 	/* the one-line message naming the input and the fix was printed already */

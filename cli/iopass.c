@@ -5,6 +5,7 @@
  */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -90,6 +91,7 @@ int main(int argc, char *argv[])
 	const struct cli_cmd *cmd;
 	int c;
 
+	atexit(cli_close_stdout);
 	opterr = 0; /* we print one line of our own */
 	/* '+': stop at the command name; its options are its own */
 	while ((c = getopt_long(argc, argv, "+:" CLI_GLOBAL_SHORTOPTS "V", longopts, NULL)) != -1) {

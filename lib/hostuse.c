@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -379,7 +380,8 @@ static bool is_swap(const char *swaps, const char *name, const char *dmname)
 static bool block_use(struct iopass_ctx *ctx, const struct blockuse *bu, const char *name,
 		      int depth, bool is_holder, struct strbuf *sb)
 {
-	char path[320], devt[32], dmname[128], where[512], label[200];
+	char path[320], devt[32], dmname[128], where[512];
+	char label[NAME_MAX + sizeof(dmname) + 4]; /* "name (dmname)" */
 	const char *state = NULL;
 	bool used = false;
 	struct dirent *de;

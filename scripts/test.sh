@@ -7,7 +7,7 @@ set -eu
 cd "$(dirname "$0")/.."
 JOBS=$(nproc 2>/dev/null || echo 2)
 
-scripts/deps.sh
+scripts/deps.sh --test
 
 cmake -S . -B build -DIOPASS_WERROR=ON >/dev/null
 cmake --build build -j"$JOBS"
