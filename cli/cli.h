@@ -65,6 +65,8 @@ const char *cli_color_off(void);
 /* Messages: "iopass: CMD: ..." on stderr. */
 void cli_err(const char *cmd, const char *fmt, ...) _printf_(2, 3);
 void cli_close_stdout(void);
+void cli_shell_quote(FILE *out, const char *s);
+size_t cli_put_safe(const char *s, FILE *out);
 void cli_warn(const char *cmd, const char *fmt, ...) _printf_(2, 3);
 void cli_note(const char *cmd, const char *fmt, ...) _printf_(2, 3);
 /* After a one-line message naming the input and the fix: exit status 2. */

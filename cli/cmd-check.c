@@ -54,10 +54,15 @@ static void print_findings(const struct iopass_report *r, bool all, bool show_ok
 
 		if (!all && (lv == IOPASS_LEVEL_INFO || (lv == IOPASS_LEVEL_OK && !show_ok)))
 			continue;
-		printf("%s%s%-5s%s %s\n", indent, cli_color_on(level_color(lv)), iopass_level_name(lv),
-		       cli_color_off(), iopass_report_message(r, i));
-		if (hint && (all || lv >= IOPASS_LEVEL_WARN))
-			printf("%s      fix: %s\n", indent, hint);
+		printf("%s%s%-5s%s ", indent, cli_color_on(level_color(lv)), iopass_level_name(lv),
+		       cli_color_off());
+		cli_put_safe(iopass_report_message(r, i), stdout);
+		putchar('\n');
+		if (hint && (all || lv >= IOPASS_LEVEL_WARN)) {
+			printf("%s      fix: ", indent);
+			cli_put_safe(hint, stdout);
+			putchar('\n');
+		}
 	}
 }
 
@@ -82,17 +87,26 @@ static void print_device(struct iopass_dev *dev, const struct iopass_report *r, 
 	int g = iopass_dev_get_iommu_group(dev);
 	size_t nneeds = iopass_report_needs_count(r);
 
-	printf("%s %s%s%s: %s%s%s", iopass_dev_get_bdf(dev),
+	/* names come from pci.ids and drivers from sysfs: escaped, as list does */
+	printf("%s %s%s%s: ", iopass_dev_get_bdf(dev),
 	       cli_color_on(verdict_color(iopass_report_verdict(r))),
-	       iopass_verdict_name(iopass_report_verdict(r)), cli_color_off(), vn ? vn : "",
-	       vn ? " " : "", dn ? dn : "Device");
+	       iopass_verdict_name(iopass_report_verdict(r)), cli_color_off());
+	if (vn) {
+		cli_put_safe(vn, stdout);
+		putchar(' ');
+	}
+	cli_put_safe(dn ? dn : "Device", stdout);
 	if (g >= 0)
 		printf(", group %d", g);
-	printf(", %s\n", drv ? drv : "no driver");
+	fputs(", ", stdout);
+	cli_put_safe(drv ? drv : "no driver", stdout);
+	putchar('\n');
 	if (nneeds) {
 		printf("    needs:");
-		for (size_t i = 0; i < nneeds; i++)
-			printf(" %s", iopass_report_needs(r, i));
+		for (size_t i = 0; i < nneeds; i++) {
+			putchar(' ');
+			cli_put_safe(iopass_report_needs(r, i), stdout);
+		}
 		putchar('\n');
 	}
 	print_findings(r, all, false, "    ");

@@ -88,32 +88,68 @@ static bool warn_not_ready(struct iopass_ctx *ctx, const struct iopass_devlist *
 	return not_ready;
 }
 
+/*
+ * --split DIR: DIR/BDF.xml per device. Each is written to a new file beside it and
+ * renamed over the name, so nothing already at the name (a FIFO, a symlink, a hard
+ * link to another file) is opened or written through; DIR itself must be a directory.
+ */
 static int write_split(const char *dir, const struct iopass_emit *e)
 {
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd < 0) {
+		cli_err(CMD, "--split '%s': %s; name an existing directory", dir, strerror(errno));
+		return EXIT_USAGE;
+	}
 	for (size_t i = 0; i < iopass_emit_count(e); i++) {
-		_cleanup_free_ char *path = NULL, *xml = NULL;
+		_cleanup_free_ char *xml = NULL;
+		char name[64], tmp[96];
 		int fd, r;
 		size_t len;
 
 		r = iopass_emit_libvirt(e, i, &xml);
-		if (r < 0 || asprintf(&path, "%s/%s.xml", dir, iopass_emit_bdf(e, i)) < 0) {
+		if (r < 0) {
 			cli_err(CMD, "out of memory");
+			close(dfd);
 			return EXIT_FAIL;
 		}
-		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+		snprintf(name, sizeof(name), "%s.xml", iopass_emit_bdf(e, i));
+		snprintf(tmp, sizeof(tmp), ".%s.%ld.tmp", name, (long)getpid());
+		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 		if (fd < 0) {
-			cli_err(CMD, "--split: cannot write %s: %s", path, strerror(errno));
+			cli_err(CMD, "--split: cannot create %s/%s: %s", dir, tmp, strerror(errno));
+			close(dfd);
 			return EXIT_FAIL;
 		}
 		len = strlen(xml);
-		if (write(fd, xml, len) != (ssize_t)len || close(fd) < 0) {
-			cli_err(CMD, "--split: cannot write %s: %s", path, strerror(errno));
+		r = write(fd, xml, len) == (ssize_t)len && fsync(fd) == 0 ? 0 : -1;
+		if (close(fd) < 0 || r < 0 || renameat(dfd, tmp, dfd, name) < 0) {
+			cli_err(CMD, "--split: cannot write %s/%s: %s", dir, name, strerror(errno));
+			unlinkat(dfd, tmp, 0);
+			close(dfd);
 			return EXIT_FAIL;
 		}
-		if (!cli.quiet)
-			printf("%s\n", path);
+		if (!cli.quiet) {
+			cli_put_safe(dir, stdout);
+			printf("/%s\n", name);
+		}
 	}
+	close(dfd);
 	return EXIT_OK;
+}
+
+/* One "-device ARG" per line, continued with '\', each ARG quoted for a shell. */
+static void print_qemu(const struct iopass_emit *e, bool iommufd)
+{
+	size_t n = iopass_emit_count(e);
+
+	if (iommufd)
+		fputs("-object iommufd,id=iommufd0 \\\n", stdout);
+	for (size_t i = 0; i < n; i++) {
+		fputs("-device ", stdout);
+		cli_shell_quote(stdout, iopass_emit_device_arg(e, i));
+		fputs(i + 1 < n ? " \\\n" : "\n", stdout);
+	}
 }
 
 static void print_json(const struct iopass_emit *e)
@@ -339,10 +375,7 @@ static int cmd_emit_main(int argc, char *argv[])
 	ret = EXIT_OK;
 	switch (fmt) {
 	case FMT_QEMU:
-		if (iopass_emit_qemu(e, &text) < 0)
-			ret = EXIT_FAIL;
-		else
-			fputs(text, stdout);
+		print_qemu(e, o.iommufd);
 		break;
 	case FMT_LIBVIRT:
 		r = iopass_emit_libvirt(e, SIZE_MAX, &text);

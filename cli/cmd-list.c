@@ -341,71 +341,6 @@ struct printer {
 	size_t widths[N_COLS * 2];        /* per column of o->cols */
 };
 
-/*
- * A cell's text as libsmartcols prints it in a table (mbs_safe_encode()):
- * control characters, "\x" and bytes that are no printable character in the
- * locale become \xHH. Written to out unless out is NULL; returns the width on
- * screen.
- */
-static size_t put_safe(const char *s, FILE *out)
-{
-	const unsigned char *p = (const unsigned char *)s, *run;
-	mbstate_t st;
-	size_t width = 0;
-
-	if (!s)
-		return 0;
-	memset(&st, 0, sizeof(st));
-	while (*p) {
-		wchar_t wc;
-		size_t len;
-
-		/* the common case: a run of printable ASCII */
-		for (run = p; *p >= 0x20 && *p < 0x7f && !(*p == '\\' && p[1] == 'x'); p++)
-			;
-		if (out && p > run)
-			fwrite(run, 1, (size_t)(p - run), out);
-		width += (size_t)(p - run);
-		if (!*p)
-			break;
-		if ((*p == '\\' && p[1] == 'x') || iscntrl(*p)) {
-			len = 1;
-			width += 4;
-			if (out)
-				fprintf(out, "\\x%02x", *p);
-		} else {
-			len = mbrtowc(&wc, (const char *)p, MB_CUR_MAX, &st);
-			if (len == 0)
-				break;
-			if (len == (size_t)-1 || len == (size_t)-2) {
-				len = 1;
-				memset(&st, 0, sizeof(st));
-				if (isprint(*p)) {
-					width++;
-					if (out)
-						putc(*p, out);
-				} else {
-					width += 4;
-					if (out)
-						fprintf(out, "\\x%02x", *p);
-				}
-			} else if (!iswprint(wc)) {
-				width += 4 * len;
-				for (size_t i = 0; out && i < len; i++)
-					fprintf(out, "\\x%02x", p[i]);
-			} else {
-				int w = wcwidth(wc);
-
-				width += w > 0 ? (size_t)w : 0;
-				if (out)
-					fwrite(p, 1, len, out);
-			}
-		}
-		p += len;
-	}
-	return width;
-}
-
 /* A raw cell as libsmartcols prints it (fputs_nonblank()): blanks, \ and the unprintable as \xHH. */
 static void put_raw(const char *s)
 {
@@ -443,16 +378,16 @@ static void put_cell(const struct printer *pr, size_t c, const char *art, const 
 	}
 	len = art ? pr->art_width : 0;
 	if (right) { /* only a right-aligned cell needs its width before it is written */
-		len += put_safe(s, NULL);
+		len += cli_put_safe(s, NULL);
 		if (len)
 			put_spaces(width - MIN(len, width));
 		if (art)
 			fputs(art, stdout);
-		put_safe(s, stdout);
+		cli_put_safe(s, stdout);
 	} else {
 		if (art)
 			fputs(art, stdout);
-		len += put_safe(s, stdout);
+		len += cli_put_safe(s, stdout);
 	}
 	if (last)
 		return;
@@ -512,15 +447,15 @@ static void measure(struct printer *pr)
 	char buf[CELL_MAX];
 
 	for (size_t c = 0; c < o->ncols; c++)
-		pr->widths[c] = put_safe(columns[o->cols[c]].name, NULL);
+		pr->widths[c] = cli_put_safe(columns[o->cols[c]].name, NULL);
 	for (size_t i = 0; i < pr->n; i++) {
 		for (size_t c = 0; c < o->ncols; c++) {
 			bool namecol = pr->tree && o->cols[c] == COL_NAME;
-			size_t w = put_safe(cell_text(pr->devs[i], o->cols[c], false, buf), NULL) +
+			size_t w = cli_put_safe(cell_text(pr->devs[i], o->cols[c], false, buf), NULL) +
 				   (namecol ? pr->art_width : 0);
 
 			if (namecol && starts_group(pr, i))
-				w = MAX(w, put_safe(group_text(iopass_dev_get_iommu_group(pr->devs[i]), buf),
+				w = MAX(w, cli_put_safe(group_text(iopass_dev_get_iommu_group(pr->devs[i]), buf),
 						    NULL));
 			pr->widths[c] = MAX(pr->widths[c], w);
 		}
@@ -535,7 +470,7 @@ static int print_stream(struct printer *pr)
 
 	pr->branch = utf8 ? "\u251c\u2500" : "|-";
 	pr->last_branch = utf8 ? "\u2514\u2500" : "`-";
-	pr->art_width = put_safe(pr->branch, NULL); /* the same for both */
+	pr->art_width = cli_put_safe(pr->branch, NULL); /* the same for both */
 	if (!pr->n)
 		return 0; /* libsmartcols prints no header for a table without lines */
 	if (!pr->o->raw)
@@ -892,7 +827,9 @@ static int cmd_list_main(int argc, char *argv[])
 	/* on a host without groups the tree has nothing to hang devices on */
 	r = print_devices(&o, devs, n, tree && ngroups > 0);
 	if (r < 0) {
-		cli_err(CMD, "cannot print the table: %s", strerror(-r));
+		/* a write that failed is said once, at exit (cli_close_stdout) */
+		if (!ferror(stdout))
+			cli_err(CMD, "cannot print the table: %s", strerror(-r));
 		goto out;
 	}
 	ret = EXIT_OK;

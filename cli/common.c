@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #define _GNU_SOURCE
 #include <errno.h>
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <wchar.h>
+#include <wctype.h>
 
 #include "cli.h"
 
@@ -155,6 +158,95 @@ void cli_close_stdout(void)
 		_exit(EXIT_FAIL);
 }
 
+/*
+ * Write s as one word for a POSIX shell: as it is when every byte is one no shell
+ * gives a meaning to, else in single quotes (a quote inside written '\'').
+ */
+void cli_shell_quote(FILE *out, const char *s)
+{
+	static const char plain[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				    "0123456789_-./:=,+@%";
+
+	if (*s && strspn(s, plain) == strlen(s)) {
+		fputs(s, out);
+		return;
+	}
+	fputc('\'', out);
+	for (; *s; s++) {
+		if (*s == '\'')
+			fputs("'\\''", out);
+		else
+			fputc(*s, out);
+	}
+	fputc('\'', out);
+}
+
+/*
+ * Text from outside (sysfs, pci.ids, process names) as libsmartcols prints a
+ * table cell (mbs_safe_encode()): control characters, "\x" and bytes that are no
+ * printable character in the locale become \xHH, so no escape sequence reaches a
+ * terminal. Written to out unless out is NULL; returns the width on
+ * screen.
+ */
+size_t cli_put_safe(const char *s, FILE *out)
+{
+	const unsigned char *p = (const unsigned char *)s, *run;
+	mbstate_t st;
+	size_t width = 0;
+
+	if (!s)
+		return 0;
+	memset(&st, 0, sizeof(st));
+	while (*p) {
+		wchar_t wc;
+		size_t len;
+
+		/* the common case: a run of printable ASCII */
+		for (run = p; *p >= 0x20 && *p < 0x7f && !(*p == '\\' && p[1] == 'x'); p++)
+			;
+		if (out && p > run)
+			fwrite(run, 1, (size_t)(p - run), out);
+		width += (size_t)(p - run);
+		if (!*p)
+			break;
+		if ((*p == '\\' && p[1] == 'x') || iscntrl(*p)) {
+			len = 1;
+			width += 4;
+			if (out)
+				fprintf(out, "\\x%02x", *p);
+		} else {
+			len = mbrtowc(&wc, (const char *)p, MB_CUR_MAX, &st);
+			if (len == 0)
+				break;
+			if (len == (size_t)-1 || len == (size_t)-2) {
+				len = 1;
+				memset(&st, 0, sizeof(st));
+				if (isprint(*p)) {
+					width++;
+					if (out)
+						putc(*p, out);
+				} else {
+					width += 4;
+					if (out)
+						fprintf(out, "\\x%02x", *p);
+				}
+			} else if (!iswprint(wc)) {
+				width += 4 * len;
+				for (size_t i = 0; out && i < len; i++)
+					fprintf(out, "\\x%02x", p[i]);
+			} else {
+				int w = wcwidth(wc);
+
+				width += w > 0 ? (size_t)w : 0;
+				if (out)
+					fwrite(p, 1, len, out);
+			}
+		}
+		p += len;
+	}
+	return width;
+}
+
 int cli_usage_error(const char *cmd _unused_)
 {
 	/* the one-line message naming the input and the fix was printed already */
@@ -245,6 +337,11 @@ int cli_ctx_new(const char *cmd, struct iopass_ctx **ret_ctx)
 	int r;
 
 	r = iopass_ctx_new(root, &ctx);
+	if (r == -ENOMEDIUM) {
+		cli_err(cmd, "sysroot '%s' has no sys/ directory; pass to --sysroot the directory "
+			     "that holds the tree's sys/ (and proc/, dev/)", root);
+		return EXIT_USAGE;
+	}
 	if (r < 0) {
 		cli_err(cmd, "sysroot '%s': %s; pass an existing directory to --sysroot",
 			root ? root : "/", strerror(-r));
@@ -258,9 +355,10 @@ int cli_ctx_new(const char *cmd, struct iopass_ctx **ret_ctx)
 	if (ids && *ids) {
 		r = iopass_ctx_set_ids_file(ctx, ids);
 		if (r < 0) {
-			cli_err(cmd, "IOPASS_PCI_IDS '%s': %s", ids, strerror(-r));
+			cli_err(cmd, "IOPASS_PCI_IDS '%s': %s; name a pci.ids file or unset it", ids,
+				r == -EINVAL ? "not a regular file" : strerror(-r));
 			iopass_ctx_free(ctx);
-			return EXIT_FAIL;
+			return EXIT_USAGE;
 		}
 	}
 	*ret_ctx = ctx;

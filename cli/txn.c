@@ -60,13 +60,20 @@ static void print_json(const struct iopass_txn *t, int rc, bool dry_run)
 	json_finish(&j);
 }
 
-/* "echo VALUE > PATH", as the plan would be typed at a shell */
+/* "echo VALUE > PATH", as the plan would be typed at a shell, quoted for one */
 static void print_step(const char *sysroot, const char *path, const char *value)
 {
-	bool newline_only = streq(value, "\n");
-
-	printf("  echo%s%s > %s%s\n", newline_only ? "" : " ", newline_only ? "" : value,
-	       streq(sysroot, "/") ? "" : sysroot, path);
+	fputs("  echo", stdout);
+	if (value && !streq(value, "\n")) {
+		fputc(' ', stdout);
+		cli_shell_quote(stdout, value);
+	}
+	fputs(" > ", stdout);
+	/* two quoted words side by side are one word to a shell */
+	if (!streq(sysroot, "/"))
+		cli_shell_quote(stdout, sysroot);
+	cli_shell_quote(stdout, path);
+	fputc('\n', stdout);
 }
 
 int cli_txn_report(const char *cmd, struct iopass_ctx *ctx, const struct iopass_txn *t, int rc,

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <pci/pci.h>
@@ -40,6 +41,15 @@ int iopass_ctx_new(const char *sysroot, struct iopass_ctx **ret_ctx)
 		free(ctx->sysroot);
 		free(ctx);
 		return r;
+	}
+	/* a tree without sys/ would read as a host without PCI devices: say so instead */
+	if (*ctx->sysroot) {
+		struct stat st;
+
+		if (fstatat(ctx->rootfd, "sys", &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode)) {
+			iopass_ctx_free(ctx);
+			return -ENOMEDIUM;
+		}
 	}
 	*ret_ctx = ctx;
 	return 0;
@@ -84,10 +94,23 @@ int iopass_ctx_set_ids_file(struct iopass_ctx *ctx, const char *path)
 {
 	char *p;
 
+	struct stat st;
+	int fd;
+
 	if (!path || !*path)
 		return -EINVAL;
 	if (ctx->pacc)
 		return -EBUSY; /* names already loaded from another file */
+	/* libpci opens it blocking: a FIFO or a device there would hang it, so only a
+	 * regular file is taken (opened non-blocking to find out) */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
+	close(fd);
 	p = strdup(path);
 	if (!p)
 		return -ENOMEM;

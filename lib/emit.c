@@ -6,6 +6,7 @@
  * multifunction=on on function 0: guests and drivers expect them together.
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -67,6 +68,47 @@ static void qemu_escape(FILE *f, const char *s)
 static bool is_root_bus(const char *bus)
 {
 	return streq(bus, "pcie.0") || streq(bus, "pci.0") || streq(bus, "0");
+}
+
+/*
+ * The slot of the card whose first function is e->p[i], on bus: the first slot of that
+ * bus (--first-slot, else 0x10 on the root bus, whose slot 0 is the host bridge and
+ * whose low slots QEMU's own devices take, and 0 on a named bus: a root port or
+ * downstream port has slot 0 only), then one more for each card placed there before.
+ */
+static int card_slot(const struct iopass_emit *e, size_t i, const char *bus)
+{
+	int slot = e->opts.first_slot >= 0 ? e->opts.first_slot : is_root_bus(bus) ? 0x10 : 0;
+
+	for (size_t j = 0; j < i; j++) {
+		bool first_of_card = j == 0 || !same_physical(e->p[j].dev, e->p[j - 1].dev);
+
+		if (first_of_card && streq(e->p[j].bus, bus))
+			slot++;
+	}
+	return slot;
+}
+
+/* A bus as QEMU names one (util/id.c id_wellformed: a letter, then letters, digits,
+ * '-', '.', '_'), or a number, libvirt's controller index. */
+static bool bus_name_ok(const char *bus)
+{
+	static const char id_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				       "0123456789-._";
+
+	if (!bus || !*bus)
+		return false;
+	if (strspn(bus, "0123456789") == strlen(bus))
+		return true;
+	return isalpha((unsigned char)bus[0]) && strspn(bus, id_chars) == strlen(bus);
+}
+
+static bool has_control_char(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
 }
 
 static bool is_vga(const struct iopass_dev *d)
@@ -144,11 +186,16 @@ int iopass_emit_new(struct iopass_ctx *ctx, struct iopass_dev *const *devs, size
 		return emit_fail(e, EINVAL, "--primary-gpu needs a VGA device (class 0300); none of these is one");
 	if (opts->display != IOPASS_DEFAULT && !any_display)
 		return emit_fail(e, EINVAL, "--display applies to display devices; none of these is one");
-	if (opts->romfile && (!*opts->romfile || strchr(opts->romfile, '\n')))
+	if (opts->romfile && !*opts->romfile)
 		return emit_fail(e, EINVAL, "--romfile: give a file path");
+	if (opts->romfile && has_control_char(opts->romfile))
+		return emit_fail(e, EINVAL, "--romfile: a path without control characters (no XML "
+				    "or command line can carry them)");
 	for (size_t i = 0; i < opts->nbuses; i++)
-		if (!opts->buses[i] || !*opts->buses[i] || strpbrk(opts->buses[i], ",=\n '\"<>&"))
-			return emit_fail(e, EINVAL, "--bus '%s': not a bus name", opts->buses[i] ? opts->buses[i] : "");
+		if (!bus_name_ok(opts->buses[i]))
+			return emit_fail(e, EINVAL, "--bus: '%s' is not a bus name (a QEMU id such as "
+				    "pcie.0 or rp1: a letter, then letters, digits, '-', '.', '_')",
+				    opts->buses[i] ? opts->buses[i] : "");
 	if (opts->first_slot > 0x1f)
 		return emit_fail(e, EINVAL, "--first-slot %d: slots are 0 to 31", opts->first_slot);
 	if (opts->iommufd) {
@@ -162,9 +209,6 @@ int iopass_emit_new(struct iopass_ctx *ctx, struct iopass_dev *const *devs, size
 						    "needs CONFIG_VFIO_DEVICE_CDEV)", e->p[i].dev->bdf);
 	}
 
-	/* slot 0 of the root bus is the host bridge: start at 0x10 there, at 0 behind a port */
-	slot = opts->first_slot >= 0 ? opts->first_slot
-	       : opts->nbuses && !is_root_bus(opts->buses[0]) ? 0 : 0x10;
 	for (size_t i = 0; i < n; i++) {
 		struct placed *p = &e->p[i];
 		bool first_of_phys = i == 0 || !same_physical(p->dev, e->p[i - 1].dev);
@@ -177,8 +221,7 @@ int iopass_emit_new(struct iopass_ctx *ctx, struct iopass_dev *const *devs, size
 			if (opts->nbuses && phys >= opts->nbuses)
 				return emit_fail(e, EINVAL, "%zu buses given for more physical devices; name one "
 						    "bus per device (%s is the next)", opts->nbuses, p->dev->bdf);
-			if (!opts->nbuses && i > 0)
-				slot++;
+			slot = card_slot(e, i, opts->nbuses ? opts->buses[phys] : "pcie.0");
 			if (slot > 0x1f)
 				return emit_fail(e, EINVAL, "out of guest slots on the bus; use --first-slot lower "
 						    "or one --bus per device");
@@ -211,26 +254,6 @@ int iopass_emit_new(struct iopass_ctx *ctx, struct iopass_dev *const *devs, size
 const char *iopass_emit_error(const struct iopass_emit *e)
 {
 	return e ? e->error : NULL;
-}
-
-int iopass_emit_qemu(const struct iopass_emit *e, char **ret_text)
-{
-	char *buf = NULL;
-	size_t size = 0;
-	FILE *f = open_memstream(&buf, &size);
-
-	if (!f)
-		return -ENOMEM;
-	if (e->opts.iommufd)
-		fputs("-object iommufd,id=iommufd0 \\\n", f);
-	for (size_t i = 0; i < e->n; i++)
-		fprintf(f, "-device %s%s\n", e->p[i].arg, i + 1 < e->n ? " \\" : "");
-	if (fclose(f) != 0) {
-		free(buf);
-		return -ENOMEM;
-	}
-	*ret_text = buf;
-	return 0;
 }
 
 static void xml_escape(FILE *f, const char *s)

@@ -37,12 +37,14 @@ enum iopass_log_prio {
 typedef void (*iopass_log_fn)(void *data, int prio, const char *fmt, va_list ap);
 
 /* sysroot NULL or "" means "/". Fails with -ENOENT/-ENOTDIR if it is not a directory. */
+/* -ENOMEDIUM: sysroot (other than /) has no sys/ directory. */
 int iopass_ctx_new(const char *sysroot, struct iopass_ctx **ret_ctx);
 struct iopass_ctx *iopass_ctx_free(struct iopass_ctx *ctx); /* NULL-safe, returns NULL */
 const char *iopass_ctx_get_sysroot(const struct iopass_ctx *ctx);
 void iopass_ctx_set_log_fn(struct iopass_ctx *ctx, iopass_log_fn fn, void *data);
 void iopass_ctx_set_log_priority(struct iopass_ctx *ctx, int prio);
-/* Use this pci.ids file for names instead of libpci's default (and skip udev's hwdb). */
+/* Use this pci.ids file for names instead of libpci's default (and skip udev's hwdb);
+ * -EINVAL when it is not a regular file. */
 int iopass_ctx_set_ids_file(struct iopass_ctx *ctx, const char *path);
 
 /* ---- addresses and selectors ------------------------------------------ */
@@ -304,8 +306,6 @@ struct iopass_emit;
 int iopass_emit_new(struct iopass_ctx *ctx, struct iopass_dev *const *devs, size_t n,
 		    const struct iopass_emit_opts *opts, struct iopass_emit **ret_emit);
 const char *iopass_emit_error(const struct iopass_emit *e); /* set when new failed */
-/* QEMU: "-object iommufd,..." and one "-device vfio-pci,..." per device, one per line. */
-int iopass_emit_qemu(const struct iopass_emit *e, char **ret_text);
 /* libvirt: the <hostdev> element of device i, or of all (i = SIZE_MAX). */
 int iopass_emit_libvirt(const struct iopass_emit *e, size_t i, char **ret_text);
 size_t iopass_emit_count(const struct iopass_emit *e);

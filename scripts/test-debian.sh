@@ -52,6 +52,8 @@ t1=$(date +%s)
 printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
 chmod 0755 "$root/usr/sbin/policy-rc.d"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# the cache of .deb files is the host's directory, which apt's sandbox user cannot own
+echo 'APT::Sandbox::User "root";' >"$root/etc/apt/apt.conf.d/99iopass-ci"
 mkdir -p "$root/src"
 git ls-files -z --cached --others --exclude-standard |
 	tar --null -T - -cf - | tar -xf - -C "$root/src"

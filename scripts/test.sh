@@ -9,7 +9,7 @@ JOBS=$(nproc 2>/dev/null || echo 2)
 
 scripts/deps.sh --test
 
-cmake -S . -B build -DIOPASS_WERROR=ON >/dev/null
+cmake -S . -B build -DIOPASS_WERROR=ON -DIOPASS_TESTS=ON >/dev/null
 cmake --build build -j"$JOBS"
 ctest --test-dir build --output-on-failure -j"$JOBS"
 
@@ -19,7 +19,7 @@ scripts/lint.sh
 scripts/fuzz.sh
 scripts/valgrind.sh build
 
-cmake -S . -B build-sanitize -DIOPASS_WERROR=ON -DIOPASS_SANITIZE=ON -DIOPASS_VM_TESTS=OFF \
+cmake -S . -B build-sanitize -DIOPASS_WERROR=ON -DIOPASS_TESTS=ON -DIOPASS_SANITIZE=ON -DIOPASS_VM_TESTS=OFF \
 	-DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build build-sanitize -j"$JOBS"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

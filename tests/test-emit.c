@@ -11,10 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "testutil.h"
+
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Everything on vfio-pci: the GPU, its audio, the NVMe, both VFs; plus a 4-function group. */
 static struct fx *fx_attached(void)
@@ -237,7 +241,12 @@ static void test_bad_input(void **state)
 		{ { "emit", "--display", "on", "02:00.0" }, 2, "iopass: emit: --display applies to display devices; none of these is one\n" },
 		{ { "emit", "--rombar", "maybe", "02:00.0" }, 2, "iopass: emit: --rombar 'maybe': use on or off\n" },
 		{ { "emit", "--first-slot", "32", "02:00.0" }, 2, "iopass: emit: --first-slot '32': a slot number from 0 to 31 (or 0x0 to 0x1f)\n" },
-		{ { "emit", "--bus", "a,b=c", "02:00.0" }, 2, "iopass: emit: --bus 'b=c': not a bus name\n" },
+		{ { "emit", "--bus", "a,b=c", "02:00.0" }, 2, "iopass: emit: --bus: 'b=c' is not a bus name (a QEMU id such as pcie.0 or rp1: a letter, then letters, digits, '-', '.', '_')\n" },
+		{ { "emit", "--bus", "1rp", "02:00.0" }, 2, "iopass: emit: --bus: '1rp' is not a bus name (a QEMU id such as pcie.0 or rp1: a letter, then letters, digits, '-', '.', '_')\n" },
+		{ { "emit", "--bus", "rp 1", "02:00.0" }, 2, "iopass: emit: --bus: 'rp 1' is not a bus name (a QEMU id such as pcie.0 or rp1: a letter, then letters, digits, '-', '.', '_')\n" },
+		{ { "emit", "--romfile", "/a\tb.rom", "02:00.0" }, 2, "iopass: emit: --romfile: a path without control characters (no XML or command line can carry them)\n" },
+		{ { "emit", "--libvirt", "--romfile", "/a\x1b[31m.rom", "02:00.0" }, 2, "iopass: emit: --romfile: a path without control characters (no XML or command line can carry them)\n" },
+		{ { "emit", "--libvirt", "--split", "/nonexistent/dir", "02:00.0" }, 2, "iopass: emit: --split '/nonexistent/dir': No such file or directory; name an existing directory\n" },
 		{ { "emit", "--libvirt", "--primary-gpu", "01:00.0" }, 2, "iopass: emit: --libvirt: --primary-gpu has no libvirt <hostdev> attribute; use --qemu, or a <qemu:commandline> override\n" },
 		{ { "emit", "--libvirt", "--bus", "rp1", "02:00.0" }, 2, "iopass: emit: --libvirt: a guest bus is a number there (0 for pcie.0, or the controller's index); --bus names like 'rp1' are QEMU's\n" },
 		{ { "emit", "--qemu", "--libvirt", "02:00.0" }, 2, "iopass: emit: --qemu, --libvirt and --json exclude each other; pick one\n" },
@@ -429,6 +438,280 @@ static void test_qemu_accepts(void **state)
 	run_free(&r);
 }
 
+
+/*
+ * Start QEMU (q35, stopped, answering one QMP "quit") with a root port rp1 and a
+ * pcie-pci-bridge pb, plus emit's QEMU lines with e1000e in place of vfio-pci: 0
+ * when QEMU placed every device, else its exit status, with its message printed.
+ */
+static int qemu_places(const char *lines)
+{
+	char *script, *dev = malloc(strlen(lines) + 1), *d = dev, out[8192];
+	const char *p = lines;
+	int st;
+
+	assert_non_null(dev);
+	while (*p) {
+		if (strncmp(p, "vfio-pci,host=", 14) == 0) {
+			p += strcspn(p, ",") + 1;
+			p += strcspn(p, ",") + 1;
+			d = stpcpy(d, "e1000e,");
+		} else {
+			*d++ = *p++;
+		}
+	}
+	*d = '\0';
+	assert_true(asprintf(&script, "printf '%%s\\n' '{\"execute\":\"qmp_capabilities\"}' "
+				      "'{\"execute\":\"quit\"}' | qemu-system-x86_64 -machine q35 -accel tcg "
+				      "-nodefaults -display none -S -qmp stdio -net none "
+				      "-device pcie-root-port,id=rp1,bus=pcie.0,addr=0x5,chassis=1 "
+				      "-device pcie-pci-bridge,id=pb,bus=pcie.0,addr=0x6 %s", dev) > 0);
+	char *shargv[] = { (char *)"sh", (char *)"-c", script, NULL };
+
+	st = run_cmd(shargv, out, sizeof(out));
+	if (st != 0 || strstr(out, ": -device "))
+		fprintf(stderr, "QEMU (%d) with\n%s: %s\n", st, dev, out);
+	if (st == 0 && strstr(out, ": -device "))
+		st = 1;
+	free(script);
+	free(dev);
+	return st;
+}
+
+/* Each placement rule, and each placement as QEMU's own parser and PCI core take it. */
+static void test_bus_placement(void **state)
+{
+	(void)state;
+	/* the root bus named explicitly is still the root bus: from 0x10, clear of the host bridge */
+	EMIT_OK("-device vfio-pci,host=0000:02:00.0,id=hostdev0,bus=pcie.0,addr=0x10.0\n", "02:00.0",
+		"--bus", "pcie.0");
+	/* each card starts its own bus's count: a root port gets slot 0 wherever it is listed */
+	EMIT_OK("-device vfio-pci,host=0000:02:00.0,id=hostdev0,bus=pcie.0,addr=0x10.0 \\\n"
+		"-device vfio-pci,host=0000:03:00.2,id=hostdev1,bus=rp1,addr=0x0.0\n",
+		"02:00.0", "03:00.2", "--bus", "pcie.0,rp1");
+	EMIT_OK("-device vfio-pci,host=0000:02:00.0,id=hostdev0,bus=rp1,addr=0x0.0 \\\n"
+		"-device vfio-pci,host=0000:03:00.2,id=hostdev1,bus=pcie.0,addr=0x10.0\n",
+		"02:00.0", "03:00.2", "--bus", "rp1,pcie.0");
+	/* two cards on the root bus between others: the next free slot there */
+	EMIT_OK("-device vfio-pci,host=0000:02:00.0,id=hostdev0,bus=pcie.0,addr=0x10.0 \\\n"
+		"-device vfio-pci,host=0000:03:00.2,id=hostdev1,bus=rp1,addr=0x0.0 \\\n"
+		"-device vfio-pci,host=0000:03:00.3,id=hostdev2,bus=pcie.0,addr=0x11.0\n",
+		"02:00.0", "03:00.2", "03:00.3", "--bus", "pcie.0,rp1,pcie.0");
+	/* the same bridge twice (a pcie-pci-bridge has 32 slots): 0, then 1 */
+	EMIT_OK("-device vfio-pci,host=0000:03:00.2,id=hostdev0,bus=pb,addr=0x0.0 \\\n"
+		"-device vfio-pci,host=0000:03:00.3,id=hostdev1,bus=pb,addr=0x1.0\n",
+		"03:00.2", "03:00.3", "--bus", "pb,pb");
+	/* --first-slot applies to every bus */
+	EMIT_OK("-device vfio-pci,host=0000:02:00.0,id=hostdev0,bus=pb,addr=0x3.0 \\\n"
+		"-device vfio-pci,host=0000:03:00.2,id=hostdev1,bus=pcie.0,addr=0x3.0\n",
+		"02:00.0", "03:00.2", "--bus", "pb,pcie.0", "--first-slot", "3");
+
+	if (!have("qemu-system-x86_64")) {
+		fprintf(stderr, "SKIPPED: qemu-system-x86_64 is not installed; placements NOT checked by QEMU\n");
+		skip();
+		return;
+	}
+	/*
+	 * QEMU places the devices as its PCI core does, all of them at once (a slot taken
+	 * twice, the host bridge's slot 0, a root port's only slot on QEMU 8.2 and later),
+	 * each with an emulated NIC standing in for vfio-pci (which would stop at the
+	 * missing host device first); the emitted lines are pasted into sh as they are.
+	 */
+	static const char *const placements[][5] = {
+		{ "02:00.0", "03:00.2", "--bus", "pcie.0,rp1" },
+		{ "02:00.0", "03:00.2", "--bus", "rp1,pcie.0" },
+		{ "02:00.0", "03:00.2", "--bus", "pb,pb" },
+		{ "02:00.0", "03:00.2", "--bus", "pcie.0,pcie.0" },
+		{ "02:00.0", "03:00.2", "03:00.3" },
+		{ "01:00.0", "01:00.1", "--bus", "rp1" },
+		{ "01:00.0", "01:00.1", "02:00.0" },
+	};
+	for (size_t i = 0; i < N_OF(placements); i++) {
+		const char *argv[8] = { "emit" };
+		struct run r;
+
+		for (size_t k = 0; k < 5 && placements[i][k]; k++)
+			argv[k + 1] = placements[i][k];
+		run_iopass(&r, fx_root(fx), argv);
+		assert_int_equal(r.status, 0);
+		assert_int_equal(qemu_places(r.out), 0);
+		run_free(&r);
+	}
+	/* and it fails where it must: slot 0 of the root bus, the same slot twice */
+	assert_int_not_equal(qemu_places("-device vfio-pci,host=0000:02:00.0,id=hostdev0,bus=pcie.0,addr=0x0.0\n"), 0);
+	assert_int_not_equal(qemu_places("-device vfio-pci,host=0000:02:00.0,id=hostdev0,bus=rp1,addr=0x0.0 \\\n"
+					 "-device vfio-pci,host=0000:03:00.2,id=hostdev1,bus=rp1,addr=0x0.0\n"), 0);
+}
+
+/* QEMU lines are pasted into a shell: what the shell makes of them is what emit meant. */
+static void test_shell_quoting(void **state)
+{
+	static const char *const romfiles[] = { "/tmp/my rom;$(id)", "/srv/it's.rom", "/a\"b`c`\\d.rom",
+						"/srv/rom*?[x]", "/srv/~x&y|z>w.rom" };
+	(void)state;
+	for (size_t i = 0; i < N_OF(romfiles); i++) {
+		struct run r;
+		char *script, out[4096], *want;
+
+		RUN(&r, fx_root(fx), "emit", "02:00.0", "--romfile", romfiles[i]);
+		assert_int_equal(r.status, 0);
+		/* the words the shell makes of the line, one per line */
+		assert_true(asprintf(&script, "set -- %s\nprintf '%%s\\n' \"$@\"", r.out) > 0);
+		char *shargv[] = { (char *)"sh", (char *)"-c", script, NULL };
+
+		if (run_cmd(shargv, out, sizeof(out)) != 0) {
+			fprintf(stderr, "sh -c '%s': %s\n", script, out);
+			fail();
+		}
+		char *escaped;
+		size_t n = 0;
+
+		escaped = malloc(2 * strlen(romfiles[i]) + 1);
+		assert_non_null(escaped);
+		for (const char *p = romfiles[i]; *p; p++) {
+			if (*p == ',')
+				escaped[n++] = ',';
+			escaped[n++] = *p;
+		}
+		escaped[n] = '\0';
+		assert_true(asprintf(&want, "-device\nvfio-pci,host=0000:02:00.0,id=hostdev0,bus=pcie.0,"
+					    "addr=0x10.0,romfile=%s\n", escaped) > 0);
+		assert_text_equal(out, want);
+		free(escaped);
+		free(want);
+		free(script);
+		run_free(&r);
+	}
+}
+
+/* --split writes new files: a FIFO, a symlink or a hard link at a name is replaced, not used. */
+static void test_split_replaces(void **state)
+{
+	char *dir, *outside, *hard, *fifo, *sym;
+	struct stat st;
+	struct run r;
+
+	(void)state;
+	fx_mkdir(fx, "split2");
+	fx_printf(fx, "outside.xml", "%s", "precious\n");
+	assert_true(asprintf(&dir, "%s/split2", fx_root(fx)) > 0);
+	assert_true(asprintf(&outside, "%s/outside.xml", fx_root(fx)) > 0);
+	assert_true(asprintf(&hard, "%s/0000:01:00.0.xml", dir) > 0);
+	assert_true(asprintf(&fifo, "%s/0000:01:00.1.xml", dir) > 0);
+	assert_true(asprintf(&sym, "%s/0000:02:00.0.xml", dir) > 0);
+	assert_int_equal(link(outside, hard), 0);
+	assert_int_equal(mkfifo(fifo, 0644), 0);
+	assert_int_equal(symlink(outside, sym), 0);
+	RUN(&r, fx_root(fx), "emit", "--libvirt", "--split", dir, "01:00.0", "01:00.1", "02:00.0");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	char *text = fx_read(fx, "outside.xml");
+
+	assert_string_equal(text, "precious");
+	free(text);
+	assert_int_equal(lstat(hard, &st), 0);
+	assert_true(S_ISREG(st.st_mode) && st.st_nlink == 1);
+	assert_int_equal(lstat(fifo, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(lstat(sym, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	text = fx_read(fx, "split2/0000:02:00.0.xml");
+	assert_non_null(strstr(text, "<hostdev mode='subsystem'"));
+	free(text);
+	/* a file where the directory should be */
+	RUN(&r, fx_root(fx), "emit", "--libvirt", "--split", outside, "02:00.0");
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "Not a directory; name an existing directory"));
+	run_free(&r);
+	free(dir);
+	free(outside);
+	free(hard);
+	free(fifo);
+	free(sym);
+}
+
+/* Inputs that are not what they claim to be: said in one line, exit 2, no hang. */
+static void test_bad_environment(void **state)
+{
+	char *fifo, *env, *empty;
+	struct run r;
+
+	(void)state;
+	assert_true(asprintf(&fifo, "%s/ids.fifo", fx_root(fx)) > 0);
+	assert_int_equal(mkfifo(fifo, 0644), 0);
+	assert_true(asprintf(&env, "IOPASS_PCI_IDS=%s", fifo) > 0);
+	run_iopass_env(&r, fx_root(fx), (const char *const[]){ env, NULL },
+		       (const char *const[]){ "list", NULL });
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "ids.fifo': not a regular file; name a pci.ids file or unset it\n"));
+	assert_string_equal(r.out, "");
+	run_free(&r);
+	free(env);
+	assert_true(asprintf(&env, "IOPASS_PCI_IDS=%s/no-such.ids", fx_root(fx)) > 0);
+	run_iopass_env(&r, fx_root(fx), (const char *const[]){ env, NULL },
+		       (const char *const[]){ "check", "--all", NULL });
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "no-such.ids': No such file or directory; name a pci.ids file"));
+	run_free(&r);
+
+	/* a sysroot that is a directory without sys/ */
+	fx_mkdir(fx, "empty-root");
+	assert_true(asprintf(&empty, "%s/empty-root", fx_root(fx)) > 0);
+	static const char *const cmds[][3] = { { "list" }, { "check", "--all" }, { "emit", "02:00.0" },
+					       { "persist", "list" } };
+	for (size_t i = 0; i < N_OF(cmds); i++) {
+		run_iopass(&r, empty, cmds[i]);
+		assert_int_equal(r.status, 2);
+		assert_non_null(strstr(r.err, "empty-root' has no sys/ directory; pass to --sysroot the "
+					      "directory that holds the tree's sys/ (and proc/, dev/)\n"));
+		assert_string_equal(r.out, "");
+		run_free(&r);
+	}
+	free(empty);
+	free(env);
+	free(fifo);
+}
+
+/* util-linux's close_stdout: output that did not get out is an error; a reader gone is not. */
+static void test_output_errors(void **state)
+{
+	static const char *const cmds[][5] = {
+		{ "list" }, { "list", "-J" }, { "list", "-r" }, { "check", "--all" }, { "check", "-J", "--all" },
+		{ "emit", "02:00.0" }, { "emit", "--libvirt", "02:00.0" }, { "persist", "list", "-J" },
+		{ "attach", "-n", "-f", "03:00.0" }, { "detach", "-n", "02:00.0" },
+		{ "--version" }, { "--help" }, { "emit", "--help" },
+	};
+	(void)state;
+	for (size_t i = 0; i < N_OF(cmds); i++) {
+		int full = open("/dev/full", O_WRONLY | O_CLOEXEC), p[2];
+		struct run r;
+
+		assert_true(full >= 0);
+		run_iopass_stdout(&r, fx_root(fx), full, false, cmds[i]);
+		close(full);
+		if (r.status != 1 || !strstr(r.err, "cannot write the output: No space left on device\n"))
+			fprintf(stderr, "%s %s: status %d, stderr '%s'\n", cmds[i][0],
+				cmds[i][1] ? cmds[i][1] : "", r.status, r.err);
+		assert_int_equal(r.status, 1);
+		assert_non_null(strstr(r.err, "iopass: cannot write the output: No space left on device\n"));
+		run_free(&r);
+
+		/* a closed pipe, SIGPIPE as a shell leaves it (killed quietly) or ignored (EPIPE) */
+		for (int ign = 0; ign < 2; ign++) {
+			assert_int_equal(pipe(p), 0);
+			close(p[0]);
+			run_iopass_stdout(&r, fx_root(fx), p[1], ign, cmds[i]);
+			close(p[1]);
+			/* warnings of the command itself may be there; no word of the output */
+			assert_null(strstr(r.err, "write"));
+			assert_null(strstr(r.err, "print"));
+			if (!ign)
+				assert_int_equal(r.status, 128 + SIGPIPE);
+			run_free(&r);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -444,6 +727,11 @@ int main(void)
 		cmocka_unit_test(test_not_ready),
 		cmocka_unit_test(test_libvirt_schema),
 		cmocka_unit_test(test_qemu_accepts),
+		cmocka_unit_test(test_bus_placement),
+		cmocka_unit_test(test_shell_quoting),
+		cmocka_unit_test(test_split_replaces),
+		cmocka_unit_test(test_bad_environment),
+		cmocka_unit_test(test_output_errors),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -447,6 +447,11 @@ static void test_stream(void **state)
 			   .class = 0x010000, .driver = "virtio-pci"));
 	fx_add(fx, &FX_DEV(.bdf = "0000:00:03.0", .vendor = 0x8086, .device = 0x1901,
 			   .class = 0x060400));
+	free(ids_env);
+	free(ids_path);
+	assert_true(asprintf(&ids_path, "%s/pci.ids", fx_root(fx)) > 0);
+	fx_write(fx, "pci.ids", ids, sizeof(ids) - 1);
+	assert_true(asprintf(&ids_env, "IOPASS_PCI_IDS=%s", ids_path) > 0);
 	assert_same_as_libsmartcols(fx_root(fx), ids_env);
 	free(ids_env);
 	free(ids_path);

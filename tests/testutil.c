@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,18 +44,20 @@ void run_iopass(struct run *r, const char *root, const char *const argv[])
 	run_iopass_env(r, root, NULL, argv);
 }
 
-void run_iopass_env(struct run *r, const char *root, const char *const env[],
-		    const char *const argv[])
+/* stdout_fd < 0: captured into r->out; else the child's stdout is that descriptor */
+static void run_iopass_io(struct run *r, const char *root, const char *const env[],
+			  const char *const argv[], int stdout_fd, bool ignore_sigpipe)
 {
 	char outname[] = "/tmp/iopass-out-XXXXXX", errname[] = "/tmp/iopass-err-XXXXXX";
-	int outfd = mkstemp(outname), errfd = mkstemp(errname);
+	int outfd = stdout_fd >= 0 ? dup(stdout_fd) : mkstemp(outname), errfd = mkstemp(errname);
 	size_t argc = 0;
 	const char **av;
 	pid_t pid;
 	int st;
 
 	assert_true(outfd >= 0 && errfd >= 0);
-	unlink(outname);
+	if (stdout_fd < 0)
+		unlink(outname);
 	unlink(errname);
 	while (argv[argc])
 		argc++;
@@ -74,6 +77,7 @@ void run_iopass_env(struct run *r, const char *root, const char *const env[],
 	if (pid == 0) {
 		dup2(outfd, 1);
 		dup2(errfd, 2);
+		signal(SIGPIPE, ignore_sigpipe ? SIG_IGN : SIG_DFL);
 		setenv("IOPASS_PCI_IDS", IOPASS_TEST_IDS, 1);
 		setenv("LC_ALL", "C", 1);
 		unsetenv("IOPASS_SYSROOT");
@@ -85,10 +89,22 @@ void run_iopass_env(struct run *r, const char *root, const char *const env[],
 	free(av);
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	r->out = slurp_fd(outfd);
+	r->out = stdout_fd >= 0 ? NULL : slurp_fd(outfd);
 	r->err = slurp_fd(errfd);
 	close(outfd);
 	close(errfd);
+}
+
+void run_iopass_env(struct run *r, const char *root, const char *const env[],
+		    const char *const argv[])
+{
+	run_iopass_io(r, root, env, argv, -1, false);
+}
+
+void run_iopass_stdout(struct run *r, const char *root, int stdout_fd, bool ignore_sigpipe,
+		       const char *const argv[])
+{
+	run_iopass_io(r, root, NULL, argv, stdout_fd, ignore_sigpipe);
 }
 
 void run_free(struct run *r)

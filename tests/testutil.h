@@ -26,6 +26,9 @@ void run_iopass(struct run *r, const char *root, const char *const argv[]);
 /* The same with extra environment ("NAME=value", NULL-terminated). */
 void run_iopass_env(struct run *r, const char *root, const char *const env[],
 		    const char *const argv[]);
+/* The same with stdout on stdout_fd (r->out stays NULL), SIGPIPE ignored or not. */
+void run_iopass_stdout(struct run *r, const char *root, int stdout_fd, bool ignore_sigpipe,
+		       const char *const argv[]);
 void run_free(struct run *r);
 #define RUN(r, root, ...) run_iopass((r), (root), (const char *const[]){ __VA_ARGS__, NULL })
 
