@@ -64,7 +64,8 @@ static int cmd_complete_main(int argc, char *argv[])
 	static const struct option longopts[] = { CLI_GLOBAL_LONGOPTS, {} };
 	struct iopass_ctx *ctx = NULL;
 	struct iopass_devlist *list = NULL;
-	enum iopass_candidates candidates = 0;
+	enum iopass_candidates candidates = IOPASS_CANDIDATES_ATTACH;
+	bool by_candidates = true;
 	const char *what;
 	int c, r, ret;
 
@@ -92,7 +93,9 @@ static int cmd_complete_main(int argc, char *argv[])
 		candidates = IOPASS_CANDIDATES_ATTACH;
 	else if (streq(what, "detach") || streq(what, "detach-groups"))
 		candidates = IOPASS_CANDIDATES_DETACH;
-	if (candidates)
+	else
+		by_candidates = false;
+	if (by_candidates)
 		r = iopass_scan_candidates(ctx, candidates,
 					   strstr(what, "-groups") ? IOPASS_SCAN_GROUPS : 0, &list);
 	else

@@ -293,7 +293,8 @@ static int cmd_emit_main(int argc, char *argv[])
 			break;
 		}
 		case OPT_ROMBAR:
-			if ((o.rombar = parse_onoff("--rombar", optarg, false)) == -2)
+			o.rombar = parse_onoff("--rombar", optarg, false);
+			if (o.rombar == -2)
 				return EXIT_USAGE;
 			break;
 		case OPT_ROMFILE:
@@ -303,7 +304,8 @@ static int cmd_emit_main(int argc, char *argv[])
 			o.primary_gpu = true;
 			break;
 		case OPT_DISPLAY:
-			if ((o.display = parse_onoff("--display", optarg, true)) == -2)
+			o.display = parse_onoff("--display", optarg, true);
+			if (o.display == -2)
 				return EXIT_USAGE;
 			break;
 		case OPT_IOMMUFD:

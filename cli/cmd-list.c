@@ -295,8 +295,9 @@ static const char *cell_text(struct iopass_dev *dev, int col, bool json, char *b
 		return number(iopass_dev_get_sriov_totalvfs(dev), 0, buf);
 	case COL_FLAGS:
 		return flags(dev, buf);
+	default:
+		return NULL;
 	}
-	return NULL;
 }
 
 /* The tree's parent line: "group N", or "no group" for devices without one. */

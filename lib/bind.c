@@ -1215,8 +1215,11 @@ int iopass_record_get(struct iopass_ctx *ctx, const char *bdf, char **ret_driver
 	r = -ENOENT;
 	if (rec) {
 		r = 0;
-		if (*rec->driver && !(*ret_driver = strdup(rec->driver)))
-			r = -ENOMEM;
+		if (*rec->driver) {
+			*ret_driver = strdup(rec->driver);
+			if (!*ret_driver)
+				r = -ENOMEM;
+		}
 	}
 	records_free(&rs);
 	return r;

@@ -50,7 +50,8 @@ static void read_cpu_vendor(struct iopass_ctx *ctx, char *buf, size_t size)
 	if (sysfs_read_file(ctx, "/proc/cpuinfo", 64 << 20, &info) < 0)
 		return;
 	p = strstr(info, "vendor_id");
-	if (p && (p = strchr(p, ':'))) {
+	p = p ? strchr(p, ':') : NULL;
+	if (p) {
 		p += strspn(p + 1, " \t") + 1;
 		snprintf(buf, size, "%.*s", (int)strcspn(p, " \t\n"), p);
 	}

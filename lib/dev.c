@@ -518,14 +518,20 @@ static int mark_bridges(struct iopass_ctx *ctx, struct iopass_devlist *list)
 {
 	struct dirent *de;
 	DIR *dir;
-	int r = sysfs_opendir(ctx, "/sys/class/pci_bus", &dir);
+	int r = sysfs_opendir(ctx, "/sys/class/pci_bus", &dir), dfd;
 
 	if (r < 0)
 		return r;
+	dfd = dirfd(dir);
+	if (dfd < 0) {
+		r = -errno;
+		closedir(dir);
+		return r;
+	}
 	while ((de = readdir(dir))) {
 		char target[512], *end, *base;
 		struct iopass_dev *dev;
-		ssize_t n = readlinkat(dirfd(dir), de->d_name, target, sizeof(target) - 1);
+		ssize_t n = readlinkat(dfd, de->d_name, target, sizeof(target) - 1);
 
 		if (n <= 0)
 			continue;
@@ -670,7 +676,7 @@ struct iopass_devlist *iopass_devlist_free(struct iopass_devlist *list)
 {
 	if (!list)
 		return NULL;
-	for (size_t i = 0; i < list->count; i++)
+	for (size_t i = 0; list->devs && i < list->count; i++) /* no array: nothing counted */
 		dev_free(list->devs[i]);
 	free(list->by_group);
 	free(list->vfs);

@@ -731,6 +731,167 @@ scenario_7() {
 	end
 }
 
+# ---- 9: a real libvirt starts a domain from emit --libvirt --------------------------------
+#
+# libvirt's QEMU driver (libvirtd, or virtqemud where that is all the release ships)
+# runs in the guest without systemd or D-Bus: writable overlays over the directories
+# it writes, QEMU as root without a security driver, namespaces or cgroups, its
+# console log to a file (no virtlogd). A domain whose <hostdev> elements are emit's
+# is started paused (the nested QEMU has opened the devices through VFIO by then);
+# QEMU's own device tree (info qtree) must place each device where emit said.
+
+# the hostdevs as the domain's QEMU placed them: "BDF BUS SS.F", from info qtree
+# (each vfio-pci device's parent bus is the last "bus:" line one level up)
+qtree_placement() {
+	tr -d '\r' <"$1" | awk '
+	{ match($0, /^ */); ind = RLENGTH }
+	/^ *bus: / { bus[ind] = $2 }
+	/^ *dev: / { cur = ""; if ($2 == "vfio-pci,") { cur = ++n; pbus[cur] = bus[ind - 2] } }
+	cur != "" && /^ *host = / { v = $3; gsub(/"/, "", v); host[cur] = v }
+	cur != "" && /^ *addr = / { addr[cur] = $3 }
+	END { for (i = 1; i <= n; i++) print host[i], pbus[i], addr[i] }
+	' | sort
+}
+# the same from emit -J ($T/emit9.json): libvirt names bus 0 pcie.0, controller N pci.N
+emit_libvirt_placement() {
+	jq -r '.devices[] | "\(.bdf) \(.guest.bus) \(.guest.slot) \(.guest.function)"' $T/emit9.json |
+		while read -r bdf bus slot fn; do
+			[ "$bus" = 0 ] && bus=pcie.0 || bus=pci.$bus
+			printf '%s %s %02x.%x\n' "$bdf" "$bus" "$slot" "$fn"
+		done | sort
+}
+
+LIBVIRT_DAEMON=''
+libvirt_start() {
+	local d conf
+	for d in libvirtd virtqemud; do
+		LIBVIRT_DAEMON=$(command -v $d || ls /usr/sbin/$d 2>/dev/null || true)
+		[ -n "$LIBVIRT_DAEMON" ] && break
+	done
+	[ -n "$LIBVIRT_DAEMON" ] || return 1
+	modprobe overlay >>"$LOG" 2>&1
+	for d in /etc /var/lib /var/cache /var/log; do overlay_rw $d >>"$LOG" 2>&1 || return 1; done
+	mkdir -p /var/lib/libvirt/qemu /var/cache/libvirt/qemu /var/log/libvirt/qemu /run/libvirt
+	cat >/etc/libvirt/qemu.conf <<-EOF
+		user = "root"
+		group = "root"
+		dynamic_ownership = 0
+		remember_owner = 0
+		security_driver = "none"
+		namespaces = [ ]
+		cgroup_controllers = [ ]
+		stdio_handler = "file"
+	EOF
+	conf=/etc/libvirt/$(basename "$LIBVIRT_DAEMON").conf
+	printf 'auth_unix_rw = "none"\nauth_unix_ro = "none"\n' >"$conf"
+	# what libvirt did to the devices, for the log of this scenario
+	printf 'log_filters = "1:util.pci 1:hypervisor.hostdev 3:*"\n' >>"$conf"
+	printf 'log_outputs = "1:file:/var/log/libvirt/daemon.log"\n' >>"$conf"
+	"$LIBVIRT_DAEMON" -d >>"$LOG" 2>&1 || return 1
+	for _ in $(seq 300); do
+		virsh -c qemu:///system version >>"$LOG" 2>&1 && return 0
+		sleep 0.2
+	done
+	return 1
+}
+libvirt_stop() {
+	local p
+	for p in /proc/[0-9]*; do
+		case $(cat "$p/comm" 2>/dev/null) in libvirtd | virtqemud) kill "${p#/proc/}" ;; esac
+	done
+	sleep 1
+	for f in $OVERLAYS; do umount "$f" >>"$LOG" 2>&1 || info "cleanup: cannot unmount the overlay on $f"; done
+	OVERLAYS=''
+}
+
+# libvirt_domain WHAT MANAGED-ARGS...: emit --libvirt, define, start paused, compare
+# the placement, destroy; DOM_PID is the domain's QEMU while it runs
+libvirt_domain() {
+	local what=$1 xml=$T/dom9.xml g b held
+	shift
+	run "$IOPASS" emit -J --bus 0,1 "$@"
+	cp $T/out $T/emit9.json
+	run "$IOPASS" emit --libvirt --bus 0,1 "$@"
+	expect "$what: iopass emit --libvirt --bus 0,1 $*: exit status" 0 "$RC" "stderr: $(oneline $T/err)"
+	{
+		echo "<domain type='qemu'>"
+		echo "  <name>iopass-vm9</name>"
+		echo "  <memory unit='MiB'>64</memory>"
+		echo "  <vcpu>1</vcpu>"
+		echo "  <os><type arch='x86_64' machine='q35'>hvm</type></os>"
+		echo "  <devices>"
+		echo "    <emulator>$(command -v qemu-system-x86_64)</emulator>"
+		echo "    <controller type='pci' index='0' model='pcie-root'/>"
+		echo "    <controller type='pci' index='1' model='pcie-root-port'/>"
+		echo "    <controller type='usb' model='none'/>"
+		echo "    <memballoon model='none'/>"
+		sed 's/^/    /' $T/out
+		echo "  </devices>"
+		echo "</domain>"
+	} >$xml
+	cat $xml >>"$LOG"
+	run virsh -c qemu:///system define $xml
+	expect "$what: virsh define (the domain with emit's <hostdev> elements): exit status" 0 "$RC" "stderr: $(oneline $T/err)"
+	run virsh -c qemu:///system start --paused iopass-vm9
+	expect "$what: virsh start --paused: exit status" 0 "$RC" "stderr: $(oneline $T/err); log: $(tail -n 5 /var/log/libvirt/qemu/iopass-vm9.log 2>/dev/null | tr '\n' ' ')"
+	if [ "$RC" = 0 ]; then
+		DOM_PID=$(cat /run/libvirt/qemu/iopass-vm9.pid 2>/dev/null)
+		for b in "${DEVS9[@]}"; do
+			expect "$what: $b driver link while the domain runs" vfio-pci "$(drv_of "$b")"
+			g=$(grp_of "$b") held=no
+			ls -l "/proc/$DOM_PID/fd" 2>/dev/null | grep -q " /dev/vfio/$g\$" && held=yes
+			expect "$what: the domain's QEMU (pid $DOM_PID) holds /dev/vfio/$g of $b" yes "$held"
+		done
+		run virsh -c qemu:///system qemu-monitor-command --hmp iopass-vm9 'info qtree'
+		cp $T/out $T/qtree9
+		expect "$what: the domain's QEMU placed each device where emit said (info qtree)" \
+			"$(emit_libvirt_placement | paste -sd ';')" "$(qtree_placement $T/qtree9 | paste -sd ';')"
+		run virsh -c qemu:///system destroy iopass-vm9
+		expect "$what: virsh destroy: exit status" 0 "$RC" "stderr: $(oneline $T/err)"
+	fi
+	run virsh -c qemu:///system undefine iopass-vm9
+}
+
+scenario_9() {
+	local b orig
+	DEVS9=("$NIC_ROOTBUS" "$PORT_NIC_EP")
+	begin 9 "libvirt ($(virsh --version 2>/dev/null || echo '?')) starts domains from emit --libvirt: managed='no' after attach, managed='yes'"
+	snapshot >$T/snap.9
+	if ! libvirt_start; then
+		fail "setup: libvirt's QEMU driver did not start (${LIBVIRT_DAEMON:-no libvirtd or virtqemud}; Debian package libvirt-daemon-system): $(tail -n 3 "$LOG" | tr '\n' ' ')"
+		libvirt_stop
+		end
+		return
+	fi
+	info "$(basename "$LIBVIRT_DAEMON") runs: $(virsh -c qemu:///system version 2>&1 | tr '\n' ' ')"
+
+	# managed='yes' first: libvirt binds the devices to vfio-pci itself and gives them
+	# back. (libvirt keeps devices that a managed='no' domain used on a list of its own,
+	# with that domain's managed='no', and would then not give them back after a
+	# managed='yes' domain: seen with libvirt 9.0.)
+	libvirt_domain "managed='yes'" --managed "${DEVS9[@]}"
+	for b in "${DEVS9[@]}"; do
+		orig=$(awk -v b="$b" '$1 == b {print $2}' $T/snap.9)
+		for _ in $(seq 100); do [ "$(drv_of "$b")" = "$orig" ] && break; sleep 0.1; done
+		expect "managed='yes': $b back on its driver after the domain is destroyed" "$orig" "$(drv_of "$b")" \
+			"libvirt: $(grep -i -E "reattach|rebind|reprobe|unbind|$b" /var/log/libvirt/daemon.log 2>/dev/null | tail -n 8 | cut -c1-300 | tr '\n' '|')"
+	done
+	expect_restored $T/snap.9 "managed='yes': after the domain"
+
+	# managed='no': iopass attaches, libvirt only opens; the devices stay on vfio-pci after
+	run "$IOPASS" attach "${DEVS9[@]}"
+	expect "iopass attach ${DEVS9[*]}: exit status" 0 "$RC" "stderr: $(oneline $T/err)"
+	libvirt_domain "managed='no'" "${DEVS9[@]}"
+	for b in "${DEVS9[@]}"; do
+		expect "managed='no': $b driver link after the domain is destroyed" vfio-pci "$(drv_of "$b")"
+	done
+	run "$IOPASS" detach "${DEVS9[@]}"
+	expect "iopass detach ${DEVS9[*]}: exit status" 0 "$RC" "stderr: $(oneline $T/err)"
+	expect_restored $T/snap.9 "managed='no': after attach, the domain and detach"
+	libvirt_stop
+	end
+}
+
 # ---- 5: the root filesystem's device is refused -------------------------------------------
 
 scenario_5() {
@@ -755,7 +916,7 @@ scenario_5() {
 
 # run.sh may name a subset (IOPASS_VM_SCENARIOS); 5 stays last: if its guard
 # failed, the guest would lose its root filesystem
-for s in ${SCENARIOS:-1 2 3 4 6 8 7 5}; do
+for s in ${SCENARIOS:-1 2 3 4 6 8 7 9 5}; do
 	"scenario_$s"
 done
 SC=0
