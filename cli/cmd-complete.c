@@ -144,7 +144,7 @@ static int cmd_complete_main(int argc, char *argv[])
 
 		if (streq(what, "devices"))
 			describe(d);
-		else if (candidates)
+		else if (by_candidates)
 			describe_binding(d); /* the scan kept only the candidates */
 		else if (streq(what, "pfs") && iopass_dev_get_sriov_totalvfs(d) > 0)
 			printf("%s\t%d of %d VFs\n", iopass_dev_get_bdf(d),

@@ -32,10 +32,12 @@ apt_debs=$cache/$suite/apt
 mkdir -p "$base_debs" "$apt_debs/partial"
 root=$(mktemp -d /var/tmp/iopass-$suite.XXXXXX)
 cleanup() {
-	# the mounts live in the namespace below and are gone with it; never cross into one
+	# the mounts live only in the namespace below: this namespace sees none of them
 	rm -rf --one-file-system "$root"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 t0=$(date +%s)
 echo "test-debian: debootstrap --variant=minbase $suite $root"
