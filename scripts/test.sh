@@ -1,6 +1,7 @@
 #!/bin/sh
 # The whole test suite: dependencies, a -Werror build with ctest (the unit and
-# fixture tests, the simulated kernel, the real-kernel VM tier), static analysis,
+# fixture tests, the simulated kernel, the real-kernel VM tier), builds with clang
+# and the other build types, static analysis,
 # the fuzzers, valgrind, and an ASan+UBSan build with ctest again. The last line is
 # ctest's summary for the sanitizer build.
 set -eu
@@ -12,6 +13,16 @@ scripts/deps.sh --test
 cmake -S . -B build -DIOPASS_WERROR=ON -DIOPASS_TESTS=ON >/dev/null
 cmake --build build -j"$JOBS"
 ctest --test-dir build --output-on-failure -j"$JOBS"
+
+# the other compiler and build types, warnings fatal (built, not run: the suites
+# run above and in the sanitizer build below)
+for cfg in gcc:Release clang:Debug clang:Release clang:RelWithDebInfo; do
+	cc=${cfg%%:*} type=${cfg#*:}
+	echo "test: build with $cc, $type"
+	CC=$cc cmake -S . -B "build-$cc-$type" -DIOPASS_WERROR=ON -DIOPASS_TESTS=ON \
+		-DIOPASS_VM_TESTS=OFF -DCMAKE_BUILD_TYPE="$type" >/dev/null
+	cmake --build "build-$cc-$type" -j"$JOBS" >/dev/null
+done
 
 # static analysis, each fuzzer for a bounded time (FUZZ_SECONDS, default 20),
 # and the cmocka suites under valgrind memcheck

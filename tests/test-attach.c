@@ -181,6 +181,41 @@ static void test_dry_run(void **state)
 	assert_false(fx_exists(s.fx, "run/iopass"));
 	assert_driver(&s, "0000:01:00.0", "nvidia");
 
+	/* the plan pastes into a shell: a sysroot with a blank and a quote stays one word */
+	{
+		char link[128], script[8192], words[8192], want[4096];
+		FILE *p;
+		size_t n;
+
+		snprintf(link, sizeof(link), "/tmp/iopass dry 'run' $(x)-%d", (int)getpid());
+		unlink(link);
+		assert_int_equal(symlink(fx_root(s.fx), link), 0);
+		RUN(&r, link, "attach", "--dry-run", "00:14.0");
+		assert_int_equal(r.status, 0);
+		/* each "echo V > P" as "w V P": the words the shell makes of V and P */
+		n = (size_t)snprintf(script, sizeof(script), "w() { printf '%%s\\n' \"$@\"; }\n");
+		for (char *save = NULL, *l = strtok_r(r.out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+			char *gt = strstr(l, " > ");
+
+			if (strncmp(l, "  echo ", 7) != 0 || !gt)
+				continue;
+			*gt = '\0';
+			n += (size_t)snprintf(script + n, sizeof(script) - n, "w %s %s\n", l + 7, gt + 3);
+		}
+		p = popen(script, "r");
+		assert_non_null(p);
+		n = fread(words, 1, sizeof(words) - 1, p);
+		words[n] = '\0';
+		assert_int_equal(pclose(p), 0);
+		snprintf(want, sizeof(want),
+			 "vfio-pci\n%1$s/sys/bus/pci/devices/0000:00:14.0/driver_override\n"
+			 "0000:00:14.0\n%1$s/sys/bus/pci/drivers/xhci_hcd/unbind\n"
+			 "0000:00:14.0\n%1$s/sys/bus/pci/drivers_probe\n", link);
+		assert_text_equal(words, want);
+		unlink(link);
+		run_free(&r);
+	}
+
 	/* JSON plan */
 	SIM(&s, &r, "attach", "-n", "-J", "00:14.0");
 	assert_int_equal(r.status, 0);

@@ -749,6 +749,31 @@ static void test_cli(void **state)
 	fx_free(fx);
 }
 
+/* Text from outside (pci.ids names, process names) reaches the terminal escaped. */
+static void test_cli_escapes(void **state)
+{
+	struct fx *fx = fx_workstation();
+	static const char ids[] = "15b3  Evil\x1b]0;owned\x07 Corp\n"
+				  "\t1018  VF \x1b[31mred\x1b[0m\n";
+	char *ids_env;
+	struct run r;
+
+	(void)state;
+	fx_printf(fx, "proc/4242/comm", "qemu\x1b[2J\n");
+	fx_symlink(fx, "proc/4242/fd/17", "/dev/vfio/6");
+	fx_write(fx, "pci.ids", ids, sizeof(ids) - 1);
+	assert_true(asprintf(&ids_env, "IOPASS_PCI_IDS=%s/pci.ids", fx_root(fx)) > 0);
+	run_iopass_env(&r, fx_root(fx), (const char *const[]){ ids_env, NULL },
+		       (const char *const[]){ "check", "-v", "03:00.2", NULL });
+	assert_null(strchr(r.out, '\x1b'));
+	assert_null(strchr(r.out, '\x07'));
+	assert_non_null(strstr(r.out, "Evil\\x1b]0;owned\\x07 Corp VF \\x1b[31mred\\x1b[0m, group 6"));
+	assert_non_null(strstr(r.out, "/dev/vfio/6 is open by qemu\\x1b[2J (pid 4242)"));
+	run_free(&r);
+	free(ids_env);
+	fx_free(fx);
+}
+
 static void test_cli_errors(void **state)
 {
 	struct fx *fx = fx_workstation();
@@ -801,6 +826,7 @@ int main(void)
 		cmocka_unit_test(test_acs_walk),
 		cmocka_unit_test(test_reset_rules),
 		cmocka_unit_test(test_cli),
+		cmocka_unit_test(test_cli_escapes),
 		cmocka_unit_test(test_cli_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
