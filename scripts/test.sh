@@ -13,6 +13,13 @@ scripts/deps.sh --test
 cmake -S . -B build -DIOPASS_WERROR=ON -DIOPASS_TESTS=ON >/dev/null
 cmake --build build -j"$JOBS"
 ctest --test-dir build --output-on-failure -j"$JOBS"
+# what the real-kernel tier ran, with its kernel and each scenario's time (ctest shows
+# its output only when it fails)
+vmres=build/tests/vm/results/results.txt
+if [ -f "$vmres" ]; then
+	grep -E '^(BOOT|END|SKIP|INFO 9 (libvirtd|virtqemud))' "$vmres" | sed 's/^/vm tier: /'
+	echo "vm tier: $(grep -c '^PASS' "$vmres") checks passed, $(grep -c '^SKIP' "$vmres") skipped"
+fi
 
 # the other compiler and build types, warnings fatal (built, not run: the suites
 # run above and in the sanitizer build below)
