@@ -52,16 +52,34 @@ struct blockdev {
 	char name[64];
 	char *path;                  /* "devices/pci0000:00/.../nvme0n1" */
 	char owner[IOPASS_BDF_MAX];  /* the deepest PCI device on the path, "" for none */
+	int major, minor;            /* block devices: its dev attribute, -1 unread, -2 none */
+};
+
+/* One line of a mountinfo file, its escapes (\040 ...) decoded. */
+struct mount {
+	unsigned major, minor;
+	char *mp, *fstype, *source, *super;
+};
+
+/* A block device the host uses by itself (not through a holder), and how. */
+struct diskuse {
+	char name[64];
+	char *why;    /* "mounted on /, holding the active swap file /swapfile", ... */
+	bool mounted; /* why names a mount already: one is enough (btrfs subvolumes) */
 };
 
 struct hostuse_cache {
-	bool routes_read, block_read, net_read, mounts_read;
+	bool routes_read, block_read, net_read, mounts_read, uses_read;
 	char *v4, *v6; /* /proc/net/route and /proc/net/ipv6_route, or NULL */
-	char *mountinfo, *swaps;
+	struct mount *mounts; /* PID 1's mount namespace, then this process's */
+	size_t nmounts;
+	char *swaps;
 	struct blockdev *blocks; /* /sys/class/block */
 	size_t nblocks;
 	struct blockdev *nets;   /* /sys/class/net, same shape */
 	size_t nnets;
+	struct diskuse *uses;
+	size_t nuses;
 };
 
 void hostuse_cache_free(struct hostuse_cache *hu)
@@ -70,7 +88,16 @@ void hostuse_cache_free(struct hostuse_cache *hu)
 		return;
 	free(hu->v4);
 	free(hu->v6);
-	free(hu->mountinfo);
+	for (size_t i = 0; i < hu->nmounts; i++) {
+		free(hu->mounts[i].mp);
+		free(hu->mounts[i].fstype);
+		free(hu->mounts[i].source);
+		free(hu->mounts[i].super);
+	}
+	free(hu->mounts);
+	for (size_t i = 0; i < hu->nuses; i++)
+		free(hu->uses[i].why);
+	free(hu->uses);
 	free(hu->swaps);
 	for (size_t i = 0; i < hu->nblocks; i++)
 		free(hu->blocks[i].path);
@@ -111,9 +138,13 @@ static void owner_of(const char *path, char owner[IOPASS_BDF_MAX])
 	}
 }
 
+/* by owner, then by name: a device's entries are one run, in a stable order */
 static int owner_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct blockdev *)a)->owner, ((const struct blockdev *)b)->owner);
+	const struct blockdev *x = a, *y = b;
+	int c = strcmp(x->owner, y->owner);
+
+	return c ? c : strcmp(x->name, y->name);
 }
 
 /*
@@ -148,6 +179,7 @@ static void class_index(struct iopass_ctx *ctx, const char *classdir, struct blo
 		*out = nb;
 		nb = &nb[*nout];
 		snprintf(nb->name, sizeof(nb->name), "%.63s", de->d_name);
+		nb->major = nb->minor = -1;
 		nb->path = strdup(t);
 		if (!nb->path)
 			continue;
@@ -180,11 +212,114 @@ static size_t owned_by(struct blockdev *v, size_t n, const char *bdf, struct blo
 	return lo - start;
 }
 
+/* A mountinfo field with the kernel's octal escapes (\040 for a blank) undone. */
+static char *unescape(const char *s, size_t len)
+{
+	char *out = malloc(len + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '\\' && i + 3 < len && s[i + 1] >= '0' && s[i + 1] <= '3' &&
+		    s[i + 2] >= '0' && s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
+			*o++ = (char)((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
+			i += 3;
+		} else {
+			*o++ = s[i];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/* The n-th blank-separated field of line (0-based) as [start, len), or false. */
+static bool field(const char *line, const char *end, int n, const char **ret, size_t *ret_len)
+{
+	const char *p = line;
+
+	for (int i = 0;; i++) {
+		const char *f;
+
+		while (p < end && *p == ' ')
+			p++;
+		if (p >= end)
+			return false;
+		f = p;
+		while (p < end && *p != ' ')
+			p++;
+		if (i == n) {
+			*ret = f;
+			*ret_len = (size_t)(p - f);
+			return true;
+		}
+	}
+}
+
+/* The same mount already listed (PID 1 and this process share a namespace, usually). */
+static bool mount_seen(const struct hostuse_cache *hu, const struct mount *m)
+{
+	for (size_t i = 0; i < hu->nmounts; i++) {
+		const struct mount *o = &hu->mounts[i];
+
+		if (o->major == m->major && o->minor == m->minor && streq(o->mp, m->mp) &&
+		    streq(o->fstype, m->fstype) && streq(o->source, m->source))
+			return true;
+	}
+	return false;
+}
+
+/* "id parent MAJ:MIN root mountpoint options [tags] - fstype source superoptions" */
+static void mountinfo_parse(struct hostuse_cache *hu, const char *text)
+{
+	for (const char *line = text; line && *line;) {
+		const char *eol = strchr(line, '\n'), *sep, *f;
+		struct mount m = { 0, 0, NULL, NULL, NULL, NULL }, *nm;
+		size_t len;
+
+		if (!eol)
+			eol = line + strlen(line);
+		sep = strstr(line, " - ");
+		if (sep && sep < eol && sscanf(line, "%*s %*s %u:%u", &m.major, &m.minor) == 2) {
+			if (field(line, sep, 4, &f, &len))
+				m.mp = unescape(f, len);
+			if (field(sep + 3, eol, 0, &f, &len))
+				m.fstype = unescape(f, len);
+			if (field(sep + 3, eol, 1, &f, &len))
+				m.source = unescape(f, len);
+			m.super = field(sep + 3, eol, 2, &f, &len) ? unescape(f, len) : strdup("");
+		}
+		if (m.mp && m.fstype && m.source && m.super && !mount_seen(hu, &m)) {
+			nm = reallocarray(hu->mounts, hu->nmounts + 1, sizeof(*nm));
+			if (nm) {
+				hu->mounts = nm;
+				hu->mounts[hu->nmounts++] = m;
+				m.mp = m.fstype = m.source = m.super = NULL;
+			}
+		}
+		free(m.mp);
+		free(m.fstype);
+		free(m.source);
+		free(m.super);
+		line = *eol ? eol + 1 : NULL;
+	}
+}
+
+/*
+ * The mounts of PID 1's namespace (the host's: iopass may run in a private one, from
+ * a unit or udev) and of this process's, and the active swap areas.
+ */
 static void mounts_read(struct iopass_ctx *ctx, struct hostuse_cache *hu)
 {
+	static const char *const files[] = { "/proc/1/mountinfo", "/proc/self/mountinfo" };
+
 	if (hu->mounts_read)
 		return;
-	sysfs_read_file(ctx, "/proc/self/mountinfo", 64 << 20, &hu->mountinfo);
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		_cleanup_free_ char *text = NULL;
+
+		if (sysfs_read_file(ctx, files[i], 64 << 20, &text) == 0)
+			mountinfo_parse(hu, text);
+	}
 	sysfs_read_file(ctx, "/proc/swaps", 16 << 20, &hu->swaps);
 	hu->mounts_read = true;
 }
@@ -331,45 +466,373 @@ static void net_check(struct iopass_dev *dev, struct iopass_report *r, const cha
 
 /* ---- storage ------------------------------------------------------------ */
 
-struct blockuse {
-	char *mountinfo, *swaps;
-};
-
-/* Where MAJ:MIN is mounted (the first mount point), or NULL. */
-static const char *mounted_at(const char *mountinfo, const char *devt, char *buf, size_t size)
+static struct blockdev *block_named(struct hostuse_cache *hu, const char *name)
 {
-	const char *line = mountinfo;
+	for (size_t i = 0; i < hu->nblocks; i++)
+		if (streq(hu->blocks[i].name, name))
+			return &hu->blocks[i];
+	return NULL;
+}
 
-	/* id parent MAJ:MIN root mountpoint options ... */
-	while (line && *line) {
-		char mm[32], mp[512];
-		const char *next = strchr(line, '\n');
+/* The block device whose dev attribute is MAJ:MIN, or NULL; each attribute read once. */
+static const char *block_by_devt(struct iopass_ctx *ctx, struct hostuse_cache *hu, unsigned major,
+				 unsigned minor)
+{
+	for (size_t i = 0; i < hu->nblocks; i++) {
+		struct blockdev *b = &hu->blocks[i];
 
-		if (sscanf(line, "%*s %*s %31s %*s %511s", mm, mp) == 2 && streq(mm, devt)) {
-			snprintf(buf, size, "%s", mp);
-			return buf;
+		if (b->major == -1) {
+			char path[320], devt[32];
+			unsigned ma, mi;
+
+			snprintf(path, sizeof(path), "/sys/class/block/%s/dev", b->name);
+			b->major = b->minor = -2;
+			if (sysfs_read(ctx, path, devt, sizeof(devt)) > 0 && sscanf(devt, "%u:%u", &ma, &mi) == 2 &&
+			    ma < INT_MAX && mi < INT_MAX) {
+				b->major = (int)ma;
+				b->minor = (int)mi;
+			}
 		}
-		line = next ? next + 1 : NULL;
+		if (b->major == (int)major && b->minor == (int)minor)
+			return b->name;
 	}
 	return NULL;
 }
 
-static bool is_swap(const char *swaps, const char *name, const char *dmname)
+/*
+ * The block device a mount source names: /dev/NAME, a link in /dev to it
+ * (/dev/disk/by-uuid/..., /dev/mapper/NAME -> ../dm-0), or /dev/mapper/NAME by
+ * the device-mapper name. NULL for anything else (server:/path, a tag).
+ */
+static const char *block_of_source(struct iopass_ctx *ctx, struct hostuse_cache *hu, const char *src)
 {
-	const char *line = swaps;
+	char target[512];
+	const char *base;
 
-	while (line && *line) {
-		char file[512];
-		const char *next = strchr(line, '\n'), *base;
+	if (strncmp(src, "/dev/", 5) != 0 || strstr(src, "/../"))
+		return NULL;
+	base = strrchr(src, '/') + 1;
+	if (sysfs_readlink(ctx, src, target, sizeof(target)) > 0)
+		base = strrchr(target, '/') ? strrchr(target, '/') + 1 : target;
+	if (block_named(hu, base))
+		return block_named(hu, base)->name;
+	if (strncmp(src, "/dev/mapper/", 12) == 0)
+		for (size_t i = 0; i < hu->nblocks; i++) {
+			char path[320], dmname[128];
 
-		if (sscanf(line, "%511s", file) == 1 && file[0] == '/') {
-			base = strrchr(file, '/') + 1;
-			if (streq(base, name) || (dmname && streq(base, dmname)))
-				return true;
+			snprintf(path, sizeof(path), "/sys/class/block/%s/dm/name", hu->blocks[i].name);
+			if (sysfs_read(ctx, path, dmname, sizeof(dmname)) > 0 && streq(dmname, src + 12))
+				return hu->blocks[i].name;
+		}
+	return NULL;
+}
+
+/*
+ * Add why to the reasons the host uses block device name for, each reason once and
+ * one mount at most (a btrfs with twenty subvolumes mounted is said once).
+ */
+_printf_(4, 5) static void use_add(struct hostuse_cache *hu, const char *name, bool is_mount,
+				   const char *fmt, ...)
+{
+	struct diskuse *nu;
+	va_list ap;
+	char *why;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&why, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	for (size_t i = 0; i < hu->nuses; i++) {
+		struct diskuse *u = &hu->uses[i];
+		char *joined;
+
+		if (!streq(u->name, name))
+			continue;
+		if (!(is_mount && u->mounted) && !strstr(u->why, why) &&
+		    asprintf(&joined, "%s, %s", u->why, why) >= 0) {
+			free(u->why);
+			u->why = joined;
+			u->mounted |= is_mount;
+		}
+		free(why);
+		return;
+	}
+	nu = reallocarray(hu->uses, hu->nuses + 1, sizeof(*nu));
+	if (!nu) {
+		free(why);
+		return;
+	}
+	hu->uses = nu;
+	snprintf(nu[hu->nuses].name, sizeof(nu->name), "%s", name);
+	nu[hu->nuses].mounted = is_mount;
+	nu[hu->nuses++].why = why;
+}
+
+static const char *use_of(const struct hostuse_cache *hu, const char *name)
+{
+	for (size_t i = 0; i < hu->nuses; i++)
+		if (streq(hu->uses[i].name, name))
+			return hu->uses[i].why;
+	return NULL;
+}
+
+/* The mount a path lives on: the longest mount point above it. */
+static const struct mount *mount_of_path(const struct hostuse_cache *hu, const char *path)
+{
+	const struct mount *best = NULL;
+	size_t best_len = 0;
+
+	for (size_t i = 0; i < hu->nmounts; i++) {
+		const char *mp = hu->mounts[i].mp;
+		size_t len = strlen(mp);
+
+		if (streq(mp, "/"))
+			len = 0;
+		else if (strncmp(path, mp, len) != 0 || (path[len] != '/' && path[len] != '\0'))
+			continue;
+		if (!best || len >= best_len) {
+			best = &hu->mounts[i];
+			best_len = len;
+		}
+	}
+	return best;
+}
+
+/*
+ * The block devices under a mount, each marked with why: its own device; for
+ * btrfs every device of the filesystem (/sys/fs/btrfs/FSID/devices, made at mount
+ * time: open_ctree() calls btrfs_sysfs_add_fsid(), fs/btrfs/disk-io.c), since its
+ * st_dev is an anonymous 0:N; for other file systems with an anonymous device
+ * each /dev path of the source ("/dev/sda:/dev/sdb" for bcachefs).
+ */
+static void mount_mark(struct iopass_ctx *ctx, struct hostuse_cache *hu, const struct mount *m,
+		       const char *why, bool is_mount)
+{
+	const char *name = m->major ? block_by_devt(ctx, hu, m->major, m->minor) : NULL;
+	const char *src = block_of_source(ctx, hu, m->source);
+
+	if (name)
+		use_add(hu, name, is_mount, "%s", why);
+	if (streq(m->fstype, "btrfs") && src) {
+		struct dirent *de;
+		DIR *dir;
+
+		if (sysfs_opendir(ctx, "/sys/fs/btrfs", &dir) < 0)
+			return;
+		while ((de = readdir(dir))) {
+			char path[320];
+
+			if (de->d_name[0] == '.' || !name_is_safe(de->d_name) || streq(de->d_name, "features"))
+				continue;
+			char target[512];
+
+			/* the entry is a link to the device: its name is what counts */
+			snprintf(path, sizeof(path), "/sys/fs/btrfs/%s/devices/%s", de->d_name, src);
+			if (sysfs_readlink(ctx, path, target, sizeof(target)) <= 0)
+				continue;
+			snprintf(path, sizeof(path), "/sys/fs/btrfs/%s/devices", de->d_name);
+			DIR *devs;
+			struct dirent *d;
+
+			if (sysfs_opendir(ctx, path, &devs) < 0)
+				continue;
+			while ((d = readdir(devs)))
+				if (d->d_name[0] != '.' && name_is_safe(d->d_name))
+					use_add(hu, d->d_name, is_mount, "%s%s",
+						is_mount ? "part of the btrfs file system " : "", why);
+			closedir(devs);
+		}
+		closedir(dir);
+	}
+	if (m->major == 0 && src) {
+		/* each ':'-separated /dev path of a multi-device source */
+		char *copy = strdup(m->source);
+
+		for (char *save = NULL, *part = copy ? strtok_r(copy, ":", &save) : NULL; part;
+		     part = strtok_r(NULL, ":", &save)) {
+			const char *b = block_of_source(ctx, hu, part);
+
+			if (b)
+				use_add(hu, b, is_mount, "%s%s%s%s", is_mount ? "part of the " : "",
+					is_mount ? m->fstype : "", is_mount ? " file system " : "", why);
+		}
+		free(copy);
+	}
+}
+
+/* The block devices of the file system path is on, marked with why. */
+static void path_mark(struct iopass_ctx *ctx, struct hostuse_cache *hu, const char *path,
+		      const char *why)
+{
+	const struct mount *m = mount_of_path(hu, path);
+
+	if (m)
+		mount_mark(ctx, hu, m, why, false);
+}
+
+/* overlayfs: lowerdir=a:b,upperdir=c,workdir=d (\, and \: escape inside a path) */
+static void overlay_mark(struct iopass_ctx *ctx, struct hostuse_cache *hu, const struct mount *m)
+{
+	char *why = NULL, *opts = strdup(m->super), *o = opts;
+
+	if (!opts || asprintf(&why, "holding a layer of the overlay mounted on %s", m->mp) < 0) {
+		free(opts);
+		return;
+	}
+	while (*o) {
+		char *end = o, *val;
+
+		while (*end && *end != ',') {
+			if (*end == '\\' && end[1])
+				end++;
+			end++;
+		}
+		if (*end)
+			*end++ = '\0';
+		if (strncmp(o, "lowerdir=", 9) == 0 || strncmp(o, "upperdir=", 9) == 0 ||
+		    strncmp(o, "workdir=", 8) == 0) {
+			val = strchr(o, '=') + 1;
+			/* split the value at unescaped ':', dropping the escapes */
+			for (char *p = val, *d = val;; p++) {
+				if (*p == '\\' && p[1]) {
+					*d++ = *++p;
+					continue;
+				}
+				if (*p != ':' && *p != '\0') {
+					*d++ = *p;
+					continue;
+				}
+				char c = *p;
+
+				*d = '\0';
+				if (*val == '/')
+					path_mark(ctx, hu, val, why);
+				if (!c)
+					break;
+				val = d = p + 1;
+			}
+		}
+		o = end;
+	}
+	free(why);
+	free(opts);
+}
+
+/*
+ * File systems the kernel still has mounted, whether or not a mount of them is
+ * visible here (another namespace, a lazy unmount that an open file or a swap
+ * file keeps alive): ext4, xfs and f2fs keep /sys/fs/TYPE/DEVICE and btrfs
+ * /sys/fs/btrfs/FSID/devices/DEVICE for as long as the superblock lives.
+ */
+static void superblocks_mark(struct iopass_ctx *ctx, struct hostuse_cache *hu)
+{
+	static const char *const types[] = { "ext4", "xfs", "f2fs", "btrfs" };
+
+	for (size_t t = 0; t < ARRAY_SIZE(types); t++) {
+		char dirpath[64];
+		struct dirent *de;
+		DIR *dir;
+
+		snprintf(dirpath, sizeof(dirpath), "/sys/fs/%s", types[t]);
+		if (sysfs_opendir(ctx, dirpath, &dir) < 0)
+			continue;
+		while ((de = readdir(dir))) {
+			if (de->d_name[0] == '.' || !name_is_safe(de->d_name) || streq(de->d_name, "features"))
+				continue;
+			if (!streq(types[t], "btrfs")) {
+				if (block_named(hu, de->d_name) && !use_of(hu, de->d_name))
+					use_add(hu, de->d_name, true, "holding an %s file system that is still mounted "
+						"(/sys/fs/%s/%s), though no mount of it is visible here", types[t], types[t], de->d_name);
+				continue;
+			}
+			char path[320];
+			struct dirent *d;
+			DIR *devs;
+
+			snprintf(path, sizeof(path), "/sys/fs/btrfs/%s/devices", de->d_name);
+			if (sysfs_opendir(ctx, path, &devs) < 0)
+				continue;
+			while ((d = readdir(devs)))
+				if (d->d_name[0] != '.' && name_is_safe(d->d_name) && block_named(hu, d->d_name) &&
+				    !use_of(hu, d->d_name))
+					use_add(hu, d->d_name, true, "part of a btrfs file system that is still "
+						"mounted (/sys/fs/btrfs/%s), though no mount of it is visible here", de->d_name);
+			closedir(devs);
+		}
+		closedir(dir);
+	}
+}
+
+/*
+ * What the host uses block devices for by themselves, once per context: every
+ * mount (in PID 1's namespace and this one), the layers of each overlay, every
+ * swap area (partitions by name, swap files by the file system under them), and
+ * the files behind loop devices that are in use.
+ */
+static void uses_read(struct iopass_ctx *ctx, struct hostuse_cache *hu)
+{
+	if (hu->uses_read)
+		return;
+	hu->uses_read = true;
+	mounts_read(ctx, hu);
+	for (size_t i = 0; i < hu->nmounts; i++) {
+		const struct mount *m = &hu->mounts[i];
+		_cleanup_free_ char *why = NULL;
+
+		if (asprintf(&why, "mounted on %s", m->mp) < 0)
+			continue;
+		mount_mark(ctx, hu, m, why, true);
+		if (streq(m->fstype, "overlay"))
+			overlay_mark(ctx, hu, m);
+	}
+	superblocks_mark(ctx, hu);
+	for (const char *line = hu->swaps; line && *line;) {
+		const char *next = strchr(line, '\n');
+		char file[512], type[32];
+
+		/* Filename Type Size Used Priority; the name has its blanks as \040 */
+		if (sscanf(line, "%511s %31s", file, type) == 2 && file[0] == '/') {
+			_cleanup_free_ char *name = unescape(file, strlen(file)), *why = NULL;
+
+			if (name && streq(type, "file")) {
+				if (asprintf(&why, "holding the active swap file %s", name) >= 0)
+					path_mark(ctx, hu, name, why);
+			} else if (name) {
+				const char *b = block_of_source(ctx, hu, name);
+
+				/* /dev/dm-1 or /dev/mapper/vg-swap; a name no device has counts by its base */
+				use_add(hu, b ? b : strrchr(name, '/') + 1, false, "in use as swap");
+			}
 		}
 		line = next ? next + 1 : NULL;
 	}
-	return false;
+	/* loop devices in use: the file behind each is on a file system in use too */
+	for (size_t i = 0; i < hu->nblocks; i++) {
+		char path[320], backing[512], holders[320];
+		const char *name = hu->blocks[i].name, *why = use_of(hu, name);
+		_cleanup_free_ char *msg = NULL;
+		DIR *dir;
+
+		if (strncmp(name, "loop", 4) != 0)
+			continue;
+		snprintf(holders, sizeof(holders), "/sys/class/block/%s/holders", name);
+		if (!why && sysfs_opendir(ctx, holders, &dir) == 0) {
+			struct dirent *de;
+
+			while ((de = readdir(dir)))
+				if (de->d_name[0] != '.')
+					why = "held by another device";
+			closedir(dir);
+		}
+		snprintf(path, sizeof(path), "/sys/class/block/%s/loop/backing_file", name);
+		if (!why || sysfs_read(ctx, path, backing, sizeof(backing)) <= 0 || backing[0] != '/')
+			continue;
+		backing[strcspn(backing, "\n")] = '\0';
+		if (asprintf(&msg, "holding %s, the file behind %s (%s)", backing, name, why) >= 0)
+			path_mark(ctx, hu, backing, msg);
+	}
 }
 
 /*
@@ -377,33 +840,33 @@ static bool is_swap(const char *swaps, const char *name, const char *dmname)
  * (vg-root), mounted on /". As a holder (is_holder), only the label and its
  * state are written, the caller wrote the subject. False when unused.
  */
-static bool block_use(struct iopass_ctx *ctx, const struct blockuse *bu, const char *name,
+static bool block_use(struct iopass_ctx *ctx, struct hostuse_cache *hu, const char *name,
 		      int depth, bool is_holder, struct strbuf *sb)
 {
-	char path[320], devt[32], dmname[128], where[512];
+	char path[320], dmname[128];
 	char label[NAME_MAX + sizeof(dmname) + 4]; /* "name (dmname)" */
-	const char *state = NULL;
+	const char *state = use_of(hu, name);
 	bool used = false;
 	struct dirent *de;
 	DIR *dir;
 
 	snprintf(path, sizeof(path), "/sys/class/block/%s/dm/name", name);
-	if (sysfs_read(ctx, path, dmname, sizeof(dmname)) > 0)
+	if (sysfs_read(ctx, path, dmname, sizeof(dmname)) > 0) {
 		snprintf(label, sizeof(label), "%s (%s)", name, dmname);
-	else
+		if (!state) {
+			char swapname[160];
+
+			snprintf(swapname, sizeof(swapname), "%s", dmname);
+			state = use_of(hu, swapname); /* swap named by /dev/mapper/NAME's base */
+		}
+	} else {
 		snprintf(label, sizeof(label), "%s", name);
-	snprintf(path, sizeof(path), "/sys/class/block/%s/dev", name);
-	if (sysfs_read(ctx, path, devt, sizeof(devt)) > 0 && bu->mountinfo &&
-	    mounted_at(bu->mountinfo, devt, where, sizeof(where)))
-		state = "mounted on ";
-	else if (bu->swaps && is_swap(bu->swaps, name, label[strlen(name)] ? dmname : NULL))
-		state = "in use as swap";
+	}
 	if (is_holder) {
-		sb_add(sb, "%s%s%s%s", label, state ? ", " : "", state ? state : "",
-		       state && *state == 'm' ? where : "");
+		sb_add(sb, "%s%s%s", label, state ? ", " : "", state ? state : "");
 		used = true;
 	} else if (state) {
-		sb_add(sb, "%s is %s%s", label, state, *state == 'm' ? where : "");
+		sb_add(sb, "%s is %s", label, state);
 		used = true;
 	}
 	if (depth >= MAX_STACK)
@@ -418,11 +881,27 @@ static bool block_use(struct iopass_ctx *ctx, const struct blockuse *bu, const c
 		/* a holder (dm, md) means the disk is in use even when nothing is mounted */
 		sb_add(sb, "%s%s%s is held by ", used ? (is_holder ? ", " : "; ") : "",
 		       is_holder ? "which" : label, "");
-		block_use(ctx, bu, de->d_name, depth + 1, true, sb);
+		block_use(ctx, hu, de->d_name, depth + 1, true, sb);
 		used = true;
 	}
 	closedir(dir);
 	return used;
+}
+
+/*
+ * NVMe native multipath: the path nvmeXcYnZ under a controller stands for the
+ * namespace head nvmeXnZ, which sits under the subsystem, not under any PCI
+ * function; whatever uses the head uses every controller that leads to it.
+ */
+static bool nvme_head_of(const char *name, char head[64])
+{
+	unsigned x, y, z;
+	int n = 0;
+
+	if (sscanf(name, "nvme%uc%un%u%n", &x, &y, &z, &n) != 3 || name[n])
+		return false;
+	snprintf(head, 64, "nvme%un%u", x, z);
+	return true;
 }
 
 static void block_check(struct iopass_dev *dev, struct iopass_report *r, const char *who)
@@ -431,7 +910,6 @@ static void block_check(struct iopass_dev *dev, struct iopass_report *r, const c
 	struct hostuse_cache *hu = cache(ctx);
 	const char *devdir = dev_sysfs_dir(dev);
 	struct strbuf sb = { .len = 0 };
-	struct blockuse bu;
 	struct blockdev *blocks;
 	size_t nblk;
 
@@ -441,14 +919,34 @@ static void block_check(struct iopass_dev *dev, struct iopass_report *r, const c
 		class_index(ctx, "/sys/class/block", &hu->blocks, &hu->nblocks);
 		hu->block_read = true;
 	}
-	mounts_read(ctx, hu);
-	bu.mountinfo = hu->mountinfo;
-	bu.swaps = hu->swaps;
 	nblk = owned_by(hu->blocks, hu->nblocks, dev->bdf, &blocks);
+	if (!nblk)
+		return;
+	uses_read(ctx, hu);
 	for (size_t i = 0; i < nblk; i++) {
 		struct strbuf one = { .len = 0 };
+		char head[64];
 
-		if (block_use(ctx, &bu, blocks[i].name, 0, false, &one))
+		if (nvme_head_of(blocks[i].name, head) && block_named(hu, head)) {
+			const char *hpath = block_named(hu, head)->path;
+			size_t hlen = strlen(hpath);
+			struct strbuf sub = { .len = 0 };
+
+			/* the head and its partitions, which sit below it */
+			for (size_t k = 0; k < hu->nblocks; k++) {
+				const char *p = hu->blocks[k].path;
+				struct strbuf part = { .len = 0 };
+
+				if ((streq(p, hpath) || (strncmp(p, hpath, hlen) == 0 && p[hlen] == '/')) &&
+				    block_use(ctx, hu, hu->blocks[k].name, 0, false, &part))
+					sb_add(&sub, "%s%s", sub.len ? "; " : "", part.buf);
+			}
+			if (sub.len)
+				sb_add(&one, "%s leads to %s, and %s", blocks[i].name, head, sub.buf);
+		} else {
+			block_use(ctx, hu, blocks[i].name, 0, false, &one);
+		}
+		if (one.len)
 			sb_add(&sb, "%s%s", sb.len ? "; " : "", one.buf);
 	}
 	if (sb.len) {
@@ -482,7 +980,6 @@ static void sharedfs_check(struct iopass_dev *dev, struct iopass_report *r, cons
 	mounts_read(ctx, hu);
 	while ((de = readdir(dir))) {
 		char tag[256], attr[4400];
-		const char *line;
 
 		if (strncmp(de->d_name, "virtio", 6) != 0 || !name_is_safe(de->d_name))
 			continue;
@@ -493,16 +990,12 @@ static void sharedfs_check(struct iopass_dev *dev, struct iopass_report *r, cons
 				continue;
 		}
 		tag[strcspn(tag, "\n")] = '\0'; /* mount_tag may carry a NUL or newline at the end */
-		for (line = hu->mountinfo; line && *line;) {
-			const char *next = strchr(line, '\n'), *sep = strstr(line, " - ");
-			char mp[512], fstype[32], source[256];
+		for (size_t i = 0; i < hu->nmounts; i++) {
+			const struct mount *m = &hu->mounts[i];
 
-			if (sep && (!next || sep < next) &&
-			    sscanf(line, "%*s %*s %*s %*s %511s", mp) == 1 &&
-			    sscanf(sep + 3, "%31s %255s", fstype, source) == 2 &&
-			    (streq(fstype, "9p") || streq(fstype, "virtiofs")) && streq(source, tag))
-				sb_add(&sb, "%s%s share '%s' is mounted on %s", sb.len ? "; " : "", fstype, tag, mp);
-			line = next ? next + 1 : NULL;
+			if ((streq(m->fstype, "9p") || streq(m->fstype, "virtiofs")) && streq(m->source, tag))
+				sb_add(&sb, "%s%s share '%s' is mounted on %s", sb.len ? "; " : "", m->fstype,
+				       tag, m->mp);
 		}
 	}
 	closedir(dir);

@@ -426,6 +426,243 @@ static void test_nvme_lvm_mounted(void **state)
 	env_close(&e);
 }
 
+/*
+ * Every way from a PCI function to something mounted or active: a host with two
+ * NVMe drives (02:00.0 nvme0, 06:00.0 nvme1) and, scene by scene, what is on them.
+ */
+static struct fx *fx_two_nvme(void)
+{
+	struct fx *fx = fx_workstation();
+
+	fx_add(fx, &FX_DEV(.bdf = "0000:06:00.0", .vendor = 0x144d, .device = 0xa808,
+			   .class = 0x010802, .driver = "nvme", .group = 40,
+			   .pcie = FX_PCIE_ENDPOINT, .flr = true));
+	fx_add_block(fx, "0000:02:00.0", "nvme/nvme0", NULL, "nvme0n1", "259:0", NULL);
+	fx_add_block(fx, NULL, NULL, "nvme0n1", "nvme0n1p1", "259:1", NULL);
+	fx_add_block(fx, NULL, NULL, "nvme0n1", "nvme0n1p2", "259:2", NULL);
+	fx_add_block(fx, "0000:06:00.0", "nvme/nvme1", NULL, "nvme1n1", "259:3", NULL);
+	fx_add_block(fx, NULL, NULL, "nvme1n1", "nvme1n1p1", "259:4", NULL);
+	fx_printf(fx, "proc/self/mountinfo", "%s", "");
+	fx_printf(fx, "proc/swaps", "Filename Type Size Used Priority\n");
+	return fx;
+}
+
+/* The disk-in-use message of bdf, or NULL when the device is not in use. */
+static char *disk_use(struct fx *fx, const char *bdf)
+{
+	struct env e;
+	struct iopass_report *r;
+	const char *m;
+	char *copy;
+
+	env_open(&e, fx);
+	r = check_set(&e, (const char *const[]){ bdf, NULL });
+	m = finding(r, "disk-in-use");
+	copy = m ? strdup(m) : NULL;
+	if (m)
+		assert_int_equal(iopass_report_verdict(r), IOPASS_UNSAFE);
+	iopass_report_free(r);
+	iopass_devlist_free(e.list); /* the tree stays: env_close() would free it */
+	iopass_ctx_free(e.ctx);
+	return copy;
+}
+
+#define assert_disk_use(fx, bdf, expected)                                                     \
+	do {                                                                                   \
+		char *m_ = disk_use((fx), (bdf));                                              \
+		assert_text_equal(m_, (expected));                                             \
+		free(m_);                                                                      \
+	} while (0)
+#define assert_disk_free(fx, bdf)                                                              \
+	do {                                                                                   \
+		char *m_ = disk_use((fx), (bdf));                                              \
+		if (m_)                                                                        \
+			fprintf(stderr, "unexpected: %s\n", m_);                               \
+		assert_null(m_);                                                               \
+	} while (0)
+
+static void test_storage_btrfs(void **state)
+{
+	struct fx *fx = fx_two_nvme();
+
+	(void)state;
+	/* a btrfs root: its st_dev is anonymous (0:33), no holder; seen in PID 1's namespace
+	 * only (iopass in a private one, as a unit or udev may run it) */
+	fx_mkdir(fx, "sys/fs/btrfs/features");
+	fx_mkdir(fx, "sys/fs/btrfs/5c1e2f5a-0b7d-4e3a-9d1a-2f3c4b5a6d7e/devices");
+	fx_symlink(fx, "sys/fs/btrfs/5c1e2f5a-0b7d-4e3a-9d1a-2f3c4b5a6d7e/devices/nvme0n1p2",
+		   "../../../../devices/pci0000:00/0000:00:1b.0/0000:02:00.0/nvme/nvme0/nvme0n1/nvme0n1p2");
+	fx_printf(fx, "proc/1/mountinfo",
+		  "26 1 0:33 /@ / rw,relatime shared:1 - btrfs /dev/nvme0n1p2 rw,ssd,space_cache=v2,subvol=/@\n"
+		  "27 26 0:33 /@home /home rw,relatime shared:2 - btrfs /dev/nvme0n1p2 rw,subvol=/@home\n"
+		  "28 26 259:1 / /boot/efi rw,relatime shared:3 - vfat /dev/nvme0n1p1 rw\n");
+	assert_disk_use(fx, "0000:02:00.0", "nvme0n1p1 is mounted on /boot/efi; "
+					    "nvme0n1p2 is part of the btrfs file system mounted on /");
+	assert_disk_free(fx, "0000:06:00.0");
+
+	/* raid1 over both drives: the mount names one device, the file system has two */
+	fx_symlink(fx, "sys/fs/btrfs/5c1e2f5a-0b7d-4e3a-9d1a-2f3c4b5a6d7e/devices/nvme1n1p1",
+		   "../../../../devices/pci0000:00/0000:06:00.0/nvme/nvme1/nvme1n1/nvme1n1p1");
+	assert_disk_use(fx, "0000:06:00.0", "nvme1n1p1 is part of the btrfs file system mounted on /");
+
+	/* named through a /dev/disk link, in this process's namespace this time */
+	fx_unlink(fx, "proc/1/mountinfo");
+	fx_mkdir(fx, "dev/disk/by-uuid");
+	fx_symlink(fx, "dev/disk/by-uuid/5c1e2f5a", "../../nvme1n1p1");
+	fx_printf(fx, "proc/self/mountinfo",
+		  "40 1 0:45 / /srv rw,relatime - btrfs /dev/disk/by-uuid/5c1e2f5a rw\n");
+	assert_disk_use(fx, "0000:02:00.0", "nvme0n1p2 is part of the btrfs file system mounted on /srv");
+
+	/* no mount of it visible, but the kernel still has it: its sysfs directory lives as
+	 * long as the file system is mounted (another namespace, a lazy unmount) */
+	fx_printf(fx, "proc/self/mountinfo", "%s", "");
+	assert_disk_use(fx, "0000:02:00.0", "nvme0n1p2 is part of a btrfs file system that is still mounted "
+					    "(/sys/fs/btrfs/5c1e2f5a-0b7d-4e3a-9d1a-2f3c4b5a6d7e), though no mount of it is visible here");
+	/* ext4 and xfs keep /sys/fs/TYPE/DEVICE the same way */
+	fx_mkdir(fx, "sys/fs/xfs/nvme1n1p1");
+	fx_unlink(fx, "sys/fs/btrfs/5c1e2f5a-0b7d-4e3a-9d1a-2f3c4b5a6d7e/devices/nvme1n1p1");
+	assert_disk_use(fx, "0000:06:00.0", "nvme1n1p1 is holding an xfs file system that is still mounted "
+					    "(/sys/fs/xfs/nvme1n1p1), though no mount of it is visible here");
+	/* unmounted for good: nothing left */
+	fx_unlink(fx, "sys/fs/btrfs/5c1e2f5a-0b7d-4e3a-9d1a-2f3c4b5a6d7e/devices/nvme0n1p2");
+	fx_unlink(fx, "sys/fs/xfs/nvme1n1p1");
+	assert_disk_free(fx, "0000:02:00.0");
+	assert_disk_free(fx, "0000:06:00.0");
+	fx_free(fx);
+}
+
+static void test_storage_swapfile_overlay_loop(void **state)
+{
+	struct fx *fx = fx_two_nvme();
+
+	(void)state;
+	/* a swap file (its name with a blank, escaped by the kernel) on /var, on the 2nd drive;
+	 * /var2 must not count as under /var */
+	fx_printf(fx, "proc/self/mountinfo",
+		  "22 1 259:2 / / rw,relatime - ext4 /dev/nvme0n1p2 rw\n"
+		  "23 22 259:4 / /var rw,relatime - xfs /dev/nvme1n1p1 rw\n"
+		  "24 22 0:50 / /var2 rw,relatime - nfs4 srv:/export rw,addr=192.0.2.1\n");
+	fx_printf(fx, "proc/swaps", "Filename Type Size Used Priority\n"
+				    "/var/swap\\040file file 4194300 0 -2\n");
+	assert_disk_use(fx, "0000:06:00.0", "nvme1n1p1 is mounted on /var, holding the active swap file /var/swap file");
+	fx_printf(fx, "proc/self/mountinfo",
+		  "22 1 259:2 / / rw,relatime - ext4 /dev/nvme0n1p2 rw\n"
+		  "24 22 0:50 / /var2 rw,relatime - nfs4 srv:/export rw,addr=192.0.2.1\n");
+	/* /var not mounted: the swap file is on / (nvme0n1p2), and nvme1 is free */
+	assert_disk_use(fx, "0000:02:00.0", "nvme0n1p2 is mounted on /, holding the active swap file /var/swap file");
+	assert_disk_free(fx, "0000:06:00.0");
+	fx_printf(fx, "proc/self/mountinfo",
+		  "23 1 259:4 / /var rw,relatime - xfs /dev/nvme1n1p1 rw\n"
+		  "24 1 0:50 / /var2 rw,relatime - nfs4 srv:/export rw,addr=192.0.2.1\n");
+	fx_printf(fx, "proc/swaps", "Filename Type Size Used Priority\n"
+				    "/var2/swap file 4194300 0 -2\n");
+	assert_disk_use(fx, "0000:06:00.0", "nvme1n1p1 is mounted on /var");
+	/* /var2 is not under /var: a swap file there is on / */
+	fx_printf(fx, "proc/self/mountinfo",
+		  "22 1 259:2 / / rw,relatime - ext4 /dev/nvme0n1p2 rw\n"
+		  "23 22 259:4 / /var rw,relatime - xfs /dev/nvme1n1p1 rw\n");
+	assert_disk_use(fx, "0000:06:00.0", "nvme1n1p1 is mounted on /var");
+	assert_disk_use(fx, "0000:02:00.0", "nvme0n1p2 is mounted on /, holding the active swap file /var2/swap");
+	/* the swap file alone, where nothing is mounted but the file system under it */
+	fx_printf(fx, "proc/self/mountinfo", "23 1 259:4 / /var\\040lib rw - xfs /dev/nvme1n1p1 rw\n");
+	fx_printf(fx, "proc/swaps", "Filename Type Size Used Priority\n"
+				    "/var\\040lib/swapfile file 4194300 0 -2\n");
+	{
+		char *m = disk_use(fx, "0000:06:00.0");
+
+		assert_non_null(m);
+		assert_text_equal(m, "nvme1n1p1 is mounted on /var lib, holding the active swap file /var lib/swapfile");
+		free(m);
+	}
+	/* swap file on a btrfs (anonymous device): through /sys/fs/btrfs */
+	fx_mkdir(fx, "sys/fs/btrfs/aaaa-bbbb/devices");
+	fx_symlink(fx, "sys/fs/btrfs/aaaa-bbbb/devices/nvme1n1p1", "../../../../nvme1n1p1");
+	fx_printf(fx, "proc/1/mountinfo", "30 1 0:40 / /swap rw - btrfs /dev/nvme1n1p1 rw\n");
+	fx_printf(fx, "proc/self/mountinfo", "%s", "");
+	fx_printf(fx, "proc/swaps", "Filename Type Size Used Priority\n/swap/file file 4194300 0 -2\n");
+	assert_disk_use(fx, "0000:06:00.0", "nvme1n1p1 is part of the btrfs file system mounted on /swap, "
+					    "holding the active swap file /swap/file");
+	fx_printf(fx, "proc/1/mountinfo", "%s", "");
+	fx_printf(fx, "proc/self/mountinfo", "%s", "");
+
+	/* an overlay (a container's root) whose upper layer lives on the 2nd drive, which is
+	 * mounted nowhere else as such: only the layer's mount counts */
+	fx_printf(fx, "proc/swaps", "Filename Type Size Used Priority\n");
+	fx_printf(fx, "proc/self/mountinfo",
+		  "22 1 259:2 / / rw - ext4 /dev/nvme0n1p2 rw\n"
+		  "23 22 259:4 /containers /srv/c rw - xfs /dev/nvme1n1p1 rw\n"
+		  "60 22 0:70 / /run/c1/merged rw - overlay overlay rw,lowerdir=/usr/share/img\\:1:/opt/base,upperdir=/srv/c/up,workdir=/srv/c/work\n");
+	assert_disk_use(fx, "0000:06:00.0", "nvme1n1p1 is mounted on /srv/c, holding a layer of the overlay mounted on /run/c1/merged");
+	fx_printf(fx, "proc/self/mountinfo",
+		  "22 1 259:2 / / rw - ext4 /dev/nvme0n1p2 rw\n"
+		  "60 22 0:70 / /run/c1/merged rw - overlay overlay rw,lowerdir=/srv/c/low,upperdir=/tmp/up,workdir=/tmp/work\n");
+	/* the lower layer on / : nvme0n1p2, as the root already is */
+	assert_disk_use(fx, "0000:02:00.0", "nvme0n1p2 is mounted on /, holding a layer of the overlay mounted on /run/c1/merged");
+	/* the layers' own mount seen only through the overlay: mounted in PID 1's namespace */
+	fx_printf(fx, "proc/self/mountinfo",
+		  "60 1 0:70 / /run/c1/merged rw - overlay overlay rw,lowerdir=/data/low:/data/low2,upperdir=/data/up,workdir=/data/work\n");
+	fx_printf(fx, "proc/1/mountinfo", "23 1 259:4 / /data rw - xfs /dev/nvme1n1p1 rw\n");
+	assert_disk_use(fx, "0000:06:00.0", "nvme1n1p1 is mounted on /data, holding a layer of the overlay mounted on /run/c1/merged");
+
+	/* bcachefs over both drives: its source names each device */
+	fx_printf(fx, "proc/1/mountinfo", "%s", "");
+	fx_printf(fx, "proc/self/mountinfo",
+		  "23 1 0:81 / /var/lib rw - bcachefs /dev/nvme1n1p1:/dev/nvme0n1p1 rw\n");
+	assert_disk_use(fx, "0000:06:00.0", "nvme1n1p1 is part of the bcachefs file system mounted on /var/lib");
+	assert_disk_use(fx, "0000:02:00.0", "nvme0n1p1 is part of the bcachefs file system mounted on /var/lib");
+	fx_free(fx);
+}
+
+/* The loop path by itself: a loop device in use, its file on a disk nothing else uses. */
+static void test_storage_loop(void **state)
+{
+	struct fx *fx = fx_two_nvme();
+
+	(void)state;
+	fx_add_block(fx, NULL, NULL, NULL, "loop3", "7:3", NULL);
+	fx_printf(fx, "sys/devices/virtual/block/loop3/loop/backing_file", "/images/vm.img\n");
+	/* the drive's file system is mounted in a namespace iopass cannot see: only the
+	 * loop device's backing file ties it to the drive (by a mount seen here) */
+	fx_printf(fx, "proc/self/mountinfo",
+		  "22 1 7:3 / /mnt rw - ext4 /dev/loop3 rw\n"
+		  "23 1 0:90 / /images rw - bcachefs /dev/nvme1n1p1 rw\n");
+	assert_disk_use(fx, "0000:06:00.0", "nvme1n1p1 is part of the bcachefs file system mounted on /images, "
+					    "holding /images/vm.img, the file behind loop3 (mounted on /mnt)");
+	/* swap on the loop device, its file on /images: the loop reason carries it */
+	fx_printf(fx, "proc/self/mountinfo", "23 1 0:90 / /images rw - bcachefs /dev/nvme1n1p1 rw\n");
+	fx_printf(fx, "proc/swaps", "Filename Type Size Used Priority\n/dev/loop3 partition 1000 0 -2\n");
+	assert_disk_use(fx, "0000:06:00.0", "nvme1n1p1 is part of the bcachefs file system mounted on /images, "
+					    "holding /images/vm.img, the file behind loop3 (in use as swap)");
+	/* the loop device unused: the drive is used only by /images itself */
+	fx_printf(fx, "proc/swaps", "Filename Type Size Used Priority\n");
+	fx_printf(fx, "proc/self/mountinfo", "%s", "");
+	assert_disk_free(fx, "0000:06:00.0");
+	fx_free(fx);
+}
+
+/* NVMe native multipath: one namespace head under the subsystem, a path under each controller. */
+static void test_storage_nvme_multipath(void **state)
+{
+	struct fx *fx = fx_workstation();
+
+	(void)state;
+	fx_add(fx, &FX_DEV(.bdf = "0000:06:00.0", .vendor = 0x144d, .device = 0xa824,
+			   .class = 0x010802, .driver = "nvme", .group = 40, .pcie = FX_PCIE_ENDPOINT));
+	fx_add(fx, &FX_DEV(.bdf = "0000:06:00.1", .vendor = 0x144d, .device = 0xa824,
+			   .class = 0x010802, .driver = "nvme", .group = 41, .pcie = FX_PCIE_ENDPOINT));
+	fx_add_block(fx, "0000:06:00.0", "nvme/nvme0", NULL, "nvme0c0n1", "0:0", NULL);
+	fx_add_block(fx, "0000:06:00.1", "nvme/nvme1", NULL, "nvme0c1n1", "0:0", NULL);
+	fx_add_block(fx, NULL, NULL, NULL, "nvme0n1", "259:0", NULL);
+	fx_add_block(fx, NULL, NULL, "nvme0n1", "nvme0n1p1", "259:1", NULL);
+	fx_printf(fx, "proc/swaps", "Filename Type Size Used Priority\n");
+	fx_printf(fx, "proc/self/mountinfo", "22 1 259:1 / /data rw - xfs /dev/nvme0n1p1 rw\n");
+	assert_disk_use(fx, "0000:06:00.0", "nvme0c0n1 leads to nvme0n1, and nvme0n1p1 is mounted on /data");
+	assert_disk_use(fx, "0000:06:00.1", "nvme0c1n1 leads to nvme0n1, and nvme0n1p1 is mounted on /data");
+	fx_printf(fx, "proc/self/mountinfo", "%s", "");
+	assert_disk_free(fx, "0000:06:00.0");
+	fx_free(fx);
+}
+
 static struct fx *fx_nics(void)
 {
 	struct fx *fx = fx_workstation();
@@ -820,6 +1057,10 @@ int main(void)
 		cmocka_unit_test(test_group_open),
 		cmocka_unit_test(test_pf_with_vfs),
 		cmocka_unit_test(test_nvme_lvm_mounted),
+		cmocka_unit_test(test_storage_btrfs),
+		cmocka_unit_test(test_storage_swapfile_overlay_loop),
+		cmocka_unit_test(test_storage_loop),
+		cmocka_unit_test(test_storage_nvme_multipath),
 		cmocka_unit_test(test_nics),
 		cmocka_unit_test(test_console_fb),
 		cmocka_unit_test(test_virtio),
