@@ -892,6 +892,105 @@ scenario_9() {
 	end
 }
 
+# ---- 10: the storage guards: btrfs, a swap file, a private mount namespace --------------
+#
+# The NVMe with serial $DISK_SERIAL carries, in turn, a mounted btrfs, the same seen
+# from a process whose mount namespace does not have it, an ext4 with an active swap
+# file, then that ext4 after a lazy unmount with a file still open (no mount visible
+# anywhere, the kernel keeps the file system for the open file). Each time check says unsafe (disk-in-use)
+# and attach refuses without --force, the device stays on nvme; unmounted and swapped
+# off, it is attachable (attach, detach).
+
+# expect_refused WHAT: check -J unsafe with disk-in-use, attach -n and attach exit 3
+expect_refused() {
+	local b=$DISK
+	run "$IOPASS" check -J "$b"
+	expect "$1: check $b: verdict" unsafe "$(verdict_of "$b")" "stdout: $(oneline $T/out)"
+	expect "$1: check $b: finding disk-in-use" yes \
+		"$(jq -r --arg b "$b" '.devices[] | select(.bdf == $b) | .findings[] | select(.code == "disk-in-use") | "yes"' $T/out 2>/dev/null | head -n 1)"
+	info "$1: $(jq -r --arg b "$b" '.devices[] | select(.bdf == $b) | .findings[] | select(.code == "disk-in-use") | .message' $T/out 2>/dev/null)"
+	run "$IOPASS" attach --dry-run "$b"
+	expect "$1: attach --dry-run $b: exit status (refused)" 3 "$RC" "stderr: $(oneline $T/err)"
+	if [ "$RC" = 3 ]; then
+		run "$IOPASS" attach "$b"
+		expect "$1: attach $b: exit status (refused)" 3 "$RC" "stderr: $(oneline $T/err)"
+	fi
+	expect "$1: $b driver link" nvme "$(drv_of "$b")"
+}
+
+scenario_10() {
+	local c ns mnt=/tmp/s10 rc
+	begin 10 "storage guards: a btrfs, the same from a private mount namespace, a swap file, a lazily unmounted ext4"
+	snapshot >$T/snap.10
+	DISK=''
+	for c in /sys/class/nvme/nvme*; do
+		[ "$(tr -d ' \n' <"$c/serial" 2>/dev/null)" = "$DISK_SERIAL" ] || continue
+		DISK=$(basename "$(readlink -f "$c/device")")
+		ns=$(ls -d "$c"/nvme*n1 2>/dev/null | head -n 1)
+		ns=${ns##*/}
+	done
+	if [ -z "$DISK" ] || [ -z "$ns" ] || [ ! -b "/dev/$ns" ]; then
+		fail "setup: no NVMe with serial $DISK_SERIAL and a namespace: $(ls /sys/class/nvme /sys/class/block | tr '\n' ' ')"
+		end
+		return
+	fi
+	info "the disk: $DISK, namespace /dev/$ns"
+	mkdir -p $mnt
+	for tool in mkfs.btrfs mkfs.ext4 mkswap swapon; do
+		command -v $tool >/dev/null || { fail "setup: no $tool (scripts/deps.sh --test installs btrfs-progs, e2fsprogs, util-linux)"; end; return; }
+	done
+	run "$IOPASS" check -J "$DISK"
+	expect "nothing on the disk yet: check $DISK verdict" ready "$(verdict_of "$DISK")" "stdout: $(oneline $T/out)"
+
+	modprobe btrfs >>"$LOG" 2>&1
+	run mkfs.btrfs -f "/dev/$ns"
+	expect "mkfs.btrfs /dev/$ns: exit status" 0 "$RC" "stderr: $(oneline $T/err)"
+	run mount -t btrfs "/dev/$ns" $mnt
+	expect "mount the btrfs: exit status" 0 "$RC" "stderr: $(oneline $T/err); /proc/filesystems: $(grep -c btrfs /proc/filesystems)"
+	if [ "$RC" = 0 ]; then
+		info "mountinfo: $(grep " $mnt " /proc/self/mountinfo)"
+		expect_refused "a mounted btrfs ($(awk -v m=$mnt '$5 == m {print $3}' /proc/self/mountinfo) in mountinfo, no holders)"
+		# the same from a mount namespace without it (as a unit with PrivateMounts= runs)
+		echo "\$ unshare -m: umount $mnt; iopass check -J $DISK" >>"$LOG"
+		unshare -m sh -c "umount $mnt && ! grep -q ' $mnt ' /proc/self/mountinfo && $IOPASS check -J $DISK" >$T/out 2>$T/err
+		rc=$?
+		cat $T/out >>"$LOG"
+		expect "a private namespace without the mount: check $DISK exit status (not ready)" 3 "$rc" "stderr: $(oneline $T/err)"
+		expect "a private namespace without the mount: verdict" unsafe "$(verdict_of "$DISK")" "stdout: $(oneline $T/out)"
+		umount $mnt
+	fi
+
+	run mkfs.ext4 -q -F "/dev/$ns"
+	expect "mkfs.ext4 /dev/$ns: exit status" 0 "$RC" "stderr: $(oneline $T/err)"
+	mount "/dev/$ns" $mnt &&
+		dd if=/dev/zero of=$mnt/swapfile bs=1M count=16 status=none && chmod 600 $mnt/swapfile &&
+		mkswap $mnt/swapfile >>"$LOG" 2>&1 && swapon $mnt/swapfile
+	rc=$?
+	expect "an ext4 with an active swap file on it: setup" 0 "$rc" "$(cat /proc/swaps | tr '\n' ' ')"
+	if [ "$rc" = 0 ]; then
+		expect_refused "an ext4 mounted on $mnt with the active swap file $mnt/swapfile"
+		swapoff $mnt/swapfile
+		# a file held open, then a lazy unmount: no mount is visible anywhere, the
+		# kernel keeps the file system for the open file (as it would for a swap file)
+		exec 7<$mnt/swapfile
+		umount -l $mnt
+		info "after umount -l: mountinfo has the disk: $(grep -c "/dev/$ns" /proc/self/mountinfo), /sys/fs/ext4: $(ls /sys/fs/ext4 | tr '\n' ' ')"
+		expect_refused "an ext4 lazily unmounted, a file on it still open (no mount visible)"
+		exec 7<&-
+	fi
+	for _ in $(seq 50); do [ -e /sys/fs/ext4/"$ns" ] || break; sleep 0.1; done
+	sleep 0.5
+	run "$IOPASS" check -J "$DISK"
+	expect "all unmounted and swapped off: check $DISK verdict" ready "$(verdict_of "$DISK")" "stdout: $(oneline $T/out)"
+	run "$IOPASS" attach "$DISK"
+	expect "unused: attach $DISK: exit status" 0 "$RC" "stderr: $(oneline $T/err)"
+	expect "$DISK driver link after attach" vfio-pci "$(drv_of "$DISK")"
+	run "$IOPASS" detach "$DISK"
+	expect "detach $DISK: exit status" 0 "$RC" "stderr: $(oneline $T/err)"
+	expect_restored $T/snap.10 "after scenario 10"
+	end
+}
+
 # ---- 5: the root filesystem's device is refused -------------------------------------------
 
 scenario_5() {
@@ -916,7 +1015,7 @@ scenario_5() {
 
 # run.sh may name a subset (IOPASS_VM_SCENARIOS); 5 stays last: if its guard
 # failed, the guest would lose its root filesystem
-for s in ${SCENARIOS:-1 2 3 4 6 8 7 9 5}; do
+for s in ${SCENARIOS:-1 2 3 4 6 8 7 9 10 5}; do
 	"scenario_$s"
 done
 SC=0

@@ -12,11 +12,11 @@
 # /boot/vmlinuz-KVER and /lib/modules/KVER), IOPASS_VM_TIMEOUT=SECONDS limits the
 # VM (default 900; a run takes about 130 s), IOPASS_VM_CONSOLE=1 shows the serial
 # console as it runs, IOPASS_VM_SCENARIOS="N ..." runs only those scenarios (for
-# work on one; the default is all, in the order 1 2 3 4 6 8 7 9 5).
+# work on one; the default is all, in the order 1 2 3 4 6 8 7 9 10 5).
 set -euo pipefail
 
 SKIP=77
-ALL_SCENARIOS="1 2 3 4 6 8 7 9 5"
+ALL_SCENARIOS="1 2 3 4 6 8 7 9 10 5"
 here=$(cd "$(dirname "$0")" && pwd)
 t0=$(date +%s)
 
@@ -113,6 +113,7 @@ done <<<"$mods"
 #   00:05.0 pcie-root-port -> 01:00.0 e1000e
 #   00:06.0 pcie-root-port -> 02:00.0 nvme with SR-IOV (2 VFs; for the vf scenarios)
 #   00:07.0 pcie-pci-bridge -> 03:01.0 e1000, 03:02.0 virtio-rng (one group of three)
+#   00:08.0 pcie-root-port -> 04:00.0 nvme with a 256 MiB namespace (the storage guards)
 #   00:1f.0/2/3 the ICH9 LPC, SATA and SMBus functions (one group)
 # the guest mounts its own /tmp and /run: it runs a copy of iopass from the results share
 mkdir -p "$results/bin"
@@ -125,8 +126,13 @@ PORT_NIC=0000:00:05.0
 PORT_NVME=0000:00:06.0
 PCI_BRIDGE=0000:00:07.0
 ROOT_TAG=hostroot
+DISK_SERIAL=iopassdisk
 SCENARIOS="$scenarios"
 EOF
+
+# the storage scenario's disk: sparse, new every run
+rm -f "$work/disk.img"
+truncate -s 256M "$work/disk.img"
 
 append="console=ttyS0 intel_iommu=on panic=-1 root=hostroot rootfstype=9p"
 append="$append rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=loose ro"
@@ -150,6 +156,9 @@ qemu_args=(
 	-device pcie-pci-bridge,id=pb,bus=pcie.0,addr=0x7
 	-device e1000,bus=pb,addr=0x1,romfile=,mac=52:54:00:12:34:31
 	-device virtio-rng-pci,bus=pb,addr=0x2
+	-device pcie-root-port,id=rp3,bus=pcie.0,addr=0x8,chassis=3
+	-drive file="$work/disk.img",if=none,id=disk1,format=raw,cache=unsafe
+	-device nvme,bus=rp3,addr=0x0,serial=iopassdisk,drive=disk1
 )
 
 timeout_s=${IOPASS_VM_TIMEOUT:-900}
