@@ -1040,7 +1040,7 @@ int iopass_detach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 			continue;
 		if (vfio_group_users(ctx, devs[i]->group, users, sizeof(users))) {
 			report_add(t->guards, IOPASS_LEVEL_FAIL, "group-open",
-				   "%s: /dev/vfio/%d is open by %s: a VM is using it", devs[i]->bdf,
+				   "%s: group %d is open by %s: a VM is using it", devs[i]->bdf,
 				   devs[i]->group, users);
 			report_hint(t->guards, "shut the VM down first, or pass --force");
 			refuse |= !(flags & IOPASS_BIND_FORCE);

@@ -598,8 +598,34 @@ static void check_reset(const struct iopass_devlist *list, struct iopass_dev *de
 struct vfio_user {
 	int group;
 	unsigned pid;
-	char desc[96]; /* "qemu-system-x86 (pid 4242)" */
+	char desc[64 + 160 + 24]; /* comm, target: "qemu-system-x86 (pid 4242, /dev/vfio/6)" */
 };
+
+/*
+ * The IOMMU group of what an open /dev/vfio path reaches: /dev/vfio/N is group N;
+ * /dev/vfio/devices/vfioN, the device cdev of the iommufd backend (what
+ * 'emit --iommufd' configures), is the group of the device behind it
+ * (/sys/class/vfio-dev/vfioN/device). -1 for anything else (/dev/vfio/vfio).
+ */
+static int vfio_path_group(struct iopass_ctx *ctx, const char *target)
+{
+	char path[256], name[64];
+	unsigned g;
+
+	if (strncmp(target, "/dev/vfio/devices/", 18) == 0) {
+		if (!name_is_safe(target + 18))
+			return -1;
+		snprintf(path, sizeof(path), "/sys/class/vfio-dev/%s/device/iommu_group", target + 18);
+		if (sysfs_readlink(ctx, path, name, sizeof(name)) <= 0)
+			return -1;
+		const char *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+
+		return parse_uint(base, INT32_MAX, &g) == 0 ? (int)g : -1;
+	}
+	if (strncmp(target, "/dev/vfio/", 10) == 0 && parse_uint(target + 10, INT32_MAX, &g) == 0)
+		return (int)g;
+	return -1;
+}
 
 /* Every process holding a /dev/vfio/<group> open, from one walk of /proc. */
 static int vfio_users_scan(struct iopass_ctx *ctx, struct vfio_user **ret, size_t *ret_n)
@@ -614,10 +640,11 @@ static int vfio_users_scan(struct iopass_ctx *ctx, struct vfio_user **ret, size_
 	if (sysfs_opendir(ctx, "/proc", &proc) < 0)
 		return 0;
 	while ((de = readdir(proc))) {
-		char path[300], target[128], comm[64];
+		char path[300], target[160], comm[64];
 		unsigned pid, g;
 		struct dirent *fe;
 		DIR *fds;
+		int gi;
 
 		if (parse_uint(de->d_name, INT32_MAX, &pid) < 0)
 			continue;
@@ -631,8 +658,12 @@ static int vfio_users_scan(struct iopass_ctx *ctx, struct vfio_user **ret, size_
 
 			snprintf(path, sizeof(path), "/proc/%u/fd/%s", pid, fe->d_name);
 			if (sysfs_readlink(ctx, path, target, sizeof(target)) <= 0 ||
-			    strncmp(target, "/dev/vfio/", 10) != 0 || parse_uint(target + 10, INT32_MAX, &g) < 0)
+			    strncmp(target, "/dev/vfio/", 10) != 0)
 				continue;
+			gi = vfio_path_group(ctx, target);
+			if (gi < 0)
+				continue;
+			g = (unsigned)gi;
 			if (!comm[0]) {
 				snprintf(path, sizeof(path), "/proc/%u/comm", pid);
 				if (sysfs_read(ctx, path, comm, sizeof(comm)) <= 0)
@@ -648,7 +679,7 @@ static int vfio_users_scan(struct iopass_ctx *ctx, struct vfio_user **ret, size_
 			users = nu;
 			users[n].group = (int)g;
 			users[n].pid = pid;
-			snprintf(users[n].desc, sizeof(users[n].desc), "%s (pid %u)", comm, pid);
+			snprintf(users[n].desc, sizeof(users[n].desc), "%s (pid %u, %s)", comm, pid, target);
 			n++;
 		}
 		closedir(fds);
@@ -682,7 +713,7 @@ static void check_group_open(struct iopass_ctx *ctx, struct iopass_dev *dev, str
 
 	if (vfio_group_users(ctx, dev->group, pids, sizeof(pids)))
 		report_add(r, IOPASS_LEVEL_INFO, "group-open",
-			   "/dev/vfio/%d is open by %s: a VM is using the group", dev->group, pids);
+			   "group %d is open by %s: a VM is using it", dev->group, pids);
 }
 
 static void check_sriov_pf(const struct iopass_devlist *list, struct iopass_dev *dev,

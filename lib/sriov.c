@@ -143,7 +143,7 @@ static int guard_vfs(struct iopass_ctx *ctx, struct iopass_dev *const *vfs, size
 		if (iopass_dev_is_vfio(vfs[i]) && vfs[i]->group >= 0 &&
 		    vfio_group_users(ctx, vfs[i]->group, users, sizeof(users))) {
 			report_add(t->guards, IOPASS_LEVEL_FAIL, "group-open",
-				   "%s/dev/vfio/%d is open by %s: a VM is using it", who, vfs[i]->group, users);
+				   "%sgroup %d is open by %s: a VM is using it", who, vfs[i]->group, users);
 			report_hint(t->guards, "shut the VM down first, or pass --force");
 		}
 		hostuse_check(vfs[i], t->guards, who);

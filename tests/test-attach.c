@@ -478,10 +478,21 @@ static void test_detach_group_open(void **state)
 	SIM(&s, &r, "detach", "03:00.2");
 	assert_int_equal(r.status, 3);
 	assert_text_equal(r.err,
-		"iopass: detach: 0000:03:00.2: /dev/vfio/6 is open by qemu-system-x86 (pid 4242): a VM "
+		"iopass: detach: 0000:03:00.2: group 6 is open by qemu-system-x86 (pid 4242, /dev/vfio/6): a VM "
 		"is using it; pass --force to override\n"
 		"  fix: shut the VM down first, or pass --force\n"
 		"iopass: detach: refused: nothing was changed\n");
+	run_free(&r);
+	assert_driver(&s, "0000:03:00.2", "vfio-pci");
+	/* the same VM on the iommufd backend: it holds the device's cdev */
+	fx_unlink(s.fx, "proc/4242/fd/17");
+	fx_symlink(s.fx, "proc/4242/fd/30", "/dev/vfio/devices/vfio0");
+	fx_mkdir(s.fx, "sys/class/vfio-dev/vfio0/device");
+	fx_symlink(s.fx, "sys/class/vfio-dev/vfio0/device/iommu_group", "../../../../kernel/iommu_groups/6");
+	SIM(&s, &r, "detach", "03:00.2");
+	assert_int_equal(r.status, 3);
+	assert_non_null(strstr(r.err, "0000:03:00.2: group 6 is open by qemu-system-x86 (pid 4242, "
+				      "/dev/vfio/devices/vfio0): a VM is using it"));
 	run_free(&r);
 	assert_driver(&s, "0000:03:00.2", "vfio-pci");
 	SIM(&s, &r, "detach", "03:00.2", "--force");
@@ -831,7 +842,7 @@ static void test_vf_create_attach(void **state)
 	assert_true(fx_exists(s.fx, "dev/vfio/7"));
 	SIM(&s, &r, "vf", "remove", "03:00.0");
 	assert_int_equal(r.status, 3);
-	assert_non_null(strstr(r.err, "VF 0000:03:00.3: /dev/vfio/7 is open by qemu-system-x86 (pid 4242)"));
+	assert_non_null(strstr(r.err, "VF 0000:03:00.3: group 7 is open by qemu-system-x86 (pid 4242, /dev/vfio/7)"));
 	run_free(&r);
 	assert_true(fx_exists(s.fx, "sys/bus/pci/devices/0000:03:00.3"));
 	SIM(&s, &r, "vf", "remove", "--force", "03:00.0");

@@ -353,7 +353,26 @@ static void test_group_open(void **state)
 	env_open(&e, fx);
 	r = CHECK(&e, "0000:03:00.2");
 	assert_finding(r, "group-open",
-		       "/dev/vfio/6 is open by qemu-system-x86 (pid 4242): a VM is using the group");
+		       "group 6 is open by qemu-system-x86 (pid 4242, /dev/vfio/6): a VM is using it");
+	iopass_report_free(r);
+
+	/* the iommufd backend: the VM holds the device's cdev, not the group's file */
+	fx_unlink(fx, "proc/4242/fd/17");
+	fx_symlink(fx, "proc/4242/fd/21", "/dev/vfio/devices/vfio3");
+	fx_symlink(fx, "proc/4242/fd/22", "/dev/iommu");
+	fx_mkdir(fx, "sys/class/vfio-dev/vfio3/device");
+	fx_symlink(fx, "sys/class/vfio-dev/vfio3/device/iommu_group", "../../../../kernel/iommu_groups/6");
+	env_refresh(&e);
+	r = CHECK(&e, "0000:03:00.2");
+	assert_finding(r, "group-open", "group 6 is open by qemu-system-x86 (pid 4242, "
+					 "/dev/vfio/devices/vfio3): a VM is using it");
+	iopass_report_free(r);
+	/* a cdev whose device is gone, or a name that is no cdev's, is no user */
+	fx_unlink(fx, "sys/class/vfio-dev/vfio3/device/iommu_group");
+	fx_symlink(fx, "proc/4242/fd/23", "/dev/vfio/devices/../6");
+	env_refresh(&e);
+	r = CHECK(&e, "0000:03:00.2");
+	assert_no_finding(r, "group-open");
 	iopass_report_free(r);
 	env_close(&e);
 }
@@ -1005,7 +1024,7 @@ static void test_cli_escapes(void **state)
 	assert_null(strchr(r.out, '\x1b'));
 	assert_null(strchr(r.out, '\x07'));
 	assert_non_null(strstr(r.out, "Evil\\x1b]0;owned\\x07 Corp VF \\x1b[31mred\\x1b[0m, group 6"));
-	assert_non_null(strstr(r.out, "/dev/vfio/6 is open by qemu\\x1b[2J (pid 4242)"));
+	assert_non_null(strstr(r.out, "group 6 is open by qemu\\x1b[2J (pid 4242, /dev/vfio/6)"));
 	run_free(&r);
 	free(ids_env);
 	fx_free(fx);
