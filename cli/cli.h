@@ -78,6 +78,8 @@ const char *cli_did_you_mean(const char *word, const char *const *candidates);
 
 /* A context for the sysroot in use, with the library's log going to stderr. */
 int cli_ctx_new(const char *cmd, struct iopass_ctx **ret_ctx);
+/* The same for a command that writes: as root, IOPASS_SYSROOT is ignored (only --sysroot). */
+int cli_ctx_new_writer(const char *cmd, struct iopass_ctx **ret_ctx);
 
 /* --group N; prints the error itself. */
 int cli_parse_group(const char *cmd, const char *arg, int *ret);

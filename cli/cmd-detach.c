@@ -126,7 +126,7 @@ static int cmd_detach_main(int argc, char *argv[])
 	if (ret != EXIT_OK)
 		return ret;
 
-	ret = cli_ctx_new(CMD, &ctx);
+	ret = cli_ctx_new_writer(CMD, &ctx);
 	if (ret != EXIT_OK)
 		return ret;
 	if (w.wait_ms >= 0)

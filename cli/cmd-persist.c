@@ -145,7 +145,7 @@ static int cmd_persist_main(int argc, char *argv[])
 		cli_err(CMD, "unknown action '%s'; use list or remove", verb);
 		return EXIT_USAGE;
 	}
-	ret = cli_ctx_new(CMD, &ctx);
+	ret = streq(verb, "remove") ? cli_ctx_new_writer(CMD, &ctx) : cli_ctx_new(CMD, &ctx);
 	if (ret != EXIT_OK)
 		return ret;
 	if (streq(verb, "list")) {
@@ -210,7 +210,7 @@ static int cmd_udev_bind_main(int argc, char *argv[])
 			return EXIT_USAGE;
 	if (optind + 1 != argc || iopass_addr_parse(argv[optind], &a) < 0)
 		return EXIT_USAGE;
-	ret = cli_ctx_new("__udev-bind", &ctx);
+	ret = cli_ctx_new_writer("__udev-bind", &ctx);
 	if (ret != EXIT_OK)
 		return ret;
 	ret = EXIT_FAIL;

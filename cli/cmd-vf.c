@@ -100,7 +100,7 @@ static int cmd_vf_main(int argc, char *argv[])
 		return EXIT_USAGE;
 	}
 
-	ret = cli_ctx_new(CMD, &ctx);
+	ret = cli_ctx_new_writer(CMD, &ctx);
 	if (ret != EXIT_OK)
 		return ret;
 	if (w.wait_ms >= 0)

@@ -329,12 +329,20 @@ _printf_(3, 0) static void log_to_stderr(void *data, int prio, const char *fmt, 
 	vmsg(cmd, prio <= IOPASS_LOG_WARNING ? "warning" : NULL, fmt, ap);
 }
 
-int cli_ctx_new(const char *cmd, struct iopass_ctx **ret_ctx)
+static int ctx_new(const char *cmd, bool writes, struct iopass_ctx **ret_ctx)
 {
 	const char *root = cli.sysroot ? cli.sysroot : getenv("IOPASS_SYSROOT");
 	const char *ids = getenv("IOPASS_PCI_IDS");
 	struct iopass_ctx *ctx;
 	int r;
+
+	/* sudo may keep the environment: root's writes go below a sysroot only when the
+	 * command line says so */
+	if (writes && !cli.sysroot && root && *root && geteuid() == 0) {
+		cli_warn(cmd, "IOPASS_SYSROOT=%s is ignored: as root, a command that writes takes "
+			      "its root only from --sysroot", root);
+		root = NULL;
+	}
 
 	r = iopass_ctx_new(root, &ctx);
 	if (r == -ENOMEDIUM) {
@@ -363,6 +371,16 @@ int cli_ctx_new(const char *cmd, struct iopass_ctx **ret_ctx)
 	}
 	*ret_ctx = ctx;
 	return EXIT_OK;
+}
+
+int cli_ctx_new(const char *cmd, struct iopass_ctx **ret_ctx)
+{
+	return ctx_new(cmd, false, ret_ctx);
+}
+
+int cli_ctx_new_writer(const char *cmd, struct iopass_ctx **ret_ctx)
+{
+	return ctx_new(cmd, true, ret_ctx);
 }
 
 int cli_parse_bdf(const char *cmd, const char *arg, struct iopass_addr *ret)

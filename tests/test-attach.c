@@ -304,6 +304,40 @@ static void test_guards(void **state)
 	sim_close(&s);
 }
 
+/* As root, a writing command takes its root from --sysroot only, never from the environment. */
+static void test_sysroot_env_as_root(void **state)
+{
+	struct fx *fx = fx_workstation();
+	char *env;
+	struct run r;
+
+	(void)state;
+	if (geteuid() != 0) {
+		fprintf(stderr, "SKIPPED: not root; the rule is root's\n");
+		fx_free(fx);
+		skip();
+		return;
+	}
+	assert_true(asprintf(&env, "IOPASS_SYSROOT=%s", fx_root(fx)) > 0);
+	/* a read: the environment names the tree */
+	run_iopass_env(&r, NULL, (const char *const[]){ env, NULL },
+		       (const char *const[]){ "list", "-n", "-r", "-o", "BDF", "03:00.2", NULL });
+	assert_int_equal(r.status, 0);
+	assert_string_equal(r.out, "0000:03:00.2\n");
+	run_free(&r);
+	/* a write (a dry run, of an address no host has): the environment is ignored, said so */
+	static const char *const cmds[][6] = { { "attach", "-n", "7f:1f.7" }, { "detach", "-n", "7f:1f.7" },
+					       { "vf", "create", "-n", "7f:1f.7", "1" } };
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		run_iopass_env(&r, NULL, (const char *const[]){ env, NULL }, cmds[i]);
+		assert_non_null(strstr(r.err, "is ignored: as root, a command that writes takes its root only from --sysroot\n"));
+		assert_false(fx_exists(fx, "run/iopass"));
+		run_free(&r);
+	}
+	free(env);
+	fx_free(fx);
+}
+
 static void test_bad_input_writes_nothing(void **state)
 {
 	struct sim s;
@@ -1208,6 +1242,7 @@ int main(void)
 		cmocka_unit_test(test_dry_run),
 		cmocka_unit_test(test_group),
 		cmocka_unit_test(test_guards),
+		cmocka_unit_test(test_sysroot_env_as_root),
 		cmocka_unit_test(test_bad_input_writes_nothing),
 		cmocka_unit_test(test_faults),
 		cmocka_unit_test(test_vanish),
