@@ -435,7 +435,14 @@ static bool in_set(const struct iopass_dev *d, struct iopass_dev *const *set, si
 	return false;
 }
 
-/* The kernel's driver_managed_dma drivers leave the group viable (pain point: pcieport). */
+/*
+ * A group member the kernel lets share the group with a VFIO user: unbound, on a vfio
+ * driver, or on a driver_managed_dma one (pcieport, drivers/pci/pcie/portdrv.c; pci-stub).
+ * Any other driver took the group's default DMA domain when it bound
+ * (pci_dma_configure() in drivers/pci/pci-driver.c calls
+ * iommu_device_use_default_domain()), and VFIO's claim of the group then fails
+ * with EBUSY: bridges included.
+ */
 static bool driver_keeps_group_viable(const struct iopass_dev *d)
 {
 	return !d->driver || iopass_dev_is_vfio(d) || streq(d->driver, "pcieport") ||
@@ -833,8 +840,18 @@ int iopass_check_dev(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 			olen += (size_t)snprintf(others + olen, sizeof(others) - olen, "%s%s%s (%s)",
 						 olen ? ", " : "", endpoint ? "" : "bridge ", m->bdf,
 						 m->driver ? m->driver : "no driver");
-		if (!endpoint)
-			continue; /* bridges and ports never block viability */
+		if (!endpoint) {
+			/* iopass never moves a bridge: one on another driver must be unbound by hand */
+			if (!driver_keeps_group_viable(m)) {
+				report_add(r, IOPASS_LEVEL_FAIL, "group-not-viable",
+					   "bridge %s in group %d is bound to %s, which may not share an IOMMU "
+					   "group with a VFIO device (only drivers that manage their own DMA, "
+					   "as pcieport and pci-stub, may)", m->bdf, dev->group, m->driver);
+				report_hint(r, "unbind it first (echo %s > /sys/bus/pci/drivers/%s/unbind), "
+					       "or pass --force", m->bdf, m->driver);
+			}
+			continue;
+		}
 		other_endpoints = true;
 		snprintf(who, sizeof(who), "group member %s: ", m->bdf);
 		if (in_set(m, set, nset)) {

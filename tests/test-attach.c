@@ -629,6 +629,40 @@ static void test_concurrent(void **state)
 }
 
 /* State files are never trusted blindly: corrupt, symlinked, or writable by others. */
+/*
+ * A control file replaced by a symlink to a file outside sysfs: the write must not
+ * go through it (O_NOFOLLOW), and the attach is undone.
+ */
+static void test_planted_control_links(void **state)
+{
+	static const char *const files[] = { "sys/bus/pci/devices/0000:00:14.0/driver_override",
+					      "sys/bus/pci/drivers/xhci_hcd/unbind",
+					      "sys/bus/pci/drivers_probe" };
+	(void)state;
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		struct sim s;
+		struct run r;
+		char *victim, *text;
+
+		sim_open(&s, fx_workstation());
+		fx_printf(s.fx, "victim", "%s", "precious\n");
+		assert_true(asprintf(&victim, "%s/victim", fx_root(s.fx)) > 0);
+		fx_unlink(s.fx, files[i]);
+		fx_symlink(s.fx, files[i], victim);
+		SIM(&s, &r, "attach", "00:14.0");
+		if (r.status != 1)
+			fprintf(stderr, "%s: status %d: %s", files[i], r.status, r.err);
+		assert_int_equal(r.status, 1);
+		run_free(&r);
+		text = fx_read(s.fx, "victim");
+		assert_string_equal(text, "precious");
+		free(text);
+		assert_driver(&s, "0000:00:14.0", "xhci_hcd");
+		free(victim);
+		sim_close(&s);
+	}
+}
+
 static void test_hostile_state(void **state)
 {
 	struct sim s;
@@ -1250,6 +1284,7 @@ int main(void)
 		cmocka_unit_test(test_detach_group_open),
 		cmocka_unit_test(test_sigkill_recovery),
 		cmocka_unit_test(test_concurrent),
+		cmocka_unit_test(test_planted_control_links),
 		cmocka_unit_test(test_hostile_state),
 		cmocka_unit_test(test_corrupt_journal),
 		cmocka_unit_test(test_needs_root),

@@ -746,6 +746,78 @@ static void test_nics(void **state)
 	env_close(&e);
 }
 
+/*
+ * Viability follows the kernel's DMA ownership: a root port on pcieport (which
+ * manages its own DMA) leaves the group viable; a bridge on another driver does not.
+ */
+static void test_bridge_drivers(void **state)
+{
+	struct fx *fx = fx_workstation();
+	struct env e;
+	struct iopass_report *r;
+
+	(void)state;
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:1e.0", .vendor = 0x8086, .device = 0x244e,
+			   .class = 0x060401, .driver = "shpchp", .group = 50));
+	fx_add(fx, &FX_DEV(.bdf = "0000:07:00.0", .vendor = 0x8086, .device = 0x10d3,
+			   .class = 0x020000, .parent = "0000:00:1e.0", .group = 50));
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:1d.0", .vendor = 0x8086, .device = 0x244e,
+			   .class = 0x060400, .group = 51));
+	fx_add(fx, &FX_DEV(.bdf = "0000:08:00.0", .vendor = 0x8086, .device = 0x10d3,
+			   .class = 0x020000, .parent = "0000:00:1d.0", .group = 51));
+	env_open(&e, fx);
+	/* the NVMe shares group 3 with its root port on pcieport: ready */
+	r = CHECK(&e, "0000:02:00.0");
+	assert_int_equal(iopass_report_verdict(r), IOPASS_READY);
+	assert_no_finding(r, "group-not-viable");
+	iopass_report_free(r);
+	/* a bridge on shpchp: not viable, whatever is attached */
+	r = CHECK(&e, "0000:07:00.0");
+	assert_int_equal(iopass_report_verdict(r), IOPASS_UNSAFE);
+	assert_finding(r, "group-not-viable",
+		       "bridge 0000:00:1e.0 in group 50 is bound to shpchp, which may not share an IOMMU "
+		       "group with a VFIO device (only drivers that manage their own DMA, as pcieport and "
+		       "pci-stub, may)");
+	iopass_report_free(r);
+	/* an unbound bridge: viable */
+	r = CHECK(&e, "0000:08:00.0");
+	assert_int_equal(iopass_report_verdict(r), IOPASS_READY);
+	iopass_report_free(r);
+	env_close(&e);
+}
+
+/* IPv4 routes other than the default one count too; link-local ones do not. */
+static void test_nic_routes(void **state)
+{
+	struct fx *fx = fx_nics();
+	struct env e;
+	struct iopass_report *r;
+
+	(void)state;
+	/* eno1 down with a static 10.0.0.0/8 route, eno2's bond with a host route, and the
+	 * link-local 169.254.0.0/16 on enp0s30, which avahi puts on any interface */
+	fx_printf(fx, "sys/class/net/eno1/flags", "0x1002\n");
+	fx_printf(fx, "sys/class/net/bond0/flags", "0x1002\n");
+	fx_printf(fx, "sys/class/net/br0/flags", "0x1002\n");
+	fx_printf(fx, "proc/net/route",
+		  "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
+		  "eno1\t0000000A\t0102A8C0\t0003\t0\t0\t100\t000000FF\t0\t0\t0\n"
+		  "bond0\t0A0200C0\t00000000\t0005\t0\t0\t0\tFFFFFFFF\t0\t0\t0\n"
+		  "enp0s30\t0000FEA9\t00000000\t0001\t0\t0\t1000\t0000FFFF\t0\t0\t0\n");
+	env_open(&e, fx);
+	r = CHECK(&e, "0000:00:1f.6");
+	assert_finding(r, "nic-in-use", "eno1 carries routes");
+	iopass_report_free(r);
+	r = CHECK(&e, "0000:00:1f.7");
+	assert_finding(r, "nic-in-use", "eno2 is under bond0, and bond0 carries routes");
+	iopass_report_free(r);
+	r = CHECK(&e, "0000:00:1e.0");
+	assert_no_finding(r, "nic-in-use");
+	assert_int_equal(iopass_report_verdict(r), IOPASS_READY);
+	iopass_report_free(r);
+	env_close(&e);
+}
+
 /* A VM's root over virtio-9p, and a virtio-net interface nested under virtioN/. */
 static void test_virtio(void **state)
 {
@@ -1081,6 +1153,8 @@ int main(void)
 		cmocka_unit_test(test_storage_loop),
 		cmocka_unit_test(test_storage_nvme_multipath),
 		cmocka_unit_test(test_nics),
+		cmocka_unit_test(test_nic_routes),
+		cmocka_unit_test(test_bridge_drivers),
 		cmocka_unit_test(test_console_fb),
 		cmocka_unit_test(test_virtio),
 		cmocka_unit_test(test_acs_walk),
