@@ -816,6 +816,14 @@ int iopass_check_dev(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 		report_set_verdict(r, IOPASS_IMPOSSIBLE);
 		goto out;
 	}
+	/* class 0600: the CPU's own root complex, an endpoint by its header only */
+	if ((dev->flags & DEV_HAVE_CLASS) && (dev->class >> 8) == 0x0600) {
+		report_add(r, IOPASS_LEVEL_FAIL, "host-bridge",
+			   "is the host bridge, the CPU's link to every other device: it cannot be "
+			   "passed through");
+		report_set_verdict(r, IOPASS_IMPOSSIBLE);
+		goto out;
+	}
 
 	if (iopass_dev_is_vfio(dev)) {
 		report_add(r, IOPASS_LEVEL_OK, "attached", "bound to %s already", dev->driver);

@@ -1041,10 +1041,43 @@ static void display_check(struct iopass_dev *dev, struct iopass_report *r, const
 	closedir(dir);
 }
 
+/* ---- chipset ------------------------------------------------------------ */
+
+/*
+ * The functions of the platform controller hub that the host itself stands on:
+ * the LPC/eSPI bridge (TPM, super-I/O, embedded controller), the SMBus controller
+ * (memory SPD, sensors, power regulators), the SPI flash controller (the firmware
+ * image) and the power management controller. They share the PCH's group with
+ * the audio and USB functions that people do pass through; handing them to a
+ * guest takes the host's own platform with them.
+ */
+static void chipset_check(struct iopass_dev *dev, struct iopass_report *r, const char *who)
+{
+	unsigned cls = (dev->flags & DEV_HAVE_CLASS) ? dev->class >> 8 : 0;
+	const char *what = NULL;
+
+	if (cls == 0x0601)
+		what = "the chipset's ISA/LPC (or eSPI) bridge: the TPM, the super-I/O and the "
+		       "embedded controller sit behind it";
+	else if (cls == 0x0c05)
+		what = "the chipset's SMBus controller: memory SPD, sensors and voltage regulators "
+		       "sit on it";
+	else if (cls == 0x0c80 && dev->vendor == 0x8086 && dev->addr.bus == 0 && dev->addr.slot == 0x1f)
+		what = "the chipset's SPI controller: the firmware's flash is on it";
+	else if (cls == 0x0580 && dev->vendor == 0x8086 && dev->addr.bus == 0 && dev->addr.slot == 0x1f)
+		what = "the chipset's power management controller";
+	if (!what)
+		return;
+	report_add(r, IOPASS_LEVEL_FAIL, "chipset-core", "%sis %s; the host needs it", who, what);
+	report_hint(r, "pass through the other functions of the group one by one if the kernel "
+		       "groups them apart, or pass --force if you really mean it");
+}
+
 void hostuse_check(struct iopass_dev *dev, struct iopass_report *r, const char *who)
 {
 	if (iopass_dev_is_vfio(dev))
 		return; /* already given away: the host uses none of it */
+	chipset_check(dev, r, who);
 	net_check(dev, r, who);
 	block_check(dev, r, who);
 	sharedfs_check(dev, r, who);

@@ -786,6 +786,78 @@ static void test_bridge_drivers(void **state)
 	env_close(&e);
 }
 
+/* The PCH's core functions share a group with its audio: none of them is the guest's to take. */
+static struct fx *fx_pch(void)
+{
+	struct fx *fx = fx_workstation();
+	static const struct {
+		const char *bdf, *driver;
+		uint16_t device;
+		uint32_t class;
+	} fns[] = {
+		{ "0000:00:1f.0", "lpc_ich", 0xa305, 0x060100 },    /* LPC/eSPI */
+		{ "0000:00:1f.2", NULL, 0xa321, 0x058000 },         /* PMC */
+		{ "0000:00:1f.3", "snd_hda_intel", 0xa348, 0x040300 },
+		{ "0000:00:1f.4", "i801_smbus", 0xa323, 0x0c0500 }, /* SMBus */
+		{ "0000:00:1f.5", "intel-spi", 0xa324, 0x0c8000 },  /* SPI flash */
+	};
+
+	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++)
+		fx_add(fx, &FX_DEV(.bdf = fns[i].bdf, .vendor = 0x8086, .device = fns[i].device,
+				   .class = fns[i].class, .driver = fns[i].driver, .group = 12,
+				   .multifunction = true));
+	return fx;
+}
+
+static void test_chipset_core(void **state)
+{
+	struct env e;
+	struct iopass_report *r;
+
+	(void)state;
+	env_open(&e, fx_pch());
+	r = CHECK(&e, "0000:00:1f.0");
+	assert_int_equal(iopass_report_verdict(r), IOPASS_UNSAFE);
+	assert_finding(r, "chipset-core", "is the chipset's ISA/LPC (or eSPI) bridge: the TPM, the "
+					  "super-I/O and the embedded controller sit behind it; the host needs it");
+	iopass_report_free(r);
+	r = CHECK(&e, "0000:00:1f.5");
+	assert_finding(r, "chipset-core", "is the chipset's SPI controller: the firmware's flash is on it; "
+					  "the host needs it");
+	iopass_report_free(r);
+	/* the audio function: its group would take the platform with it */
+	r = CHECK(&e, "0000:00:1f.3");
+	assert_int_equal(iopass_report_verdict(r), IOPASS_UNSAFE);
+	{
+		const char *m;
+		size_t n = 0;
+
+		for (size_t i = 0; i < iopass_report_count(r); i++)
+			if (strcmp(iopass_report_code(r, i), "chipset-core") == 0) {
+				m = iopass_report_message(r, i);
+				assert_non_null(strstr(m, "group member 0000:00:1f."));
+				n++;
+			}
+		assert_int_equal(n, 3); /* LPC, SMBus, SPI; the unbound PMC does not keep the group */
+	}
+	iopass_report_free(r);
+	/* the whole group as a set: still refused */
+	r = CHECK(&e, "0000:00:1f.3", "0000:00:1f.0", "0000:00:1f.2", "0000:00:1f.4", "0000:00:1f.5");
+	assert_int_equal(iopass_report_verdict(r), IOPASS_UNSAFE);
+	assert_non_null(strstr(finding(r, "chipset-core"), "group member 0000:00:1f."));
+	iopass_report_free(r);
+	r = CHECK(&e, "0000:00:1f.2");
+	assert_finding(r, "chipset-core", "is the chipset's power management controller; the host needs it");
+	iopass_report_free(r);
+	/* the host bridge: never */
+	r = CHECK(&e, "0000:00:00.0");
+	assert_int_equal(iopass_report_verdict(r), IOPASS_IMPOSSIBLE);
+	assert_finding(r, "host-bridge", "is the host bridge, the CPU's link to every other device: it "
+					 "cannot be passed through");
+	iopass_report_free(r);
+	env_close(&e);
+}
+
 /* IPv4 routes other than the default one count too; link-local ones do not. */
 static void test_nic_routes(void **state)
 {
@@ -1155,6 +1227,7 @@ int main(void)
 		cmocka_unit_test(test_nics),
 		cmocka_unit_test(test_nic_routes),
 		cmocka_unit_test(test_bridge_drivers),
+		cmocka_unit_test(test_chipset_core),
 		cmocka_unit_test(test_console_fb),
 		cmocka_unit_test(test_virtio),
 		cmocka_unit_test(test_acs_walk),
