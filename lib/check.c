@@ -602,10 +602,11 @@ static void check_reset(const struct iopass_devlist *list, struct iopass_dev *de
 	}
 }
 
-struct vfio_user {
-	int group;
+/* A device file a process holds open: one line of the walk of /proc/<pid>/fd. */
+struct fd_user {
 	unsigned pid;
-	char desc[64 + 160 + 24]; /* comm, target: "qemu-system-x86 (pid 4242, /dev/vfio/6)" */
+	char comm[64];
+	char target[160]; /* "/dev/vfio/6", "/dev/dri/card0", ... */
 };
 
 /*
@@ -634,24 +635,49 @@ static int vfio_path_group(struct iopass_ctx *ctx, const char *target)
 	return -1;
 }
 
-/* Every process holding a /dev/vfio/<group> open, from one walk of /proc. */
-static int vfio_users_scan(struct iopass_ctx *ctx, struct vfio_user **ret, size_t *ret_n)
+/* Files every process has open that say nothing about a device's user. */
+static bool fd_target_is_noise(const char *t)
 {
-	struct vfio_user *users = NULL;
+	static const char *const noise[] = { "/dev/null", "/dev/zero", "/dev/full", "/dev/random",
+					     "/dev/urandom", "/dev/tty", "/dev/ptmx", "/dev/console",
+					     "/dev/kmsg", "/dev/fuse", "/dev/vfio/vfio" };
+
+	if (strncmp(t, "/dev/", 5) != 0 || strncmp(t, "/dev/pts/", 9) == 0 ||
+	    strncmp(t, "/dev/shm/", 9) == 0)
+		return true;
+	for (size_t i = 0; i < ARRAY_SIZE(noise); i++)
+		if (streq(t, noise[i]))
+			return true;
+	return false;
+}
+
+static int fd_user_cmp(const void *a, const void *b)
+{
+	const struct fd_user *x = a, *y = b;
+
+	return x->pid != y->pid ? (x->pid < y->pid ? -1 : 1) : strcmp(x->target, y->target);
+}
+
+/*
+ * Every device file a process holds open, from one walk of /proc per context: who
+ * holds a group (a running VM), a GPU's DRM nodes (the display server), a sound
+ * card, a disk opened raw.
+ */
+static void fd_users_scan(struct iopass_ctx *ctx)
+{
+	struct fd_user *users = NULL;
 	size_t n = 0;
 	struct dirent *de;
 	DIR *proc;
 
-	*ret = NULL;
-	*ret_n = 0;
+	ctx->fd_users_read = true;
 	if (sysfs_opendir(ctx, "/proc", &proc) < 0)
-		return 0;
+		return;
 	while ((de = readdir(proc))) {
 		char path[300], target[160], comm[64];
-		unsigned pid, g;
 		struct dirent *fe;
+		unsigned pid;
 		DIR *fds;
-		int gi;
 
 		if (parse_uint(de->d_name, INT32_MAX, &pid) < 0)
 			continue;
@@ -660,57 +686,83 @@ static int vfio_users_scan(struct iopass_ctx *ctx, struct vfio_user **ret, size_
 			continue;
 		comm[0] = '\0';
 		while ((fe = readdir(fds))) {
-			struct vfio_user *nu;
+			struct fd_user *nu;
 			bool seen = false;
 
 			snprintf(path, sizeof(path), "/proc/%u/fd/%s", pid, fe->d_name);
-			if (sysfs_readlink(ctx, path, target, sizeof(target)) <= 0 ||
-			    strncmp(target, "/dev/vfio/", 10) != 0)
+			if (sysfs_readlink(ctx, path, target, sizeof(target)) <= 0 || fd_target_is_noise(target))
 				continue;
-			gi = vfio_path_group(ctx, target);
-			if (gi < 0)
-				continue;
-			g = (unsigned)gi;
 			if (!comm[0]) {
 				snprintf(path, sizeof(path), "/proc/%u/comm", pid);
 				if (sysfs_read(ctx, path, comm, sizeof(comm)) <= 0)
 					snprintf(comm, sizeof(comm), "?");
 			}
-			for (size_t i = 0; i < n && !seen; i++)
-				seen = users[i].group == (int)g && users[i].pid == pid;
+			for (size_t i = n; i > 0 && !seen && users[i - 1].pid == pid; i--)
+				seen = streq(users[i - 1].target, target);
 			if (seen)
 				continue;
 			nu = reallocarray(users, n + 1, sizeof(*nu));
 			if (!nu)
 				break;
 			users = nu;
-			users[n].group = (int)g;
 			users[n].pid = pid;
-			snprintf(users[n].desc, sizeof(users[n].desc), "%s (pid %u, %s)", comm, pid, target);
+			snprintf(users[n].comm, sizeof(users[n].comm), "%s", comm);
+			snprintf(users[n].target, sizeof(users[n].target), "%s", target);
 			n++;
 		}
 		closedir(fds);
 	}
 	closedir(proc);
-	*ret = users;
-	*ret_n = n;
-	return 0;
+	/* by pid: messages in one order, whatever order /proc lists processes in */
+	if (n)
+		qsort(users, n, sizeof(*users), fd_user_cmp);
+	ctx->fd_users = users;
+	ctx->nfd_users = n;
 }
 
-/* Processes holding /dev/vfio/<group> open (a running VM): "qemu (pid 42), ..." */
-size_t vfio_group_users(struct iopass_ctx *ctx, int group, char *pids, size_t size)
+_printf_(4, 5) static size_t list_add(char *buf, size_t size, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (len >= size)
+		return len;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + len, size - len, fmt, ap);
+	va_end(ap);
+	return n < 0 ? len : len + (size_t)n >= size ? size - 1 : len + (size_t)n;
+}
+
+/* Processes holding /dev/vfio/<group> or a member's cdev open (a running VM). */
+size_t vfio_group_users(struct iopass_ctx *ctx, int group, char *buf, size_t size)
 {
 	size_t len = 0;
 
-	pids[0] = '\0';
-	if (!ctx->vfio_users_read) {
-		vfio_users_scan(ctx, &ctx->vfio_users, &ctx->nvfio_users);
-		ctx->vfio_users_read = true;
+	buf[0] = '\0';
+	if (!ctx->fd_users_read)
+		fd_users_scan(ctx);
+	for (size_t i = 0; i < ctx->nfd_users; i++) {
+		const struct fd_user *u = &ctx->fd_users[i];
+
+		if (strncmp(u->target, "/dev/vfio/", 10) == 0 && vfio_path_group(ctx, u->target) == group)
+			len = list_add(buf, size, len, "%s%s (pid %u, %s)", len ? ", " : "", u->comm, u->pid,
+				       u->target);
 	}
-	for (size_t i = 0; i < ctx->nvfio_users; i++)
-		if (ctx->vfio_users[i].group == group && len < size)
-			len += (size_t)snprintf(pids + len, size - len, "%s%s", len ? ", " : "",
-						ctx->vfio_users[i].desc);
+	return len;
+}
+
+/* Processes holding the device file node ("/dev/dri/card0") open: "Xorg (pid 812), ..." */
+size_t dev_node_users(struct iopass_ctx *ctx, const char *node, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	if (!ctx->fd_users_read)
+		fd_users_scan(ctx);
+	for (size_t i = 0; i < ctx->nfd_users; i++)
+		if (streq(ctx->fd_users[i].target, node))
+			len = list_add(buf, size, len, "%s%s (pid %u)", len ? ", " : "",
+				       ctx->fd_users[i].comm, ctx->fd_users[i].pid);
 	return len;
 }
 

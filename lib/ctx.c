@@ -65,7 +65,7 @@ struct iopass_ctx *iopass_ctx_free(struct iopass_ctx *ctx)
 	if (ctx->cfg_pacc)
 		pci_cleanup(ctx->cfg_pacc);
 	hostuse_cache_free(ctx->hu);
-	free(ctx->vfio_users);
+	free(ctx->fd_users);
 	if (ctx->rootfd >= 0)
 		close(ctx->rootfd);
 	free(ctx->ids_file);

@@ -80,6 +80,10 @@ struct hostuse_cache {
 	size_t nnets;
 	struct diskuse *uses;
 	size_t nuses;
+	/* the classes whose entries are device files (drm, sound, ...), indexed by owner */
+	bool nodes_read;
+	struct blockdev *nodes[16];
+	size_t nnodes[16];
 };
 
 void hostuse_cache_free(struct hostuse_cache *hu)
@@ -98,6 +102,11 @@ void hostuse_cache_free(struct hostuse_cache *hu)
 	for (size_t i = 0; i < hu->nuses; i++)
 		free(hu->uses[i].why);
 	free(hu->uses);
+	for (size_t c = 0; c < ARRAY_SIZE(hu->nodes); c++) {
+		for (size_t i = 0; i < hu->nnodes[c]; i++)
+			free(hu->nodes[c][i].path);
+		free(hu->nodes[c]);
+	}
 	free(hu->swaps);
 	for (size_t i = 0; i < hu->nblocks; i++)
 		free(hu->blocks[i].path);
@@ -1041,6 +1050,94 @@ static void display_check(struct iopass_dev *dev, struct iopass_report *r, const
 	closedir(dir);
 }
 
+/* ---- device files held open ----------------------------------------------- */
+
+/*
+ * The classes whose entries have a device file: a GPU's DRM nodes, a sound card's
+ * PCM and control nodes, a disk, a capture card, an RDMA device, the input and HID
+ * devices and serial ports behind a USB controller. Each entry's place in the
+ * device tree names the PCI function it belongs to; its uevent names the file.
+ */
+static const char *const node_classes[] = { "drm",   "sound", "block",  "nvme",   "nvme-generic",
+					    "video4linux", "infiniband_verbs", "hidraw", "input",
+					    "tty",   "usbmisc" };
+
+/* "/dev/" + the DEVNAME of a class entry's uevent, or false */
+static bool node_of(struct iopass_ctx *ctx, const char *cls, const char *name, char *buf, size_t size)
+{
+	char path[320], uevent[1024];
+	const char *p;
+
+	snprintf(path, sizeof(path), "/sys/class/%s/%s/uevent", cls, name);
+	if (sysfs_read(ctx, path, uevent, sizeof(uevent)) <= 0)
+		return false;
+	for (p = uevent; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (strncmp(p, "DEVNAME=", 8) == 0) {
+			size_t len = strcspn(p + 8, "\n");
+
+			if (!len || memmem(p + 8, len, "..", 2))
+				return false;
+			snprintf(buf, size, "/dev/%.*s", (int)len, p + 8);
+			return true;
+		}
+	return false;
+}
+
+/*
+ * Processes that use the device through its host driver: unbinding it would pull
+ * the device from under them, or block in the kernel until they let go (a display
+ * server on the GPU, a sound server on the HDA function, a program with the disk
+ * open raw). NVIDIA's driver keeps its nodes outside sysfs: /dev/nvidiaN, N its
+ * "Device Minor" in /proc/driver/nvidia/gpus/BDF/information.
+ */
+static void nodes_check(struct iopass_dev *dev, struct iopass_report *r, const char *who)
+{
+	struct iopass_ctx *ctx = dev->ctx;
+	struct hostuse_cache *hu = cache(ctx);
+	struct strbuf sb = { .len = 0 };
+	char node[320], users[512];
+
+	if (!hu || !dev->driver)
+		return;
+	if (!hu->nodes_read) {
+		for (size_t c = 0; c < ARRAY_SIZE(node_classes); c++) {
+			char dir[64];
+
+			snprintf(dir, sizeof(dir), "/sys/class/%s", node_classes[c]);
+			class_index(ctx, dir, &hu->nodes[c], &hu->nnodes[c]);
+		}
+		hu->nodes_read = true;
+	}
+	for (size_t c = 0; c < ARRAY_SIZE(node_classes); c++) {
+		struct blockdev *owned;
+		size_t n = owned_by(hu->nodes[c], hu->nnodes[c], dev->bdf, &owned);
+
+		for (size_t i = 0; i < n; i++)
+			if (node_of(ctx, node_classes[c], owned[i].name, node, sizeof(node)) &&
+			    dev_node_users(ctx, node, users, sizeof(users)))
+				sb_add(&sb, "%s%s is open by %s", sb.len ? "; " : "", node, users);
+	}
+	if (streq(dev->driver, "nvidia")) {
+		char path[128], info[4096];
+		const char *m;
+		unsigned minor;
+
+		snprintf(path, sizeof(path), "/proc/driver/nvidia/gpus/%s/information", dev->bdf);
+		m = sysfs_read(ctx, path, info, sizeof(info)) > 0 ? strstr(info, "Device Minor:") : NULL;
+		if (m && sscanf(m + 13, "%u", &minor) == 1) {
+			snprintf(node, sizeof(node), "/dev/nvidia%u", minor);
+			if (dev_node_users(ctx, node, users, sizeof(users)))
+				sb_add(&sb, "%s%s is open by %s", sb.len ? "; " : "", node, users);
+		}
+	}
+	if (sb.len) {
+		report_add(r, IOPASS_LEVEL_FAIL, "device-open", "%s%s", who, sb.buf);
+		report_hint(r, "stop them first (a display server: stop the display manager's unit; a "
+			       "sound server: stop it for the user), or pass --force: the unbind then "
+			       "waits until they let go");
+	}
+}
+
 /* ---- chipset ------------------------------------------------------------ */
 
 /*
@@ -1078,6 +1175,7 @@ void hostuse_check(struct iopass_dev *dev, struct iopass_report *r, const char *
 	if (iopass_dev_is_vfio(dev))
 		return; /* already given away: the host uses none of it */
 	chipset_check(dev, r, who);
+	nodes_check(dev, r, who);
 	net_check(dev, r, who);
 	block_check(dev, r, who);
 	sharedfs_check(dev, r, who);

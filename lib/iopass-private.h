@@ -28,9 +28,9 @@ struct iopass_ctx {
 	int lock_timeout_ms;
 	/* read once per context by the host-use guards (hostuse.c, check.c) */
 	struct hostuse_cache *hu;
-	struct vfio_user *vfio_users; /* check.c: who holds /dev/vfio/N, one walk of /proc */
-	size_t nvfio_users;
-	bool vfio_users_read;
+	struct fd_user *fd_users; /* check.c: device files held open, one walk of /proc */
+	size_t nfd_users;
+	bool fd_users_read;
 	struct {
 		char name[72];
 		bool present;
@@ -186,6 +186,7 @@ bool report_oom(const struct iopass_report *r);
 
 /* check.c: processes holding /dev/vfio/<group> open, "qemu (pid 42)"; 0 when none */
 size_t vfio_group_users(struct iopass_ctx *ctx, int group, char *buf, size_t size);
+size_t dev_node_users(struct iopass_ctx *ctx, const char *node, char *buf, size_t size);
 
 /* bind.c: transactions, shared with sriov.c */
 struct step {

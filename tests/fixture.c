@@ -524,6 +524,28 @@ static void net_dir(struct fx *fx, const char *dir, const char *ifname, bool up)
 	free(link);
 }
 
+void fx_add_class_node(struct fx *fx, const char *bdf, const char *subdir, const char *cls,
+		       const char *name, const char *devname)
+{
+	char *dir, *classdir, *link, *rel;
+
+	if (asprintf(&dir, "%s/%s/%s", dev_dir_or_die(fx, bdf), subdir, name) < 0 ||
+	    asprintf(&classdir, "sys/class/%s", cls) < 0 || asprintf(&link, "%s/%s", classdir, name) < 0)
+		abort();
+	fx_mkdir(fx, dir);
+	fx_mkdir(fx, classdir);
+	rel = fx_relpath(classdir, dir);
+	fx_symlink(fx, link, rel);
+	free(rel);
+	free(link);
+	free(classdir);
+	if (asprintf(&link, "%s/uevent", dir) < 0)
+		abort();
+	fx_printf(fx, link, "MAJOR=226\nMINOR=0\nDEVNAME=%s\n", devname);
+	free(link);
+	free(dir);
+}
+
 void fx_add_net(struct fx *fx, const char *bdf, const char *ifname, bool up)
 {
 	char *dir;

@@ -91,6 +91,12 @@ void fx_printf(struct fx *fx, const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void fx_symlink(struct fx *fx, const char *path, const char *target);
 void fx_mkdir(struct fx *fx, const char *path);
+/*
+ * A class entry with a device file: DIR/NAME under the device (subdir such as
+ * "drm" or "sound/card0"), sys/class/CLS/NAME linking to it, DEVNAME=devname.
+ */
+void fx_add_class_node(struct fx *fx, const char *bdf, const char *subdir, const char *cls,
+		       const char *name, const char *devname);
 void fx_unlink(struct fx *fx, const char *path);
 /* "a/b/c" relative to the root -> the relative link target from dir "x/y" */
 char *fx_relpath(const char *from_dir, const char *to);

@@ -858,6 +858,66 @@ static void test_chipset_core(void **state)
 	env_close(&e);
 }
 
+/* Processes that use a device through its host driver: a display server, a sound server. */
+static void test_device_open(void **state)
+{
+	struct fx *fx = fx_workstation();
+	struct env e;
+	struct iopass_report *r;
+
+	(void)state;
+	fx_add_class_node(fx, "0000:01:00.0", "drm", "drm", "card1", "dri/card1");
+	fx_add_class_node(fx, "0000:01:00.0", "drm", "drm", "renderD128", "dri/renderD128");
+	fx_add_class_node(fx, "0000:01:00.1", "sound/card1", "sound", "pcmC1D3p", "snd/pcmC1D3p");
+	fx_add_class_node(fx, "0000:01:00.1", "sound/card1", "sound", "controlC1", "snd/controlC1");
+	fx_printf(fx, "proc/812/comm", "Xorg\n");
+	fx_symlink(fx, "proc/812/fd/0", "/dev/null");
+	fx_symlink(fx, "proc/812/fd/9", "/dev/dri/card1");
+	fx_symlink(fx, "proc/812/fd/10", "/dev/dri/renderD128");
+	fx_printf(fx, "proc/1540/comm", "gnome-shell\n");
+	fx_symlink(fx, "proc/1540/fd/21", "/dev/dri/renderD128");
+	fx_printf(fx, "proc/900/comm", "pipewire\n");
+	fx_symlink(fx, "proc/900/fd/33", "/dev/snd/controlC1");
+	/* the same file names on another card are not this one's */
+	fx_symlink(fx, "proc/900/fd/34", "/dev/snd/controlC0");
+	env_open(&e, fx);
+	r = CHECK(&e, "0000:01:00.0", "0000:01:00.1");
+	assert_int_equal(iopass_report_verdict(r), IOPASS_UNSAFE);
+	assert_finding(r, "device-open", "/dev/dri/card1 is open by Xorg (pid 812); /dev/dri/renderD128 "
+					 "is open by Xorg (pid 812), gnome-shell (pid 1540)");
+	iopass_report_free(r);
+	r = CHECK(&e, "0000:01:00.1", "0000:01:00.0");
+	assert_finding(r, "device-open", "/dev/snd/controlC1 is open by pipewire (pid 900)");
+	iopass_report_free(r);
+	env_close(&e);
+
+	/* NVIDIA's own nodes: /dev/nvidiaN, N the GPU's minor in /proc/driver/nvidia */
+	fx = fx_workstation();
+	fx_printf(fx, "proc/driver/nvidia/gpus/0000:01:00.0/information",
+		  "Model: \t\t NVIDIA GeForce GTX 1080\nIRQ:   \t\t 130\nDevice Minor: \t 1\n");
+	fx_printf(fx, "proc/700/comm", "nvidia-persiste\n");
+	fx_symlink(fx, "proc/700/fd/3", "/dev/nvidia1");
+	fx_symlink(fx, "proc/700/fd/4", "/dev/nvidiactl");
+	fx_printf(fx, "proc/701/comm", "other\n");
+	fx_symlink(fx, "proc/701/fd/3", "/dev/nvidia0");
+	env_open(&e, fx);
+	r = CHECK(&e, "0000:01:00.0", "0000:01:00.1");
+	assert_finding(r, "device-open", "/dev/nvidia1 is open by nvidia-persiste (pid 700)");
+	iopass_report_free(r);
+	env_close(&e);
+
+	/* nobody holds them: the card is free of users */
+	fx = fx_workstation();
+	fx_add_class_node(fx, "0000:01:00.0", "drm", "drm", "card1", "dri/card1");
+	fx_printf(fx, "proc/900/comm", "pipewire\n");
+	fx_symlink(fx, "proc/900/fd/33", "/dev/dri/card0");
+	env_open(&e, fx);
+	r = CHECK(&e, "0000:01:00.0", "0000:01:00.1");
+	assert_no_finding(r, "device-open");
+	iopass_report_free(r);
+	env_close(&e);
+}
+
 /* IPv4 routes other than the default one count too; link-local ones do not. */
 static void test_nic_routes(void **state)
 {
@@ -1228,6 +1288,7 @@ int main(void)
 		cmocka_unit_test(test_nic_routes),
 		cmocka_unit_test(test_bridge_drivers),
 		cmocka_unit_test(test_chipset_core),
+		cmocka_unit_test(test_device_open),
 		cmocka_unit_test(test_console_fb),
 		cmocka_unit_test(test_virtio),
 		cmocka_unit_test(test_acs_walk),
