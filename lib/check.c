@@ -551,12 +551,40 @@ static void explain_group(const struct iopass_devlist *list, struct iopass_dev *
 			   "alias or a platform quirk joins them)", dev->group, others);
 }
 
+/*
+ * Every function on the device's bus is in the set and a bridge above can reset
+ * the bus: QEMU then resets them together (vfio_pci_hot_reset() in QEMU's
+ * hw/vfio/pci.c), which the kernel allows when one user owns every device the
+ * reset touches (vfio_pci_dev_set_hot_reset(), drivers/vfio/pci/vfio_pci_core.c).
+ * A GPU and its audio function alone on their bus are such a set.
+ */
+static bool set_covers_bus(const struct iopass_devlist *list, struct iopass_dev *dev,
+			   struct iopass_dev *const *set, size_t nset)
+{
+	struct iopass_dev *const *bus;
+	size_t n = devlist_bus(list, dev, false, &bus);
+
+	if (n < 2 || !iopass_dev_get_parent(dev, list))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!in_set(bus[i], set, nset))
+			return false;
+	return true;
+}
+
+static void report_set_reset(struct iopass_report *r, const struct iopass_dev *dev, const char *why)
+{
+	report_add(r, IOPASS_LEVEL_OK, "reset-bus-set",
+		   "%s, but every function on bus %02x is passed through in this set: QEMU resets "
+		   "them together with a bus reset through the bridge above", why, dev->addr.bus);
+}
+
 static void check_reset(const struct iopass_devlist *list, struct iopass_dev *dev,
-			struct iopass_report *r)
+			struct iopass_dev *const *set, size_t nset, struct iopass_report *r)
 {
 	char path[64 + IOPASS_BDF_MAX], methods[256];
 	const struct dev_caps *c;
-	bool alone = true;
+	bool alone = true, covered = set_covers_bus(list, dev, set, nset);
 	ssize_t n;
 
 	struct iopass_dev *const *bus;
@@ -565,7 +593,9 @@ static void check_reset(const struct iopass_devlist *list, struct iopass_dev *de
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/reset_method", dev->bdf);
 	n = sysfs_read(dev->ctx, path, methods, sizeof(methods));
 	if (n > 0) {
-		if (streq(methods, "bus") && !alone) {
+		if (streq(methods, "bus") && !alone && covered) {
+			report_set_reset(r, dev, "its only reset is a bus reset");
+		} else if (streq(methods, "bus") && !alone) {
 			report_add(r, IOPASS_LEVEL_WARN, "reset-bus-only",
 				   "the only reset is a bus reset (reset_method: bus), which resets every "
 				   "device on bus %02x as well", dev->addr.bus);
@@ -574,6 +604,10 @@ static void check_reset(const struct iopass_devlist *list, struct iopass_dev *de
 		} else {
 			report_add(r, IOPASS_LEVEL_OK, "reset", "reset methods: %s", methods);
 		}
+		return;
+	}
+	if (n == 0 && covered) {
+		report_set_reset(r, dev, "no reset of its own (reset_method is empty)");
 		return;
 	}
 	if (n == 0) {
@@ -591,6 +625,8 @@ static void check_reset(const struct iopass_devlist *list, struct iopass_dev *de
 		report_add(r, IOPASS_LEVEL_OK, "reset", "power management reset (D3hot to D0)");
 	} else if (alone && iopass_dev_get_parent(dev, list)) {
 		report_add(r, IOPASS_LEVEL_OK, "reset", "secondary bus reset (alone on its bus)");
+	} else if (covered && c && c->caps_ok) {
+		report_set_reset(r, dev, "no FLR and no PM reset");
 	} else if (c && c->caps_ok) {
 		report_add(r, IOPASS_LEVEL_WARN, "no-reset",
 			   "no FLR, no PM reset (NoSoftRst set or no PM capability) and not alone on "
@@ -935,7 +971,7 @@ int iopass_check_dev(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 	}
 	if (other_endpoints)
 		explain_group(list, dev, r, others);
-	check_reset(list, dev, r);
+	check_reset(list, dev, set, nset, r);
 	check_companions(list, dev, set, nset, r);
 
 	if (iopass_report_worst(r) == IOPASS_LEVEL_FAIL)

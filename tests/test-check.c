@@ -1140,6 +1140,53 @@ static void test_reset_rules(void **state)
 	r = CHECK(&e, "0000:0d:00.0");
 	assert_finding(r, "no-reset", "reset_method is empty: the device cannot be reset between guests");
 	iopass_report_free(r);
+	/* the whole card alone on its bus, behind a root port: QEMU's bus reset covers it */
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:1a.0", .vendor = 0x8086, .device = 0x1901, .class = 0x060400,
+			   .driver = "pcieport", .group = 60, .pcie = FX_PCIE_ROOT_PORT));
+	for (int f = 0; f < 3; f++) {
+		char bdf[16];
+
+		snprintf(bdf, sizeof(bdf), "0000:0f:00.%d", f);
+		fx_add(fx, &FX_DEV(.bdf = bdf, .vendor = 0x1002, .device = (uint16_t)(0x67df + f),
+				   .class = f == 0 ? 0x030000 : f == 1 ? 0x040300 : 0x0c0330,
+				   .parent = "0000:00:1a.0", .group = 60, .multifunction = true,
+				   .pcie = FX_PCIE_ENDPOINT, .reset_method = ""));
+	}
+	/* and one without reset_method (before 5.15): no FLR, PM NoSoftRst, judged from config */
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:1a.4", .vendor = 0x8086, .device = 0x1901, .class = 0x060400,
+			   .driver = "pcieport", .group = 61, .pcie = FX_PCIE_ROOT_PORT));
+	fx_add(fx, &FX_DEV(.bdf = "0000:10:00.0", .vendor = 0x1234, .device = 0x0010, .class = 0x030000,
+			   .parent = "0000:00:1a.4", .group = 61, .multifunction = true,
+			   .pcie = FX_PCIE_ENDPOINT, .no_soft_reset = true));
+	fx_add(fx, &FX_DEV(.bdf = "0000:10:00.1", .vendor = 0x1234, .device = 0x0011, .class = 0x040300,
+			   .parent = "0000:00:1a.4", .group = 61, .multifunction = true,
+			   .pcie = FX_PCIE_ENDPOINT, .no_soft_reset = true));
+	env_refresh(&e);
+	r = CHECK(&e, "0000:0f:00.0", "0000:0f:00.1", "0000:0f:00.2");
+	assert_finding(r, "reset-bus-set", "no reset of its own (reset_method is empty), but every "
+					   "function on bus 0f is passed through in this set: QEMU resets "
+					   "them together with a bus reset through the bridge above");
+	assert_no_finding(r, "no-reset");
+	iopass_report_free(r);
+	/* a function of the bus left out: no reset for the set */
+	r = CHECK(&e, "0000:0f:00.0", "0000:0f:00.1");
+	assert_finding(r, "no-reset", "reset_method is empty: the device cannot be reset between guests");
+	assert_no_finding(r, "reset-bus-set");
+	iopass_report_free(r);
+	r = CHECK(&e, "0000:10:00.1", "0000:10:00.0");
+	assert_finding(r, "reset-bus-set", "no FLR and no PM reset, but every function on bus 10 is "
+					   "passed through in this set: QEMU resets them together with a "
+					   "bus reset through the bridge above");
+	iopass_report_free(r);
+	r = CHECK(&e, "0000:10:00.0");
+	assert_finding(r, "no-reset", NULL);
+	iopass_report_free(r);
+	/* the workstation's GPU with its audio: reset_method bus, both in the set */
+	r = CHECK(&e, "0000:01:00.0", "0000:01:00.1");
+	assert_finding(r, "reset-bus-set", NULL);
+	assert_no_finding(r, "reset-bus-only");
+	iopass_report_free(r);
+
 	/* unprivileged readers see 64 bytes of config: say it is unknown, guess nothing */
 	r = CHECK(&e, "0000:0e:00.0");
 	assert_finding(r, "reset-unknown", NULL);
