@@ -158,6 +158,20 @@ static int cmd_attach_main(int argc, char *argv[])
 		ret = cli_select_id(CMD, list, id, &sel);
 	if (ret != EXIT_OK)
 		goto out;
+	if (persist && !(w.flags & IOPASS_BIND_DRY_RUN)) {
+		const char *helper;
+
+		r = iopass_persist_helper(ctx, &helper);
+		if (r < 0) {
+			/* the rule would name a program udev cannot run: the rebind would never happen */
+			cli_err(CMD, "--persist: the udev rule would run %s, which %s (this build is not "
+				     "installed): run 'cmake --install BUILD_DIR' first, or configure with "
+				     "-DCMAKE_INSTALL_PREFIX set to where iopass is installed; nothing was changed",
+				helper, r == -ENOENT ? "does not exist" : "is not an executable file");
+			ret = EXIT_FAIL;
+			goto out;
+		}
+	}
 	r = iopass_attach(ctx, list, sel.devs, sel.n, driver, w.flags, &t);
 	if (!t) {
 		cli_err(CMD, "%s", strerror(-r));

@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <libkmod.h>
@@ -113,6 +114,7 @@ void iopass_log(const struct iopass_ctx *ctx, int prio, const char *fmt, ...) _p
 int sysfs_open_dir(const struct iopass_ctx *ctx, const char *path);
 int sysfs_opendir(const struct iopass_ctx *ctx, const char *path, DIR **ret_dir);
 int sysfs_exists(const struct iopass_ctx *ctx, const char *path);
+int sysfs_stat(const struct iopass_ctx *ctx, const char *path, struct stat *st);
 ssize_t sysfs_read(const struct iopass_ctx *ctx, const char *path, char *buf, size_t size);
 ssize_t sysfs_read_at(int dirfd, const char *name, char *buf, size_t size);
 int sysfs_link_name_at(int dirfd, const char *name, char *buf, size_t size);

@@ -358,6 +358,12 @@ int iopass_persist_add(struct iopass_ctx *ctx, struct iopass_dev *const *devs,
 		       const char *const *host_drivers, size_t n, unsigned flags, char **ret_msg);
 int iopass_persist_remove(struct iopass_ctx *ctx, const char *const *bdfs, size_t n,
 			  unsigned flags, char **ret_msg);
+/*
+ * The program the generated udev rule runs (RUN+=, the compiled-in sbindir), and
+ * 0 when it is there below the sysroot and executable, else -errno: an uninstalled
+ * build's rule would name a program that does not exist.
+ */
+int iopass_persist_helper(struct iopass_ctx *ctx, const char **ret_path);
 
 #ifdef __cplusplus
 }

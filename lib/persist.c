@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -269,6 +270,21 @@ static void driver_module(struct iopass_ctx *ctx, const char *driver, char *buf,
 	if (fd >= 0 && sysfs_link_name_at(fd, "module", buf, size) == 0 && iopass_driver_name_valid(buf))
 		return;
 	buf[0] = '\0';
+}
+
+int iopass_persist_helper(struct iopass_ctx *ctx, const char **ret_path)
+{
+	static const char helper[] = IOPASS_SBINDIR "/iopass";
+	struct stat st;
+	int r;
+
+	*ret_path = helper;
+	r = sysfs_stat(ctx, helper, &st);
+	if (r < 0)
+		return r;
+	if (!S_ISREG(st.st_mode) || !(st.st_mode & S_IXUSR))
+		return -EACCES;
+	return 0;
 }
 
 static char *rules_body(const struct iopass_persist *p)

@@ -53,6 +53,12 @@ int sysfs_exists(const struct iopass_ctx *ctx, const char *path)
 	return faccessat(ctx->rootfd, rel(path), F_OK, 0) < 0 ? -errno : 0;
 }
 
+/* stat() of a path below the sysroot, following links as the kernel (udev's RUN) would */
+int sysfs_stat(const struct iopass_ctx *ctx, const char *path, struct stat *st)
+{
+	return fstatat(ctx->rootfd, rel(path), st, 0) < 0 ? -errno : 0;
+}
+
 int sysfs_exists_at(int dirfd, const char *name)
 {
 	return faccessat(dirfd, name, F_OK, 0) < 0 ? -errno : 0;

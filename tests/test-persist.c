@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -27,6 +28,17 @@ static void sim(struct fx *fx, struct run *r, const char *const argv[])
 }
 #define SIM(fx, r, ...) sim((fx), (r), (const char *const[]){ __VA_ARGS__, NULL })
 
+/* iopass where the generated rule runs it (the compiled-in sbindir), as after cmake --install */
+static void fx_install_helper(struct fx *fx)
+{
+	char *path;
+
+	fx_printf(fx, IOPASS_SBINDIR_TEST "/iopass" + 1, "#!/bin/sh\n");
+	assert_true(asprintf(&path, "%s%s/iopass", fx_root(fx), IOPASS_SBINDIR_TEST) > 0);
+	assert_int_equal(chmod(path, 0755), 0);
+	free(path);
+}
+
 static struct fx *fx_persist(void)
 {
 	struct fx *fx = fx_workstation();
@@ -41,6 +53,7 @@ static struct fx *fx_persist(void)
 	fx_mkdir(fx, "sys/module/nvidia");
 	fx_symlink(fx, "sys/bus/pci/drivers/nvidia/module", "../../../../module/nvidia");
 	fx_printf(fx, "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/boot_vga", "0\n");
+	fx_install_helper(fx);
 	return fx;
 }
 
@@ -257,9 +270,44 @@ static void test_corrupt_record(void **state)
 	fx_free(fx);
 }
 
+/* From a build that is not installed, the rule would run a program that is not there. */
+static void test_helper_missing(void **state)
+{
+	struct fx *fx = fx_persist();
+	struct run r;
+	char *path, drv[64];
+
+	(void)state;
+	assert_true(asprintf(&path, "%s%s/iopass", fx_root(fx), IOPASS_SBINDIR_TEST) > 0);
+	assert_int_equal(chmod(path, 0644), 0); /* there, but not executable */
+	SIM(fx, &r, "attach", "--persist", "00:14.0");
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "is not an executable file (this build is not installed)"));
+	run_free(&r);
+	assert_int_equal(unlink(path), 0);
+	SIM(fx, &r, "attach", "--persist", "00:14.0");
+	assert_int_equal(r.status, 1);
+	assert_text_equal(r.err, "iopass: attach: --persist: the udev rule would run " IOPASS_SBINDIR_TEST
+				 "/iopass, which does not exist (this build is not installed): run 'cmake "
+				 "--install BUILD_DIR' first, or configure with -DCMAKE_INSTALL_PREFIX set to "
+				 "where iopass is installed; nothing was changed\n");
+	run_free(&r);
+	/* nothing written: the device on its driver, no record, no rule */
+	assert_string_equal(fx_driver(fx, "0000:00:14.0", drv, sizeof(drv)), "xhci_hcd");
+	assert_false(fx_exists(fx, "etc/iopass/persist"));
+	assert_false(fx_exists(fx, "etc/udev/rules.d/60-iopass.rules"));
+	/* a dry run needs no helper */
+	SIM(fx, &r, "attach", "--persist", "-n", "00:14.0");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	free(path);
+	fx_free(fx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_helper_missing),
 		cmocka_unit_test(test_persist_group), cmocka_unit_test(test_hand_edit),
 		cmocka_unit_test(test_moved_card),    cmocka_unit_test(test_udev_bind),
 		cmocka_unit_test(test_corrupt_record),
