@@ -209,13 +209,12 @@ const char *iopass_persist_state_name(enum iopass_persist_state s)
 
 /* ---- the generated files ----------------------------------------------------- */
 
-/* FNV-1a, 64 bit: enough to tell a hand edit from our own text. */
-static uint64_t fnv1a(const char *s)
+/* FNV-1a, 64 bit, over n bytes after h: enough to tell a hand edit from our own text. */
+#define FNV1A_START 0xcbf29ce484222325ull
+static uint64_t fnv1a(uint64_t h, const char *s, size_t n)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)s[i];
 		h *= 0x100000001b3ull;
 	}
 	return h;
@@ -224,14 +223,18 @@ static uint64_t fnv1a(const char *s)
 #define CHECKSUM_TAG "# iopass-checksum: "
 
 /*
- * A managed file is "<header>\n# iopass-checksum: <hex>\n<body>", the checksum
- * over the body. 0: ours and untouched; -EEXIST: edited by hand, or not ours.
+ * A managed file is "<header># iopass-checksum: <hex>\n<body>", the checksum over
+ * the header and the body: everything but its own line, so a line added anywhere
+ * is an edit. Files written before it covered the header (the body only) are ours
+ * when the header is ours word for word. 0: ours and untouched; -EEXIST: edited
+ * by hand, or not ours.
  */
-static int managed_file_check(int dirfd, const char *name)
+static int managed_file_check(int dirfd, const char *name, const char *header)
 {
 	_cleanup_free_ char *text = NULL;
 	const char *tag, *body;
 	unsigned long long sum;
+	uint64_t h;
 	int r = state_read_mode(dirfd, name, RECORD_MAX, 022, &text);
 
 	if (r == -ENOENT)
@@ -243,17 +246,25 @@ static int managed_file_check(int dirfd, const char *name)
 	    sscanf(tag + strlen(CHECKSUM_TAG), "%16llx", &sum) != 1)
 		return -EEXIST;
 	body = strchr(tag, '\n');
-	if (!body || fnv1a(body + 1) != (uint64_t)sum)
+	if (!body)
 		return -EEXIST;
-	return 0;
+	body++;
+	h = fnv1a(fnv1a(FNV1A_START, text, (size_t)(tag - text)), body, strlen(body));
+	if (h == (uint64_t)sum)
+		return 0;
+	/* the earlier format: the body alone, under our own header */
+	if ((size_t)(tag - text) == strlen(header) && strncmp(text, header, strlen(header)) == 0 &&
+	    fnv1a(FNV1A_START, body, strlen(body)) == (uint64_t)sum)
+		return 0;
+	return -EEXIST;
 }
 
 static char *managed_file(const char *header, const char *body)
 {
+	uint64_t h = fnv1a(fnv1a(FNV1A_START, header, strlen(header)), body, strlen(body));
 	char *text = NULL;
 
-	if (asprintf(&text, "%s" CHECKSUM_TAG "%016llx\n%s", header,
-		     (unsigned long long)fnv1a(body), body) < 0)
+	if (asprintf(&text, "%s" CHECKSUM_TAG "%016llx\n%s", header, (unsigned long long)h, body) < 0)
 		return NULL;
 	return text;
 }
@@ -435,13 +446,13 @@ static int persist_store(struct iopass_ctx *ctx, const struct iopass_persist *p,
 		goto out;
 	}
 	if (!(flags & IOPASS_BIND_FORCE)) {
-		r = managed_file_check(dfd_rules, RULES_NAME);
+		r = managed_file_check(dfd_rules, RULES_NAME, RULES_HEADER);
 		if (r == 0)
-			r = managed_file_check(dfd_mod, MODPROBE_NAME);
+			r = managed_file_check(dfd_mod, MODPROBE_NAME, MODPROBE_HEADER);
 		if (r < 0) {
 			set_msg(msg, "%s was edited by hand (or is not iopass's); nothing was changed; "
 				     "move your changes to a file of your own, or pass --force to overwrite it",
-				managed_file_check(dfd_rules, RULES_NAME) < 0 ? "/etc/udev/rules.d/" RULES_NAME
+				managed_file_check(dfd_rules, RULES_NAME, RULES_HEADER) < 0 ? "/etc/udev/rules.d/" RULES_NAME
 									       : "/etc/modprobe.d/" MODPROBE_NAME);
 			r = -EEXIST;
 			goto out;

@@ -4,6 +4,7 @@
  * back), idempotence, hand edits, moved cards, and the rule's rebind command.
  */
 #define _GNU_SOURCE
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,6 +271,65 @@ static void test_corrupt_record(void **state)
 	fx_free(fx);
 }
 
+static uint64_t fnv(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+/* The checksum covers the whole file: a line above it is an edit too; the older format holds. */
+static void test_checksum_whole_file(void **state)
+{
+	struct fx *fx = fx_persist();
+	struct run r;
+	char *rules, *tag, *edited;
+
+	(void)state;
+	SIM(fx, &r, "attach", "--persist", "00:14.0");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	rules = fx_read(fx, "etc/udev/rules.d/60-iopass.rules");
+	tag = strstr(rules, "# iopass-checksum: ");
+	assert_non_null(tag);
+	/* an admin's line above the checksum line */
+	assert_true(asprintf(&edited, "%.*sACTION==\"add\", RUN+=\"/usr/local/bin/mine\"\n%s\n",
+			     (int)(tag - rules), rules, tag) > 0);
+	fx_printf(fx, "etc/udev/rules.d/60-iopass.rules", "%s", edited);
+	free(edited);
+	SIM(fx, &r, "persist", "remove", "00:14.0");
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "/etc/udev/rules.d/60-iopass.rules was edited by hand"));
+	run_free(&r);
+	edited = fx_read(fx, "etc/udev/rules.d/60-iopass.rules");
+	assert_non_null(strstr(edited, "/usr/local/bin/mine")); /* kept */
+	free(edited);
+
+	/* a file in the earlier format (the checksum of the body alone) is still ours */
+	{
+		char *body; /* as written: fx_read() cut the last newline */
+
+		assert_true(asprintf(&body, "%s\n", strchr(tag, '\n') + 1) > 0);
+		assert_true(asprintf(&edited, "%.*s# iopass-checksum: %016llx\n%s", (int)(tag - rules),
+				     rules, (unsigned long long)fnv(body), body) > 0);
+		free(body);
+	}
+	fx_printf(fx, "etc/udev/rules.d/60-iopass.rules", "%s", edited);
+	free(edited);
+	SIM(fx, &r, "persist", "remove", "00:14.0");
+	if (r.status != 0)
+		fprintf(stderr, "%s", r.err);
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	assert_false(fx_exists(fx, "etc/udev/rules.d/60-iopass.rules"));
+	free(rules);
+	fx_free(fx);
+}
+
 /* From a build that is not installed, the rule would run a program that is not there. */
 static void test_helper_missing(void **state)
 {
@@ -308,6 +368,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_helper_missing),
+		cmocka_unit_test(test_checksum_whole_file),
 		cmocka_unit_test(test_persist_group), cmocka_unit_test(test_hand_edit),
 		cmocka_unit_test(test_moved_card),    cmocka_unit_test(test_udev_bind),
 		cmocka_unit_test(test_corrupt_record),
