@@ -65,6 +65,10 @@ static int persist_add_entry(struct iopass_persist *p, const char *bdf, const ch
 		p->e = ne;
 		ne = &p->e[p->n++];
 	}
+	/* persisted again with no driver known (after a reboot the device came up on vfio-pci
+	 * and /run/iopass/state is gone): the record keeps the driver it knows for that card */
+	if ((!driver || !*driver) && streq(ne->bdf, bdf) && streq(ne->ids, ids))
+		return 0;
 	snprintf(ne->bdf, sizeof(ne->bdf), "%s", bdf);
 	snprintf(ne->ids, sizeof(ne->ids), "%s", ids);
 	snprintf(ne->driver, sizeof(ne->driver), "%s", driver ? driver : "");

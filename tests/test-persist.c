@@ -330,6 +330,37 @@ static void test_checksum_whole_file(void **state)
 	fx_free(fx);
 }
 
+/* After a reboot the device is on vfio-pci and /run/iopass/state is gone: persisting again keeps the record. */
+static void test_repersist_after_reboot(void **state)
+{
+	struct fx *fx = fx_persist();
+	struct run r;
+	char *rec, *mod;
+
+	(void)state;
+	SIM(fx, &r, "attach", "--persist", "00:14.0");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	fx_unlink(fx, "run/iopass/state");
+	SIM(fx, &r, "attach", "--persist", "00:14.0");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	rec = fx_read(fx, "etc/iopass/persist");
+	assert_non_null(strstr(rec, "0000:00:14.0 8086:a2af xhci_hcd"));
+	mod = fx_read(fx, "etc/modprobe.d/iopass.conf");
+	assert_non_null(strstr(mod, "softdep xhci_pci pre: vfio-pci"));
+	free(rec);
+	free(mod);
+	/* another card at the address (other IDs): its entry is new, the old driver does not apply */
+	fx_printf(fx, "etc/iopass/persist", "iopass-persist 1\n0000:00:14.0 8086:ffff xhci_hcd\n");
+	SIM(fx, &r, "attach", "--persist", "00:14.0");
+	run_free(&r);
+	rec = fx_read(fx, "etc/iopass/persist");
+	assert_non_null(strstr(rec, "0000:00:14.0 8086:a2af -"));
+	free(rec);
+	fx_free(fx);
+}
+
 /* From a build that is not installed, the rule would run a program that is not there. */
 static void test_helper_missing(void **state)
 {
@@ -368,6 +399,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_helper_missing),
+		cmocka_unit_test(test_repersist_after_reboot),
 		cmocka_unit_test(test_checksum_whole_file),
 		cmocka_unit_test(test_persist_group), cmocka_unit_test(test_hand_edit),
 		cmocka_unit_test(test_moved_card),    cmocka_unit_test(test_udev_bind),
