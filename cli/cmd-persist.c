@@ -219,6 +219,17 @@ static int cmd_udev_bind_main(int argc, char *argv[])
 	d = iopass_devlist_find(list, &a);
 	if (!d)
 		goto out;
+	/* udev reloads rules lazily: a rule for a device no longer in the record (or a card
+	 * that took its address) still fires; undo its override and leave the device be */
+	r = iopass_persist_claims(ctx, list, d);
+	if (r <= 0) {
+		if (r < 0)
+			cli_err("__udev-bind", "the record /etc/iopass/persist: %s; %s left alone",
+				strerror(-r), iopass_dev_get_bdf(d));
+		r = iopass_persist_unclaim(ctx, d);
+		ret = r < 0 ? EXIT_FAIL : EXIT_OK;
+		goto out;
+	}
 	if (iopass_dev_is_vfio(d)) {
 		ret = EXIT_OK;
 		goto out;

@@ -364,6 +364,18 @@ int iopass_persist_remove(struct iopass_ctx *ctx, const char *const *bdfs, size_
  * build's rule would name a program that does not exist.
  */
 int iopass_persist_helper(struct iopass_ctx *ctx, const char **ret_path);
+/*
+ * For 'iopass __udev-bind': is dev in the record, with the IDs it has now? A rule
+ * udev has not reloaded yet (or one for a card that moved) matches devices that
+ * are not. 1 yes, 0 no, -errno when the record cannot be read.
+ */
+int iopass_persist_claims(struct iopass_ctx *ctx, const struct iopass_devlist *list,
+			  const struct iopass_dev *dev);
+/*
+ * Undo what a stale rule did to dev: clear a driver_override of vfio-pci and, if
+ * that left it without a driver, probe it so its own driver binds again.
+ */
+int iopass_persist_unclaim(struct iopass_ctx *ctx, struct iopass_dev *dev);
 
 #ifdef __cplusplus
 }

@@ -302,6 +302,45 @@ int iopass_persist_helper(struct iopass_ctx *ctx, const char **ret_path)
 	return 0;
 }
 
+int iopass_persist_claims(struct iopass_ctx *ctx, const struct iopass_devlist *list,
+			  const struct iopass_dev *dev)
+{
+	struct iopass_persist *p = NULL;
+	int r = iopass_persist_load(ctx, &p), claimed = 0;
+
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < p->n; i++)
+		if (streq(p->e[i].bdf, dev->bdf)) {
+			enum iopass_persist_state s = iopass_persist_state(p, i, list);
+
+			claimed = s == IOPASS_PERSIST_ACTIVE || s == IOPASS_PERSIST_INACTIVE;
+		}
+	iopass_persist_free(p);
+	return claimed;
+}
+
+int iopass_persist_unclaim(struct iopass_ctx *ctx, struct iopass_dev *dev)
+{
+	char path[256], ovr[64], drv[64];
+	int r = current_override(ctx, dev->bdf, ovr, sizeof(ovr));
+
+	if (r < 0)
+		return r;
+	if (!streq(ovr, "vfio-pci"))
+		return 0; /* not the rule's doing: left alone */
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", dev->bdf);
+	r = sysfs_write(ctx, path, "\n");
+	if (r < 0)
+		return r;
+	r = current_driver(ctx, dev->bdf, drv, sizeof(drv));
+	if (r == 0 && !*drv)
+		r = sysfs_write(ctx, "/sys/bus/pci/drivers_probe", dev->bdf);
+	return r < 0 ? r : 0;
+}
+
 static char *rules_body(const struct iopass_persist *p)
 {
 	char *buf = NULL;

@@ -210,6 +210,12 @@ static void test_moved_card(void **state)
 	fx_free(fx);
 }
 
+/* driver_override cleared: the simulated kernel shows "(null)", a plain file may be empty */
+static bool streq_or_null(const char *ovr)
+{
+	return ovr && (strcmp(ovr, "(null)") == 0 || *ovr == '\0');
+}
+
 static void test_udev_bind(void **state)
 {
 	struct fx *fx = fx_persist();
@@ -244,6 +250,32 @@ static void test_udev_bind(void **state)
 	assert_string_equal(ovr, "(null)");
 	free(ovr);
 	assert_false(fx_exists(fx, "etc/iopass/persist"));
+
+	/* udev has not reloaded its rules: the old rule fires for a device the record no
+	 * longer has. The helper undoes the override and leaves the device on its driver. */
+	fx_printf(fx, "sys/bus/pci/devices/0000:00:14.0/driver_override", "vfio-pci\n");
+	SIM(fx, &r, "__udev-bind", "0000:00:14.0");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	assert_string_equal(fx_driver(fx, "0000:00:14.0", drv, sizeof(drv)), "xhci_hcd");
+	ovr = fx_read(fx, "sys/bus/pci/devices/0000:00:14.0/driver_override");
+	assert_true(streq_or_null(ovr));
+	free(ovr);
+	/* a record for another card at that address (other IDs): the same */
+	fx_printf(fx, "etc/iopass/persist", "iopass-persist 1\n0000:00:14.0 10de:1b80 nvidia\n");
+	fx_printf(fx, "sys/bus/pci/devices/0000:00:14.0/driver_override", "vfio-pci\n");
+	SIM(fx, &r, "__udev-bind", "0000:00:14.0");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	assert_string_equal(fx_driver(fx, "0000:00:14.0", drv, sizeof(drv)), "xhci_hcd");
+	/* an override the admin set to another driver is not the rule's: left as it is */
+	fx_printf(fx, "sys/bus/pci/devices/0000:00:14.0/driver_override", "pci-stub\n");
+	SIM(fx, &r, "__udev-bind", "0000:00:14.0");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	ovr = fx_read(fx, "sys/bus/pci/devices/0000:00:14.0/driver_override");
+	assert_string_equal(ovr, "pci-stub");
+	free(ovr);
 	fx_free(fx);
 }
 

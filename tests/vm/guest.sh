@@ -652,6 +652,7 @@ scenario_8() {
 		# (b) detach --persist: back to e1000e now, and a hotplug leaves it there
 		run "$IOPASS" detach --persist --dry-run "$b" # its plan, for the evidence
 		cp $T/out $T/plan
+		cp /etc/udev/rules.d/60-iopass.rules $T/stale.rules # for (c)
 		run "$IOPASS" detach --persist "$b"
 		expect "(b) iopass detach --persist $b: exit status" 0 "$RC" \
 			"stderr: $(oneline $T/err); now: driver $(drv_of "$b"), driver_override $(ovr_of "$b"), /run/iopass/state: $(tr '\n' '|' </run/iopass/state 2>/dev/null); the plan (--dry-run): $(oneline $T/plan)"
@@ -675,6 +676,18 @@ scenario_8() {
 		else
 			fail "(b) no network interface for $b after remove+rescan: net/ '$f', /sys/class/net: $(ls /sys/class/net | tr '\n' ' ')"
 		fi
+
+		# (c) the rule as udevd may still have it (it reloads rules lazily): it fires,
+		# sets the override and runs __udev-bind, which finds $b no longer in the record,
+		# undoes the override and leaves it on $orig
+		cp $T/stale.rules /etc/udev/rules.d/59-iopass-stale.rules
+		run udevadm control --reload
+		remove_rescan "(c) remove+rescan with the old rule still in udev"
+		expect "(c) $b driver link after remove+rescan with the stale rule" "$orig" "$(drv_of "$b")" \
+			"driver_override $(ovr_of "$b"); kernel: $(ksince | tail -n 3 | tr '\n' ' ')"
+		expect "(c) $b driver_override after the stale rule (undone by __udev-bind)" "(null)" "$(ovr_of "$b")"
+		rm -f /etc/udev/rules.d/59-iopass-stale.rules
+		run udevadm control --reload
 
 		run udevadm control --exit
 		for i in $(seq 50); do [ -z "$(udevd_pids)" ] && break; sleep 0.1; done
