@@ -34,7 +34,7 @@ static void fx_install_helper(struct fx *fx)
 {
 	char *path;
 
-	fx_printf(fx, IOPASS_SBINDIR_TEST "/iopass" + 1, "#!/bin/sh\n");
+	fx_printf(fx, &(IOPASS_SBINDIR_TEST "/iopass")[1], "#!/bin/sh\n"); /* below the root */
 	assert_true(asprintf(&path, "%s%s/iopass", fx_root(fx), IOPASS_SBINDIR_TEST) > 0);
 	assert_int_equal(chmod(path, 0755), 0);
 	free(path);
