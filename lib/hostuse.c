@@ -483,28 +483,32 @@ static struct blockdev *block_named(struct hostuse_cache *hu, const char *name)
 	return NULL;
 }
 
-/* The block device whose dev attribute is MAJ:MIN, or NULL; each attribute read once. */
+/* A block device's dev attribute, read once: false when it has none. */
+static bool block_devt(struct iopass_ctx *ctx, struct blockdev *b)
+{
+	if (b->major == -1) {
+		char path[320], devt[32];
+		unsigned ma, mi;
+
+		snprintf(path, sizeof(path), "/sys/class/block/%s/dev", b->name);
+		b->major = b->minor = -2;
+		if (sysfs_read(ctx, path, devt, sizeof(devt)) > 0 && sscanf(devt, "%u:%u", &ma, &mi) == 2 &&
+		    ma < INT_MAX && mi < INT_MAX) {
+			b->major = (int)ma;
+			b->minor = (int)mi;
+		}
+	}
+	return b->major >= 0;
+}
+
+/* The block device whose dev attribute is MAJ:MIN, or NULL. */
 static const char *block_by_devt(struct iopass_ctx *ctx, struct hostuse_cache *hu, unsigned major,
 				 unsigned minor)
 {
-	for (size_t i = 0; i < hu->nblocks; i++) {
-		struct blockdev *b = &hu->blocks[i];
-
-		if (b->major == -1) {
-			char path[320], devt[32];
-			unsigned ma, mi;
-
-			snprintf(path, sizeof(path), "/sys/class/block/%s/dev", b->name);
-			b->major = b->minor = -2;
-			if (sysfs_read(ctx, path, devt, sizeof(devt)) > 0 && sscanf(devt, "%u:%u", &ma, &mi) == 2 &&
-			    ma < INT_MAX && mi < INT_MAX) {
-				b->major = (int)ma;
-				b->minor = (int)mi;
-			}
-		}
-		if (b->major == (int)major && b->minor == (int)minor)
-			return b->name;
-	}
+	for (size_t i = 0; i < hu->nblocks; i++)
+		if (block_devt(ctx, &hu->blocks[i]) && hu->blocks[i].major == (int)major &&
+		    hu->blocks[i].minor == (int)minor)
+			return hu->blocks[i].name;
 	return NULL;
 }
 
@@ -775,6 +779,43 @@ static void superblocks_mark(struct iopass_ctx *ctx, struct hostuse_cache *hu)
 }
 
 /*
+ * ZFS: a pool's disks are held by the zfs module, with no holder link, no sysfs
+ * entry per pool member and a mount source ("tank/root") that names no device.
+ * udev's blkid tags each member (ID_FS_TYPE=zfs_member, ID_FS_LABEL=<pool>) in
+ * /run/udev/data/b<MAJ>:<MIN>; the pool is imported while
+ * /proc/spl/kstat/zfs/<pool> exists.
+ */
+static void zfs_mark(struct iopass_ctx *ctx, struct hostuse_cache *hu)
+{
+	if (sysfs_exists(ctx, "/proc/spl/kstat/zfs") < 0)
+		return; /* no ZFS module: no imported pool */
+	for (size_t i = 0; i < hu->nblocks; i++) {
+		struct blockdev *b = &hu->blocks[i];
+		char path[64], data[4096], pool[256] = "", kstat[320];
+		bool member = false;
+
+		if (!block_devt(ctx, b))
+			continue;
+		snprintf(path, sizeof(path), "/run/udev/data/b%d:%d", b->major, b->minor);
+		if (sysfs_read(ctx, path, data, sizeof(data)) <= 0)
+			continue;
+		for (const char *l = data; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+			if (strncmp(l, "E:ID_FS_TYPE=zfs_member", 23) == 0 && (l[23] == '\n' || !l[23]))
+				member = true;
+			else if (strncmp(l, "E:ID_FS_LABEL=", 14) == 0)
+				snprintf(pool, sizeof(pool), "%.*s", (int)strcspn(l + 14, "\n"), l + 14);
+		}
+		if (!member)
+			continue;
+		snprintf(kstat, sizeof(kstat), "/proc/spl/kstat/zfs/%s", pool);
+		if (*pool && name_is_safe(pool) && sysfs_exists(ctx, kstat) == 0)
+			use_add(hu, b->name, true, "part of the imported ZFS pool %s", pool);
+		else if (!*pool || !name_is_safe(pool))
+			use_add(hu, b->name, true, "a ZFS pool member (udev: zfs_member) while pools are imported");
+	}
+}
+
+/*
  * What the host uses block devices for by themselves, once per context: every
  * mount (in PID 1's namespace and this one), the layers of each overlay, every
  * swap area (partitions by name, swap files by the file system under them), and
@@ -797,6 +838,7 @@ static void uses_read(struct iopass_ctx *ctx, struct hostuse_cache *hu)
 			overlay_mark(ctx, hu, m);
 	}
 	superblocks_mark(ctx, hu);
+	zfs_mark(ctx, hu);
 	for (const char *line = hu->swaps; line && *line;) {
 		const char *next = strchr(line, '\n');
 		char file[512], type[32];

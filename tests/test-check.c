@@ -550,6 +550,31 @@ static void test_storage_btrfs(void **state)
 	fx_free(fx);
 }
 
+/* ZFS: no holders, no device in the mount source; udev's tags and the imported pools say it. */
+static void test_storage_zfs(void **state)
+{
+	struct fx *fx = fx_two_nvme();
+
+	(void)state;
+	fx_printf(fx, "proc/self/mountinfo", "22 1 0:30 / / rw - zfs rpool/ROOT/debian rw,xattr,posixacl\n");
+	fx_printf(fx, "run/udev/data/b259:2", "S:disk/by-partuuid/x\nE:ID_FS_TYPE=zfs_member\nE:ID_FS_LABEL=rpool\n"
+					      "E:ID_FS_UUID=123\n");
+	fx_printf(fx, "run/udev/data/b259:4", "E:ID_FS_TYPE=zfs_member\nE:ID_FS_LABEL=tank\n");
+	fx_mkdir(fx, "proc/spl/kstat/zfs/rpool");
+	assert_disk_use(fx, "0000:02:00.0", "nvme0n1p2 is part of the imported ZFS pool rpool");
+	/* a member of a pool that is not imported is free */
+	assert_disk_free(fx, "0000:06:00.0");
+	fx_mkdir(fx, "proc/spl/kstat/zfs/tank");
+	assert_disk_use(fx, "0000:06:00.0", "nvme1n1p1 is part of the imported ZFS pool tank");
+	/* without the zfs module nothing is imported */
+	fx_unlink(fx, "proc/spl/kstat/zfs/tank");
+	fx_unlink(fx, "proc/spl/kstat/zfs/rpool");
+	fx_unlink(fx, "proc/spl/kstat/zfs");
+	fx_printf(fx, "proc/self/mountinfo", "%s", "");
+	assert_disk_free(fx, "0000:02:00.0");
+	fx_free(fx);
+}
+
 static void test_storage_swapfile_overlay_loop(void **state)
 {
 	struct fx *fx = fx_two_nvme();
@@ -1330,6 +1355,7 @@ int main(void)
 		cmocka_unit_test(test_storage_btrfs),
 		cmocka_unit_test(test_storage_swapfile_overlay_loop),
 		cmocka_unit_test(test_storage_loop),
+		cmocka_unit_test(test_storage_zfs),
 		cmocka_unit_test(test_storage_nvme_multipath),
 		cmocka_unit_test(test_nics),
 		cmocka_unit_test(test_nic_routes),
