@@ -130,6 +130,8 @@ int cli_write_option(const char *cmd, int c, const char *arg, struct cli_write_o
 struct iopass_txn;
 int cli_txn_report(const char *cmd, struct iopass_ctx *ctx, const struct iopass_txn *t, int rc,
 		   bool json, bool dry_run);
+/* What recovery of an interrupted run did, one line each on stderr. */
+void cli_txn_recovery(const char *cmd, const struct iopass_txn *t);
 
 /* Column tables in the util-linux manner (-o, --output-all, -J, -r, -n). */
 struct cli_column {

@@ -43,6 +43,7 @@ static int persist_devices(struct iopass_ctx *ctx, const struct iopass_txn *t,
 	const char **drivers = calloc(sel->n ? sel->n : 1, sizeof(*drivers));
 	char **owned = calloc(sel->n ? sel->n : 1, sizeof(*owned));
 	_cleanup_free_ char *msg = NULL;
+	struct iopass_txn *pt = NULL;
 	int r, ret = EXIT_OK;
 
 	if (!drivers || !owned) {
@@ -60,7 +61,10 @@ static int persist_devices(struct iopass_ctx *ctx, const struct iopass_txn *t,
 		if (!drivers[i] && iopass_record_get(ctx, bdf, &owned[i]) == 0)
 			drivers[i] = owned[i]; /* attached before: the record knows */
 	}
-	r = iopass_persist_add(ctx, sel->devs, drivers, sel->n, flags & IOPASS_BIND_FORCE, &msg);
+	r = iopass_persist_add(ctx, sel->devs, drivers, sel->n,
+			       flags & (IOPASS_BIND_FORCE | IOPASS_BIND_FORCE_RECOVERY), &msg, &pt);
+	cli_txn_recovery(CMD, pt);
+	iopass_txn_free(pt);
 	if (r < 0) {
 		cli_err(CMD, "--persist: %s; the devices are attached now, but not for the next boot",
 			msg ? msg : strerror(-r));

@@ -159,7 +159,12 @@ static int cmd_detach_main(int argc, char *argv[])
 		}
 		for (size_t i = 0; i < sel.n; i++)
 			bdfs[i] = iopass_dev_get_bdf(sel.devs[i]);
-		r = iopass_persist_remove(ctx, bdfs, sel.n, w.flags & IOPASS_BIND_FORCE, &msg);
+		struct iopass_txn *pt = NULL;
+
+		r = iopass_persist_remove(ctx, bdfs, sel.n,
+					  w.flags & (IOPASS_BIND_FORCE | IOPASS_BIND_FORCE_RECOVERY), &msg, &pt);
+		cli_txn_recovery(CMD, pt);
+		iopass_txn_free(pt);
 		free(bdfs);
 		if (r < 0) {
 			cli_err(CMD, "--persist: %s; the devices are detached, but still set for the next boot",

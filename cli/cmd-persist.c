@@ -169,14 +169,22 @@ static int cmd_persist_main(int argc, char *argv[])
 			iopass_addr_format(&a, canon[i - optind]);
 			bdfs[i - optind] = canon[i - optind];
 		}
+		struct iopass_txn *t = NULL;
+
 		r = iopass_persist_remove(ctx, bdfs, (size_t)(argc - optind),
-					  force ? IOPASS_BIND_FORCE : 0, &msg);
-		if (r < 0) {
+					  force ? IOPASS_BIND_FORCE | IOPASS_BIND_FORCE_RECOVERY : 0, &msg, &t);
+		if (r != -ECANCELED)
+			cli_txn_recovery(CMD, t);
+		if (r == -ECANCELED) {
+			/* recovery of an interrupted run refused: say what blocks it */
+			ret = cli_txn_report(CMD, ctx, t, r, false, false);
+		} else if (r < 0) {
 			cli_err(CMD, "%s", msg ? msg : strerror(-r));
 			ret = EXIT_FAIL;
 		} else if (msg) {
 			cli_note(CMD, "%s", msg);
 		}
+		iopass_txn_free(t);
 		free(bdfs);
 		free(canon);
 	}

@@ -705,7 +705,7 @@ int cli_write_option(const char *cmd, int c, const char *arg, struct cli_write_o
 {
 	switch (c) {
 	case 'f':
-		w->flags |= IOPASS_BIND_FORCE;
+		w->flags |= IOPASS_BIND_FORCE | IOPASS_BIND_FORCE_RECOVERY;
 		return 1;
 	case 'n':
 		w->flags |= IOPASS_BIND_DRY_RUN;

@@ -53,8 +53,14 @@ static void print_json(const struct iopass_txn *t, int rc, bool dry_run)
 	}
 	json_array_end(&j);
 	json_array_begin(&j, "recovered");
-	for (size_t i = 0; i < iopass_txn_recovered_count(t); i++)
-		json_string(&j, NULL, iopass_txn_recovered(t, i));
+	for (size_t i = 0; i < iopass_txn_recovered_count(t); i++) {
+		json_object_begin(&j, NULL);
+		json_string(&j, "op", iopass_txn_recovered_op(t, i));
+		json_string(&j, "target", iopass_txn_recovered(t, i));
+		json_string(&j, "action", iopass_txn_recovered_action(t, i));
+		json_string(&j, "driver", iopass_txn_recovered_driver(t, i));
+		json_object_end(&j);
+	}
 	json_array_end(&j);
 	json_object_end(&j);
 	json_finish(&j);
@@ -76,15 +82,37 @@ static void print_step(const char *sysroot, const char *path, const char *value)
 	fputc('\n', stdout);
 }
 
+/* What recovery did with an interrupted run's journal: said even with -q, it changed the host. */
+void cli_txn_recovery(const char *cmd, const struct iopass_txn *t)
+{
+	for (size_t i = 0; t && i < iopass_txn_recovered_count(t); i++) {
+		const char *what = iopass_txn_recovered(t, i), *op = iopass_txn_recovered_op(t, i);
+		const char *action = iopass_txn_recovered_action(t, i);
+		const char *drv = iopass_txn_recovered_driver(t, i);
+
+		if (streq(action, "rolled-back"))
+			cli_err(cmd, "recovery: %s: the interrupted %s was rolled back%s%s%s", what, op,
+				drv ? " (on " : "", drv ? drv : "", drv ? " again)" : "");
+		else if (streq(action, "rolled-forward"))
+			cli_err(cmd, "recovery: %s: the interrupted %s had completed; its journal is done",
+				what, op);
+		else if (streq(action, "continued"))
+			cli_err(cmd, "recovery: %s: the interrupted %s is finished by this run", what, op);
+		else if (streq(action, "left-alone"))
+			cli_err(cmd, "recovery: %s: another card sits there now; the interrupted %s is "
+				     "not undone on it", what, op);
+		else
+			cli_err(cmd, "recovery: %s: gone; nothing of the interrupted %s to undo", what, op);
+	}
+}
+
 int cli_txn_report(const char *cmd, struct iopass_ctx *ctx, const struct iopass_txn *t, int rc,
 		   bool json, bool dry_run)
 {
 	const struct iopass_report *g = iopass_txn_guards(t);
 	const char *root = iopass_ctx_get_sysroot(ctx);
 
-	for (size_t i = 0; i < iopass_txn_recovered_count(t); i++)
-		cli_warn(cmd, "%s: restored from the journal of an interrupted run",
-			 iopass_txn_recovered(t, i));
+	cli_txn_recovery(cmd, t);
 	/* guards: what refused us, or what --force takes away */
 	for (size_t i = 0; g && i < iopass_report_count(g); i++) {
 		if (rc == -ECANCELED) {

@@ -29,13 +29,6 @@
 
 #include "iopass-private.h"
 
-#define JOURNAL_FILE "journal"
-#define LOCK_FILE "lock"
-#define STATE_MAX (4u << 20)
-
-
-
-
 /* ---- the transaction record ------------------------------------------------ */
 
 struct iopass_txn *txn_new(void)
@@ -56,8 +49,10 @@ struct iopass_txn *iopass_txn_free(struct iopass_txn *t)
 		free(t->devs[i].to);
 		free(t->devs[i].override);
 	}
-	for (size_t i = 0; i < t->nrecovered; i++)
-		free(t->recovered[i]);
+	for (size_t i = 0; i < t->nrecovered; i++) {
+		free(t->recovered[i].target);
+		free(t->recovered[i].driver);
+	}
 	free(t->recovered);
 	free(t->steps);
 	free(t->devs);
@@ -169,13 +164,13 @@ int current_override(struct iopass_ctx *ctx, const char *bdf, char *buf, size_t 
 }
 
 /* vfio-pci and its variant drivers (mlx5_vfio_pci, ...) */
-static bool is_vfio_name(const char *name)
+bool driver_name_is_vfio(const char *name)
 {
 	return strstr(name, "vfio") != NULL;
 }
 
 /* On vfio-pci or a vfio variant now (vfio-dev/ marks the variants)? */
-static bool current_is_vfio(struct iopass_ctx *ctx, const char *bdf, const char *cur)
+bool driver_is_vfio(struct iopass_ctx *ctx, const char *bdf, const char *cur)
 {
 	char path[256];
 
@@ -246,8 +241,8 @@ bool vfio_cdev_present(struct iopass_ctx *ctx, const char *bdf)
  * Put a device back as it was: its override, then its driver. Used for
  * rollback, recovery and (with the recorded driver) detach.
  */
-static int restore_dev(struct iopass_ctx *ctx, struct iopass_txn *t, const char *bdf,
-		       const char *driver, const char *override, bool rollback)
+int restore_dev(struct iopass_ctx *ctx, struct iopass_txn *t, const char *bdf, const char *driver,
+		const char *override, bool rollback)
 {
 	char path[256], cur[128], ovr[128];
 	int r;
@@ -337,301 +332,23 @@ static int load_driver(struct iopass_ctx *ctx, const char *driver)
 	return driver_loaded(ctx, driver) ? 0 : -ENOENT;
 }
 
-/* ---- state: lock, record, journal -------------------------------------------- */
+/* ---- guards ---------------------------------------------------------------- */
 
-
-
-void records_free(struct records *rs)
+struct iopass_report *txn_guards_new(struct iopass_txn *t)
 {
-	free(rs->r);
-	rs->r = NULL;
-	rs->n = 0;
-}
-
-struct record *records_find(struct records *rs, const char *bdf)
-{
-	for (size_t i = 0; i < rs->n; i++)
-		if (streq(rs->r[i].bdf, bdf))
-			return &rs->r[i];
-	return NULL;
-}
-
-static int records_add(struct records *rs, const char *bdf, const char *driver, const char *override)
-{
-	struct record *nr = records_find(rs, bdf);
-
-	if (!nr) {
-		nr = reallocarray(rs->r, rs->n + 1, sizeof(*nr));
-		if (!nr)
-			return -ENOMEM;
-		rs->r = nr;
-		nr = &rs->r[rs->n++];
-	}
-	snprintf(nr->bdf, sizeof(nr->bdf), "%s", bdf);
-	snprintf(nr->driver, sizeof(nr->driver), "%s", driver ? driver : "");
-	snprintf(nr->override, sizeof(nr->override), "%s", override ? override : "");
-	return 0;
-}
-
-void records_remove(struct records *rs, const char *bdf)
-{
-	struct record *r = records_find(rs, bdf);
-
-	if (!r)
-		return;
-	*r = rs->r[--rs->n];
-}
-
-/*
- * Text, strictly parsed:
- *   iopass-<kind> 1
- *   [op <name> <driver>]            (journal only)
- *   <bdf> <driver|-> <override|->
- * Anything else, and the file is reported corrupt and not trusted.
- */
-int records_parse(const char *text, const char *kind, struct records *rs, char *op,
-			 size_t opsize)
-{
-	char header[32];
-	const char *line = text;
-	int lineno = 0;
-
-	snprintf(header, sizeof(header), "iopass-%s 1", kind);
-	rs->r = NULL;
-	rs->n = 0;
-	if (op)
-		op[0] = '\0';
-	while (line && *line) {
-		const char *nl = strchr(line, '\n');
-		size_t len = nl ? (size_t)(nl - line) : strlen(line);
-		char buf[256], f1[64], f2[80], f3[80], extra[2];
-		struct iopass_addr a;
-		int n;
-
-		if (!nl || len >= sizeof(buf))
-			goto corrupt; /* every line ends with a newline */
-		memcpy(buf, line, len);
-		buf[len] = '\0';
-		line = nl + 1;
-		if (lineno++ == 0) {
-			if (!streq(buf, header))
-				goto corrupt;
-			continue;
-		}
-		n = sscanf(buf, "%63s %79s %79s %1s", f1, f2, f3, extra);
-		if (op && lineno == 2 && n == 3 && streq(f1, "op")) {
-			if (!(streq(f2, "attach") || streq(f2, "detach")) || !iopass_driver_name_valid(f3))
-				goto corrupt;
-			snprintf(op, opsize, "%s %s", f2, f3);
-			continue;
-		}
-		if (n != 3 || iopass_addr_parse(f1, &a) < 0 ||
-		    (!streq(f2, "-") && !iopass_driver_name_valid(f2)) ||
-		    (!streq(f3, "-") && !iopass_driver_name_valid(f3)))
-			goto corrupt;
-		iopass_addr_format(&a, f1);
-		if (records_add(rs, f1, streq(f2, "-") ? NULL : f2, streq(f3, "-") ? NULL : f3) < 0) {
-			records_free(rs);
-			return -ENOMEM;
-		}
-	}
-	if (lineno == 0)
-		goto corrupt;
-	return 0;
-corrupt:
-	records_free(rs);
-	return -EBADMSG;
-}
-
-static char *records_format(const struct records *rs, const char *kind, const char *op)
-{
-	size_t size = 64 + (op ? strlen(op) : 0) + rs->n * (IOPASS_BDF_MAX + 2 * 72 + 4), len;
-	char *buf = malloc(size);
-
-	if (!buf)
-		return NULL;
-	len = (size_t)snprintf(buf, size, "iopass-%s 1\n", kind);
-	if (op)
-		len += (size_t)snprintf(buf + len, size - len, "op %s\n", op);
-	for (size_t i = 0; i < rs->n; i++)
-		len += (size_t)snprintf(buf + len, size - len, "%s %s %s\n", rs->r[i].bdf,
-					*rs->r[i].driver ? rs->r[i].driver : "-",
-					*rs->r[i].override ? rs->r[i].override : "-");
-	return buf;
-}
-
-static int records_load(int dirfd, const char *file, const char *kind, struct records *rs,
-			char *op, size_t opsize)
-{
-	_cleanup_free_ char *text = NULL;
-	int r = state_read(dirfd, file, STATE_MAX, &text);
-
-	if (r == -ENOENT) {
-		rs->r = NULL;
-		rs->n = 0;
-		if (op)
-			op[0] = '\0';
-		return 0;
-	}
-	if (r < 0)
-		return r;
-	return records_parse(text, kind, rs, op, opsize);
-}
-
-int records_store(int dirfd, const char *file, const char *kind, const struct records *rs,
-			 const char *op)
-{
-	_cleanup_free_ char *text = NULL;
-
-	if (rs->n == 0 && !op)
-		return state_remove(dirfd, file);
-	text = records_format(rs, kind, op);
-	if (!text)
-		return -ENOMEM;
-	return state_write(dirfd, file, text);
-}
-
-static int lock_take(struct iopass_ctx *ctx, int dirfd)
-{
-	int fd = openat(dirfd, LOCK_FILE, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	struct timespec start, now;
-	bool told = false;
-
-	if (fd < 0)
-		return errno == ELOOP ? -EPERM : -errno;
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		long waited;
-
-		if (errno != EWOULDBLOCK && errno != EINTR) {
-			int r = -errno;
-
-			close(fd);
-			return r;
-		}
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		waited = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
-		if (waited >= ctx->lock_timeout_ms) {
-			close(fd);
-			return -ETIMEDOUT;
-		}
-		if (!told) {
-			iop_warn(ctx, "another iopass is changing drivers; waiting up to %d s",
-				 (ctx->lock_timeout_ms + 999) / 1000);
-			told = true;
-		}
-		nanosleep(&(struct timespec){ .tv_nsec = 20L * 1000 * 1000 }, NULL);
-	}
-	return fd;
-}
-
-/*
- * A journal left behind means a run died half way: put every device in it
- * back as it was before that run, then drop the journal. The record of an
- * interrupted attach is undone with it.
- */
-static int recover(struct iopass_ctx *ctx, struct iopass_txn *t, int dirfd, struct records *state)
-{
-	struct records j;
-	char op[200];
-	int r = records_load(dirfd, JOURNAL_FILE, "journal", &j, op, sizeof(op));
-
-	if (r == -EBADMSG) {
-		txn_error(t, "the journal %s/run/iopass/journal is corrupt; inspect and remove it by hand",
-			  *ctx->sysroot ? ctx->sysroot : "");
-		return r;
-	}
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < j.n; i++) {
-		int rr = restore_dev(ctx, t, j.r[i].bdf, j.r[i].driver, j.r[i].override, true);
-
-		if (rr < 0 && rr != -ENOENT) {
-			txn_error(t, "%s: cannot restore it from the journal of an interrupted run: %s",
-				  j.r[i].bdf, strerror(-rr));
-			records_free(&j);
-			return rr;
-		}
-		if (strncmp(op, "attach", 6) == 0)
-			records_remove(state, j.r[i].bdf);
-		char **nr = reallocarray(t->recovered, t->nrecovered + 1, sizeof(*nr));
-
-		if (nr) {
-			t->recovered = nr;
-			/* j.r is set whenever j.n > 0 */
-			t->recovered[t->nrecovered] = strdup(j.r[i].bdf); // NOLINT(clang-analyzer-core.NonNullParamChecker)
-			if (t->recovered[t->nrecovered])
-				t->nrecovered++;
-		}
-	}
-	records_free(&j);
-	r = records_store(dirfd, STATE_FILE, "state", state, NULL);
-	if (r < 0)
-		return r;
-	return state_remove(dirfd, JOURNAL_FILE);
-}
-
-/* ---- the transaction ------------------------------------------------------- */
-
-
-void session_end(struct session *s)
-{
-	records_free(&s->state);
-	if (s->lockfd >= 0)
-		close(s->lockfd); /* releases the flock */
-	if (s->dirfd >= 0)
-		close(s->dirfd);
-}
-
-int session_begin(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s)
-{
-	int r;
-
-	s->dirfd = s->lockfd = -1;
-	s->state.r = NULL;
-	s->state.n = 0;
-	if (!*ctx->sysroot && geteuid() != 0) {
-		txn_error(t, "changing drivers needs root; run it with sudo (or try --dry-run)");
-		return -EPERM;
-	}
-	s->dirfd = sysfs_open_state_dir(ctx, true);
-	if (s->dirfd < 0) {
-		r = s->dirfd;
-		txn_error(t, "cannot use the state directory %s/run/iopass: %s%s",
-			  *ctx->sysroot ? ctx->sysroot : "", strerror(-r),
-			  r == -EPERM ? " (it must be a directory owned by root, mode 0700)" : "");
-		return r;
-	}
-	s->lockfd = lock_take(ctx, s->dirfd);
-	if (s->lockfd < 0) {
-		r = s->lockfd;
-		if (r == -ETIMEDOUT)
-			txn_error(t, "another iopass kept the lock for %d s; try again when it is done",
-				  (ctx->lock_timeout_ms + 999) / 1000);
-		else
-			txn_error(t, "cannot take the lock: %s", strerror(-r));
-		return r;
-	}
-	r = records_load(s->dirfd, STATE_FILE, "state", &s->state, NULL, 0);
-	if (r < 0) {
-		txn_error(t, "the record %s/run/iopass/state is %s; inspect and remove it by hand",
-			  *ctx->sysroot ? ctx->sysroot : "",
-			  r == -EBADMSG ? "corrupt"
-			  : r == -EPERM ? "not iopass's own (a symlink, another owner, or open to others)"
-					: strerror(-r));
-		return r;
-	}
-	return recover(ctx, t, s->dirfd, &s->state);
+	if (!t->guards)
+		t->guards = report_new();
+	return t->guards;
 }
 
 /* Guards: check the set; refuse what check would call unsafe, impossible or incomplete. */
-static int guard(struct iopass_ctx *ctx, const struct iopass_devlist *list,
-		 struct iopass_dev *const *devs, size_t n, unsigned flags, struct iopass_txn *t)
+int guard(struct iopass_ctx *ctx, const struct iopass_devlist *list, struct iopass_dev *const *devs,
+	  size_t n, unsigned flags, struct iopass_txn *t, const char *why)
 {
+	struct iopass_report *g = txn_guards_new(t);
 	bool refuse = false;
 
-	t->guards = report_new();
-	if (!t->guards)
+	if (!g)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		struct iopass_report *r;
@@ -648,10 +365,10 @@ static int guard(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 
 			if (!blocking)
 				continue;
-			report_add(t->guards, iopass_report_level(r, k), code, "%s: %s",
+			report_add(g, iopass_report_level(r, k), code, "%s%s: %s", why ? why : "",
 				   devs[i]->bdf, iopass_report_message(r, k));
 			if (iopass_report_hint(r, k))
-				report_hint(t->guards, "%s", iopass_report_hint(r, k));
+				report_hint(g, "%s", iopass_report_hint(r, k));
 		}
 		if (v == IOPASS_IMPOSSIBLE || (v != IOPASS_READY && !(flags & IOPASS_BIND_FORCE)))
 			refuse = true;
@@ -659,36 +376,110 @@ static int guard(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 			flags &= ~IOPASS_BIND_FORCE; /* nothing forces what cannot be */
 		iopass_report_free(r);
 	}
-	if (report_oom(t->guards))
+	if (report_oom(g))
 		return -ENOMEM;
 	return refuse ? -ECANCELED : 0;
 }
 
-static int attach_one(struct iopass_ctx *ctx, struct iopass_txn *t, struct txdev *d,
-		      const char *driver, int group)
+/* A running VM holds the group of a device on vfio: refuse, unless forced. */
+int guard_group_open(struct iopass_ctx *ctx, struct iopass_dev *const *devs, size_t n,
+		     unsigned flags, struct iopass_txn *t, const char *why)
 {
-	char path[256], cur[128];
-	int r;
+	struct iopass_report *g = txn_guards_new(t);
+	bool refuse = false;
 
-	dev_path(path, sizeof(path), d->bdf, "driver_override");
-	r = do_write(ctx, t, path, driver, false);
-	if (r < 0) {
-		txn_error(t, "%s: writing %s to driver_override failed: %s", d->bdf, driver, strerror(-r));
-		return r;
-	}
-	if (d->from) {
-		snprintf(path, sizeof(path), "/sys/bus/pci/drivers/%s/unbind", d->from);
-		r = do_write(ctx, t, path, d->bdf, false);
-		if (r < 0) {
-			txn_error(t, "%s: unbinding from %s failed: %s", d->bdf, d->from, strerror(-r));
-			return r;
+	if (!g)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		char users[256];
+
+		if (!iopass_dev_is_vfio(devs[i]) || devs[i]->group < 0)
+			continue;
+		if (vfio_group_users(ctx, devs[i]->group, users, sizeof(users))) {
+			report_add(g, IOPASS_LEVEL_FAIL, "group-open",
+				   "%s%s: group %d is open by %s: a VM is using it", why ? why : "",
+				   devs[i]->bdf, devs[i]->group, users);
+			report_hint(g, "shut the VM down first, or pass --force");
+			refuse |= !(flags & IOPASS_BIND_FORCE);
 		}
 	}
-	r = do_write(ctx, t, "/sys/bus/pci/drivers_probe", d->bdf, false);
-	if (r < 0) {
-		txn_error(t, "%s: probing %s failed: %s", d->bdf, driver, strerror(-r));
+	if (report_oom(g))
+		return -ENOMEM;
+	return refuse ? -ECANCELED : 0;
+}
+
+/* ---- the plan: one list of writes, printed by --dry-run, executed otherwise ---- */
+
+enum step_kind { STEP_OVERRIDE, STEP_UNBIND, STEP_PROBE };
+
+struct planned {
+	enum step_kind kind;
+	char path[256];
+	char value[80];
+};
+
+/*
+ * The writes that move d to driver (attach) or back to what the record says
+ * (detach: driver "", ovr the override to give back). At most three.
+ */
+static size_t plan_dev(const struct txdev *d, const char *override, bool probe,
+		       struct planned out[3])
+{
+	size_t n = 0;
+
+	out[n].kind = STEP_OVERRIDE;
+	dev_path(out[n].path, sizeof(out[n].path), d->bdf, "driver_override");
+	snprintf(out[n++].value, sizeof(out[0].value), "%s", override);
+	if (d->from) {
+		out[n].kind = STEP_UNBIND;
+		snprintf(out[n].path, sizeof(out[n].path), "/sys/bus/pci/drivers/%s/unbind", d->from);
+		snprintf(out[n++].value, sizeof(out[0].value), "%s", d->bdf);
+	}
+	if (probe) {
+		out[n].kind = STEP_PROBE;
+		snprintf(out[n].path, sizeof(out[n].path), "/sys/bus/pci/drivers_probe");
+		snprintf(out[n++].value, sizeof(out[0].value), "%s", d->bdf);
+	}
+	return n;
+}
+
+static int run_plan(struct iopass_ctx *ctx, struct iopass_txn *t, const struct txdev *d,
+		    const struct planned *p, size_t n, const char *target, bool dry_run)
+{
+	for (size_t i = 0; i < n; i++) {
+		int r;
+
+		if (dry_run) {
+			txn_step(t, p[i].path, p[i].value, false);
+			continue;
+		}
+		r = do_write(ctx, t, p[i].path, p[i].value, false);
+		if (r == 0)
+			continue;
+		if (p[i].kind == STEP_OVERRIDE && streq(p[i].value, "\n"))
+			txn_error(t, "%s: clearing driver_override failed: %s", d->bdf, strerror(-r));
+		else if (p[i].kind == STEP_OVERRIDE)
+			txn_error(t, "%s: writing %s to driver_override failed: %s", d->bdf, p[i].value,
+				  strerror(-r));
+		else if (p[i].kind == STEP_UNBIND)
+			txn_error(t, "%s: unbinding from %s failed: %s", d->bdf, d->from, strerror(-r));
+		else
+			txn_error(t, "%s: probing %s failed: %s", d->bdf, target ? target : "its driver",
+				  strerror(-r));
 		return r;
 	}
+	return t->oom ? -ENOMEM : 0;
+}
+
+static int attach_one(struct iopass_ctx *ctx, struct iopass_txn *t, struct txdev *d,
+		      const char *driver, int group, bool dry_run)
+{
+	struct planned p[3];
+	char cur[128];
+	int r = run_plan(ctx, t, d, p, plan_dev(d, driver, true, p), driver, dry_run);
+
+	if (r < 0 || dry_run)
+		return r;
 	r = current_driver(ctx, d->bdf, cur, sizeof(cur));
 	if (r < 0) {
 		txn_error(t, "%s: the device went away: %s", d->bdf, strerror(-r));
@@ -725,10 +516,11 @@ static const char *rollback_dev(struct iopass_ctx *ctx, struct iopass_txn *t, st
 /*
  * A step failed: put every device touched back, the failed one included,
  * newest first, and say so after the error. A clean rollback drops the
- * journal; a failed one keeps it for the next run to retry.
+ * journal (unless the caller has more to undo); a failed one keeps it for
+ * the next run to retry.
  */
-static void rollback_all(struct iopass_ctx *ctx, struct iopass_txn *t, int dirfd, size_t changed,
-			 const char *clean_msg)
+static bool rollback_all(struct iopass_ctx *ctx, struct iopass_txn *t, int dirfd, size_t changed,
+			 const char *clean_msg, bool drop_journal)
 {
 	bool clean = true;
 	char *e = NULL;
@@ -743,16 +535,19 @@ static void rollback_all(struct iopass_ctx *ctx, struct iopass_txn *t, int dirfd
 		clean &= !streq(d->status, "failed");
 	}
 	if (clean) {
-		state_remove(dirfd, JOURNAL_FILE);
-		n = asprintf(&e, "%s; %s, the host is as it was", t->error ? t->error : "failed", clean_msg);
+		if (drop_journal)
+			journal_remove(dirfd);
+		n = asprintf(&e, "%s; %s%s", t->error ? t->error : "failed", clean_msg,
+			     drop_journal ? ", the host is as it was" : "");
 	} else {
 		n = asprintf(&e, "%s; rollback failed too: the journal in run/iopass is kept and the "
 				 "next iopass run retries it", t->error ? t->error : "failed");
 	}
-	if (n < 0)
-		return;
-	free(t->error);
-	t->error = e;
+	if (n >= 0) {
+		free(t->error);
+		t->error = e;
+	}
+	return clean;
 }
 
 void txn_finish(struct iopass_txn *t, int r)
@@ -762,12 +557,13 @@ void txn_finish(struct iopass_txn *t, int r)
 }
 
 /* What each device is bound to now, and whether it needs a change. */
-static int plan_attach(struct iopass_ctx *ctx, struct iopass_txn *t, struct iopass_dev *const *devs,
-		       size_t n, const char *driver)
+static int plan_attach(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s,
+		       struct iopass_dev *const *devs, size_t n, const char *driver)
 {
 	for (size_t i = 0; i < n; i++) {
 		char cur[128], ovr[128];
 		struct txdev *d = txn_dev(t, devs[i]->bdf);
+		const struct record *was = s ? records_find(&s->inherited, devs[i]->bdf) : NULL;
 		int r;
 
 		if (!d)
@@ -786,11 +582,139 @@ static int plan_attach(struct iopass_ctx *ctx, struct iopass_txn *t, struct iopa
 		 * before __udev-bind runs, or an earlier attach): not a user's setting to
 		 * give back, or detach would hand the device straight back to vfio-pci.
 		 */
-		d->override = xstrdup_or_null(t, *ovr && !is_vfio_name(ovr) ? ovr : NULL);
-		if (streq(cur, driver))
+		d->override = xstrdup_or_null(t, *ovr && !driver_name_is_vfio(ovr) ? ovr : NULL);
+		if (was) {
+			/* an interrupted attach of it, left to this run: what it had before that */
+			free(d->override);
+			d->override = xstrdup_or_null(t, *was->override ? was->override : NULL);
+			d->adopt = streq(cur, driver);
+			if (!d->adopt) {
+				free(d->from);
+				d->from = xstrdup_or_null(t, *cur ? cur : NULL);
+			}
+		}
+		if (streq(cur, driver) && !was)
 			d->status = "unchanged";
 	}
 	return t->oom ? -ENOMEM : 0;
+}
+
+/* The host driver a device had before the interrupted attach (for the record). */
+static const char *origin_driver(struct session *s, const struct txdev *d)
+{
+	const struct record *was = s ? records_find(&s->inherited, d->bdf) : NULL;
+
+	if (was)
+		return *was->driver ? was->driver : NULL;
+	return d->from;
+}
+
+int session_devs(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s,
+		 struct iopass_dev *const *devs, size_t n, struct iopass_dev ***ret)
+{
+	struct iopass_dev **now = calloc(n ? n : 1, sizeof(*now));
+	int r = session_scan(ctx, t, s);
+
+	if (!now || r < 0) {
+		free(now);
+		return r < 0 ? r : -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		now[i] = iopass_devlist_find(s->list, &devs[i]->addr);
+		if (!now[i] || now[i]->vendor != devs[i]->vendor || now[i]->device != devs[i]->device) {
+			txn_error(t, "%s: %s while this run waited for the lock; nothing was changed",
+				  devs[i]->bdf, now[i] ? "another card took its address" : "it went away");
+			free(now);
+			return -ENODEV;
+		}
+	}
+	*ret = now;
+	return 0;
+}
+
+/*
+ * The attach of devs (of s->list) inside a session: plan, journal, writes,
+ * record. j carries the operation (attach, or vf-create with its PF) and gets
+ * the devices; with own_journal the journal goes once the record is written
+ * or a rollback was clean, else the caller has more to do and drops it.
+ */
+int attach_locked(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s,
+		  struct iopass_dev *const *devs, size_t n, const char *driver, struct journal *j,
+		  bool own_journal)
+{
+	size_t changed = 0, first = t->ndevs;
+	int r = plan_attach(ctx, t, s, devs, n, driver);
+
+	if (r < 0)
+		return r;
+	for (size_t i = first; i < t->ndevs; i++) {
+		struct txdev *d = &t->devs[i];
+
+		if (!streq(d->status, "unchanged") &&
+		    !journal_add(ctx, j, d->bdf, origin_driver(s, d), d->override))
+			return -ENOMEM;
+	}
+	if (j->devs.n == 0)
+		return 0; /* idempotent: everything is on the driver already */
+	if (!driver_loaded(ctx, driver)) {
+		r = load_driver(ctx, driver);
+		if (r < 0) {
+			txn_error(t, "driver %s is not loaded and could not be loaded: %s; nothing was changed",
+				  driver, strerror(-r));
+			return r;
+		}
+	}
+	r = journal_store(s->dirfd, j);
+	if (r < 0) {
+		txn_error(t, "cannot write the journal: %s; nothing was changed", strerror(-r));
+		return r;
+	}
+	for (size_t i = first; i < t->ndevs; i++) {
+		struct txdev *d = &t->devs[i];
+
+		if (streq(d->status, "unchanged"))
+			continue;
+		changed = i + 1;
+		if (!d->adopt)
+			r = attach_one(ctx, t, d, driver, devs[i - first]->group, false);
+		if (r < 0)
+			break;
+		d->status = "attached";
+	}
+	if (r < 0) {
+		/* a device of the interrupted attach goes back to what it had before that */
+		for (size_t i = first; i < t->ndevs; i++)
+			if (records_find(&s->inherited, t->devs[i].bdf)) {
+				const char *o = origin_driver(s, &t->devs[i]);
+
+				free(t->devs[i].from);
+				t->devs[i].from = xstrdup_or_null(t, o);
+			}
+		rollback_all(ctx, t, s->dirfd, changed, "every device is back on its driver", own_journal);
+		return r;
+	}
+
+	/* done: record the original drivers (the commit), then drop the journal */
+	for (size_t i = first; i < t->ndevs; i++) {
+		struct txdev *d = &t->devs[i];
+
+		if (streq(d->status, "attached") &&
+		    !records_add(&s->state, d->bdf, origin_driver(s, d), d->override))
+			return -ENOMEM;
+		if (records_find(&s->inherited, d->bdf)) {
+			const char *o = origin_driver(s, d);
+
+			free(d->from);
+			d->from = xstrdup_or_null(t, o);
+		}
+	}
+	r = records_store(s->dirfd, &s->state);
+	if (r < 0) {
+		txn_error(t, "the devices are attached, but the record could not be written: %s",
+			  strerror(-r));
+		return r;
+	}
+	return own_journal ? journal_remove(s->dirfd) : 0;
 }
 
 int iopass_attach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
@@ -798,10 +722,9 @@ int iopass_attach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 		  struct iopass_txn **ret_txn)
 {
 	struct session s = { .dirfd = -1, .lockfd = -1 };
-	struct records journal = { NULL, 0 };
+	struct journal j = { .op = JOP_ATTACH };
+	struct iopass_dev **now = NULL;
 	struct iopass_txn *t;
-	char op[200];
-	size_t changed = 0;
 	int r;
 
 	if (!ctx || !list || (!devs && n) || !ret_txn)
@@ -819,143 +742,58 @@ int iopass_attach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 		txn_error(t, "changing drivers needs root; run it with sudo (or try --dry-run)");
 		return -EPERM;
 	}
-	r = guard(ctx, list, devs, n, flags, t);
-	if (r < 0) {
+	if (flags & IOPASS_BIND_DRY_RUN) {
+		/* the plan the real run would make, on the caller's scan: no lock, no write */
+		r = guard(ctx, list, devs, n, flags, t, NULL);
 		if (r == -ECANCELED)
 			txn_error(t, "refused: nothing was changed");
-		return r;
-	}
-	if (flags & IOPASS_BIND_DRY_RUN) {
-		r = plan_attach(ctx, t, devs, n, driver);
-		if (r < 0)
-			return r;
-		for (size_t i = 0; i < t->ndevs; i++) {
-			struct txdev *d = &t->devs[i];
-			char path[256];
-
-			if (streq(d->status, "unchanged"))
-				continue;
-			dev_path(path, sizeof(path), d->bdf, "driver_override");
-			txn_step(t, path, driver, false);
-			if (d->from) {
-				snprintf(path, sizeof(path), "/sys/bus/pci/drivers/%s/unbind", d->from);
-				txn_step(t, path, d->bdf, false);
-			}
-			txn_step(t, "/sys/bus/pci/drivers_probe", d->bdf, false);
-		}
-		if (!driver_loaded(ctx, driver))
+		if (r == 0)
+			r = plan_attach(ctx, t, NULL, devs, n, driver);
+		for (size_t i = 0; r == 0 && i < t->ndevs; i++)
+			if (!streq(t->devs[i].status, "unchanged"))
+				r = attach_one(ctx, t, &t->devs[i], driver, devs[i]->group, true);
+		if (r == 0 && !driver_loaded(ctx, driver))
 			txn_error(t, *ctx->sysroot ? "driver %s is not loaded below the sysroot, and "
 						     "modules cannot be loaded there"
 						   : "driver %s is not loaded; attach loads it first",
 				  driver);
-		return t->oom ? -ENOMEM : 0;
+		return r;
 	}
 
-	r = session_begin(ctx, t, &s);
-	if (r < 0)
-		goto out;
-	/* the plan, read under the lock: another run may have changed the devices */
-	r = plan_attach(ctx, t, devs, n, driver);
-	if (r < 0)
-		goto out;
-	for (size_t i = 0; i < t->ndevs; i++) {
-		struct txdev *d = &t->devs[i];
-
-		if (!streq(d->status, "unchanged") &&
-		    records_add(&journal, d->bdf, d->from, d->override) < 0) {
-			r = -ENOMEM;
-			goto out;
-		}
-	}
-	if (journal.n == 0) {
-		r = 0; /* idempotent: everything is on the driver already */
-		goto out;
-	}
-	if (!driver_loaded(ctx, driver)) {
-		r = load_driver(ctx, driver);
-		if (r < 0) {
-			txn_error(t, "driver %s is not loaded and could not be loaded: %s; nothing was changed",
-				  driver, strerror(-r));
-			goto out;
-		}
-	}
-	snprintf(op, sizeof(op), "attach %s", driver);
-	r = records_store(s.dirfd, JOURNAL_FILE, "journal", &journal, op);
-	if (r < 0) {
-		txn_error(t, "cannot write the journal: %s; nothing was changed", strerror(-r));
-		goto out;
-	}
-
-	for (size_t i = 0; i < t->ndevs; i++) {
-		struct txdev *d = &t->devs[i];
-
-		if (streq(d->status, "unchanged"))
-			continue;
-		changed = i + 1;
-		r = attach_one(ctx, t, d, driver, devs[i]->group);
-		if (r < 0)
-			break;
-		d->status = "attached";
-	}
-	if (r < 0) {
-		rollback_all(ctx, t, s.dirfd, changed, "every device is back on its driver");
-		goto out;
-	}
-
-	/* done: record the original drivers, then drop the journal */
-	for (size_t i = 0; i < t->ndevs; i++) {
-		struct txdev *d = &t->devs[i];
-
-		if (streq(d->status, "attached") &&
-		    records_add(&s.state, d->bdf, d->from, d->override) < 0) {
-			r = -ENOMEM;
-			goto out;
-		}
-	}
-	r = records_store(s.dirfd, STATE_FILE, "state", &s.state, NULL);
-	if (r < 0) {
-		txn_error(t, "the devices are attached, but the record could not be written: %s",
-			  strerror(-r));
-		goto out;
-	}
-	r = state_remove(s.dirfd, JOURNAL_FILE);
-out:
-	records_free(&journal);
+	r = session_begin(ctx, t, &s,
+			  &(struct intent){ .op = JOP_ATTACH, .driver = driver, .devs = devs, .n = n,
+					    .flags = flags & IOPASS_BIND_FORCE_RECOVERY });
+	/* the guards, on the devices as they are now that this run holds the lock */
+	if (r == 0)
+		r = session_devs(ctx, t, &s, devs, n, &now);
+	if (r == 0)
+		r = guard(ctx, s.list, now, n, flags, t, NULL);
+	if (r == -ECANCELED && !t->error)
+		txn_error(t, "refused: nothing was changed");
+	snprintf(j.driver, sizeof(j.driver), "%s", driver);
+	if (r == 0)
+		r = attach_locked(ctx, t, &s, now, n, driver, &j, true);
+	free(now);
+	journal_free(&j);
 	session_end(&s);
 	txn_finish(t, r);
 	return r;
 }
 
 static int detach_one(struct iopass_ctx *ctx, struct iopass_txn *t, struct txdev *d,
-		      const struct record *rec)
+		      const struct record *rec, bool dry_run)
 {
+	struct planned p[3];
 	char path[256], cur[128];
 	const char *want = rec && *rec->driver ? rec->driver : NULL;
 	/* never give back an override that names vfio: that is the state being undone */
-	const char *ovr = rec && *rec->override && !is_vfio_name(rec->override) ? rec->override : "\n";
-	int r;
+	const char *ovr = rec && *rec->override && !driver_name_is_vfio(rec->override) ? rec->override
+											 : "\n";
+	/* a device that had no driver before attach stays unbound */
+	int r = run_plan(ctx, t, d, p, plan_dev(d, ovr, !rec || want, p), want, dry_run);
 
-	dev_path(path, sizeof(path), d->bdf, "driver_override");
-	r = do_write(ctx, t, path, ovr, false);
-	if (r < 0) {
-		txn_error(t, "%s: clearing driver_override failed: %s", d->bdf, strerror(-r));
+	if (r < 0 || dry_run || (rec && !want))
 		return r;
-	}
-	if (d->from) {
-		snprintf(path, sizeof(path), "/sys/bus/pci/drivers/%s/unbind", d->from);
-		r = do_write(ctx, t, path, d->bdf, false);
-		if (r < 0) {
-			txn_error(t, "%s: unbinding from %s failed: %s", d->bdf, d->from, strerror(-r));
-			return r;
-		}
-	}
-	if (rec && !want)
-		return 0; /* it had no driver before attach */
-	r = do_write(ctx, t, "/sys/bus/pci/drivers_probe", d->bdf, false);
-	if (r < 0) {
-		txn_error(t, "%s: probing failed: %s", d->bdf, strerror(-r));
-		return r;
-	}
 	r = current_driver(ctx, d->bdf, cur, sizeof(cur));
 	if (r < 0) {
 		txn_error(t, "%s: the device went away: %s", d->bdf, strerror(-r));
@@ -1000,7 +838,7 @@ static const struct record *detach_record(struct iopass_ctx *ctx, struct records
 		return NULL;
 	for (size_t i = 0; i < iopass_persist_count(p); i++)
 		if (streq(iopass_persist_bdf(p, i), bdf) && iopass_persist_host_driver(p, i) &&
-		    records_add(fallback, bdf, iopass_persist_host_driver(p, i), NULL) == 0)
+		    records_add(fallback, bdf, iopass_persist_host_driver(p, i), NULL))
 			rec = records_find(fallback, bdf);
 	iopass_persist_free(p);
 	return rec;
@@ -1011,8 +849,11 @@ int iopass_detach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 		  struct iopass_txn **ret_txn)
 {
 	struct session s = { .dirfd = -1, .lockfd = -1 };
-	struct records journal = { NULL, 0 }, fallback = { NULL, 0 };
+	struct journal j = { .op = JOP_DETACH, .driver = "vfio-pci" };
+	struct records fallback = { NULL, 0 };
+	struct iopass_dev **now = NULL;
 	struct iopass_txn *t;
+	bool dry_run = flags & IOPASS_BIND_DRY_RUN, adopted = false;
 	size_t changed = 0;
 	int r;
 
@@ -1022,69 +863,49 @@ int iopass_detach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 	if (!t)
 		return -ENOMEM;
 	*ret_txn = t;
-	t->guards = report_new();
-	if (!t->guards)
+	if (!txn_guards_new(t))
 		return -ENOMEM;
 
-	if (!(flags & IOPASS_BIND_DRY_RUN) && !*ctx->sysroot && geteuid() != 0) {
+	if (!dry_run && !*ctx->sysroot && geteuid() != 0) {
 		txn_error(t, "changing drivers needs root; run it with sudo (or try --dry-run)");
 		return -EPERM;
 	}
-	/* a running VM holds the group: refuse, unless forced */
-	bool refuse = false;
-
-	for (size_t i = 0; i < n; i++) {
-		char users[256];
-
-		if (!iopass_dev_is_vfio(devs[i]) || devs[i]->group < 0)
-			continue;
-		if (vfio_group_users(ctx, devs[i]->group, users, sizeof(users))) {
-			report_add(t->guards, IOPASS_LEVEL_FAIL, "group-open",
-				   "%s: group %d is open by %s: a VM is using it", devs[i]->bdf,
-				   devs[i]->group, users);
-			report_hint(t->guards, "shut the VM down first, or pass --force");
-			refuse |= !(flags & IOPASS_BIND_FORCE);
-		}
-	}
-	if (refuse) {
-		txn_error(t, "refused: nothing was changed");
-		return -ECANCELED;
-	}
-
-	if (n == 0 && !(flags & IOPASS_BIND_DRY_RUN)) {
-		/* nothing to detach: only an interrupted run's journal would need the session */
-		int dfd = sysfs_open_state_dir(ctx, false);
-		bool pending = dfd >= 0 && faccessat(dfd, JOURNAL_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
-
-		if (dfd >= 0)
-			close(dfd);
-		if (!pending)
-			return 0;
-	}
-	if (!(flags & IOPASS_BIND_DRY_RUN)) {
-		r = session_begin(ctx, t, &s);
-		if (r < 0)
-			goto out;
+	/* nothing to detach: only an interrupted run's journal would need the session */
+	if (n == 0 && (dry_run || !journal_pending(ctx)))
+		return 0;
+	if (dry_run) {
+		r = guard_group_open(ctx, devs, n, flags, t, NULL);
+		if (r == 0)
+			r = records_peek(ctx, &s.state);
+		if (r < 0 && r != -ECANCELED)
+			r = 0; /* a plan from a record that cannot be read is the plan without one */
 	} else {
-		s.dirfd = sysfs_open_state_dir(ctx, false);
-		if (s.dirfd >= 0 && records_load(s.dirfd, STATE_FILE, "state", &s.state, NULL, 0) < 0)
-			s.state.n = 0;
+		r = session_begin(ctx, t, &s,
+				  &(struct intent){ .op = JOP_DETACH, .devs = devs, .n = n,
+						    .flags = flags & IOPASS_BIND_FORCE_RECOVERY });
+		if (r == 0)
+			r = session_devs(ctx, t, &s, devs, n, &now);
+		/* a running VM holds the group: refuse, unless forced; judged under the lock */
+		if (r == 0)
+			r = guard_group_open(ctx, now, n, flags, t, NULL);
 	}
-	for (size_t i = 0; i < n; i++) {
+	if (r == -ECANCELED && !t->error)
+		txn_error(t, "refused: nothing was changed");
+	for (size_t i = 0; r == 0 && i < n; i++) {
 		char cur[128], ovr[128];
 		struct txdev *d = txn_dev(t, devs[i]->bdf);
 		const struct record *rec;
 
 		if (!d) {
 			r = -ENOMEM;
-			goto out;
+			break;
 		}
 		r = current_driver(ctx, d->bdf, cur, sizeof(cur));
 		if (r == 0)
 			r = current_override(ctx, d->bdf, ovr, sizeof(ovr));
 		if (r < 0) {
 			txn_error(t, "%s: cannot read its driver: %s", d->bdf, strerror(-r));
-			goto out;
+			break;
 		}
 		rec = detach_record(ctx, &s.state, &fallback, d->bdf);
 		d->from = xstrdup_or_null(t, *cur ? cur : NULL);
@@ -1095,47 +916,38 @@ int iopass_detach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 		 * as they are now, under the lock: the scan may be older than another
 		 * run's detach.
 		 */
-		if (!current_is_vfio(ctx, d->bdf, cur) && !rec && !*ovr) {
+		if (!driver_is_vfio(ctx, d->bdf, cur) && !rec && !*ovr) {
 			d->status = "unchanged";
 			continue;
 		}
-		if (records_add(&journal, d->bdf, d->from, d->override) < 0) {
+		/* back where the record says already (an interrupted detach): only the record goes */
+		if (rec && !driver_is_vfio(ctx, d->bdf, cur) && !driver_name_is_vfio(ovr) &&
+		    streq(cur, rec->driver) && records_find(&s.state, d->bdf)) {
+			d->adopt = true;
+			continue;
+		}
+		if (!journal_add(ctx, &j, d->bdf, d->from, d->override))
 			r = -ENOMEM;
+	}
+	if (r == 0 && t->oom)
+		r = -ENOMEM;
+	for (size_t i = 0; i < t->ndevs; i++)
+		adopted |= t->devs[i].adopt;
+	if (r < 0 || (j.devs.n == 0 && !adopted && !dry_run))
+		goto out; /* nothing of ours among them */
+	if (dry_run) {
+		for (size_t i = 0; r == 0 && i < t->ndevs; i++)
+			if (!streq(t->devs[i].status, "unchanged") && !t->devs[i].adopt)
+				r = detach_one(ctx, t, &t->devs[i],
+					       detach_record(ctx, &s.state, &fallback, t->devs[i].bdf), true);
+		goto out;
+	}
+	if (j.devs.n) {
+		r = journal_store(s.dirfd, &j);
+		if (r < 0) {
+			txn_error(t, "cannot write the journal: %s; nothing was changed", strerror(-r));
 			goto out;
 		}
-	}
-	if (t->oom) {
-		r = -ENOMEM;
-		goto out;
-	}
-	if (flags & IOPASS_BIND_DRY_RUN) {
-		for (size_t i = 0; i < t->ndevs; i++) {
-			struct txdev *d = &t->devs[i];
-			const struct record *rec = detach_record(ctx, &s.state, &fallback, d->bdf);
-			char path[256];
-
-			if (streq(d->status, "unchanged"))
-				continue;
-			dev_path(path, sizeof(path), d->bdf, "driver_override");
-			txn_step(t, path, rec && *rec->override && !is_vfio_name(rec->override) ? rec->override : "\n", false);
-			if (d->from) {
-				snprintf(path, sizeof(path), "/sys/bus/pci/drivers/%s/unbind", d->from);
-				txn_step(t, path, d->bdf, false);
-			}
-			if (!rec || *rec->driver)
-				txn_step(t, "/sys/bus/pci/drivers_probe", d->bdf, false);
-		}
-		r = 0;
-		goto out;
-	}
-	if (journal.n == 0) {
-		r = 0;
-		goto out;
-	}
-	r = records_store(s.dirfd, JOURNAL_FILE, "journal", &journal, "detach vfio-pci");
-	if (r < 0) {
-		txn_error(t, "cannot write the journal: %s; nothing was changed", strerror(-r));
-		goto out;
 	}
 	for (size_t i = 0; i < t->ndevs; i++) {
 		struct txdev *d = &t->devs[i];
@@ -1143,85 +955,31 @@ int iopass_detach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 		if (streq(d->status, "unchanged"))
 			continue;
 		changed = i + 1;
-		r = detach_one(ctx, t, d, detach_record(ctx, &s.state, &fallback, d->bdf));
+		if (!d->adopt)
+			r = detach_one(ctx, t, d, detach_record(ctx, &s.state, &fallback, d->bdf), false);
 		if (r < 0)
 			break;
 		d->status = "detached";
 	}
 	if (r < 0) {
-		rollback_all(ctx, t, s.dirfd, changed, "every device is back on the driver it had");
+		rollback_all(ctx, t, s.dirfd, changed, "every device is back on the driver it had", true);
 		goto out;
 	}
 	for (size_t i = 0; i < t->ndevs; i++)
 		if (streq(t->devs[i].status, "detached"))
 			records_remove(&s.state, t->devs[i].bdf);
-	r = records_store(s.dirfd, STATE_FILE, "state", &s.state, NULL);
+	r = records_store(s.dirfd, &s.state);
 	if (r == 0)
-		r = state_remove(s.dirfd, JOURNAL_FILE);
+		r = journal_remove(s.dirfd);
 	else
 		txn_error(t, "the devices are detached, but the record could not be updated: %s",
 			  strerror(-r));
 out:
+	free(now);
 	records_free(&fallback);
-	records_free(&journal);
+	journal_free(&j);
 	session_end(&s);
 	txn_finish(t, r);
-	return r;
-}
-
-int iopass_attached(struct iopass_ctx *ctx, struct iopass_addr **ret_addrs, size_t *ret_n)
-{
-	struct records rs;
-	struct iopass_addr *a;
-	int dirfd = sysfs_open_state_dir(ctx, false), r;
-
-	*ret_addrs = NULL;
-	*ret_n = 0;
-	if (dirfd == -ENOENT)
-		return 0;
-	if (dirfd < 0)
-		return dirfd;
-	r = records_load(dirfd, STATE_FILE, "state", &rs, NULL, 0);
-	close(dirfd);
-	if (r < 0)
-		return r;
-	a = calloc(rs.n ? rs.n : 1, sizeof(*a));
-	if (!a) {
-		records_free(&rs);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < rs.n; i++)
-		iopass_addr_parse(rs.r[i].bdf, &a[i]);
-	*ret_addrs = a;
-	*ret_n = rs.n;
-	records_free(&rs);
-	return 0;
-}
-
-int iopass_record_get(struct iopass_ctx *ctx, const char *bdf, char **ret_driver)
-{
-	struct records rs;
-	const struct record *rec;
-	int dirfd = sysfs_open_state_dir(ctx, false), r;
-
-	*ret_driver = NULL;
-	if (dirfd < 0)
-		return dirfd;
-	r = records_load(dirfd, STATE_FILE, "state", &rs, NULL, 0);
-	close(dirfd);
-	if (r < 0)
-		return r;
-	rec = records_find(&rs, bdf);
-	r = -ENOENT;
-	if (rec) {
-		r = 0;
-		if (*rec->driver) {
-			*ret_driver = strdup(rec->driver);
-			if (!*ret_driver)
-				r = -ENOMEM;
-		}
-	}
-	records_free(&rs);
 	return r;
 }
 
@@ -1294,5 +1052,20 @@ size_t iopass_txn_recovered_count(const struct iopass_txn *t)
 
 const char *iopass_txn_recovered(const struct iopass_txn *t, size_t i)
 {
-	return i < t->nrecovered ? t->recovered[i] : NULL;
+	return i < t->nrecovered ? t->recovered[i].target : NULL;
+}
+
+const char *iopass_txn_recovered_op(const struct iopass_txn *t, size_t i)
+{
+	return i < t->nrecovered ? t->recovered[i].op : NULL;
+}
+
+const char *iopass_txn_recovered_action(const struct iopass_txn *t, size_t i)
+{
+	return i < t->nrecovered ? t->recovered[i].action : NULL;
+}
+
+const char *iopass_txn_recovered_driver(const struct iopass_txn *t, size_t i)
+{
+	return i < t->nrecovered ? t->recovered[i].driver : NULL;
 }

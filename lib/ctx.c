@@ -55,6 +55,16 @@ int iopass_ctx_new(const char *sysroot, struct iopass_ctx **ret_ctx)
 	return 0;
 }
 
+void ctx_forget_host_facts(struct iopass_ctx *ctx)
+{
+	hostuse_cache_free(ctx->hu);
+	ctx->hu = NULL;
+	free(ctx->fd_users);
+	ctx->fd_users = NULL;
+	ctx->nfd_users = 0;
+	ctx->fd_users_read = false;
+}
+
 struct iopass_ctx *iopass_ctx_free(struct iopass_ctx *ctx)
 {
 	if (!ctx)

@@ -203,6 +203,14 @@ struct txdev {
 	char *from, *to;
 	char *override; /* driver_override before, NULL: none */
 	const char *status;
+	bool adopt;     /* an interrupted attach left it on the driver: record it, write nothing */
+};
+
+struct recovered {
+	const char *op;     /* "attach", "detach", "vf-create", "vf-remove", "persist" */
+	char *target;       /* a device address, or a file */
+	const char *action; /* "rolled-back", "rolled-forward", "continued", "left-alone", "gone" */
+	char *driver;       /* the device's driver afterwards, NULL: none or a file */
 };
 
 struct iopass_txn {
@@ -212,7 +220,7 @@ struct iopass_txn {
 	size_t ndevs;
 	char *error;
 	struct iopass_report *guards;
-	char **recovered;
+	struct recovered *recovered;
 	size_t nrecovered;
 	bool oom;
 };
@@ -221,6 +229,7 @@ struct record {
 	char bdf[IOPASS_BDF_MAX];
 	char driver[72];   /* "" when it had none */
 	char override[72]; /* "" when none */
+	char ids[24];      /* journal: "vvvv:dddd:ssss:ssss" when it was written, "" unknown */
 };
 
 struct records {
@@ -228,9 +237,31 @@ struct records {
 	size_t n;
 };
 
+/* state.c: the lock, the record (run/iopass/state), the journal, recovery */
+enum jop { JOP_NONE, JOP_ATTACH, JOP_DETACH, JOP_VF_CREATE, JOP_VF_REMOVE };
+
+struct journal {
+	enum jop op;
+	char driver[72];             /* attach: the driver the devices go to */
+	char pf[IOPASS_BDF_MAX];     /* vf-create, vf-remove: the PF */
+	int pf_autoprobe, pf_numvfs; /* the PF's values before */
+	struct records devs;         /* what each device had, and who it is */
+};
+
+/* What the run at hand is about to do: recovery leaves those devices to it. */
+struct intent {
+	enum jop op;
+	const char *driver;
+	struct iopass_dev *const *devs;
+	size_t n;
+	unsigned flags; /* IOPASS_BIND_FORCE_RECOVERY */
+};
+
 struct session {
 	int dirfd, lockfd;
 	struct records state;
+	struct iopass_devlist *list; /* scanned under the lock (session_scan) */
+	struct records inherited;    /* an interrupted attach's entries left to this run */
 };
 
 struct iopass_txn *txn_new(void);
@@ -239,28 +270,80 @@ struct step *txn_step(struct iopass_txn *t, const char *path, const char *value,
 struct txdev *txn_dev(struct iopass_txn *t, const char *bdf);
 void txn_error(struct iopass_txn *t, const char *fmt, ...) _printf_(2, 3);
 void txn_finish(struct iopass_txn *t, int r);
-/* One kernel write, recorded in the transaction. */
+/* t->guards, created on first use */
+struct iopass_report *txn_guards_new(struct iopass_txn *t);
+void txn_recovered(struct iopass_txn *t, const char *op, const char *target, const char *action,
+		   const char *driver);
+
+/* bind.c: reading a device's driver, the kernel writes, and the guards */
 int do_write(struct iopass_ctx *ctx, struct iopass_txn *t, const char *path, const char *value,
 	     bool rollback);
 int current_driver(struct iopass_ctx *ctx, const char *bdf, char *drv, size_t size);
 int current_override(struct iopass_ctx *ctx, const char *bdf, char *buf, size_t size);
+/* vfio-pci and its variants, by name (an override) and bound now (vfio-dev/ marks variants) */
+bool driver_name_is_vfio(const char *name);
+bool driver_is_vfio(struct iopass_ctx *ctx, const char *bdf, const char *cur);
 /* The device's VFIO cdev exists: vfio-dev/vfioN and /dev/vfio/devices/vfioN. */
 bool vfio_cdev_present(struct iopass_ctx *ctx, const char *bdf);
-/* Root check, state directory, lock, record, and recovery from an interrupted run. */
-int session_begin(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s);
+/* Put a device back to driver and override, writing only what differs. */
+int restore_dev(struct iopass_ctx *ctx, struct iopass_txn *t, const char *bdf, const char *driver,
+		const char *override, bool rollback);
+/* attach's guards on devs (check's blocking findings), and detach's (no VM holds a group);
+ * findings go to t->guards, each message prefixed by why ("VF ") when not NULL;
+ * -ECANCELED: refused */
+int guard(struct iopass_ctx *ctx, const struct iopass_devlist *list, struct iopass_dev *const *devs,
+	  size_t n, unsigned flags, struct iopass_txn *t, const char *why);
+int guard_group_open(struct iopass_ctx *ctx, struct iopass_dev *const *devs, size_t n,
+		     unsigned flags, struct iopass_txn *t, const char *why);
+/* The attach of devs (of s->list) inside a session; j: the journal to extend (its op set). */
+int attach_locked(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s,
+		  struct iopass_dev *const *devs, size_t n, const char *driver, struct journal *j,
+		  bool own_journal);
+/* devs (from any scan) as they are in s->list, scanned under the lock; free() the array */
+int session_devs(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s,
+		 struct iopass_dev *const *devs, size_t n, struct iopass_dev ***ret);
+
+/* Lock, record, a scan, recovery from an interrupted run (in: what this run will do). */
+int session_begin(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s,
+		  const struct intent *in);
 void session_end(struct session *s);
+int session_scan(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s);
+int session_rescan(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s);
 void records_free(struct records *rs);
-/* The text of a state ("state") or journal ("journal") file; -EBADMSG when corrupt. */
-int records_parse(const char *text, const char *kind, struct records *rs, char *op, size_t opsize);
+/* The text of the record; -EBADMSG when corrupt. */
+int records_parse(const char *text, struct records *rs);
 struct record *records_find(struct records *rs, const char *bdf);
+struct record *records_add(struct records *rs, const char *bdf, const char *driver,
+			   const char *override);
 void records_remove(struct records *rs, const char *bdf);
-int records_store(int dirfd, const char *file, const char *kind, const struct records *rs,
-		  const char *op);
+int records_store(int dirfd, const struct records *rs);
+int records_peek(struct iopass_ctx *ctx, struct records *rs);
+const char *jop_name(enum jop op);
+int journal_parse(const char *text, struct journal *j);
+int journal_store(int dirfd, const struct journal *j);
+int journal_remove(int dirfd);
+void journal_free(struct journal *j);
+struct record *journal_add(struct iopass_ctx *ctx, struct journal *j, const char *bdf,
+			   const char *driver, const char *override);
+/* An interrupted run's journal is there (run/iopass or /etc/iopass). */
+bool journal_pending(struct iopass_ctx *ctx);
+int dev_identity(struct iopass_ctx *ctx, const char *bdf, char *buf, size_t size);
 #define STATE_FILE "state"
+
+/* sriov.c: a PF's sriov_numvfs or sriov_drivers_autoprobe */
+int sriov_read(struct iopass_ctx *ctx, const char *bdf, const char *attr, int *ret);
+int sriov_restore(struct iopass_ctx *ctx, struct iopass_txn *t, const char *bdf, const char *attr,
+		  int want);
 
 /* persist.c */
 struct iopass_persist;
 int persist_parse(const char *text, struct iopass_persist *p);
+/* The /etc journal of an interrupted change of the boot configuration: finish or undo it. */
+int persist_recover(struct iopass_ctx *ctx, struct iopass_txn *t);
+bool persist_journal_pending(struct iopass_ctx *ctx);
+
+/* ctx.c: forget the host-wide facts read so far (routes, mounts, open files) */
+void ctx_forget_host_facts(struct iopass_ctx *ctx);
 
 /* hostuse.c: what the host uses a device for (the guards of check and attach) */
 void hostuse_check(struct iopass_dev *dev, struct iopass_report *r, const char *prefix);

@@ -213,6 +213,8 @@ enum {
 	IOPASS_BIND_FORCE = 1 << 0,   /* override the guards (device in use, group not viable, VM running) */
 	IOPASS_BIND_DRY_RUN = 1 << 1, /* plan only: no write at all, no lock, no state */
 	IOPASS_VF_ATTACH = 1 << 2,    /* vf create: attach the new VFs to vfio-pci */
+	/* roll back an interrupted run even where its guards refuse (the user's --force) */
+	IOPASS_BIND_FORCE_RECOVERY = 1 << 3,
 };
 
 /* What a transaction did (or, dry-run, would do). */
@@ -272,9 +274,20 @@ const char *iopass_txn_dev_status(const struct iopass_txn *t, size_t i);
 const char *iopass_txn_error(const struct iopass_txn *t);
 /* Guard findings: what refused the transaction, or (with FORCE) what it overrode. */
 const struct iopass_report *iopass_txn_guards(const struct iopass_txn *t);
-/* Devices restored from the journal of an interrupted run, found before this one started. */
+/*
+ * What recovery did with the journal of an interrupted run, found before this
+ * one started: per device (or file under /etc), the interrupted operation
+ * ("attach", "detach", "vf-create", "vf-remove", "persist"), the target (an
+ * address or a path), the action ("rolled-back", "rolled-forward"; "continued":
+ * left to this run, which moves it the same way; "left-alone": another card sits
+ * at the address now; "gone") and the driver it is on afterwards (NULL: none).
+ * A rollback that its guards refuse makes the whole call fail with -ECANCELED.
+ */
 size_t iopass_txn_recovered_count(const struct iopass_txn *t);
-const char *iopass_txn_recovered(const struct iopass_txn *t, size_t i);
+const char *iopass_txn_recovered(const struct iopass_txn *t, size_t i); /* the target */
+const char *iopass_txn_recovered_op(const struct iopass_txn *t, size_t i);
+const char *iopass_txn_recovered_action(const struct iopass_txn *t, size_t i);
+const char *iopass_txn_recovered_driver(const struct iopass_txn *t, size_t i);
 struct iopass_txn *iopass_txn_free(struct iopass_txn *t); /* NULL-safe */
 
 /* ---- emit: QEMU arguments and libvirt XML --------------------------------- */
@@ -355,9 +368,11 @@ struct iopass_persist *iopass_persist_free(struct iopass_persist *p);
  * entries for none), for the softdep lines.
  */
 int iopass_persist_add(struct iopass_ctx *ctx, struct iopass_dev *const *devs,
-		       const char *const *host_drivers, size_t n, unsigned flags, char **ret_msg);
+		       const char *const *host_drivers, size_t n, unsigned flags, char **ret_msg,
+		       struct iopass_txn **ret_txn);
 int iopass_persist_remove(struct iopass_ctx *ctx, const char *const *bdfs, size_t n,
-			  unsigned flags, char **ret_msg);
+			  unsigned flags, char **ret_msg, struct iopass_txn **ret_txn);
+/* (ret_txn, when not NULL: what recovery did, and the writes under /etc, as for attach) */
 /*
  * The program the generated udev rule runs (RUN+=, the compiled-in sbindir), and
  * 0 when it is there below the sysroot and executable, else -errno: an uninstalled

@@ -461,6 +461,214 @@ static char *record_text(const struct iopass_persist *p)
 	return buf;
 }
 
+/*
+ * The /etc journal: before the first of the three files changes, their
+ * contents as they were go to /etc/iopass/journal (on the disk, like the files:
+ * it outlives a power cut), with a hash of the record as it will be:
+ *
+ *   iopass-etc-journal 1
+ *   after <hex>|-                     (- : the record goes)
+ *   file <n> <length>|-               (n: 0 record, 1 rule, 2 modprobe; - : absent)
+ *   <length bytes>
+ *
+ * The record is written last: when it is as the journal says it will be, the
+ * change completed and the journal just goes; otherwise each file is put back.
+ */
+#define ETC_JOURNAL "journal"
+
+struct etc_file {
+	const char *dir_a, *dir_b, *name, *shown;
+};
+
+static const struct etc_file etc_files[3] = {
+	{ "iopass", NULL, "persist", "/etc/iopass/persist" },
+	{ "udev", "rules.d", RULES_NAME, "/etc/udev/rules.d/" RULES_NAME },
+	{ "modprobe.d", NULL, MODPROBE_NAME, "/etc/modprobe.d/" MODPROBE_NAME },
+};
+
+struct etc_journal {
+	bool has_after;
+	uint64_t after;
+	char *before[3]; /* NULL: absent */
+};
+
+static void etc_journal_free(struct etc_journal *j)
+{
+	for (size_t i = 0; i < 3; i++)
+		free(j->before[i]);
+	*j = (struct etc_journal){ 0 };
+}
+
+static int etc_journal_parse(const char *text, struct etc_journal *j)
+{
+	const char *p = text;
+	unsigned long long after;
+	bool seen[3] = { false };
+	int consumed = 0;
+
+	*j = (struct etc_journal){ 0 };
+	if (strncmp(p, "iopass-etc-journal 1\n", 21) != 0)
+		return -EBADMSG;
+	p += 21;
+	if (strncmp(p, "after -\n", 8) == 0) {
+		p += 8;
+	} else if (sscanf(p, "after %16llx\n%n", &after, &consumed) == 1 && consumed > 0) {
+		j->has_after = true;
+		j->after = (uint64_t)after;
+		p += consumed;
+	} else {
+		return -EBADMSG;
+	}
+	while (*p) {
+		unsigned idx;
+		unsigned long len;
+		char lenbuf[16];
+
+		consumed = 0;
+		if (sscanf(p, "file %u %15s\n%n", &idx, lenbuf, &consumed) != 2 || consumed == 0 ||
+		    idx >= 3 || seen[idx])
+			goto bad;
+		p += consumed;
+		seen[idx] = true;
+		if (streq(lenbuf, "-"))
+			continue;
+		if (parse_uint(lenbuf, RECORD_MAX, &(unsigned){ 0 }) < 0)
+			goto bad;
+		len = strtoul(lenbuf, NULL, 10);
+		if (strnlen(p, len + 1) < len + 1 || p[len] != '\n')
+			goto bad;
+		j->before[idx] = strndup(p, len);
+		if (!j->before[idx]) {
+			etc_journal_free(j);
+			return -ENOMEM;
+		}
+		p += len + 1;
+	}
+	if (!seen[0] || !seen[1] || !seen[2])
+		goto bad;
+	return 0;
+bad:
+	etc_journal_free(j);
+	return -EBADMSG;
+}
+
+static int etc_open(struct iopass_ctx *ctx, size_t i, bool create)
+{
+	return etc_dir(ctx, etc_files[i].dir_a, etc_files[i].dir_b, create);
+}
+
+/* Keep the three files as they are now, and what the record will hash to. */
+static int etc_journal_write(struct iopass_ctx *ctx, int dfd_rec, const char *record_after)
+{
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&buf, &size);
+	int r = 0;
+
+	if (!f)
+		return -ENOMEM;
+	fputs("iopass-etc-journal 1\n", f);
+	if (record_after)
+		fprintf(f, "after %016llx\n",
+			(unsigned long long)fnv1a(FNV1A_START, record_after, strlen(record_after)));
+	else
+		fputs("after -\n", f);
+	for (size_t i = 0; i < 3 && r == 0; i++) {
+		_cleanup_free_ char *text = NULL;
+		int dfd = etc_open(ctx, i, false);
+
+		r = dfd < 0 ? dfd : state_read_mode(dfd, etc_files[i].name, RECORD_MAX, 022, &text);
+		if (dfd >= 0)
+			close(dfd);
+		if (r == -ENOENT) {
+			fprintf(f, "file %zu -\n", i);
+			r = 0;
+		} else if (r == 0) {
+			fprintf(f, "file %zu %zu\n%s\n", i, strlen(text), text);
+		}
+	}
+	if (fclose(f) != 0) {
+		free(buf);
+		return -ENOMEM;
+	}
+	if (r == 0)
+		r = state_write(dfd_rec, ETC_JOURNAL, buf);
+	free(buf);
+	return r;
+}
+
+bool persist_journal_pending(struct iopass_ctx *ctx)
+{
+	int dfd = etc_dir(ctx, "iopass", NULL, false);
+	bool pending = dfd >= 0 && faccessat(dfd, ETC_JOURNAL, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+
+	if (dfd >= 0)
+		close(dfd);
+	return pending;
+}
+
+int persist_recover(struct iopass_ctx *ctx, struct iopass_txn *t)
+{
+	_cleanup_free_ char *text = NULL, *record = NULL;
+	struct etc_journal j = { 0 };
+	bool forward;
+	int dfd = etc_dir(ctx, "iopass", NULL, false), r;
+
+	if (dfd == -ENOENT)
+		return 0;
+	if (dfd < 0) {
+		txn_error(t, "cannot use /etc/iopass: %s", strerror(-dfd));
+		return dfd;
+	}
+	r = state_read(dfd, ETC_JOURNAL, RECORD_MAX * 4, &text);
+	if (r == -ENOENT) {
+		close(dfd);
+		return 0;
+	}
+	if (r == 0)
+		r = etc_journal_parse(text, &j);
+	if (r < 0) {
+		txn_error(t, "the journal %s/etc/iopass/journal is %s; inspect and remove it by hand",
+			  ctx->sysroot, r == -EBADMSG ? "corrupt" : strerror(-r));
+		close(dfd);
+		return r;
+	}
+	r = state_read_mode(dfd, "persist", RECORD_MAX, 022, &record);
+	if (r < 0 && r != -ENOENT)
+		goto out;
+	forward = j.has_after ? record && fnv1a(FNV1A_START, record, strlen(record)) == j.after
+			      : !record;
+	r = 0;
+	/* the record last on the way forward, first on the way back: it never claims more than is there */
+	for (size_t k = 0; k < 3 && r == 0; k++) {
+		size_t i = forward ? k : 2 - k;
+		int fd;
+
+		if (!forward) {
+			fd = etc_open(ctx, i, true);
+			if (fd < 0) {
+				r = fd;
+				break;
+			}
+			r = j.before[i] ? state_write_mode(fd, etc_files[i].name, j.before[i], 0644)
+					: state_remove(fd, etc_files[i].name);
+			close(fd);
+		}
+		if (r == 0)
+			txn_recovered(t, "persist", etc_files[i].shown,
+				      forward ? "rolled-forward" : "rolled-back", NULL);
+	}
+	if (r == 0)
+		r = state_remove(dfd, ETC_JOURNAL);
+out:
+	if (r < 0)
+		txn_error(t, "cannot finish the interrupted change of the boot configuration "
+			     "(/etc/iopass/journal): %s", strerror(-r));
+	etc_journal_free(&j);
+	close(dfd);
+	return r;
+}
+
 static int persist_store(struct iopass_ctx *ctx, const struct iopass_persist *p, unsigned flags,
 			 bool adding, char **msg)
 {
@@ -501,15 +709,23 @@ static int persist_store(struct iopass_ctx *ctx, const struct iopass_persist *p,
 			goto out;
 		}
 	}
-	/* the generated files first, the record last: the record never claims more than is in effect */
-	r = p->n ? state_write_mode(dfd_rules, RULES_NAME, rules, 0644) : state_remove(dfd_rules, RULES_NAME);
+	/* the undo journal first; then the generated files, the record last: the record never
+	 * claims more than is in effect, and it is the commit */
+	r = etc_journal_write(ctx, dfd_rec, p->n ? record : NULL);
+	if (r == 0)
+		r = p->n ? state_write_mode(dfd_rules, RULES_NAME, rules, 0644)
+			 : state_remove(dfd_rules, RULES_NAME);
 	if (r == 0)
 		r = p->n ? state_write_mode(dfd_mod, MODPROBE_NAME, modp, 0644)
 			 : state_remove(dfd_mod, MODPROBE_NAME);
 	if (r == 0)
 		r = p->n ? state_write_mode(dfd_rec, "persist", record, 0644) : state_remove(dfd_rec, "persist");
+	if (r == 0)
+		r = state_remove(dfd_rec, ETC_JOURNAL);
 	if (r < 0) {
-		set_msg(msg, "cannot write the persistence files: %s", strerror(-r));
+		set_msg(msg, "cannot write the persistence files: %s%s", strerror(-r),
+			persist_journal_pending(ctx) ? "; the next iopass run puts them back as they were"
+						     : "");
 		goto out;
 	}
 	if (!adding) {
@@ -538,38 +754,50 @@ out:
 	return r;
 }
 
-/* Serialise with attach/detach: the same lock. */
-static int persist_lock(struct iopass_ctx *ctx, char **msg)
+/*
+ * Serialise with attach/detach: the same lock, and the same recovery of an
+ * interrupted run (reported in t) before anything is read.
+ */
+static int persist_lock(struct iopass_ctx *ctx, struct iopass_txn *t, unsigned flags, char **msg)
 {
-	struct iopass_txn *t = txn_new();
 	struct session s = { .dirfd = -1, .lockfd = -1 };
 	int r, fd;
 
-	if (!t)
-		return -ENOMEM;
-	r = session_begin(ctx, t, &s);
+	r = session_begin(ctx, t, &s, &(struct intent){ .op = JOP_NONE,
+							.flags = flags & IOPASS_BIND_FORCE_RECOVERY });
 	if (r < 0) {
 		set_msg(msg, "%s", t->error ? t->error : strerror(-r));
 		session_end(&s);
-		iopass_txn_free(t);
 		return r;
 	}
 	fd = dup(s.lockfd); /* keeps the flock: same open file description */
 	session_end(&s);
-	iopass_txn_free(t);
 	return fd < 0 ? -errno : fd;
 }
 
+static struct iopass_txn *persist_txn(struct iopass_txn **ret_txn)
+{
+	struct iopass_txn *t = txn_new();
+
+	if (ret_txn)
+		*ret_txn = t;
+	return t;
+}
+
 int iopass_persist_add(struct iopass_ctx *ctx, struct iopass_dev *const *devs,
-		       const char *const *host_drivers, size_t n, unsigned flags, char **ret_msg)
+		       const char *const *host_drivers, size_t n, unsigned flags, char **ret_msg,
+		       struct iopass_txn **ret_txn)
 {
 	struct iopass_persist *p = NULL;
+	struct iopass_txn *t = persist_txn(ret_txn);
 	int lock, r;
 
 	*ret_msg = NULL;
-	lock = persist_lock(ctx, ret_msg);
+	if (!t)
+		return -ENOMEM;
+	lock = persist_lock(ctx, t, flags, ret_msg);
 	if (lock < 0)
-		return lock;
+		goto fail;
 	r = iopass_persist_load(ctx, &p);
 	if (r < 0) {
 		set_msg(ret_msg, "the record /etc/iopass/persist is %s; inspect and remove it by hand",
@@ -592,20 +820,29 @@ int iopass_persist_add(struct iopass_ctx *ctx, struct iopass_dev *const *devs,
 out:
 	iopass_persist_free(p);
 	close(lock);
+	if (!ret_txn)
+		iopass_txn_free(t);
 	return r;
+fail:
+	if (!ret_txn)
+		iopass_txn_free(t);
+	return lock;
 }
 
 int iopass_persist_remove(struct iopass_ctx *ctx, const char *const *bdfs, size_t n,
-			  unsigned flags, char **ret_msg)
+			  unsigned flags, char **ret_msg, struct iopass_txn **ret_txn)
 {
 	struct iopass_persist *p = NULL;
+	struct iopass_txn *t = persist_txn(ret_txn);
 	int lock, r;
 	bool changed = false;
 
 	*ret_msg = NULL;
-	lock = persist_lock(ctx, ret_msg);
+	if (!t)
+		return -ENOMEM;
+	lock = persist_lock(ctx, t, flags, ret_msg);
 	if (lock < 0)
-		return lock;
+		goto fail;
 	r = iopass_persist_load(ctx, &p);
 	if (r < 0) {
 		set_msg(ret_msg, "the record /etc/iopass/persist is %s; inspect and remove it by hand",
@@ -627,5 +864,11 @@ int iopass_persist_remove(struct iopass_ctx *ctx, const char *const *bdfs, size_
 out:
 	iopass_persist_free(p);
 	close(lock);
+	if (!ret_txn)
+		iopass_txn_free(t);
 	return r;
+fail:
+	if (!ret_txn)
+		iopass_txn_free(t);
+	return lock;
 }

@@ -75,77 +75,21 @@ static void txn_merge(struct iopass_txn *t, const struct iopass_txn *sub)
 	}
 }
 
-/* Write sriov_numvfs under the lock; 0 removes the VFs and their records. */
-static int set_numvfs(struct iopass_ctx *ctx, struct iopass_txn *t, struct iopass_dev *pf,
-		      unsigned count, bool autoprobe_off, struct iopass_dev *const *old_vfs, size_t nold)
-{
-	struct session s = { .dirfd = -1, .lockfd = -1 };
-	char path[128], val[16];
-	int autoprobe = 1, r;
-
-	r = session_begin(ctx, t, &s);
-	if (r < 0)
-		goto out;
-	pf_path(path, sizeof(path), pf->bdf, "sriov_drivers_autoprobe");
-	if (autoprobe_off) {
-		r = read_small_int(ctx, path, &autoprobe);
-		if (r == 0 && autoprobe != 0)
-			r = do_write(ctx, t, path, "0", false);
-		if (r < 0) {
-			txn_error(t, "%s: cannot turn sriov_drivers_autoprobe off: %s", pf->bdf, strerror(-r));
-			goto out;
-		}
-	}
-	pf_path(path, sizeof(path), pf->bdf, "sriov_numvfs");
-	snprintf(val, sizeof(val), "%u", count);
-	r = do_write(ctx, t, path, val, false);
-	if (r < 0)
-		txn_error(t, "%s: writing %u to sriov_numvfs failed: %s%s", pf->bdf, count, strerror(-r),
-			  r == -ENOENT ? " (the PF needs its driver bound)" :
-			  r == -ERANGE ? " (more than sriov_totalvfs)" : "");
-	if (autoprobe_off && autoprobe != 0) {
-		int rr;
-
-		pf_path(path, sizeof(path), pf->bdf, "sriov_drivers_autoprobe");
-		snprintf(val, sizeof(val), "%d", autoprobe);
-		rr = do_write(ctx, t, path, val, r < 0);
-		if (rr < 0 && r == 0) {
-			txn_error(t, "%s: the VFs exist, but sriov_drivers_autoprobe could not be set back "
-				     "to %d: %s", pf->bdf, autoprobe, strerror(-rr));
-			r = rr;
-		}
-	}
-	if (r == 0 && count == 0) {
-		/* the VFs are gone: so are their records */
-		for (size_t i = 0; i < nold; i++)
-			records_remove(&s.state, old_vfs[i]->bdf);
-		r = records_store(s.dirfd, STATE_FILE, "state", &s.state, NULL);
-	}
-out:
-	session_end(&s);
-	return r;
-}
-
 /* Refuse VFs that a VM or the host uses. */
 static int guard_vfs(struct iopass_ctx *ctx, struct iopass_dev *const *vfs, size_t n,
 		     unsigned flags, struct iopass_txn *t)
 {
 	bool refuse = false;
+	int r = guard_group_open(ctx, vfs, n, flags & ~IOPASS_BIND_FORCE, t, "VF ");
 
-	t->guards = report_new();
-	if (!t->guards)
-		return -ENOMEM;
+	if (r == -ENOMEM)
+		return r;
+	refuse = r == -ECANCELED;
 	for (size_t i = 0; i < n; i++) {
-		char users[256], who[64];
 		size_t before = iopass_report_count(t->guards);
+		char who[64];
 
 		snprintf(who, sizeof(who), "VF %s: ", vfs[i]->bdf);
-		if (iopass_dev_is_vfio(vfs[i]) && vfs[i]->group >= 0 &&
-		    vfio_group_users(ctx, vfs[i]->group, users, sizeof(users))) {
-			report_add(t->guards, IOPASS_LEVEL_FAIL, "group-open",
-				   "%sgroup %d is open by %s: a VM is using it", who, vfs[i]->group, users);
-			report_hint(t->guards, "shut the VM down first, or pass --force");
-		}
 		hostuse_check(vfs[i], t->guards, who);
 		refuse |= iopass_report_count(t->guards) > before;
 	}
@@ -154,11 +98,155 @@ static int guard_vfs(struct iopass_ctx *ctx, struct iopass_dev *const *vfs, size
 	return refuse && !(flags & IOPASS_BIND_FORCE) ? -ECANCELED : 0;
 }
 
+int sriov_read(struct iopass_ctx *ctx, const char *bdf, const char *attr, int *ret)
+{
+	char path[128];
+
+	pf_path(path, sizeof(path), bdf, attr);
+	return read_small_int(ctx, path, ret);
+}
+
+static int pf_write(struct iopass_ctx *ctx, struct iopass_txn *t, const char *bdf, const char *attr,
+		    int value, bool rollback)
+{
+	char path[128], val[16];
+
+	pf_path(path, sizeof(path), bdf, attr);
+	snprintf(val, sizeof(val), "%d", value);
+	return do_write(ctx, t, path, val, rollback);
+}
+
+/* Set a PF's attribute back to want, writing only when it differs; a PF that is gone has nothing to restore. */
+int sriov_restore(struct iopass_ctx *ctx, struct iopass_txn *t, const char *bdf, const char *attr,
+		  int want)
+{
+	int cur, r = sriov_read(ctx, bdf, attr, &cur);
+
+	if (r < 0)
+		return r == -ENOENT ? 0 : r;
+	return cur == want ? 0 : pf_write(ctx, t, bdf, attr, want, true);
+}
+
+/*
+ * Make count VFs under the lock; with attach, journaled from the first write
+ * (autoprobe off, sriov_numvfs, autoprobe back) to the record of the VFs on
+ * vfio-pci, so that recovery can remove VFs a killed run left behind.
+ */
+static int vf_create_locked(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s,
+			    const struct iopass_dev *pf, unsigned count, unsigned flags)
+{
+	struct journal j = { .op = JOP_VF_CREATE };
+	struct iopass_dev *vfs[256], *npf;
+	bool attach = flags & IOPASS_VF_ATTACH;
+	int autoprobe = 1, numvfs = 0, r, rr;
+	size_t n;
+
+	r = sriov_read(ctx, pf->bdf, "sriov_numvfs", &numvfs);
+	if (r == 0 && numvfs > 0) {
+		txn_error(t, "%s has %d VFs now (made while this run waited); nothing was changed",
+			  pf->bdf, numvfs);
+		return -EBUSY;
+	}
+	if (attach) {
+		r = sriov_read(ctx, pf->bdf, "sriov_drivers_autoprobe", &autoprobe);
+		if (r < 0) {
+			txn_error(t, "%s: cannot read sriov_drivers_autoprobe: %s", pf->bdf, strerror(-r));
+			return r;
+		}
+		snprintf(j.pf, sizeof(j.pf), "%s", pf->bdf);
+		j.pf_autoprobe = autoprobe;
+		j.pf_numvfs = 0;
+		r = journal_store(s->dirfd, &j);
+		if (r < 0) {
+			txn_error(t, "cannot write the journal: %s; nothing was changed", strerror(-r));
+			return r;
+		}
+		if (autoprobe != 0) {
+			r = pf_write(ctx, t, pf->bdf, "sriov_drivers_autoprobe", 0, false);
+			if (r < 0) {
+				txn_error(t, "%s: cannot turn sriov_drivers_autoprobe off: %s", pf->bdf,
+					  strerror(-r));
+				goto fail;
+			}
+		}
+	}
+	r = pf_write(ctx, t, pf->bdf, "sriov_numvfs", (int)count, false);
+	if (r < 0)
+		txn_error(t, "%s: writing %u to sriov_numvfs failed: %s%s", pf->bdf, count, strerror(-r),
+			  r == -ENOENT ? " (the PF needs its driver bound)" :
+			  r == -ERANGE ? " (more than sriov_totalvfs)" : "");
+	if (attach && autoprobe != 0) {
+		rr = pf_write(ctx, t, pf->bdf, "sriov_drivers_autoprobe", autoprobe, r < 0);
+		if (rr < 0 && r == 0) {
+			txn_error(t, "%s: the VFs exist, but sriov_drivers_autoprobe could not be set back "
+				     "to %d: %s", pf->bdf, autoprobe, strerror(-rr));
+			r = rr;
+		}
+	}
+	if (r < 0)
+		goto fail;
+
+	/* the VFs as the kernel made them */
+	r = session_rescan(ctx, t, s);
+	if (r < 0)
+		goto fail;
+	npf = iopass_devlist_find(s->list, &pf->addr);
+	n = npf ? vfs_of(s->list, npf, vfs, ARRAY_SIZE(vfs)) : 0;
+	if (!attach) {
+		for (size_t i = 0; i < n; i++) {
+			struct txdev *d = txn_dev(t, vfs[i]->bdf);
+
+			if (d) {
+				d->from = xstrdup_or_null(t, vfs[i]->driver);
+				d->to = xstrdup_or_null(t, vfs[i]->driver);
+				d->status = "created";
+			}
+		}
+		return t->oom ? -ENOMEM : 0;
+	}
+	r = guard(ctx, s->list, vfs, n, flags, t, NULL);
+	if (r == -ECANCELED)
+		txn_error(t, "refused");
+	if (r == 0)
+		r = attach_locked(ctx, t, s, vfs, n, "vfio-pci", &j, false);
+	if (r == 0) {
+		journal_free(&j);
+		return journal_remove(s->dirfd);
+	}
+fail:
+	if (attach) {
+		/* all or nothing: the VFs we made go again, autoprobe as it was */
+		char *e = NULL;
+
+		rr = sriov_restore(ctx, t, pf->bdf, "sriov_numvfs", 0);
+		if (rr == 0)
+			rr = sriov_restore(ctx, t, pf->bdf, "sriov_drivers_autoprobe", autoprobe);
+		for (size_t i = 0; i < j.devs.n; i++)
+			records_remove(&s->state, j.devs.r[i].bdf);
+		if (rr == 0)
+			rr = records_store(s->dirfd, &s->state);
+		if (rr == 0)
+			rr = journal_remove(s->dirfd);
+		if (asprintf(&e, "%s; %s", t->error ? t->error : strerror(-r),
+			     rr == 0 ? "the VFs were removed again, the host is as it was"
+				     : "removing the VFs failed too: the journal in run/iopass is kept and "
+				       "the next iopass run retries it") >= 0) {
+			free(t->error);
+			t->error = e;
+		}
+		for (size_t i = 0; i < t->ndevs; i++)
+			if (rr == 0)
+				t->devs[i].status = "removed";
+	}
+	journal_free(&j);
+	return r;
+}
+
 int iopass_vf_create(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 		     struct iopass_dev *pf, unsigned count, unsigned flags,
 		     struct iopass_txn **ret_txn)
 {
-	struct iopass_devlist *now = NULL;
+	struct session s = { .dirfd = -1, .lockfd = -1 };
 	struct iopass_dev *vfs[256];
 	struct iopass_txn *t, *sub = NULL;
 	bool attach = flags & IOPASS_VF_ATTACH;
@@ -239,55 +327,99 @@ int iopass_vf_create(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 		return t->oom ? -ENOMEM : 0;
 	}
 
-	if (pf->numvfs <= 0) {
-		r = set_numvfs(ctx, t, pf, count, attach, NULL, 0);
-		if (r < 0)
+	if (pf->numvfs > 0) {
+		/* the VFs exist: attach those not on vfio-pci yet, or nothing to do */
+		n = vfs_of(list, pf, vfs, ARRAY_SIZE(vfs));
+		if (attach) {
+			r = iopass_attach(ctx, list, vfs, n, "vfio-pci",
+					  flags & (IOPASS_BIND_FORCE | IOPASS_BIND_FORCE_RECOVERY), &sub);
+			if (sub)
+				txn_merge(t, sub);
+			iopass_txn_free(sub);
 			return r;
-	}
-	/* the VFs as the kernel made them */
-	r = iopass_scan(ctx, &now);
-	if (r < 0) {
-		txn_error(t, "cannot read the new VFs: %s", strerror(-r));
-		return r;
-	}
-	struct iopass_addr pfa = pf->addr;
-	struct iopass_dev *npf = iopass_devlist_find(now, &pfa);
-
-	n = npf ? vfs_of(now, npf, vfs, ARRAY_SIZE(vfs)) : 0;
-	for (size_t i = 0; i < n && !attach; i++) {
-		struct txdev *d = txn_dev(t, vfs[i]->bdf);
-
-		if (d) {
-			d->from = xstrdup_or_null(t, vfs[i]->driver);
-			d->to = xstrdup_or_null(t, vfs[i]->driver);
-			d->status = pf->numvfs > 0 ? "unchanged" : "created";
 		}
-	}
-	if (attach && n) {
-		r = iopass_attach(ctx, now, vfs, n, "vfio-pci", flags & IOPASS_BIND_FORCE, &sub);
-		if (sub)
-			txn_merge(t, sub);
-		if (r < 0 && pf->numvfs <= 0) {
-			/* all or nothing: the VFs we made go again */
-			char *e = NULL;
-			int rr = set_numvfs(ctx, t, npf, 0, false, vfs, n);
+		for (size_t i = 0; i < n; i++) {
+			struct txdev *d = txn_dev(t, vfs[i]->bdf);
 
-			if (asprintf(&e, "%s; %s", t->error ? t->error : strerror(-r),
-				     rr == 0 ? "the VFs were removed again" : "removing the VFs failed too") >= 0) {
-				free(t->error);
-				t->error = e;
+			if (d) {
+				d->from = xstrdup_or_null(t, vfs[i]->driver);
+				d->to = xstrdup_or_null(t, vfs[i]->driver);
+				d->status = "unchanged";
 			}
 		}
+		return t->oom ? -ENOMEM : 0;
 	}
-	iopass_txn_free(sub);
-	iopass_devlist_free(now);
+	r = session_begin(ctx, t, &s,
+			  &(struct intent){ .op = JOP_VF_CREATE,
+					    .flags = flags & IOPASS_BIND_FORCE_RECOVERY });
+	if (r == 0)
+		r = vf_create_locked(ctx, t, &s, pf, count, flags);
+	session_end(&s);
 	txn_finish(t, r);
+	return r;
+}
+
+/* The VFs of pf go, under the lock, guarded on a scan made there; journaled with their records. */
+static int vf_remove_locked(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s,
+			    const struct iopass_dev *pf, unsigned flags)
+{
+	struct journal j = { .op = JOP_VF_REMOVE };
+	struct iopass_dev *vfs[256], *npf;
+	size_t n;
+	int r = session_scan(ctx, t, s);
+
+	if (r < 0)
+		return r;
+	npf = iopass_devlist_find(s->list, &pf->addr);
+	n = npf ? vfs_of(s->list, npf, vfs, ARRAY_SIZE(vfs)) : 0;
+	if (!npf || (npf->numvfs <= 0 && n == 0))
+		return 0; /* gone while this run waited */
+	r = guard_vfs(ctx, vfs, n, flags, t);
+	if (r == -ECANCELED)
+		txn_error(t, "refused: nothing was changed");
+	if (r < 0)
+		return r;
+	snprintf(j.pf, sizeof(j.pf), "%s", pf->bdf);
+	j.pf_autoprobe = 1; /* not restored by a removal */
+	j.pf_numvfs = npf->numvfs > 0 ? npf->numvfs : 0;
+	for (size_t i = 0; i < n; i++) {
+		struct txdev *d = txn_dev(t, vfs[i]->bdf);
+
+		if (!journal_add(ctx, &j, vfs[i]->bdf, vfs[i]->driver, NULL) || !d) {
+			journal_free(&j);
+			return -ENOMEM;
+		}
+		d->from = xstrdup_or_null(t, vfs[i]->driver);
+		d->status = "unchanged";
+	}
+	r = journal_store(s->dirfd, &j);
+	if (r < 0) {
+		txn_error(t, "cannot write the journal: %s; nothing was changed", strerror(-r));
+		goto out;
+	}
+	r = pf_write(ctx, t, pf->bdf, "sriov_numvfs", 0, false);
+	if (r < 0) {
+		txn_error(t, "%s: writing 0 to sriov_numvfs failed: %s", pf->bdf, strerror(-r));
+		journal_remove(s->dirfd);
+		goto out;
+	}
+	/* the VFs are gone: so are their records */
+	for (size_t i = 0; i < n; i++) {
+		records_remove(&s->state, vfs[i]->bdf);
+		t->devs[t->ndevs - n + i].status = "removed";
+	}
+	r = records_store(s->dirfd, &s->state);
+	if (r == 0)
+		r = journal_remove(s->dirfd);
+out:
+	journal_free(&j);
 	return r;
 }
 
 int iopass_vf_remove(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 		     struct iopass_dev *pf, unsigned flags, struct iopass_txn **ret_txn)
 {
+	struct session s = { .dirfd = -1, .lockfd = -1 };
 	struct iopass_dev *vfs[256];
 	struct iopass_txn *t;
 	char path[128];
@@ -311,29 +443,31 @@ int iopass_vf_remove(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 		txn_error(t, "changing drivers needs root; run it with sudo (or try --dry-run)");
 		return -EPERM;
 	}
-	r = guard_vfs(ctx, vfs, n, flags, t);
-	if (r < 0) {
+	if (!txn_guards_new(t))
+		return -ENOMEM;
+	if (flags & IOPASS_BIND_DRY_RUN) {
+		r = guard_vfs(ctx, vfs, n, flags, t);
 		if (r == -ECANCELED)
 			txn_error(t, "refused: nothing was changed");
-		return r;
-	}
-	for (size_t i = 0; i < n; i++) {
-		struct txdev *d = txn_dev(t, vfs[i]->bdf);
+		for (size_t i = 0; r == 0 && i < n; i++) {
+			struct txdev *d = txn_dev(t, vfs[i]->bdf);
 
-		if (d) {
-			d->from = xstrdup_or_null(t, vfs[i]->driver);
-			d->status = flags & IOPASS_BIND_DRY_RUN ? "planned" : "removed";
+			if (d) {
+				d->from = xstrdup_or_null(t, vfs[i]->driver);
+				d->status = "planned";
+			}
 		}
+		if (r == 0) {
+			pf_path(path, sizeof(path), pf->bdf, "sriov_numvfs");
+			txn_step(t, path, "0", false);
+		}
+		return r < 0 ? r : t->oom ? -ENOMEM : 0;
 	}
-	if (flags & IOPASS_BIND_DRY_RUN) {
-		pf_path(path, sizeof(path), pf->bdf, "sriov_numvfs");
-		txn_step(t, path, "0", false);
-		return t->oom ? -ENOMEM : 0;
-	}
-	r = set_numvfs(ctx, t, pf, 0, false, vfs, n);
-	if (r < 0)
-		for (size_t i = 0; i < t->ndevs; i++)
-			t->devs[i].status = "unchanged";
+	r = session_begin(ctx, t, &s, &(struct intent){ .op = JOP_VF_REMOVE,
+							.flags = flags & IOPASS_BIND_FORCE_RECOVERY });
+	if (r == 0)
+		r = vf_remove_locked(ctx, t, &s, pf, flags);
+	session_end(&s);
 	txn_finish(t, r);
 	return r;
 }

@@ -178,7 +178,9 @@ static void test_dry_run(void **state)
 	log = sim_log(&s);
 	assert_string_equal(log, "");
 	free(log);
-	assert_false(fx_exists(s.fx, "run/iopass"));
+	/* judged under the lock (run/iopass/lock), with no journal and no record */
+	assert_false(fx_exists(s.fx, "run/iopass/journal"));
+	assert_false(fx_exists(s.fx, "run/iopass/state"));
 	assert_driver(&s, "0000:01:00.0", "nvidia");
 
 	/* the plan pastes into a shell: a sysroot with a blank and a quote stays one word */
@@ -286,7 +288,9 @@ static void test_guards(void **state)
 	log = sim_log(&s);
 	assert_string_equal(log, "");
 	free(log);
-	assert_false(fx_exists(s.fx, "run/iopass"));
+	/* judged under the lock (run/iopass/lock), with no journal and no record */
+	assert_false(fx_exists(s.fx, "run/iopass/journal"));
+	assert_false(fx_exists(s.fx, "run/iopass/state"));
 
 	/* --force takes it, and says what it took */
 	SIM(&s, &r, "attach", "--group", "1", "--force");
@@ -371,7 +375,9 @@ static void test_bad_input_writes_nothing(void **state)
 	log = sim_log(&s);
 	assert_string_equal(log, "");
 	free(log);
-	assert_false(fx_exists(s.fx, "run/iopass"));
+	/* judged under the lock (run/iopass/lock), with no journal and no record */
+	assert_false(fx_exists(s.fx, "run/iopass/journal"));
+	assert_false(fx_exists(s.fx, "run/iopass/state"));
 
 	/* --id with one match works */
 	SIM(&s, &r, "attach", "--id", "8086:a2af");
@@ -554,8 +560,8 @@ static void test_sigkill_recovery(void **state)
 
 		SIM(&s, &r, "detach", "--all");
 		assert_int_equal(r.status, 0);
-		assert_non_null(strstr(r.err, "0000:01:00.0: restored from the journal of an interrupted run"));
-		assert_non_null(strstr(r.err, "0000:01:00.1: restored from the journal of an interrupted run"));
+		assert_non_null(strstr(r.err, "iopass: detach: recovery: 0000:01:00.0: the interrupted attach was rolled back (on nvidia again)\n"));
+		assert_non_null(strstr(r.err, "iopass: detach: recovery: 0000:01:00.1: the interrupted attach was rolled back (on snd_hda_intel again)\n"));
 		run_free(&r);
 		assert_driver(&s, "0000:01:00.0", "nvidia");
 		assert_driver(&s, "0000:01:00.1", "snd_hda_intel");
@@ -954,8 +960,8 @@ static void test_vf_errors(void **state)
 	SIM(&s, &r, "vf", "create", "--attach", "03:00.0", "2");
 	assert_int_equal(r.status, 1);
 	assert_text_equal(r.err, "iopass: vf: 0000:03:00.3: after the probe the device is unbound, not on "
-				 "vfio-pci; every device is back on its driver, the host is as it was; "
-				 "the VFs were removed again\n");
+				 "vfio-pci; every device is back on its driver; the VFs were removed again, "
+				 "the host is as it was\n");
 	run_free(&r);
 	assert_false(fx_exists(s.fx, "sys/bus/pci/devices/0000:03:00.2"));
 	assert_file(&s, "sys/bus/pci/devices/0000:03:00.0/sriov_numvfs", "0");
@@ -1264,7 +1270,9 @@ static void test_malformed_arguments(void **state)
 	log = sim_log(&s);
 	assert_string_equal(log, "");
 	free(log);
-	assert_false(fx_exists(s.fx, "run/iopass"));
+	/* judged under the lock (run/iopass/lock), with no journal and no record */
+	assert_false(fx_exists(s.fx, "run/iopass/journal"));
+	assert_false(fx_exists(s.fx, "run/iopass/state"));
 	fprintf(stderr, "malformed arguments: %d runs, each exit 2 with one line, no write\n", count);
 	sim_close(&s);
 }
