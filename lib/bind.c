@@ -609,6 +609,17 @@ static const char *origin_driver(struct session *s, const struct txdev *d)
 	return d->from;
 }
 
+/* An inherited device's "from" becomes the driver it had before the interrupted attach. */
+static void from_origin(struct iopass_txn *t, struct session *s, struct txdev *d)
+{
+	const struct record *was = records_find(&s->inherited, d->bdf);
+
+	if (!was)
+		return;
+	free(d->from);
+	d->from = xstrdup_or_null(t, *was->driver ? was->driver : NULL);
+}
+
 int session_devs(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s,
 		 struct iopass_dev *const *devs, size_t n, struct iopass_dev ***ret)
 {
@@ -684,12 +695,7 @@ int attach_locked(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *
 	if (r < 0) {
 		/* a device of the interrupted attach goes back to what it had before that */
 		for (size_t i = first; i < t->ndevs; i++)
-			if (records_find(&s->inherited, t->devs[i].bdf)) {
-				const char *o = origin_driver(s, &t->devs[i]);
-
-				free(t->devs[i].from);
-				t->devs[i].from = xstrdup_or_null(t, o);
-			}
+			from_origin(t, s, &t->devs[i]);
 		rollback_all(ctx, t, s->dirfd, changed, "every device is back on its driver", own_journal);
 		return r;
 	}
@@ -701,12 +707,7 @@ int attach_locked(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *
 		if (streq(d->status, "attached") &&
 		    !records_add(&s->state, d->bdf, origin_driver(s, d), d->override))
 			return -ENOMEM;
-		if (records_find(&s->inherited, d->bdf)) {
-			const char *o = origin_driver(s, d);
-
-			free(d->from);
-			d->from = xstrdup_or_null(t, o);
-		}
+		from_origin(t, s, d);
 	}
 	r = records_store(s->dirfd, &s->state);
 	if (r < 0) {

@@ -620,7 +620,7 @@ int persist_recover(struct iopass_ctx *ctx, struct iopass_txn *t)
 		txn_error(t, "cannot use /etc/iopass: %s", strerror(-dfd));
 		return dfd;
 	}
-	r = state_read(dfd, ETC_JOURNAL, RECORD_MAX * 4, &text);
+	r = state_read(dfd, ETC_JOURNAL, (size_t)RECORD_MAX * 4, &text);
 	if (r == -ENOENT) {
 		close(dfd);
 		return 0;

@@ -561,8 +561,8 @@ out:
 static int recover(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s,
 		   const struct intent *in)
 {
-	_cleanup_free_ enum presence *where = NULL;
-	_cleanup_free_ bool *act = NULL;
+	enum presence *where = NULL;
+	bool *act = NULL;
 	struct journal j, keep = { 0 };
 	const char *op;
 	char jpath[4200];
@@ -607,7 +607,9 @@ static int recover(struct iopass_ctx *ctx, struct iopass_txn *t, struct session 
 			}
 			if (where[i] == HERE)
 				current_driver(ctx, e->bdf, cur, sizeof(cur));
-			txn_recovered(t, op, e->bdf, where[i] == HERE ? "rolled-forward" : "gone", cur);
+			txn_recovered(t, op, e->bdf,
+				      where[i] == HERE ? "rolled-forward" : where[i] == GONE ? "gone" : "left-alone",
+				      cur);
 		}
 		if (j.op == JOP_VF_CREATE && j.devs.n == 0)
 			txn_recovered(t, op, j.pf, "rolled-forward", NULL);
@@ -629,7 +631,7 @@ static int recover(struct iopass_ctx *ctx, struct iopass_txn *t, struct session 
 				r = -ENOMEM;
 				goto out;
 			}
-			memcpy(k->ids, e->ids, sizeof(k->ids));
+			snprintf(k->ids, sizeof(k->ids), "%s", e->ids);
 			continue;
 		}
 		act[i] = true;
@@ -682,7 +684,6 @@ static int recover(struct iopass_ctx *ctx, struct iopass_txn *t, struct session 
 			records_remove(&s->state, e->bdf);
 		current_driver(ctx, e->bdf, cur, sizeof(cur));
 		txn_recovered(t, op, e->bdf, r == -ENOENT ? "gone" : "rolled-back", cur);
-		r = 0;
 	}
 	r = records_store(s->dirfd, &s->state);
 	if (r < 0)
@@ -704,6 +705,8 @@ done:
 	if (r == 0)
 		r = journal_remove(s->dirfd);
 out:
+	free(where);
+	free(act);
 	journal_free(&keep);
 	journal_free(&j);
 	return r;

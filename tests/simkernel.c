@@ -23,6 +23,9 @@
  * write fails, nothing happens), or for probe "none" (binds nothing),
  * "wrong=<drv>" (binds drv), "vanish" (the device disappears).
  * IOPASS_SIM_KILL_AFTER=N: SIGKILL after the Nth kernel write.
+ * IOPASS_SIM_KILL_AFTER_OP=N: SIGKILL after the Nth durable step of any kind: a
+ * kernel write, or a state file put in place or removed (renameat, unlinkat of
+ * a name not starting with '.', i.e. not a temporary file), anywhere.
  * IOPASS_SIM_LOG=file: one line per kernel write, "op bdf value result".
  * IOPASS_SIM_DELAY_MS=N: each kernel write takes N ms (for the lock tests).
  *
@@ -684,6 +687,50 @@ int open(const char *path, int flags, ...)
 
 int open64(const char *path, int flags, ...) __attribute__((alias("open")));
 
+static int durable_steps;
+
+/* One more durable step: SIGKILL once IOPASS_SIM_KILL_AFTER_OP of them are done. */
+static void durable_step(void)
+{
+	const char *kill_after = getenv("IOPASS_SIM_KILL_AFTER_OP");
+
+	if (kill_after && ++durable_steps == atoi(kill_after))
+		raise(SIGKILL);
+}
+
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
+int renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath)
+{
+	static int (*real_renameat)(int, const char *, int, const char *);
+	int r;
+
+	if (!real_renameat)
+		real_renameat = dlsym(RTLD_NEXT, "renameat");
+	r = real_renameat(olddirfd, oldpath, newdirfd, newpath);
+	if (r == 0 && base_name(newpath)[0] != '.')
+		durable_step();
+	return r;
+}
+
+int unlinkat(int dirfd, const char *path, int flags)
+{
+	static int (*real_unlinkat)(int, const char *, int);
+	int r;
+
+	if (!real_unlinkat)
+		real_unlinkat = dlsym(RTLD_NEXT, "unlinkat");
+	r = real_unlinkat(dirfd, path, flags);
+	if (r == 0 && base_name(path)[0] != '.' && !acting)
+		durable_step();
+	return r;
+}
+
 ssize_t write(int fd, const void *buf, size_t len)
 {
 	struct tracked *t;
@@ -712,6 +759,7 @@ ssize_t write(int fd, const void *buf, size_t len)
 	kill_after = getenv("IOPASS_SIM_KILL_AFTER");
 	if (kill_after && ++writes == atoi(kill_after))
 		raise(SIGKILL);
+	durable_step();
 	if (r < 0) {
 		errno = -r;
 		return -1;

@@ -14,20 +14,15 @@
 #include "testutil.h"
 #include "iopass.h"
 
-static const char *sim_env[6];
-static char env_root[4200];
-
-static void sim(struct fx *fx, struct run *r, const char *const argv[])
+/* One run against the simulated kernel on fx (testutil's sim, without its log). */
+static void sim_fx(struct fx *fx, struct run *r, const char *const argv[])
 {
-	snprintf(env_root, sizeof(env_root), "IOPASS_SIM_ROOT=%s", fx_root(fx));
-	sim_env[0] = "LD_PRELOAD=" IOPASS_SIMKERNEL;
-	sim_env[1] = "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=1";
-	sim_env[2] = env_root;
-	sim_env[3] = "IOPASS_SIM_FAIL=";
-	sim_env[4] = NULL;
-	run_iopass_env(r, fx_root(fx), sim_env, argv);
+	struct sim s;
+
+	sim_open(&s, fx);
+	sim_run(&s, r, argv);
 }
-#define SIM(fx, r, ...) sim((fx), (r), (const char *const[]){ __VA_ARGS__, NULL })
+#define SIMFX(fx, r, ...) sim_fx((fx), (r), (const char *const[]){ __VA_ARGS__, NULL })
 
 /* iopass where the generated rule runs it (the compiled-in sbindir), as after cmake --install */
 static void fx_install_helper(struct fx *fx)
@@ -77,7 +72,7 @@ static void test_persist_group(void **state)
 	char *text, *rules1, *expected, sum[32];
 
 	(void)state;
-	SIM(fx, &r, "attach", "--persist", "--group", "1");
+	SIMFX(fx, &r, "attach", "--persist", "--group", "1");
 	assert_int_equal(r.status, 0);
 	assert_text_equal(r.err, "iopass: attach: persisted: the udev rule takes effect at the next boot "
 				 "or hotplug; if the host drivers are in the initramfs, regenerate it so that "
@@ -108,7 +103,7 @@ static void test_persist_group(void **state)
 	run_free(&r);
 
 	/* idempotent: the same files, byte for byte */
-	SIM(fx, &r, "attach", "--persist", "--group", "1");
+	SIMFX(fx, &r, "attach", "--persist", "--group", "1");
 	assert_int_equal(r.status, 0);
 	run_free(&r);
 	text = fx_read(fx, "etc/udev/rules.d/60-iopass.rules");
@@ -117,7 +112,7 @@ static void test_persist_group(void **state)
 	free(rules1);
 
 	/* detach --persist: back on the host drivers, and the files are gone with the last device */
-	SIM(fx, &r, "detach", "--persist", "--group", "1");
+	SIMFX(fx, &r, "detach", "--persist", "--group", "1");
 	assert_int_equal(r.status, 0);
 	run_free(&r);
 	assert_false(fx_exists(fx, "etc/udev/rules.d/60-iopass.rules"));
@@ -137,7 +132,7 @@ static void test_hand_edit(void **state)
 	char *before, *after;
 
 	(void)state;
-	SIM(fx, &r, "attach", "--persist", "00:14.0");
+	SIMFX(fx, &r, "attach", "--persist", "00:14.0");
 	assert_int_equal(r.status, 0);
 	run_free(&r);
 	before = fx_read(fx, "etc/modprobe.d/iopass.conf");
@@ -147,7 +142,7 @@ static void test_hand_edit(void **state)
 	char *rules = fx_read(fx, "etc/udev/rules.d/60-iopass.rules");
 	fx_printf(fx, "etc/udev/rules.d/60-iopass.rules", "%s\n# mine\n", rules);
 	free(rules);
-	SIM(fx, &r, "persist", "remove", "00:14.0");
+	SIMFX(fx, &r, "persist", "remove", "00:14.0");
 	assert_int_equal(r.status, 1);
 	assert_text_equal(r.err, "iopass: persist: /etc/udev/rules.d/60-iopass.rules was edited by hand "
 				 "(or is not iopass's); nothing was changed; move your changes to a file of "
@@ -160,7 +155,7 @@ static void test_hand_edit(void **state)
 	assert_non_null(strstr(after, "# mine"));
 	free(after);
 
-	SIM(fx, &r, "persist", "remove", "--force", "00:14.0");
+	SIMFX(fx, &r, "persist", "remove", "--force", "00:14.0");
 	assert_int_equal(r.status, 0);
 	run_free(&r);
 	assert_false(fx_exists(fx, "etc/udev/rules.d/60-iopass.rules"));
@@ -168,7 +163,7 @@ static void test_hand_edit(void **state)
 
 	/* a file of someone else's at our name: not overwritten either */
 	fx_printf(fx, "etc/udev/rules.d/60-iopass.rules", "SUBSYSTEM==\"usb\", GROUP=\"plugdev\"\n");
-	SIM(fx, &r, "attach", "--persist", "00:14.0");
+	SIMFX(fx, &r, "attach", "--persist", "00:14.0");
 	assert_int_equal(r.status, 1);
 	assert_non_null(strstr(r.err, "was edited by hand (or is not iopass's)"));
 	assert_non_null(strstr(r.err, "the devices are attached now, but not for the next boot"));
@@ -184,9 +179,9 @@ static void test_moved_card(void **state)
 	char *p;
 
 	(void)state;
-	SIM(fx, &r, "attach", "--persist", "00:14.0");
+	SIMFX(fx, &r, "attach", "--persist", "00:14.0");
 	run_free(&r);
-	SIM(fx, &r, "detach", "00:14.0");
+	SIMFX(fx, &r, "detach", "00:14.0");
 	run_free(&r);
 	RUN(&r, fx_root(fx), "persist", "list");
 	assert_int_equal(r.status, 3);
@@ -223,25 +218,25 @@ static void test_udev_bind(void **state)
 	char drv[64];
 
 	(void)state;
-	SIM(fx, &r, "attach", "--persist", "00:14.0");
+	SIMFX(fx, &r, "attach", "--persist", "00:14.0");
 	run_free(&r);
-	SIM(fx, &r, "detach", "00:14.0");
+	SIMFX(fx, &r, "detach", "00:14.0");
 	run_free(&r);
 	assert_string_equal(fx_driver(fx, "0000:00:14.0", drv, sizeof(drv)), "xhci_hcd");
 	/* the rule's ATTR{driver_override}="vfio-pci" comes first */
 	fx_printf(fx, "sys/bus/pci/devices/0000:00:14.0/driver_override", "vfio-pci\n");
 	/* what the rule runs on "add" when the host driver got there first */
-	SIM(fx, &r, "__udev-bind", "0000:00:14.0");
+	SIMFX(fx, &r, "__udev-bind", "0000:00:14.0");
 	assert_int_equal(r.status, 0);
 	assert_string_equal(r.out, "");
 	run_free(&r);
 	assert_string_equal(fx_driver(fx, "0000:00:14.0", drv, sizeof(drv)), "vfio-pci");
 	/* again: nothing to do */
-	SIM(fx, &r, "__udev-bind", "0000:00:14.0");
+	SIMFX(fx, &r, "__udev-bind", "0000:00:14.0");
 	assert_int_equal(r.status, 0);
 	run_free(&r);
 	/* and detach gives it back to its host driver: the rule's override is not restored */
-	SIM(fx, &r, "detach", "--persist", "00:14.0");
+	SIMFX(fx, &r, "detach", "--persist", "00:14.0");
 	assert_int_equal(r.status, 0);
 	run_free(&r);
 	assert_string_equal(fx_driver(fx, "0000:00:14.0", drv, sizeof(drv)), "xhci_hcd");
@@ -254,7 +249,7 @@ static void test_udev_bind(void **state)
 	/* udev has not reloaded its rules: the old rule fires for a device the record no
 	 * longer has. The helper undoes the override and leaves the device on its driver. */
 	fx_printf(fx, "sys/bus/pci/devices/0000:00:14.0/driver_override", "vfio-pci\n");
-	SIM(fx, &r, "__udev-bind", "0000:00:14.0");
+	SIMFX(fx, &r, "__udev-bind", "0000:00:14.0");
 	assert_int_equal(r.status, 0);
 	run_free(&r);
 	assert_string_equal(fx_driver(fx, "0000:00:14.0", drv, sizeof(drv)), "xhci_hcd");
@@ -264,13 +259,13 @@ static void test_udev_bind(void **state)
 	/* a record for another card at that address (other IDs): the same */
 	fx_printf(fx, "etc/iopass/persist", "iopass-persist 1\n0000:00:14.0 10de:1b80 nvidia\n");
 	fx_printf(fx, "sys/bus/pci/devices/0000:00:14.0/driver_override", "vfio-pci\n");
-	SIM(fx, &r, "__udev-bind", "0000:00:14.0");
+	SIMFX(fx, &r, "__udev-bind", "0000:00:14.0");
 	assert_int_equal(r.status, 0);
 	run_free(&r);
 	assert_string_equal(fx_driver(fx, "0000:00:14.0", drv, sizeof(drv)), "xhci_hcd");
 	/* an override the admin set to another driver is not the rule's: left as it is */
 	fx_printf(fx, "sys/bus/pci/devices/0000:00:14.0/driver_override", "pci-stub\n");
-	SIM(fx, &r, "__udev-bind", "0000:00:14.0");
+	SIMFX(fx, &r, "__udev-bind", "0000:00:14.0");
 	assert_int_equal(r.status, 0);
 	run_free(&r);
 	ovr = fx_read(fx, "sys/bus/pci/devices/0000:00:14.0/driver_override");
@@ -322,7 +317,7 @@ static void test_checksum_whole_file(void **state)
 	char *rules, *tag, *edited;
 
 	(void)state;
-	SIM(fx, &r, "attach", "--persist", "00:14.0");
+	SIMFX(fx, &r, "attach", "--persist", "00:14.0");
 	assert_int_equal(r.status, 0);
 	run_free(&r);
 	rules = fx_read(fx, "etc/udev/rules.d/60-iopass.rules");
@@ -333,7 +328,7 @@ static void test_checksum_whole_file(void **state)
 			     (int)(tag - rules), rules, tag) > 0);
 	fx_printf(fx, "etc/udev/rules.d/60-iopass.rules", "%s", edited);
 	free(edited);
-	SIM(fx, &r, "persist", "remove", "00:14.0");
+	SIMFX(fx, &r, "persist", "remove", "00:14.0");
 	assert_int_equal(r.status, 1);
 	assert_non_null(strstr(r.err, "/etc/udev/rules.d/60-iopass.rules was edited by hand"));
 	run_free(&r);
@@ -352,7 +347,7 @@ static void test_checksum_whole_file(void **state)
 	}
 	fx_printf(fx, "etc/udev/rules.d/60-iopass.rules", "%s", edited);
 	free(edited);
-	SIM(fx, &r, "persist", "remove", "00:14.0");
+	SIMFX(fx, &r, "persist", "remove", "00:14.0");
 	if (r.status != 0)
 		fprintf(stderr, "%s", r.err);
 	assert_int_equal(r.status, 0);
@@ -370,11 +365,11 @@ static void test_repersist_after_reboot(void **state)
 	char *rec, *mod;
 
 	(void)state;
-	SIM(fx, &r, "attach", "--persist", "00:14.0");
+	SIMFX(fx, &r, "attach", "--persist", "00:14.0");
 	assert_int_equal(r.status, 0);
 	run_free(&r);
 	fx_unlink(fx, "run/iopass/state");
-	SIM(fx, &r, "attach", "--persist", "00:14.0");
+	SIMFX(fx, &r, "attach", "--persist", "00:14.0");
 	assert_int_equal(r.status, 0);
 	run_free(&r);
 	rec = fx_read(fx, "etc/iopass/persist");
@@ -385,7 +380,7 @@ static void test_repersist_after_reboot(void **state)
 	free(mod);
 	/* another card at the address (other IDs): its entry is new, the old driver does not apply */
 	fx_printf(fx, "etc/iopass/persist", "iopass-persist 1\n0000:00:14.0 8086:ffff xhci_hcd\n");
-	SIM(fx, &r, "attach", "--persist", "00:14.0");
+	SIMFX(fx, &r, "attach", "--persist", "00:14.0");
 	run_free(&r);
 	rec = fx_read(fx, "etc/iopass/persist");
 	assert_non_null(strstr(rec, "0000:00:14.0 8086:a2af -"));
@@ -403,12 +398,12 @@ static void test_helper_missing(void **state)
 	(void)state;
 	assert_true(asprintf(&path, "%s%s/iopass", fx_root(fx), IOPASS_SBINDIR_TEST) > 0);
 	assert_int_equal(chmod(path, 0644), 0); /* there, but not executable */
-	SIM(fx, &r, "attach", "--persist", "00:14.0");
+	SIMFX(fx, &r, "attach", "--persist", "00:14.0");
 	assert_int_equal(r.status, 1);
 	assert_non_null(strstr(r.err, "is not an executable file (this build is not installed)"));
 	run_free(&r);
 	assert_int_equal(unlink(path), 0);
-	SIM(fx, &r, "attach", "--persist", "00:14.0");
+	SIMFX(fx, &r, "attach", "--persist", "00:14.0");
 	assert_int_equal(r.status, 1);
 	assert_text_equal(r.err, "iopass: attach: --persist: the udev rule would run " IOPASS_SBINDIR_TEST
 				 "/iopass, which does not exist (this build is not installed): run 'cmake "
@@ -420,7 +415,7 @@ static void test_helper_missing(void **state)
 	assert_false(fx_exists(fx, "etc/iopass/persist"));
 	assert_false(fx_exists(fx, "etc/udev/rules.d/60-iopass.rules"));
 	/* a dry run needs no helper */
-	SIM(fx, &r, "attach", "--persist", "-n", "00:14.0");
+	SIMFX(fx, &r, "attach", "--persist", "-n", "00:14.0");
 	assert_int_equal(r.status, 0);
 	run_free(&r);
 	free(path);

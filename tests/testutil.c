@@ -247,3 +247,77 @@ bool fx_exists(struct fx *fx, const char *path)
 	free(p);
 	return r;
 }
+
+/* ---- the simulated kernel ---- */
+
+void sim_open(struct sim *s, struct fx *fx)
+{
+	s->fx = fx;
+	fx_add_driver(fx, "vfio-pci");
+	snprintf(s->log, sizeof(s->log), "%s/sim.log", fx_root(fx));
+	snprintf(s->env_root, sizeof(s->env_root), "IOPASS_SIM_ROOT=%s", fx_root(fx));
+	snprintf(s->env_log, sizeof(s->env_log), "IOPASS_SIM_LOG=%s", s->log);
+	s->env_fail[0] = s->env_kill[0] = s->env_delay[0] = '\0';
+}
+
+void sim_close(struct sim *s)
+{
+	fx_free(s->fx);
+}
+
+/* Run iopass with the simulated kernel; fail/kill/delay as set in s. */
+void sim_run(struct sim *s, struct run *r, const char *const argv[])
+{
+	size_t n = 0;
+
+	s->env[n++] = "LD_PRELOAD=" IOPASS_SIMKERNEL;
+	/* ASan wants to be first; the shim only wraps open/write/close */
+	s->env[n++] = "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=1";
+	s->env[n++] = s->env_root;
+	s->env[n++] = s->env_log;
+	s->env[n++] = *s->env_fail ? s->env_fail : "IOPASS_SIM_FAIL=";
+	if (*s->env_kill)
+		s->env[n++] = s->env_kill;
+	if (*s->env_delay)
+		s->env[n++] = s->env_delay;
+	s->env[n] = NULL;
+	run_iopass_env(r, fx_root(s->fx), s->env, argv);
+}
+
+char *sim_log(struct sim *s)
+{
+	char *t = fx_read(s->fx, "sim.log");
+
+	return t ? t : strdup("");
+}
+
+void sim_log_reset(struct sim *s)
+{
+	unlink(s->log);
+}
+
+
+void assert_file(struct sim *s, const char *path, const char *expected)
+{
+	char *t = fx_read(s->fx, path);
+
+	if (!expected) {
+		if (t)
+			fprintf(stderr, "%s exists: %s\n", path, t);
+		assert_null(t);
+		return;
+	}
+	assert_non_null(t);
+	assert_text_equal(t, expected);
+	free(t);
+}
+
+
+/* The workstation with the GPU as a secondary card (not the boot VGA). */
+struct fx *fx_secondary_gpu(void)
+{
+	struct fx *fx = fx_workstation();
+
+	fx_printf(fx, "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/boot_vga", "0\n");
+	return fx;
+}

@@ -51,3 +51,31 @@ size_t count_lines(const char *s);
  * vfio-pci), a USB controller and the host bridge.
  */
 struct fx *fx_workstation(void);
+
+/* ---- runs against the simulated kernel (simkernel.c) ---- */
+
+struct sim {
+	struct fx *fx;
+	char log[64];
+	const char *env[12];
+	char env_root[4200], env_log[128], env_fail[256], env_kill[64], env_delay[64];
+};
+
+void sim_open(struct sim *s, struct fx *fx);
+void sim_close(struct sim *s);
+/* Run iopass with the simulated kernel; fail/kill/delay as set in s. */
+void sim_run(struct sim *s, struct run *r, const char *const argv[]);
+#define SIM(s, r, ...) sim_run((s), (r), (const char *const[]){ __VA_ARGS__, NULL })
+/* The kernel writes so far, one line each ("" when none). */
+char *sim_log(struct sim *s);
+void sim_log_reset(struct sim *s);
+#define assert_driver(s, bdf, expected)                                                       \
+	do {                                                                                   \
+		char b_[128];                                                                  \
+		assert_string_equal(fx_driver((s)->fx, (bdf), b_, sizeof(b_)), (expected));    \
+	} while (0)
+
+/* path's text below the root is expected (NULL: the file is absent). */
+void assert_file(struct sim *s, const char *path, const char *expected);
+/* The workstation with the GPU as a secondary card (not the boot VGA). */
+struct fx *fx_secondary_gpu(void);

@@ -1,0 +1,540 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Recovery from interrupted runs, against the simulated kernel: every writing
+ * command killed after each of its durable steps (kernel writes, state files
+ * put in place or removed under /run and /etc), then an unrelated writing run,
+ * also with a VM or the host taking the devices in between; the lock race;
+ * journals naming a card that is no longer there.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+/* The workstation with a secondary GPU, an onboard NIC, the persistence helper installed. */
+static struct fx *fx_recovery(void)
+{
+	struct fx *fx = fx_secondary_gpu();
+	char *path;
+
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:1f.6", .vendor = 0x8086, .device = 0x15bb,
+			   .subvendor = 0x1043, .subdevice = 0x8694, .class = 0x020000,
+			   .driver = "e1000e", .group = 8, .pcie = FX_PCIE_RCIEP, .flr = true,
+			   .reset_method = "flr"));
+	fx_printf(fx, "etc/os-release", "ID=debian\n");
+	fx_printf(fx, &(IOPASS_SBINDIR_TEST "/iopass")[1], "#!/bin/sh\n");
+	assert_true(asprintf(&path, "%s%s/iopass", fx_root(fx), IOPASS_SBINDIR_TEST) > 0);
+	assert_int_equal(chmod(path, 0755), 0);
+	free(path);
+	return fx;
+}
+
+/* eno1 comes up on the NIC with the default route through it */
+static void nic_takes_default_route(struct fx *fx)
+{
+	fx_add_net(fx, "0000:00:1f.6", "eno1", true);
+	fx_printf(fx, "proc/net/route",
+		  "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
+		  "eno1\t00000000\t0102A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n");
+}
+
+static void run_ok(struct sim *s, const char *const argv[]);
+
+/* The fixture, its VFs removed first: every device on vfio-pci is then iopass's own. */
+static void sim_recovery(struct sim *s)
+{
+	sim_open(s, fx_recovery());
+	run_ok(s, (const char *const[]){ "vf", "remove", "03:00.0", NULL });
+}
+
+static void set_kill(struct sim *s, const char *what, int k)
+{
+	snprintf(s->env_kill, sizeof(s->env_kill), "%s=%d", what, k);
+}
+
+static void run_ok(struct sim *s, const char *const argv[])
+{
+	struct run r;
+
+	sim_run(s, &r, argv);
+	if (r.status != 0)
+		fprintf(stderr, "%s %s: %d: %s%s", argv[0], argv[1] ? argv[1] : "", r.status, r.out, r.err);
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+}
+#define RUN_OK(s, ...) run_ok((s), (const char *const[]){ __VA_ARGS__, NULL })
+
+static bool has_line_with(const char *text, const char *word)
+{
+	return text && strstr(text, word);
+}
+
+/*
+ * The invariants every run leaves, killed or not, once recovered: no journal;
+ * a device is on vfio-pci exactly when the record has it, and one that is not
+ * carries no vfio-pci override; autoprobe is on; the udev rule exists exactly
+ * when the persistence record does.
+ */
+static void assert_consistent(struct sim *s)
+{
+	static const char *const bdfs[] = { "0000:01:00.0", "0000:01:00.1", "0000:00:14.0",
+					    "0000:00:1f.6", "0000:03:00.2", "0000:03:00.3",
+					    "0000:03:00.4" };
+	char *state = fx_read(s->fx, "run/iopass/state");
+
+	assert_false(fx_exists(s->fx, "run/iopass/journal"));
+	assert_false(fx_exists(s->fx, "etc/iopass/journal"));
+	for (size_t i = 0; i < sizeof(bdfs) / sizeof(bdfs[0]); i++) {
+		char dir[128], drv[128], *ovr;
+		bool vfio;
+
+		snprintf(dir, sizeof(dir), "sys/bus/pci/devices/%s", bdfs[i]);
+		if (!fx_exists(s->fx, dir))
+			continue;
+		vfio = strcmp(fx_driver(s->fx, bdfs[i], drv, sizeof(drv)), "vfio-pci") == 0;
+		if (vfio != has_line_with(state, bdfs[i]))
+			fprintf(stderr, "%s: on %s, record:\n%s\n", bdfs[i], drv, state ? state : "(none)");
+		assert_int_equal(vfio, has_line_with(state, bdfs[i]));
+		snprintf(dir, sizeof(dir), "sys/bus/pci/devices/%s/driver_override", bdfs[i]);
+		ovr = fx_read(s->fx, dir);
+		if (!vfio)
+			assert_false(ovr && strcmp(ovr, "vfio-pci") == 0);
+		free(ovr);
+	}
+	free(state);
+	assert_file(s, "sys/bus/pci/devices/0000:03:00.0/sriov_drivers_autoprobe", "1");
+	assert_int_equal(fx_exists(s->fx, "etc/udev/rules.d/60-iopass.rules"),
+			 fx_exists(s->fx, "etc/iopass/persist"));
+}
+
+/* ---- the findings, one by one -------------------------------------------------- */
+
+/*
+ * A detach killed right after the NIC was probed back to e1000e; the host then
+ * brings eno1 up with the default route. An unrelated writing run must not put
+ * the NIC back on vfio-pci: it refuses, naming the journal and the route; a
+ * detach of the NIC finishes the interrupted one without a write.
+ */
+static void test_detach_killed_then_host_uses_nic(void **state)
+{
+	struct sim s;
+	struct run r;
+	char *log;
+
+	(void)state;
+	sim_recovery(&s);
+	RUN_OK(&s, "attach", "00:1f.6");
+	assert_driver(&s, "0000:00:1f.6", "vfio-pci");
+	set_kill(&s, "IOPASS_SIM_KILL_AFTER", 3); /* override, unbind, probe */
+	SIM(&s, &r, "detach", "00:1f.6");
+	assert_int_equal(r.status, 128 + SIGKILL);
+	run_free(&r);
+	s.env_kill[0] = '\0';
+	assert_driver(&s, "0000:00:1f.6", "e1000e");
+	nic_takes_default_route(s.fx);
+
+	sim_log_reset(&s);
+	SIM(&s, &r, "persist", "remove", "00:00.0");
+	assert_int_equal(r.status, 3);
+	assert_non_null(strstr(r.err, "rolling back the interrupted detach: 0000:00:1f.6: "));
+	assert_non_null(strstr(r.err, "eno1 is up and carries the default route"));
+	assert_non_null(strstr(r.err, "/run/iopass/journal of an interrupted detach cannot be rolled "
+				      "back safely"));
+	run_free(&r);
+	log = sim_log(&s);
+	assert_string_equal(log, "");
+	free(log);
+	assert_driver(&s, "0000:00:1f.6", "e1000e");
+	assert_true(fx_exists(s.fx, "run/iopass/journal"));
+
+	/* the same from attach of another device, and from vf */
+	SIM(&s, &r, "attach", "00:14.0");
+	assert_int_equal(r.status, 3);
+	run_free(&r);
+	assert_driver(&s, "0000:00:14.0", "xhci_hcd");
+
+	/* detach of the NIC is what the interrupted run meant: it finishes it, writing nothing */
+	SIM(&s, &r, "detach", "00:1f.6");
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.err, "iopass: detach: recovery: 0000:00:1f.6: the interrupted detach "
+				      "is finished by this run\n"));
+	assert_text_equal(r.out, "0000:00:1f.6: e1000e -> e1000e\n");
+	run_free(&r);
+	log = sim_log(&s);
+	assert_string_equal(log, "");
+	free(log);
+	assert_driver(&s, "0000:00:1f.6", "e1000e");
+	assert_consistent(&s);
+	sim_close(&s);
+}
+
+/* --force rolls the interrupted detach back, as the refusal says; -J reports it */
+static void test_detach_killed_forced_rollback(void **state)
+{
+	struct sim s;
+	struct run r;
+
+	(void)state;
+	sim_recovery(&s);
+	RUN_OK(&s, "attach", "00:1f.6");
+	set_kill(&s, "IOPASS_SIM_KILL_AFTER", 3);
+	SIM(&s, &r, "detach", "00:1f.6");
+	run_free(&r);
+	s.env_kill[0] = '\0';
+	nic_takes_default_route(s.fx);
+	SIM(&s, &r, "attach", "-J", "--force", "00:14.0");
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "  \"recovered\": [\n"
+				      "    {\n"
+				      "      \"op\": \"detach\",\n"
+				      "      \"target\": \"0000:00:1f.6\",\n"
+				      "      \"action\": \"rolled-back\",\n"
+				      "      \"driver\": \"vfio-pci\"\n"
+				      "    }\n"
+				      "  ]\n"));
+	assert_non_null(strstr(r.err, "warning: forced: rolling back the interrupted detach: 0000:00:1f.6"));
+	run_free(&r);
+	assert_driver(&s, "0000:00:1f.6", "vfio-pci");
+	assert_driver(&s, "0000:00:14.0", "vfio-pci");
+	assert_consistent(&s);
+	sim_close(&s);
+}
+
+/*
+ * An attach killed after its record was written but before the journal went:
+ * it completed. A VM opens the group; an unrelated attach rolls it forward
+ * (nothing written to it) instead of pulling the device from under the VM.
+ */
+static void test_attach_completed_then_vm(void **state)
+{
+	struct sim s;
+	struct run r;
+	char *log;
+
+	(void)state;
+	sim_recovery(&s);
+	/* override, unbind, probe are steps 2-4 after the journal (1); the record is 5 */
+	set_kill(&s, "IOPASS_SIM_KILL_AFTER_OP", 5);
+	SIM(&s, &r, "attach", "00:14.0");
+	assert_int_equal(r.status, 128 + SIGKILL);
+	run_free(&r);
+	s.env_kill[0] = '\0';
+	assert_true(fx_exists(s.fx, "run/iopass/journal"));
+	assert_file(&s, "run/iopass/state", "iopass-state 1\n0000:00:14.0 xhci_hcd -");
+	fx_printf(s.fx, "proc/4242/comm", "qemu-system-x86\n");
+	fx_symlink(s.fx, "proc/4242/fd/20", "/dev/vfio/2");
+
+	sim_log_reset(&s);
+	SIM(&s, &r, "attach", "00:1f.6");
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.err, "iopass: attach: recovery: 0000:00:14.0: the interrupted attach had "
+				      "completed; its journal is done\n"));
+	run_free(&r);
+	log = sim_log(&s);
+	assert_null(strstr(log, "0000:00:14.0"));
+	free(log);
+	assert_driver(&s, "0000:00:14.0", "vfio-pci");
+	assert_consistent(&s);
+	sim_close(&s);
+}
+
+/* Killed before the record: a rollback, which a VM holding the group refuses. */
+static void test_attach_interrupted_then_vm(void **state)
+{
+	struct sim s;
+	struct run r;
+
+	(void)state;
+	sim_recovery(&s);
+	set_kill(&s, "IOPASS_SIM_KILL_AFTER_OP", 4); /* after the probe */
+	SIM(&s, &r, "attach", "00:14.0");
+	assert_int_equal(r.status, 128 + SIGKILL);
+	run_free(&r);
+	s.env_kill[0] = '\0';
+	assert_driver(&s, "0000:00:14.0", "vfio-pci");
+	fx_printf(s.fx, "proc/4242/comm", "qemu-system-x86\n");
+	fx_symlink(s.fx, "proc/4242/fd/20", "/dev/vfio/2");
+
+	SIM(&s, &r, "attach", "00:1f.6");
+	assert_int_equal(r.status, 3);
+	assert_non_null(strstr(r.err, "rolling back the interrupted attach: 0000:00:14.0: group 2 is open "
+				      "by qemu-system-x86 (pid 4242, /dev/vfio/2): a VM is using it"));
+	run_free(&r);
+	assert_driver(&s, "0000:00:14.0", "vfio-pci");
+	assert_driver(&s, "0000:00:1f.6", "e1000e"); /* the attach did nothing */
+
+	/* the VM goes: the next run rolls it back and says so */
+	fx_unlink(s.fx, "proc/4242/fd/20");
+	SIM(&s, &r, "attach", "00:1f.6");
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.err, "iopass: attach: recovery: 0000:00:14.0: the interrupted attach was "
+				      "rolled back (on xhci_hcd again)\n"));
+	run_free(&r);
+	assert_driver(&s, "0000:00:14.0", "xhci_hcd");
+	assert_consistent(&s);
+	sim_close(&s);
+}
+
+/* The journal names an address where another card sits now: that card is not touched. */
+static void test_journal_other_card(void **state)
+{
+	struct sim s;
+	struct run r;
+	char *log;
+
+	(void)state;
+	sim_recovery(&s);
+	set_kill(&s, "IOPASS_SIM_KILL_AFTER", 2); /* override and unbind: unbound */
+	SIM(&s, &r, "attach", "00:1f.6");
+	assert_int_equal(r.status, 128 + SIGKILL);
+	run_free(&r);
+	s.env_kill[0] = '\0';
+	/* the NIC was swapped for another model (hotplug) before anything ran again */
+	fx_printf(s.fx, "sys/bus/pci/devices/0000:00:1f.6/device", "0x15b8\n");
+	fx_printf(s.fx, "sys/bus/pci/devices/0000:00:1f.6/driver_override", "(null)\n");
+
+	sim_log_reset(&s);
+	SIM(&s, &r, "attach", "00:14.0");
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.err, "iopass: attach: recovery: 0000:00:1f.6: another card sits there "
+				      "now; the interrupted attach is not undone on it\n"));
+	run_free(&r);
+	log = sim_log(&s);
+	assert_null(strstr(log, "0000:00:1f.6"));
+	free(log);
+	assert_false(fx_exists(s.fx, "run/iopass/journal"));
+	sim_close(&s);
+}
+
+/* A journal of the release before (version 1, no identities) is still recovered. */
+static void test_journal_v1(void **state)
+{
+	struct sim s;
+	struct run r;
+
+	(void)state;
+	sim_recovery(&s);
+	RUN_OK(&s, "attach", "00:14.0");
+	fx_printf(s.fx, "run/iopass/journal", "iopass-journal 1\nop attach vfio-pci\n0000:00:14.0 xhci_hcd -\n");
+	{
+		char *p;
+
+		assert_true(asprintf(&p, "%s/run/iopass/journal", fx_root(s.fx)) > 0);
+		assert_int_equal(chmod(p, 0600), 0);
+		free(p);
+	}
+	SIM(&s, &r, "detach", "--all");
+	assert_int_equal(r.status, 0);
+	/* completed (on vfio-pci, recorded): rolled forward, then detached */
+	assert_non_null(strstr(r.err, "recovery: 0000:00:14.0: the interrupted attach had completed"));
+	run_free(&r);
+	assert_driver(&s, "0000:00:14.0", "xhci_hcd");
+	assert_consistent(&s);
+	sim_close(&s);
+}
+
+/*
+ * The lock race: a second attach waits for the lock while eno1 comes up with
+ * the default route. Its guards run on what it sees once it holds the lock.
+ */
+static void test_lock_race(void **state)
+{
+	struct sim s;
+	struct run r;
+	pid_t pid;
+	int st;
+
+	(void)state;
+	sim_recovery(&s);
+	fx_add_net(s.fx, "0000:00:1f.6", "eno1", false);
+	snprintf(s.env_delay, sizeof(s.env_delay), "IOPASS_SIM_DELAY_MS=150");
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct run r1;
+
+		SIM(&s, &r1, "attach", "--group", "1"); /* 6 writes x 150 ms under the lock */
+		_exit(r1.status);
+	}
+	usleep(200 * 1000);
+	s.env_delay[0] = '\0';
+	{
+		pid_t second = fork();
+
+		assert_true(second >= 0);
+		if (second == 0) {
+			struct run r2;
+
+			SIM(&s, &r2, "attach", "00:1f.6");
+			fprintf(stderr, "%s", r2.err);
+			_exit(r2.status);
+		}
+		usleep(300 * 1000); /* the second run scanned and waits for the lock */
+		nic_takes_default_route(s.fx);
+		assert_int_equal(waitpid(second, &st, 0), second);
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 3);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_driver(&s, "0000:00:1f.6", "e1000e");
+	(void)r;
+	sim_close(&s);
+}
+
+/* ---- the crash matrix ----------------------------------------------------------- */
+
+enum variant { PLAIN, VM_OPENED, HOST_USES, NVARIANTS };
+static const char *const variant_names[] = { "plain", "a VM opened the group", "the host uses it" };
+
+struct command {
+	const char *name;
+	const char *const setup[6]; /* run first, to completion */
+	const char *const argv[6];
+};
+
+static const struct command commands[] = {
+	{ "attach", { NULL }, { "attach", "--group", "1", NULL } },
+	{ "detach", { "attach", "--group", "1", NULL }, { "detach", "--group", "1", NULL } },
+	{ "vf create --attach", { NULL }, { "vf", "create", "--attach", "03:00.0", "2", NULL } },
+	{ "vf remove", { "vf", "create", "--attach", "03:00.0", "2", NULL },
+	  { "vf", "remove", "03:00.0", NULL } },
+	{ "attach --persist", { NULL }, { "attach", "--persist", "00:14.0", NULL } },
+	{ "detach --persist", { "attach", "--persist", "00:14.0", NULL },
+	  { "detach", "--persist", "00:14.0", NULL } },
+};
+
+/* What happened in between: a VM opened every VFIO group there is, or the host took the GPU. */
+static void variant_apply(struct sim *s, enum variant v)
+{
+	if (v == VM_OPENED) {
+		fx_printf(s->fx, "proc/4242/comm", "qemu-system-x86\n");
+		for (int g = 0; g < 16; g++) {
+			char node[32], fd[32];
+
+			snprintf(node, sizeof(node), "dev/vfio/%d", g);
+			snprintf(fd, sizeof(fd), "proc/4242/fd/%d", 20 + g);
+			if (fx_exists(s->fx, node)) {
+				snprintf(node, sizeof(node), "/dev/vfio/%d", g);
+				fx_symlink(s->fx, fd, node);
+			}
+		}
+	} else if (v == HOST_USES) {
+		/* a compositor opens the GPU's card node, eno1 carries the default route */
+		fx_add_class_node(s->fx, "0000:01:00.0", "drm", "drm", "card0", "dri/card0");
+		fx_printf(s->fx, "proc/4243/comm", "kwin_wayland\n");
+		fx_symlink(s->fx, "proc/4243/fd/5", "/dev/dri/card0");
+		nic_takes_default_route(s->fx);
+	}
+}
+
+static void variant_undo(struct sim *s, enum variant v)
+{
+	if (v == VM_OPENED)
+		for (int g = 0; g < 16; g++) {
+			char fd[32];
+
+			snprintf(fd, sizeof(fd), "proc/4242/fd/%d", 20 + g);
+			fx_unlink(s->fx, fd);
+		}
+	else if (v == HOST_USES)
+		fx_unlink(s->fx, "proc/4243/fd/5");
+}
+
+static void test_crash_matrix(void **state)
+{
+	int cases = 0, refused = 0, completed_runs = 0, steps_total = 0;
+
+	(void)state;
+	if (getenv("IOPASS_TEST_QUICK")) {
+		skip();
+		return;
+	}
+	for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++) {
+		int steps = 0;
+
+		for (int k = 1;; k++) {
+			bool done = false;
+
+			for (int v = 0; v < NVARIANTS; v++) {
+				struct sim s;
+				struct run r;
+
+				sim_recovery(&s);
+				RUN_OK(&s, "vf", "remove", "03:00.0"); /* no VF without a record */
+				if (commands[c].setup[0])
+					run_ok(&s, commands[c].setup);
+				set_kill(&s, "IOPASS_SIM_KILL_AFTER_OP", k);
+				sim_run(&s, &r, commands[c].argv);
+				s.env_kill[0] = '\0';
+				if (r.status == 0 || r.status == 1) {
+					/* fewer than k steps: the run completed (or failed and rolled back) */
+					run_free(&r);
+					sim_close(&s);
+					done = true;
+					break;
+				}
+				assert_int_equal(r.status, 128 + SIGKILL);
+				run_free(&r);
+				variant_apply(&s, (enum variant)v);
+				SIM(&s, &r, "persist", "remove", "00:00.0");
+				if (r.status == 3) {
+					/* blocked: said, and nothing guessed; the journal stays for later */
+					assert_non_null(strstr(r.err, "cannot be rolled back safely"));
+					assert_true(fx_exists(s.fx, "run/iopass/journal"));
+					refused++;
+					run_free(&r);
+					variant_undo(&s, (enum variant)v);
+					SIM(&s, &r, "persist", "remove", "00:00.0");
+				}
+				if (r.status != 0)
+					fprintf(stderr, "%s, killed after step %d, %s: %d: %s", commands[c].name, k,
+						variant_names[v], r.status, r.err);
+				assert_int_equal(r.status, 0);
+				run_free(&r);
+				variant_undo(&s, (enum variant)v);
+				assert_consistent(&s);
+				/* and the command then works */
+				run_ok(&s, commands[c].argv);
+				assert_consistent(&s);
+				cases++;
+				sim_close(&s);
+			}
+			if (done)
+				break;
+			steps = k;
+		}
+		completed_runs++;
+		steps_total += steps;
+		fprintf(stderr, "crash matrix: %s: %d durable steps, each killed in %d variants\n",
+			commands[c].name, steps, NVARIANTS);
+	}
+	fprintf(stderr, "crash matrix: %d commands, %d steps, %d cases; %d recoveries refused until the "
+			"VM or the host let go\n",
+		completed_runs, steps_total, cases, refused);
+	assert_int_equal(cases, steps_total * NVARIANTS);
+	assert_true(refused > 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_detach_killed_then_host_uses_nic),
+		cmocka_unit_test(test_detach_killed_forced_rollback),
+		cmocka_unit_test(test_attach_completed_then_vm),
+		cmocka_unit_test(test_attach_interrupted_then_vm),
+		cmocka_unit_test(test_journal_other_card),
+		cmocka_unit_test(test_journal_v1),
+		cmocka_unit_test(test_lock_race),
+		cmocka_unit_test(test_crash_matrix),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
