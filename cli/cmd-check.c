@@ -66,13 +66,16 @@ static void print_findings(const struct iopass_report *r, bool all, bool show_ok
 	}
 }
 
-static void json_findings(struct json *j, const struct iopass_report *r)
+/* A device's findings also say what they do to attach (its "effect"). */
+static void json_findings(struct json *j, const struct iopass_report *r, bool device)
 {
 	json_array_begin(j, "findings");
 	for (size_t i = 0; i < iopass_report_count(r); i++) {
 		json_object_begin(j, NULL);
 		json_string(j, "code", iopass_report_code(r, i));
 		json_string(j, "level", iopass_level_name(iopass_report_level(r, i)));
+		if (device)
+			json_string(j, "effect", iopass_effect_name(iopass_report_effect(r, i)));
 		json_string(j, "message", iopass_report_message(r, i));
 		json_string(j, "hint", iopass_report_hint(r, i));
 		json_object_end(j);
@@ -212,7 +215,7 @@ static int cmd_check_main(int argc, char *argv[])
 		json_bool(&j, "ready", !not_ready);
 		json_object_begin(&j, "host");
 		json_bool(&j, "ready", iopass_report_worst(host) != IOPASS_LEVEL_FAIL);
-		json_findings(&j, host);
+		json_findings(&j, host, false);
 		json_object_end(&j);
 		json_array_begin(&j, "devices");
 		for (size_t i = 0; i < sel.n; i++) {
@@ -231,7 +234,7 @@ static int cmd_check_main(int argc, char *argv[])
 			for (size_t k = 0; k < iopass_report_needs_count(reports[i]); k++)
 				json_string(&j, NULL, iopass_report_needs(reports[i], k));
 			json_array_end(&j);
-			json_findings(&j, reports[i]);
+			json_findings(&j, reports[i], true);
 			json_object_end(&j);
 		}
 		json_array_end(&j);

@@ -78,9 +78,8 @@ static bool warn_not_ready(struct iopass_ctx *ctx, const struct iopass_devlist *
 		if (iopass_check_dev(ctx, list, d, sel->devs, sel->n, &r) < 0)
 			continue;
 		for (size_t k = 0; k < iopass_report_count(r); k++)
-			if (streq(iopass_report_code(r, k), "group-not-viable") ||
-			    streq(iopass_report_code(r, k), "no-iommu-group") ||
-			    streq(iopass_report_code(r, k), "not-endpoint")) {
+			if (iopass_report_effect(r, k) == IOPASS_EFFECT_NOT_VIABLE ||
+			    iopass_report_effect(r, k) == IOPASS_EFFECT_BLOCKS) {
 				cli_warn(CMD, "%s: %s", iopass_dev_get_bdf(d), iopass_report_message(r, k));
 				not_ready = true;
 			}

@@ -47,6 +47,7 @@ static void print_json(const struct iopass_txn *t, int rc, bool dry_run)
 	for (size_t i = 0; g && i < iopass_report_count(g); i++) {
 		json_object_begin(&j, NULL);
 		json_string(&j, "code", iopass_report_code(g, i));
+		json_string(&j, "effect", iopass_effect_name(iopass_report_effect(g, i)));
 		json_string(&j, "message", iopass_report_message(g, i));
 		json_string(&j, "hint", iopass_report_hint(g, i));
 		json_object_end(&j);
@@ -116,8 +117,7 @@ int cli_txn_report(const char *cmd, struct iopass_ctx *ctx, const struct iopass_
 	/* guards: what refused us, or what --force takes away */
 	for (size_t i = 0; g && i < iopass_report_count(g); i++) {
 		if (rc == -ECANCELED) {
-			const char *code = iopass_report_code(g, i);
-			bool forceable = !streq(code, "no-iommu-group") && !streq(code, "not-endpoint");
+			bool forceable = iopass_report_effect(g, i) != IOPASS_EFFECT_BLOCKS;
 
 			cli_err(cmd, "%s%s", iopass_report_message(g, i),
 				forceable ? "; pass --force to override" : "; it cannot be passed through");

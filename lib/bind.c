@@ -352,28 +352,23 @@ int guard(struct iopass_ctx *ctx, const struct iopass_devlist *list, struct iopa
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		struct iopass_report *r;
-		enum iopass_verdict v;
 		int rc = iopass_check_dev(ctx, list, devs[i], devs, n, &r);
 
 		if (rc < 0)
 			return rc;
-		v = iopass_report_verdict(r);
 		for (size_t k = 0; k < iopass_report_count(r); k++) {
-			const char *code = iopass_report_code(r, k);
-			bool blocking = iopass_report_level(r, k) == IOPASS_LEVEL_FAIL ||
-					streq(code, "group-not-viable");
+			enum iopass_effect e = iopass_report_effect(r, k);
 
-			if (!blocking)
+			if (e == IOPASS_EFFECT_INFORMS)
 				continue;
-			report_add(g, iopass_report_level(r, k), code, "%s%s: %s", why ? why : "",
-				   devs[i]->bdf, iopass_report_message(r, k));
+			/* nothing forces what cannot be */
+			refuse |= e == IOPASS_EFFECT_BLOCKS || !(flags & IOPASS_BIND_FORCE);
+			report_add(g, iopass_report_level(r, k), iopass_report_code(r, k), "%s%s: %s",
+				   why ? why : "", devs[i]->bdf, iopass_report_message(r, k));
+			report_effect(g, e);
 			if (iopass_report_hint(r, k))
 				report_hint(g, "%s", iopass_report_hint(r, k));
 		}
-		if (v == IOPASS_IMPOSSIBLE || (v != IOPASS_READY && !(flags & IOPASS_BIND_FORCE)))
-			refuse = true;
-		if (v == IOPASS_IMPOSSIBLE)
-			flags &= ~IOPASS_BIND_FORCE; /* nothing forces what cannot be */
 		iopass_report_free(r);
 	}
 	if (report_oom(g))

@@ -893,6 +893,7 @@ int iopass_check_dev(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 	if (dev->group < 0) {
 		report_add(r, IOPASS_LEVEL_FAIL, "no-iommu-group",
 			   "has no IOMMU group: the IOMMU is not enabled (or does not cover this device)");
+		report_effect(r, IOPASS_EFFECT_BLOCKS);
 		report_hint(r, "run 'iopass check' to see what the host lacks");
 		report_set_verdict(r, IOPASS_IMPOSSIBLE);
 		goto out;
@@ -900,6 +901,7 @@ int iopass_check_dev(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 	if (!iopass_dev_is_endpoint(dev)) {
 		report_add(r, IOPASS_LEVEL_FAIL, "not-endpoint",
 			   "is a bridge or port, not an endpoint: vfio-pci binds only endpoints");
+		report_effect(r, IOPASS_EFFECT_BLOCKS);
 		report_hint(r, "pass through the devices behind it instead");
 		report_set_verdict(r, IOPASS_IMPOSSIBLE);
 		goto out;
@@ -909,6 +911,7 @@ int iopass_check_dev(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 		report_add(r, IOPASS_LEVEL_FAIL, "host-bridge",
 			   "is the host bridge, the CPU's link to every other device: it cannot be "
 			   "passed through");
+		report_effect(r, IOPASS_EFFECT_BLOCKS);
 		report_set_verdict(r, IOPASS_IMPOSSIBLE);
 		goto out;
 	}
@@ -943,6 +946,7 @@ int iopass_check_dev(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 					   "bridge %s in group %d is bound to %s, which may not share an IOMMU "
 					   "group with a VFIO device (only drivers that manage their own DMA, "
 					   "as pcieport and pci-stub, may)", m->bdf, dev->group, m->driver);
+				report_effect(r, IOPASS_EFFECT_NOT_VIABLE);
 				report_hint(r, "unbind it first (echo %s > /sys/bus/pci/drivers/%s/unbind), "
 					       "or pass --force", m->bdf, m->driver);
 			}
@@ -967,6 +971,7 @@ int iopass_check_dev(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 		report_add(r, IOPASS_LEVEL_WARN, "group-not-viable",
 			   "group %d is viable only when %s %s attached too (bound to host drivers now)",
 			   dev->group, list_s, iopass_report_needs_count(r) == 1 ? "is" : "are");
+		report_effect(r, IOPASS_EFFECT_NOT_VIABLE);
 		report_hint(r, "attach the whole group: iopass attach --group %d", dev->group);
 	}
 	if (other_endpoints)

@@ -180,6 +180,8 @@ const struct dev_caps *dev_get_caps(struct iopass_dev *dev);
 struct iopass_report *report_new(void);
 void report_add(struct iopass_report *r, enum iopass_level level, const char *code,
 		const char *fmt, ...) _printf_(4, 5);
+/* Set the effect of the finding added last (default: unless-forced for fail, else informs). */
+void report_effect(struct iopass_report *r, enum iopass_effect effect);
 /* Set the hint of the finding added last. */
 void report_hint(struct iopass_report *r, const char *fmt, ...) _printf_(2, 3);
 void report_need(struct iopass_report *r, const char *bdf);

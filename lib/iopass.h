@@ -175,7 +175,20 @@ enum iopass_verdict {
 	IOPASS_IMPOSSIBLE,  /* cannot be passed through at all (no IOMMU, not an endpoint) */
 };
 
+/*
+ * What a device finding does to attach (and to emit's warnings), decided where
+ * the finding is made: the one policy table the guards and the output read.
+ */
+enum iopass_effect {
+	IOPASS_EFFECT_INFORMS,       /* changes nothing */
+	IOPASS_EFFECT_UNLESS_FORCED, /* blocks attach unless --force: the host uses something */
+	IOPASS_EFFECT_NOT_VIABLE,    /* blocks attach unless --force; VFIO will not open the group */
+	IOPASS_EFFECT_BLOCKS,        /* blocks attach even forced: it cannot be passed through */
+};
+
 const char *iopass_level_name(enum iopass_level level);     /* "ok", "info", "warn", "fail" */
+/* "informs", "unless-forced", "not-viable", "blocks" */
+const char *iopass_effect_name(enum iopass_effect effect);
 const char *iopass_verdict_name(enum iopass_verdict verdict); /* "ready", "needs-group", ... */
 
 /*
@@ -198,6 +211,7 @@ int iopass_check_dev(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 size_t iopass_report_count(const struct iopass_report *r);
 const char *iopass_report_code(const struct iopass_report *r, size_t i);
 enum iopass_level iopass_report_level(const struct iopass_report *r, size_t i);
+enum iopass_effect iopass_report_effect(const struct iopass_report *r, size_t i);
 const char *iopass_report_message(const struct iopass_report *r, size_t i);
 const char *iopass_report_hint(const struct iopass_report *r, size_t i); /* NULL: none */
 /* The worst level of all findings. */

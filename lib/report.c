@@ -11,6 +11,7 @@
 struct finding {
 	char *code;
 	enum iopass_level level;
+	enum iopass_effect effect;
 	char *message;
 	char *hint;
 };
@@ -51,9 +52,35 @@ void report_add(struct iopass_report *r, enum iopass_level level, const char *co
 		return;
 	}
 	r->f = nf;
-	r->f[r->n++] = (struct finding){ .code = strdup(code), .level = level, .message = msg };
+	/* by default a failed requirement blocks unless forced; report_effect() says otherwise */
+	r->f[r->n++] = (struct finding){ .code = strdup(code), .level = level, .message = msg,
+					 .effect = level == IOPASS_LEVEL_FAIL ? IOPASS_EFFECT_UNLESS_FORCED
+									      : IOPASS_EFFECT_INFORMS };
 	if (!r->f[r->n - 1].code)
 		r->oom = true;
+}
+
+void report_effect(struct iopass_report *r, enum iopass_effect effect)
+{
+	if (r->n)
+		r->f[r->n - 1].effect = effect;
+}
+
+enum iopass_effect iopass_report_effect(const struct iopass_report *r, size_t i)
+{
+	return r && i < r->n ? r->f[i].effect : IOPASS_EFFECT_INFORMS;
+}
+
+const char *iopass_effect_name(enum iopass_effect effect)
+{
+	static const char *const names[] = {
+		[IOPASS_EFFECT_INFORMS] = "informs",
+		[IOPASS_EFFECT_UNLESS_FORCED] = "unless-forced",
+		[IOPASS_EFFECT_NOT_VIABLE] = "not-viable",
+		[IOPASS_EFFECT_BLOCKS] = "blocks",
+	};
+
+	return (size_t)effect < ARRAY_SIZE(names) ? names[effect] : "informs";
 }
 
 void report_hint(struct iopass_report *r, const char *fmt, ...)

@@ -209,6 +209,12 @@ static void test_guards(void **state)
 	assert_false(fx_exists(s.fx, "run/iopass/journal"));
 	assert_false(fx_exists(s.fx, "run/iopass/state"));
 
+	/* a group that is not viable blocks unless forced, and says which effect it has */
+	SIM(&s, &r, "attach", "-J", "01:00.1");
+	assert_int_equal(r.status, 3);
+	assert_non_null(strstr(r.out, "\"code\": \"group-not-viable\",\n      \"effect\": \"not-viable\","));
+	run_free(&r);
+
 	/* --force takes it, and says what it took */
 	SIM(&s, &r, "attach", "--group", "1", "--force");
 	assert_int_equal(r.status, 0);
@@ -222,6 +228,16 @@ static void test_guards(void **state)
 	assert_non_null(strstr(r.err, "0000:00:01.0: is a bridge or port, not an endpoint"));
 	run_free(&r);
 	assert_driver(&s, "0000:00:01.0", "pcieport");
+
+	/* the host bridge too, and the refusal says so rather than offering --force; -J has the effect */
+	SIM(&s, &r, "attach", "-J", "00:00.0", "--force");
+	assert_int_equal(r.status, 3);
+	assert_non_null(strstr(r.err, "0000:00:00.0: is the host bridge, the CPU's link to every other "
+				      "device: it cannot be passed through; it cannot be passed through\n"));
+	assert_null(strstr(r.err, "pass --force"));
+	assert_non_null(strstr(r.out, "\"code\": \"host-bridge\",\n      \"effect\": \"blocks\","));
+	run_free(&r);
+
 	sim_close(&s);
 }
 
