@@ -277,7 +277,13 @@ struct iopass_report *txn_guards_new(struct iopass_txn *t);
 void txn_recovered(struct iopass_txn *t, const char *op, const char *target, const char *action,
 		   const char *driver);
 
-/* bind.c: reading a device's driver, the kernel writes, and the guards */
+/* driver.c: reading a device's driver, the kernel writes, loading a driver */
+void dev_path(char *buf, size_t size, const char *bdf, const char *attr);
+bool driver_loaded(struct iopass_ctx *ctx, const char *driver);
+/* The VFIO node a bound device gets: /dev/vfio/<group>, or its cdev. */
+bool vfio_node_present(struct iopass_ctx *ctx, const char *bdf, int group);
+/* The module behind a driver, with libkmod (the live system only). */
+int load_driver(struct iopass_ctx *ctx, const char *driver);
 int do_write(struct iopass_ctx *ctx, struct iopass_txn *t, const char *path, const char *value,
 	     bool rollback);
 int current_driver(struct iopass_ctx *ctx, const char *bdf, char *drv, size_t size);
@@ -290,6 +296,7 @@ bool vfio_cdev_present(struct iopass_ctx *ctx, const char *bdf);
 /* Put a device back to driver and override, writing only what differs. */
 int restore_dev(struct iopass_ctx *ctx, struct iopass_txn *t, const char *bdf, const char *driver,
 		const char *override, bool rollback);
+/* bind.c: the guards and the transaction */
 /* attach's guards on devs (check's blocking findings), and detach's (no VM holds a group);
  * findings go to t->guards, each message prefixed by why ("VF ") when not NULL;
  * -ECANCELED: refused */
