@@ -57,7 +57,7 @@ static int persist_devices(struct iopass_ctx *ctx, const struct iopass_txn *t,
 
 		for (size_t k = 0; k < iopass_txn_dev_count(t); k++)
 			if (streq(iopass_txn_dev_bdf(t, k), bdf) &&
-			    streq(iopass_txn_dev_status(t, k), "attached"))
+			    iopass_txn_dev_state(t, k) == IOPASS_DEV_ATTACHED)
 				drivers[i] = iopass_txn_dev_from(t, k);
 		if (!drivers[i] && iopass_record_get(ctx, bdf, &owned[i]) == 0)
 			drivers[i] = owned[i]; /* attached before: the record knows */

@@ -88,22 +88,28 @@ void cli_txn_recovery(const char *cmd, const struct iopass_txn *t)
 {
 	for (size_t i = 0; t && i < iopass_txn_recovered_count(t); i++) {
 		const char *what = iopass_txn_recovered(t, i), *op = iopass_txn_recovered_op(t, i);
-		const char *action = iopass_txn_recovered_action(t, i);
 		const char *drv = iopass_txn_recovered_driver(t, i);
 
-		if (streq(action, "rolled-back"))
+		switch (iopass_txn_recovered_state(t, i)) {
+		case IOPASS_RECOVERY_ROLLED_BACK:
 			cli_err(cmd, "recovery: %s: the interrupted %s was rolled back%s%s%s", what, op,
 				drv ? " (on " : "", drv ? drv : "", drv ? " again)" : "");
-		else if (streq(action, "rolled-forward"))
+			break;
+		case IOPASS_RECOVERY_ROLLED_FORWARD:
 			cli_err(cmd, "recovery: %s: the interrupted %s had completed; its journal is done",
 				what, op);
-		else if (streq(action, "continued"))
+			break;
+		case IOPASS_RECOVERY_CONTINUED:
 			cli_err(cmd, "recovery: %s: the interrupted %s is finished by this run", what, op);
-		else if (streq(action, "left-alone"))
+			break;
+		case IOPASS_RECOVERY_LEFT_ALONE:
 			cli_err(cmd, "recovery: %s: another card sits there now; the interrupted %s is "
 				     "not undone on it", what, op);
-		else
+			break;
+		case IOPASS_RECOVERY_GONE:
 			cli_err(cmd, "recovery: %s: gone; nothing of the interrupted %s to undo", what, op);
+			break;
+		}
 	}
 }
 
@@ -137,24 +143,27 @@ int cli_txn_report(const char *cmd, struct iopass_ctx *ctx, const struct iopass_
 				print_step(root, iopass_txn_step_path(t, i), iopass_txn_step_value(t, i));
 		}
 		for (size_t i = 0; i < iopass_txn_dev_count(t); i++)
-			if (streq(iopass_txn_dev_status(t, i), "unchanged"))
+			if (iopass_txn_dev_state(t, i) == IOPASS_DEV_UNCHANGED)
 				printf("%s: unchanged\n", iopass_txn_dev_bdf(t, i));
 	} else if (rc == 0 && !cli.quiet) {
 		for (size_t i = 0; i < iopass_txn_dev_count(t); i++) {
 			const char *from = iopass_txn_dev_from(t, i), *to = iopass_txn_dev_to(t, i);
+			const char *bdf = iopass_txn_dev_bdf(t, i);
 
-			const char *status = iopass_txn_dev_status(t, i);
-
-			if (streq(status, "unchanged"))
-				printf("%s: unchanged (%s)\n", iopass_txn_dev_bdf(t, i),
-				       from ? from : "no driver");
-			else if (streq(status, "created"))
-				printf("%s: created (%s)\n", iopass_txn_dev_bdf(t, i), to ? to : "no driver");
-			else if (streq(status, "removed"))
-				printf("%s: removed\n", iopass_txn_dev_bdf(t, i));
-			else
-				printf("%s: %s -> %s\n", iopass_txn_dev_bdf(t, i), from ? from : "no driver",
-				       to ? to : "no driver");
+			switch (iopass_txn_dev_state(t, i)) {
+			case IOPASS_DEV_UNCHANGED:
+				printf("%s: unchanged (%s)\n", bdf, from ? from : "no driver");
+				break;
+			case IOPASS_DEV_CREATED:
+				printf("%s: created (%s)\n", bdf, to ? to : "no driver");
+				break;
+			case IOPASS_DEV_REMOVED:
+				printf("%s: removed\n", bdf);
+				break;
+			default:
+				printf("%s: %s -> %s\n", bdf, from ? from : "no driver", to ? to : "no driver");
+				break;
+			}
 		}
 	}
 	if (dry_run && rc == 0 && iopass_txn_error(t))

@@ -98,7 +98,7 @@ struct txdev *txn_dev(struct iopass_txn *t, const char *bdf)
 	}
 	t->devs = nd;
 	nd = &t->devs[t->ndevs++];
-	*nd = (struct txdev){ .status = "planned" };
+	*nd = (struct txdev){ .status = IOPASS_DEV_PLANNED };
 	snprintf(nd->bdf, sizeof(nd->bdf), "%s", bdf);
 	return nd;
 }
@@ -279,7 +279,8 @@ static int attach_one(struct iopass_ctx *ctx, struct iopass_txn *t, struct txdev
 }
 
 /* Put one device of a failed transaction back; a device that vanished has nothing to restore. */
-static const char *rollback_dev(struct iopass_ctx *ctx, struct iopass_txn *t, struct txdev *d)
+static enum iopass_dev_status rollback_dev(struct iopass_ctx *ctx, struct iopass_txn *t,
+					    struct txdev *d)
 {
 	int r = restore_dev(ctx, t, d->bdf, d->from, d->override, true);
 
@@ -288,9 +289,9 @@ static const char *rollback_dev(struct iopass_ctx *ctx, struct iopass_txn *t, st
 
 		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", d->bdf);
 		if (sysfs_exists(ctx, path) == -ENOENT)
-			return "gone";
+			return IOPASS_DEV_GONE;
 	}
-	return r < 0 ? "failed" : "rolled-back";
+	return r < 0 ? IOPASS_DEV_FAILED : IOPASS_DEV_ROLLED_BACK;
 }
 
 /*
@@ -309,10 +310,10 @@ static bool rollback_all(struct iopass_ctx *ctx, struct iopass_txn *t, int dirfd
 	for (size_t i = changed; i-- > 0;) {
 		struct txdev *d = &t->devs[i];
 
-		if (streq(d->status, "unchanged"))
+		if (d->status == IOPASS_DEV_UNCHANGED)
 			continue;
 		d->status = rollback_dev(ctx, t, d);
-		clean &= !streq(d->status, "failed");
+		clean &= d->status != IOPASS_DEV_FAILED;
 	}
 	if (clean) {
 		if (drop_journal)
@@ -341,7 +342,7 @@ static int plan_attach(struct iopass_ctx *ctx, struct iopass_txn *t, struct sess
 		       struct iopass_dev *const *devs, size_t n, const char *driver)
 {
 	for (size_t i = 0; i < n; i++) {
-		char cur[128], ovr[128];
+		char cur[128] = "", ovr[128] = "";
 		struct txdev *d = txn_dev(t, devs[i]->bdf);
 		const struct record *was = s ? records_find(&s->inherited, devs[i]->bdf) : NULL;
 		int r;
@@ -374,7 +375,7 @@ static int plan_attach(struct iopass_ctx *ctx, struct iopass_txn *t, struct sess
 			}
 		}
 		if (streq(cur, driver) && !was)
-			d->status = "unchanged";
+			d->status = IOPASS_DEV_UNCHANGED;
 	}
 	return t->oom ? -ENOMEM : 0;
 }
@@ -441,7 +442,7 @@ int attach_locked(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *
 	for (size_t i = first; i < t->ndevs; i++) {
 		struct txdev *d = &t->devs[i];
 
-		if (!streq(d->status, "unchanged") &&
+		if (d->status != IOPASS_DEV_UNCHANGED &&
 		    !journal_add(ctx, j, d->bdf, origin_driver(s, d), d->override))
 			return -ENOMEM;
 	}
@@ -463,14 +464,14 @@ int attach_locked(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *
 	for (size_t i = first; i < t->ndevs; i++) {
 		struct txdev *d = &t->devs[i];
 
-		if (streq(d->status, "unchanged"))
+		if (d->status == IOPASS_DEV_UNCHANGED)
 			continue;
 		changed = i + 1;
 		if (!d->adopt)
 			r = attach_one(ctx, t, d, driver, devs[i - first]->group, false);
 		if (r < 0)
 			break;
-		d->status = "attached";
+		d->status = IOPASS_DEV_ATTACHED;
 	}
 	if (r < 0) {
 		/* a device of the interrupted attach goes back to what it had before that */
@@ -484,7 +485,7 @@ int attach_locked(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *
 	for (size_t i = first; i < t->ndevs; i++) {
 		struct txdev *d = &t->devs[i];
 
-		if (streq(d->status, "attached") &&
+		if (d->status == IOPASS_DEV_ATTACHED &&
 		    !records_add(&s->state, d->bdf, origin_driver(s, d), d->override))
 			return -ENOMEM;
 		from_origin(t, s, d);
@@ -531,7 +532,7 @@ int iopass_attach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 		if (r == 0)
 			r = plan_attach(ctx, t, NULL, devs, n, driver);
 		for (size_t i = 0; r == 0 && i < t->ndevs; i++)
-			if (!streq(t->devs[i].status, "unchanged"))
+			if (t->devs[i].status != IOPASS_DEV_UNCHANGED)
 				r = attach_one(ctx, t, &t->devs[i], driver, devs[i]->group, true);
 		if (r == 0 && !driver_loaded(ctx, driver))
 			txn_error(t, *ctx->sysroot ? "driver %s is not loaded below the sysroot, and "
@@ -673,7 +674,7 @@ int iopass_detach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 	if (r == -ECANCELED && !t->error)
 		txn_error(t, "refused: nothing was changed");
 	for (size_t i = 0; r == 0 && i < n; i++) {
-		char cur[128], ovr[128];
+		char cur[128] = "", ovr[128] = "";
 		struct txdev *d = txn_dev(t, devs[i]->bdf);
 		const struct record *rec;
 
@@ -698,7 +699,7 @@ int iopass_detach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 		 * run's detach.
 		 */
 		if (!driver_is_vfio(ctx, d->bdf, cur) && !rec && !*ovr) {
-			d->status = "unchanged";
+			d->status = IOPASS_DEV_UNCHANGED;
 			continue;
 		}
 		/* back where the record says already (an interrupted detach): only the record goes */
@@ -718,7 +719,7 @@ int iopass_detach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 		goto out; /* nothing of ours among them */
 	if (dry_run) {
 		for (size_t i = 0; r == 0 && i < t->ndevs; i++)
-			if (!streq(t->devs[i].status, "unchanged") && !t->devs[i].adopt)
+			if (t->devs[i].status != IOPASS_DEV_UNCHANGED && !t->devs[i].adopt)
 				r = detach_one(ctx, t, &t->devs[i],
 					       detach_record(ctx, &s.state, &fallback, t->devs[i].bdf), true);
 		goto out;
@@ -733,21 +734,21 @@ int iopass_detach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 	for (size_t i = 0; i < t->ndevs; i++) {
 		struct txdev *d = &t->devs[i];
 
-		if (streq(d->status, "unchanged"))
+		if (d->status == IOPASS_DEV_UNCHANGED)
 			continue;
 		changed = i + 1;
 		if (!d->adopt)
 			r = detach_one(ctx, t, d, detach_record(ctx, &s.state, &fallback, d->bdf), false);
 		if (r < 0)
 			break;
-		d->status = "detached";
+		d->status = IOPASS_DEV_DETACHED;
 	}
 	if (r < 0) {
 		rollback_all(ctx, t, s.dirfd, changed, "every device is back on the driver it had", true);
 		goto out;
 	}
 	for (size_t i = 0; i < t->ndevs; i++)
-		if (streq(t->devs[i].status, "detached"))
+		if (t->devs[i].status == IOPASS_DEV_DETACHED)
 			records_remove(&s.state, t->devs[i].bdf);
 	r = records_store(s.dirfd, &s.state);
 	if (r == 0)
@@ -811,9 +812,27 @@ const char *iopass_txn_dev_to(const struct iopass_txn *t, size_t i)
 	return i < t->ndevs ? t->devs[i].to : NULL;
 }
 
+const char *iopass_dev_status_name(enum iopass_dev_status s)
+{
+	static const char *const names[] = {
+		[IOPASS_DEV_PLANNED] = "planned",     [IOPASS_DEV_UNCHANGED] = "unchanged",
+		[IOPASS_DEV_ATTACHED] = "attached",   [IOPASS_DEV_DETACHED] = "detached",
+		[IOPASS_DEV_ROLLED_BACK] = "rolled-back", [IOPASS_DEV_GONE] = "gone",
+		[IOPASS_DEV_FAILED] = "failed",       [IOPASS_DEV_CREATED] = "created",
+		[IOPASS_DEV_REMOVED] = "removed",
+	};
+
+	return (size_t)s < ARRAY_SIZE(names) ? names[s] : NULL;
+}
+
+enum iopass_dev_status iopass_txn_dev_state(const struct iopass_txn *t, size_t i)
+{
+	return i < t->ndevs ? t->devs[i].status : IOPASS_DEV_PLANNED;
+}
+
 const char *iopass_txn_dev_status(const struct iopass_txn *t, size_t i)
 {
-	return i < t->ndevs ? t->devs[i].status : NULL;
+	return i < t->ndevs ? iopass_dev_status_name(t->devs[i].status) : NULL;
 }
 
 const char *iopass_txn_error(const struct iopass_txn *t)
@@ -843,7 +862,12 @@ const char *iopass_txn_recovered_op(const struct iopass_txn *t, size_t i)
 
 const char *iopass_txn_recovered_action(const struct iopass_txn *t, size_t i)
 {
-	return i < t->nrecovered ? t->recovered[i].action : NULL;
+	return i < t->nrecovered ? iopass_recovery_action_name(t->recovered[i].action) : NULL;
+}
+
+enum iopass_recovery_action iopass_txn_recovered_state(const struct iopass_txn *t, size_t i)
+{
+	return i < t->nrecovered ? t->recovered[i].action : IOPASS_RECOVERY_GONE;
 }
 
 const char *iopass_txn_recovered_driver(const struct iopass_txn *t, size_t i)

@@ -204,14 +204,14 @@ struct txdev {
 	char bdf[IOPASS_BDF_MAX];
 	char *from, *to;
 	char *override; /* driver_override before, NULL: none */
-	const char *status;
+	enum iopass_dev_status status;
 	bool adopt;     /* an interrupted attach left it on the driver: record it, write nothing */
 };
 
 struct recovered {
 	const char *op;     /* "attach", "detach", "vf-create", "vf-remove", "persist" */
 	char *target;       /* a device address, or a file */
-	const char *action; /* "rolled-back", "rolled-forward", "continued", "left-alone", "gone" */
+	enum iopass_recovery_action action;
 	char *driver;       /* the device's driver afterwards, NULL: none or a file */
 };
 
@@ -274,8 +274,8 @@ void txn_error(struct iopass_txn *t, const char *fmt, ...) _printf_(2, 3);
 void txn_finish(struct iopass_txn *t, int r);
 /* t->guards, created on first use */
 struct iopass_report *txn_guards_new(struct iopass_txn *t);
-void txn_recovered(struct iopass_txn *t, const char *op, const char *target, const char *action,
-		   const char *driver);
+void txn_recovered(struct iopass_txn *t, const char *op, const char *target,
+		   enum iopass_recovery_action action, const char *driver);
 
 /* driver.c: reading a device's driver, the kernel writes, loading a driver */
 void dev_path(char *buf, size_t size, const char *bdf, const char *attr);

@@ -282,8 +282,21 @@ size_t iopass_txn_dev_count(const struct iopass_txn *t);
 const char *iopass_txn_dev_bdf(const struct iopass_txn *t, size_t i);
 const char *iopass_txn_dev_from(const struct iopass_txn *t, size_t i); /* driver before, NULL: none */
 const char *iopass_txn_dev_to(const struct iopass_txn *t, size_t i);   /* driver after */
-/* "attached", "detached", "unchanged", "rolled-back", "planned" */
-const char *iopass_txn_dev_status(const struct iopass_txn *t, size_t i);
+enum iopass_dev_status {
+	IOPASS_DEV_PLANNED,     /* dry run, or not reached */
+	IOPASS_DEV_UNCHANGED,   /* on the driver asked for already (or not ours to detach) */
+	IOPASS_DEV_ATTACHED,
+	IOPASS_DEV_DETACHED,
+	IOPASS_DEV_ROLLED_BACK, /* a step failed: back as it was */
+	IOPASS_DEV_GONE,        /* it went away during the run */
+	IOPASS_DEV_FAILED,      /* the rollback of it failed too */
+	IOPASS_DEV_CREATED,     /* vf create: a new VF */
+	IOPASS_DEV_REMOVED,     /* vf remove, or a failed vf create --attach: the VF is gone */
+};
+/* "planned", "unchanged", "attached", "detached", "rolled-back", "gone", "failed", "created", "removed" */
+const char *iopass_dev_status_name(enum iopass_dev_status s);
+enum iopass_dev_status iopass_txn_dev_state(const struct iopass_txn *t, size_t i);
+const char *iopass_txn_dev_status(const struct iopass_txn *t, size_t i); /* its name */
 /* One line: what failed, and whether the host is as it was. NULL on success. */
 const char *iopass_txn_error(const struct iopass_txn *t);
 /* Guard findings: what refused the transaction, or (with FORCE) what it overrode. */
@@ -300,7 +313,16 @@ const struct iopass_report *iopass_txn_guards(const struct iopass_txn *t);
 size_t iopass_txn_recovered_count(const struct iopass_txn *t);
 const char *iopass_txn_recovered(const struct iopass_txn *t, size_t i); /* the target */
 const char *iopass_txn_recovered_op(const struct iopass_txn *t, size_t i);
-const char *iopass_txn_recovered_action(const struct iopass_txn *t, size_t i);
+enum iopass_recovery_action {
+	IOPASS_RECOVERY_ROLLED_BACK,
+	IOPASS_RECOVERY_ROLLED_FORWARD,
+	IOPASS_RECOVERY_CONTINUED,  /* left to this run, which moves it the same way */
+	IOPASS_RECOVERY_LEFT_ALONE, /* another card sits at the address now */
+	IOPASS_RECOVERY_GONE,
+};
+const char *iopass_recovery_action_name(enum iopass_recovery_action a); /* "rolled-back", ... */
+enum iopass_recovery_action iopass_txn_recovered_state(const struct iopass_txn *t, size_t i);
+const char *iopass_txn_recovered_action(const struct iopass_txn *t, size_t i); /* its name */
 const char *iopass_txn_recovered_driver(const struct iopass_txn *t, size_t i);
 struct iopass_txn *iopass_txn_free(struct iopass_txn *t); /* NULL-safe */
 

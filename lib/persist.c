@@ -656,7 +656,7 @@ int persist_recover(struct iopass_ctx *ctx, struct iopass_txn *t)
 		}
 		if (r == 0)
 			txn_recovered(t, "persist", etc_files[i].shown,
-				      forward ? "rolled-forward" : "rolled-back", NULL);
+				      forward ? IOPASS_RECOVERY_ROLLED_FORWARD : IOPASS_RECOVERY_ROLLED_BACK, NULL);
 	}
 	if (r == 0)
 		r = state_remove(dfd, ETC_JOURNAL);

@@ -199,7 +199,7 @@ static int vf_create_locked(struct iopass_ctx *ctx, struct iopass_txn *t, struct
 			if (d) {
 				d->from = xstrdup_or_null(t, vfs[i]->driver);
 				d->to = xstrdup_or_null(t, vfs[i]->driver);
-				d->status = "created";
+				d->status = IOPASS_DEV_CREATED;
 			}
 		}
 		return t->oom ? -ENOMEM : 0;
@@ -236,7 +236,7 @@ fail:
 		}
 		for (size_t i = 0; i < t->ndevs; i++)
 			if (rr == 0)
-				t->devs[i].status = "removed";
+				t->devs[i].status = IOPASS_DEV_REMOVED;
 	}
 	journal_free(&j);
 	return r;
@@ -308,7 +308,7 @@ int iopass_vf_create(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 				struct txdev *d = txn_dev(t, vfs[i]->bdf);
 
 				if (d)
-					d->status = "unchanged";
+					d->status = IOPASS_DEV_UNCHANGED;
 			}
 			return t->oom ? -ENOMEM : 0;
 		}
@@ -344,7 +344,7 @@ int iopass_vf_create(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 			if (d) {
 				d->from = xstrdup_or_null(t, vfs[i]->driver);
 				d->to = xstrdup_or_null(t, vfs[i]->driver);
-				d->status = "unchanged";
+				d->status = IOPASS_DEV_UNCHANGED;
 			}
 		}
 		return t->oom ? -ENOMEM : 0;
@@ -390,7 +390,7 @@ static int vf_remove_locked(struct iopass_ctx *ctx, struct iopass_txn *t, struct
 			return -ENOMEM;
 		}
 		d->from = xstrdup_or_null(t, vfs[i]->driver);
-		d->status = "unchanged";
+		d->status = IOPASS_DEV_UNCHANGED;
 	}
 	r = journal_store(s->dirfd, &j);
 	if (r < 0) {
@@ -406,7 +406,7 @@ static int vf_remove_locked(struct iopass_ctx *ctx, struct iopass_txn *t, struct
 	/* the VFs are gone: so are their records */
 	for (size_t i = 0; i < n; i++) {
 		records_remove(&s->state, vfs[i]->bdf);
-		t->devs[t->ndevs - n + i].status = "removed";
+		t->devs[t->ndevs - n + i].status = IOPASS_DEV_REMOVED;
 	}
 	r = records_store(s->dirfd, &s->state);
 	if (r == 0)
@@ -454,7 +454,7 @@ int iopass_vf_remove(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 
 			if (d) {
 				d->from = xstrdup_or_null(t, vfs[i]->driver);
-				d->status = "planned";
+				d->status = IOPASS_DEV_PLANNED;
 			}
 		}
 		if (r == 0) {

@@ -191,6 +191,19 @@ static const char *const jop_names[] = {
 	[JOP_VF_CREATE] = "vf-create", [JOP_VF_REMOVE] = "vf-remove",
 };
 
+const char *iopass_recovery_action_name(enum iopass_recovery_action a)
+{
+	static const char *const names[] = {
+		[IOPASS_RECOVERY_ROLLED_BACK] = "rolled-back",
+		[IOPASS_RECOVERY_ROLLED_FORWARD] = "rolled-forward",
+		[IOPASS_RECOVERY_CONTINUED] = "continued",
+		[IOPASS_RECOVERY_LEFT_ALONE] = "left-alone",
+		[IOPASS_RECOVERY_GONE] = "gone",
+	};
+
+	return (size_t)a < ARRAY_SIZE(names) ? names[a] : NULL;
+}
+
 const char *jop_name(enum jop op)
 {
 	return (size_t)op < ARRAY_SIZE(jop_names) ? jop_names[op] : "none";
@@ -392,8 +405,8 @@ bool journal_pending(struct iopass_ctx *ctx)
 
 /* ---- what recovery reports ------------------------------------------------------ */
 
-void txn_recovered(struct iopass_txn *t, const char *op, const char *target, const char *action,
-		   const char *driver)
+void txn_recovered(struct iopass_txn *t, const char *op, const char *target,
+		   enum iopass_recovery_action action, const char *driver)
 {
 	struct recovered *nr = reallocarray(t->recovered, t->nrecovered + 1, sizeof(*nr));
 
@@ -469,7 +482,7 @@ static bool op_completed(struct iopass_ctx *ctx, const struct session *s, const 
 	for (size_t i = 0; i < j->devs.n; i++) {
 		const struct record *e = &j->devs.r[i];
 		bool recorded = records_find((struct records *)&s->state, e->bdf) != NULL;
-		char cur[128], ovr[128];
+		char cur[128] = "", ovr[128] = "";
 
 		if (where[i] != HERE)
 			continue;
@@ -608,11 +621,11 @@ static int recover(struct iopass_ctx *ctx, struct iopass_txn *t, struct session 
 			if (where[i] == HERE)
 				current_driver(ctx, e->bdf, cur, sizeof(cur));
 			txn_recovered(t, op, e->bdf,
-				      where[i] == HERE ? "rolled-forward" : where[i] == GONE ? "gone" : "left-alone",
+				      where[i] == HERE ? IOPASS_RECOVERY_ROLLED_FORWARD : where[i] == GONE ? IOPASS_RECOVERY_GONE : IOPASS_RECOVERY_LEFT_ALONE,
 				      cur);
 		}
 		if (j.op == JOP_VF_CREATE && j.devs.n == 0)
-			txn_recovered(t, op, j.pf, "rolled-forward", NULL);
+			txn_recovered(t, op, j.pf, IOPASS_RECOVERY_ROLLED_FORWARD, NULL);
 		if (r == 0 && j.op == JOP_VF_REMOVE)
 			r = records_store(s->dirfd, &s->state);
 		goto done;
@@ -656,7 +669,7 @@ static int recover(struct iopass_ctx *ctx, struct iopass_txn *t, struct session 
 				     "%s is kept", j.pf, strerror(-r), jpath);
 			goto out;
 		}
-		txn_recovered(t, op, j.pf, "rolled-back", NULL);
+		txn_recovered(t, op, j.pf, IOPASS_RECOVERY_ROLLED_BACK, NULL);
 	}
 	for (size_t i = j.devs.n; i-- > 0;) {
 		struct record *e = &j.devs.r[i];
@@ -667,11 +680,11 @@ static int recover(struct iopass_ctx *ctx, struct iopass_txn *t, struct session 
 			continue;
 		}
 		if (where[i] != HERE) {
-			txn_recovered(t, op, e->bdf, where[i] == GONE ? "gone" : "left-alone", NULL);
+			txn_recovered(t, op, e->bdf, where[i] == GONE ? IOPASS_RECOVERY_GONE : IOPASS_RECOVERY_LEFT_ALONE, NULL);
 			continue;
 		}
 		if (!act[i]) {
-			txn_recovered(t, op, e->bdf, "continued", NULL);
+			txn_recovered(t, op, e->bdf, IOPASS_RECOVERY_CONTINUED, NULL);
 			continue;
 		}
 		r = restore_dev(ctx, t, e->bdf, e->driver, e->override, true);
@@ -683,7 +696,7 @@ static int recover(struct iopass_ctx *ctx, struct iopass_txn *t, struct session 
 		if (j.op == JOP_ATTACH)
 			records_remove(&s->state, e->bdf);
 		current_driver(ctx, e->bdf, cur, sizeof(cur));
-		txn_recovered(t, op, e->bdf, r == -ENOENT ? "gone" : "rolled-back", cur);
+		txn_recovered(t, op, e->bdf, r == -ENOENT ? IOPASS_RECOVERY_GONE : IOPASS_RECOVERY_ROLLED_BACK, cur);
 	}
 	r = records_store(s->dirfd, &s->state);
 	if (r < 0)

@@ -535,6 +535,17 @@ overlay_rw() { # DIR
 		mount -t overlay overlay -o "lowerdir=$1,upperdir=$up/upper,workdir=$up/work" "$1" &&
 		OVERLAYS="$1 $OVERLAYS"
 }
+# install_helper: iopass where the refusal in $T/err says the rule would run it
+install_helper() {
+	local helper
+	helper=$(sed -n 's/.*the udev rule would run \(\/[^ ]*\/iopass\), which .*/\1/p' $T/err)
+	if [ -n "$helper" ] && [ -d "${helper%/*}" ] && overlay_rw "${helper%/*}" >>"$LOG" 2>&1 &&
+		cp "$IOPASS" "$helper" && chmod 0755 "$helper"; then
+		info "iopass installed at $helper (an overlay over ${helper%/*}), where the message said"
+	else
+		fail "setup: the refusal named no installable path ('$helper'): $(oneline $T/err)"
+	fi
+}
 udevd_pids() {
 	local p
 	for p in /proc/[0-9]*; do
@@ -578,19 +589,12 @@ scenario_8() {
 	done
 
 	# before iopass is installed where its rule would run it: refused, nothing written
-	local helper
 	run "$IOPASS" attach --persist "$b"
 	expect "attach --persist $b before iopass is installed: exit status" 1 "$RC" "stderr: $(oneline $T/err)"
 	expect "attach --persist before install: $b driver link" "$orig" "$(drv_of "$b")"
 	expect "attach --persist before install: no rule written" absent \
 		"$([ -e /etc/udev/rules.d/60-iopass.rules ] && echo present || echo absent)"
-	helper=$(sed -n 's/.*the udev rule would run \(\/[^ ]*\/iopass\), which .*/\1/p' $T/err)
-	if [ -n "$helper" ] && [ -d "${helper%/*}" ] && overlay_rw "${helper%/*}" >>"$LOG" 2>&1 &&
-		cp "$IOPASS" "$helper" && chmod 0755 "$helper"; then
-		info "iopass installed at $helper (an overlay over ${helper%/*}), where the message said"
-	else
-		fail "setup: the refusal named no installable path ('$helper'): $(oneline $T/err)"
-	fi
+	install_helper
 
 	run "$IOPASS" attach --persist "$b"
 	expect "iopass attach --persist $b: exit status" 0 "$RC" "stderr: $(oneline $T/err)"
@@ -770,6 +774,156 @@ scenario_7() {
 	# As a user would, without strace: kill -9 at a moment seen from outside
 	kill_when "kill -9 once the journal appears" journal_seen
 	kill_when "kill -9 once $BR_E1000 has left its driver" first_unbound
+	end
+}
+
+# ---- 11: detach, vf create --attach and attach --persist killed; another run recovers -----
+
+# expect_consistent WHAT DEV...: no journal left; each device on vfio-pci exactly when the
+# record has it; the udev rule there exactly when the persistence record is
+expect_consistent() {
+	local what=$1 d rec vf
+	shift
+	expect "$what: /run/iopass/journal" absent "$(journal_state)"
+	expect "$what: /etc/iopass/journal" absent "$([ -e /etc/iopass/journal ] && echo present || echo absent)"
+	for d in "$@"; do
+		[ -e "$SYS/$d" ] || continue
+		rec=no vf=no
+		grep -q "^$d " /run/iopass/state 2>/dev/null && rec=yes
+		[ "$(drv_of "$d")" = vfio-pci ] && vf=yes
+		expect "$what: $d on vfio-pci ($vf) exactly when recorded" "$vf" "$rec"
+	done
+	expect "$what: the udev rule exactly when the record" \
+		"$([ -e /etc/iopass/persist ] && echo yes || echo no)" \
+		"$([ -e /etc/udev/rules.d/60-iopass.rules ] && echo yes || echo no)"
+}
+# an unrelated writing run: persist remove of an address nobody persisted takes the lock
+recover_by_other_run() {
+	run "$IOPASS" persist remove 0000:00:00.0
+	expect "$1: recovery by 'iopass persist remove 0000:00:00.0': exit status" "${2:-0}" "$RC" \
+		"stderr: $(oneline $T/err)"
+}
+
+scenario_11() {
+	local g=$BR_GROUP m k n i nwrites paths=() eps=() pf=$PORT_NVME_EP ap_before b=$NIC_ROOTBUS if1 f
+	begin 11 "detach, vf create --attach and attach --persist killed at each step; the next run recovers"
+	snapshot >$T/snap.11
+	if ! command -v strace >/dev/null; then
+		fail "no strace: the deterministic kills did not run"
+		end
+		return
+	fi
+
+	# (a) detach --group $g killed entering each of its kernel writes
+	for m in $(members "$g"); do
+		is_bridge "$m" && continue
+		eps+=("$m")
+		paths+=(-P "$(readlink -f "$SYS/$m/driver_override")")
+	done
+	paths+=(-P /sys/bus/pci/drivers/vfio-pci/unbind -P /sys/bus/pci/drivers_probe)
+	nwrites=$((3 * ${#eps[@]}))
+	for k in $(seq "$nwrites"); do
+		run "$IOPASS" attach --group "$g"
+		expect "(a) k=$k: attach --group $g first: exit status" 0 "$RC" "stderr: $(oneline $T/err)"
+		run strace -f -qq -o /dev/null "${paths[@]}" -e trace=write \
+			-e inject=write:signal=KILL:when="$k" "$IOPASS" detach --group "$g"
+		expect "(a) detach killed at write $k of $nwrites: exit status (SIGKILL)" 137 "$RC" "stderr: $(oneline $T/err)"
+		recover_by_other_run "(a) k=$k"
+		expect_consistent "(a) k=$k, recovered" "${eps[@]}"
+		run "$IOPASS" detach --group "$g"
+		expect "(a) k=$k: detach --group $g then: exit status" 0 "$RC" "stderr: $(oneline $T/err)"
+		expect_restored $T/snap.11 "(a) k=$k, then detach"
+	done
+
+	# (a') the NIC on $b comes up with the default route after its detach was killed once
+	# it was back on e1000e: no run may take it again; detaching it finishes the detach
+	run "$IOPASS" attach "$b"
+	expect "(a') attach $b: exit status" 0 "$RC" "stderr: $(oneline $T/err)"
+	# its renames: the journal, then the record; killed entering the second, after the probe
+	run strace -f -qq -o /dev/null -e trace=rename,renameat,renameat2 \
+		-e inject=rename,renameat,renameat2:signal=KILL:when=2 "$IOPASS" detach "$b"
+	expect "(a') detach $b killed after its probe, before its record: exit status (SIGKILL)" 137 "$RC"
+	expect "(a') $b after the kill" e1000e "$(drv_of "$b")"
+	for i in $(seq 50); do if1=$(netifs "$b"); [ -n "$if1" ] && break; sleep 0.1; done
+	if [ -n "$if1" ] && ip link set dev "$if1" up >>"$LOG" 2>&1 &&
+		ip addr add 10.77.0.2/24 dev "$if1" >>"$LOG" 2>&1 &&
+		ip route add default via 10.77.0.1 dev "$if1" onlink >>"$LOG" 2>&1; then
+		info "(a') $if1 up, 10.77.0.2/24, default route: $(ip route show | tr '\n' '|')"
+		recover_by_other_run "(a') $if1 carries the default route" 3
+		expect "(a') the refusal names the route" yes \
+			"$(grep -q "rolling back the interrupted detach: $b: $if1 is up and carries the default route" $T/err && echo yes || echo no)" \
+			"stderr: $(oneline $T/err)"
+		expect "(a') $b after the refusal" e1000e "$(drv_of "$b")"
+		expect "(a') the journal is kept" present "$(journal_state)"
+		run "$IOPASS" detach "$b"
+		expect "(a') detach $b finishes it: exit status" 0 "$RC" "stderr: $(oneline $T/err)"
+		expect "(a') detach $b says so" yes \
+			"$(grep -q "recovery: $b: the interrupted detach is finished by this run" $T/err && echo yes || echo no)" \
+			"stderr: $(oneline $T/err)"
+		expect_consistent "(a') detach finished" "$b"
+		{
+			ip route del default
+			ip addr flush dev "$if1"
+			ip link set dev "$if1" down
+		} >>"$LOG" 2>&1
+	else
+		fail "(a') no interface came up on $b ('$if1'): $(tail -n 2 "$LOG" | tr '\n' ' ')"
+		run "$IOPASS" detach "$b"
+	fi
+	expect_restored $T/snap.11 "(a') after the NIC"
+
+	# (b) vf create --attach killed entering each write: autoprobe, numvfs, autoprobe, probes
+	if [ -e "$SYS/$pf/sriov_totalvfs" ]; then
+		n=2
+		ap_before=$(cat "$SYS/$pf/sriov_drivers_autoprobe")
+		nwrites=$(( (ap_before != 0 ? 2 : 0) + 1 + n ))
+		for k in $(seq "$nwrites"); do
+			run strace -f -qq -o /dev/null -P "$(readlink -f "$SYS/$pf/sriov_drivers_autoprobe")" \
+				-P "$(readlink -f "$SYS/$pf/sriov_numvfs")" -P /sys/bus/pci/drivers_probe \
+				-e trace=write -e inject=write:signal=KILL:when="$k" "$IOPASS" vf create --attach "$pf" "$n"
+			expect "(b) vf create --attach killed at write $k of $nwrites: exit status (SIGKILL)" 137 "$RC" "stderr: $(oneline $T/err)"
+			info "(b) k=$k at the kill: sriov_numvfs $(cat "$SYS/$pf/sriov_numvfs"), autoprobe $(cat "$SYS/$pf/sriov_drivers_autoprobe"), journal $(journal_state)"
+			recover_by_other_run "(b) k=$k"
+			expect "(b) k=$k recovered: $pf sriov_numvfs" 0 "$(cat "$SYS/$pf/sriov_numvfs")"
+			expect "(b) k=$k recovered: $pf sriov_drivers_autoprobe" "$ap_before" "$(cat "$SYS/$pf/sriov_drivers_autoprobe")"
+			expect_consistent "(b) k=$k, recovered" "$pf"
+		done
+		expect_restored $T/snap.11 "(b) after the vf kills"
+	else
+		skip "(b) $pf has no SR-IOV: the killed vf create was NOT tested"
+	fi
+
+	# (c) attach --persist killed at each file it puts in place (rename): the journals,
+	# the record, the rule, the modprobe file; /etc is an overlay, iopass installed
+	modprobe overlay >>"$LOG" 2>&1
+	if ! overlay_rw /etc >>"$LOG" 2>&1; then
+		fail "(c) setup: cannot put a writable overlay over /etc"
+		end
+		return
+	fi
+	rm -f /etc/udev/rules.d/60-iopass.rules /etc/modprobe.d/iopass.conf /etc/iopass/persist
+	run "$IOPASS" attach --persist "$b"
+	install_helper
+	for k in 1 2 3 4 5 6 7; do
+		run strace -f -qq -o /dev/null -e trace=rename,renameat,renameat2 \
+			-e inject=rename,renameat,renameat2:signal=KILL:when="$k" "$IOPASS" attach --persist "$b"
+		if [ "$RC" = 0 ]; then
+			info "(c) attach --persist completes with fewer than $k renames"
+		else
+			expect "(c) attach --persist killed at rename $k: exit status (SIGKILL)" 137 "$RC" "stderr: $(oneline $T/err)"
+			info "(c) k=$k at the kill: $b $(drv_of "$b"), run journal $(journal_state), /etc journal $([ -e /etc/iopass/journal ] && echo present || echo absent), rule $([ -e /etc/udev/rules.d/60-iopass.rules ] && echo present || echo absent), record $([ -e /etc/iopass/persist ] && echo present || echo absent)"
+			recover_by_other_run "(c) k=$k"
+			expect_consistent "(c) k=$k, recovered" "$b"
+		fi
+		run "$IOPASS" detach --persist "$b"
+		expect "(c) k=$k: detach --persist $b then: exit status" 0 "$RC" "stderr: $(oneline $T/err)"
+		expect "(c) k=$k: no rule after detach --persist" absent \
+			"$([ -e /etc/udev/rules.d/60-iopass.rules ] && echo present || echo absent)"
+		[ "$RC" = 0 ] || break
+	done
+	for f in $OVERLAYS; do umount "$f" >>"$LOG" 2>&1 || info "cleanup: cannot unmount the overlay on $f"; done
+	OVERLAYS=''
+	expect_restored $T/snap.11 "after scenario 11"
 	end
 }
 
@@ -1057,7 +1211,7 @@ scenario_5() {
 
 # run.sh may name a subset (IOPASS_VM_SCENARIOS); 5 stays last: if its guard
 # failed, the guest would lose its root filesystem
-for s in ${SCENARIOS:-1 2 3 4 6 8 7 9 10 5}; do
+for s in ${SCENARIOS:-1 2 3 4 6 8 7 11 9 10 5}; do
 	"scenario_$s"
 done
 SC=0

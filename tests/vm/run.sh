@@ -16,7 +16,7 @@
 set -euo pipefail
 
 SKIP=77
-ALL_SCENARIOS="1 2 3 4 6 8 7 9 10 5"
+ALL_SCENARIOS="1 2 3 4 6 8 7 11 9 10 5"
 here=$(cd "$(dirname "$0")" && pwd)
 t0=$(date +%s)
 
