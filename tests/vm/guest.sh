@@ -837,8 +837,9 @@ scenario_11() {
 
 	# (a') the NIC on $b comes up with the default route after its detach was killed once
 	# it was back on e1000e: no run may take it again; detaching it finishes the detach
-	run "$IOPASS" attach "$b"
-	expect "(a') attach $b: exit status" 0 "$RC" "stderr: $(oneline $T/err)"
+	# (another device stays attached, so that the record is rewritten, not removed)
+	run "$IOPASS" attach "$b" "$PORT_NIC_EP"
+	expect "(a') attach $b $PORT_NIC_EP: exit status" 0 "$RC" "stderr: $(oneline $T/err)"
 	# its renames: the journal, then the record; killed entering the second, after the probe
 	run strace -f -qq -o /dev/null -e trace=rename,renameat,renameat2 \
 		-e inject=rename,renameat,renameat2:signal=KILL:when=2 "$IOPASS" detach "$b"
@@ -870,6 +871,8 @@ scenario_11() {
 		fail "(a') no interface came up on $b ('$if1'): $(tail -n 2 "$LOG" | tr '\n' ' ')"
 		run "$IOPASS" detach "$b"
 	fi
+	run "$IOPASS" detach "$PORT_NIC_EP"
+	expect "(a') detach $PORT_NIC_EP: exit status" 0 "$RC" "stderr: $(oneline $T/err)"
 	expect_restored $T/snap.11 "(a') after the NIC"
 
 	# (b) vf create --attach killed entering each write: autoprobe, numvfs, autoprobe, probes
