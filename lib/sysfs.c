@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/openat2.h>
 
 #include "iopass-private.h"
 
@@ -23,16 +25,60 @@ static const char *rel(const char *path)
 	return *path ? path : ".";
 }
 
+/*
+ * Open a path below the sysroot. Below a sysroot other than /, no link may
+ * lead out of it: openat2's RESOLVE_IN_ROOT resolves "/..." and ".." in every
+ * link as the root itself, as a chroot would (a fixture whose sys/bus links to
+ * the host's /sys/bus must not make root write the host's devices). On / it is
+ * the same as openat.
+ */
+static int root_open(const struct iopass_ctx *ctx, const char *path, int flags, mode_t mode)
+{
+	static bool no_openat2;
+	struct open_how how = { .flags = (uint64_t)flags, .mode = mode,
+				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+	long fd;
+
+	if (!*ctx->sysroot || no_openat2)
+		return openat(ctx->rootfd, rel(path), flags, mode);
+	fd = syscall(SYS_openat2, ctx->rootfd, rel(path), &how, sizeof(how));
+	if (fd < 0 && errno == ENOSYS) {
+		no_openat2 = true; /* before Linux 5.6: links are followed as openat does */
+		return openat(ctx->rootfd, rel(path), flags, mode);
+	}
+	return (int)fd;
+}
+
+/* The parent directory of path below the root (resolved in it), and its last component. */
+static int root_open_parent(const struct iopass_ctx *ctx, const char *path, const char **ret_name)
+{
+	char dir[4096];
+	const char *r = rel(path), *slash = strrchr(r, '/');
+	size_t len;
+
+	if (!slash) {
+		*ret_name = r;
+		return root_open(ctx, ".", O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+	}
+	len = (size_t)(slash - r);
+	if (len >= sizeof(dir))
+		return -1;
+	memcpy(dir, r, len);
+	dir[len] = '\0';
+	*ret_name = slash + 1;
+	return root_open(ctx, dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+}
+
 int sysfs_open_dir(const struct iopass_ctx *ctx, const char *path)
 {
-	int fd = openat(ctx->rootfd, rel(path), O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int fd = root_open(ctx, path, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
 
 	return fd < 0 ? -errno : fd;
 }
 
 int sysfs_opendir(const struct iopass_ctx *ctx, const char *path, DIR **ret_dir)
 {
-	int fd = openat(ctx->rootfd, rel(path), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = root_open(ctx, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	DIR *d;
 
 	if (fd < 0)
@@ -50,13 +96,30 @@ int sysfs_opendir(const struct iopass_ctx *ctx, const char *path, DIR **ret_dir)
 
 int sysfs_exists(const struct iopass_ctx *ctx, const char *path)
 {
-	return faccessat(ctx->rootfd, rel(path), F_OK, 0) < 0 ? -errno : 0;
+	int fd;
+
+	if (!*ctx->sysroot)
+		return faccessat(ctx->rootfd, rel(path), F_OK, 0) < 0 ? -errno : 0;
+	fd = root_open(ctx, path, O_PATH | O_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
 }
 
 /* stat() of a path below the sysroot, following links as the kernel (udev's RUN) would */
 int sysfs_stat(const struct iopass_ctx *ctx, const char *path, struct stat *st)
 {
-	return fstatat(ctx->rootfd, rel(path), st, 0) < 0 ? -errno : 0;
+	int fd, r;
+
+	if (!*ctx->sysroot)
+		return fstatat(ctx->rootfd, rel(path), st, 0) < 0 ? -errno : 0;
+	fd = root_open(ctx, path, O_PATH | O_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	r = fstat(fd, st) < 0 ? -errno : 0;
+	close(fd);
+	return r;
 }
 
 int sysfs_exists_at(int dirfd, const char *name)
@@ -115,7 +178,11 @@ static ssize_t read_openat(int dirfd, const char *name, char *buf, size_t size)
 
 ssize_t sysfs_read(const struct iopass_ctx *ctx, const char *path, char *buf, size_t size)
 {
-	return read_openat(ctx->rootfd, rel(path), buf, size);
+	_cleanup_close_ int fd = root_open(ctx, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0);
+
+	if (fd < 0)
+		return -errno;
+	return read_fd(fd, buf, size);
 }
 
 ssize_t sysfs_read_at(int dirfd, const char *name, char *buf, size_t size)
@@ -154,13 +221,10 @@ int sysfs_full_path(const struct iopass_ctx *ctx, const char *path, char **ret)
 	return 0;
 }
 
-ssize_t sysfs_read_bin_at(int dirfd, const char *name, void *buf, size_t size)
+static ssize_t read_bin_fd(int fd, void *buf, size_t size)
 {
-	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	size_t len = 0;
 
-	if (fd < 0)
-		return -errno;
 	while (len < size) {
 		ssize_t n = pread(fd, (char *)buf + len, size - len, (off_t)len);
 
@@ -176,15 +240,27 @@ ssize_t sysfs_read_bin_at(int dirfd, const char *name, void *buf, size_t size)
 	return (ssize_t)len;
 }
 
+ssize_t sysfs_read_bin_at(int dirfd, const char *name, void *buf, size_t size)
+{
+	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
+	if (fd < 0)
+		return -errno;
+	return read_bin_fd(fd, buf, size);
+}
+
 ssize_t sysfs_read_bin(const struct iopass_ctx *ctx, const char *path, void *buf, size_t size)
 {
-	return sysfs_read_bin_at(ctx->rootfd, rel(path), buf, size);
+	_cleanup_close_ int fd = root_open(ctx, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0);
+
+	if (fd < 0)
+		return -errno;
+	return read_bin_fd(fd, buf, size);
 }
 
 int sysfs_read_file(const struct iopass_ctx *ctx, const char *path, size_t max, char **ret)
 {
-	_cleanup_close_ int fd = openat(ctx->rootfd, rel(path),
-					O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	_cleanup_close_ int fd = root_open(ctx, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0);
 	size_t len = 0, cap = 4096;
 	char *buf;
 
@@ -232,8 +308,13 @@ int sysfs_read_file(const struct iopass_ctx *ctx, const char *path, size_t max, 
 /* The raw target of a symlink, NUL-terminated. */
 ssize_t sysfs_readlink(const struct iopass_ctx *ctx, const char *path, char *buf, size_t size)
 {
-	ssize_t n = readlinkat(ctx->rootfd, rel(path), buf, size - 1);
+	const char *name;
+	_cleanup_close_ int dfd = root_open_parent(ctx, path, &name);
+	ssize_t n;
 
+	if (dfd < 0)
+		return -errno;
+	n = readlinkat(dfd, name, buf, size - 1);
 	if (n < 0)
 		return -errno;
 	buf[n] = '\0';
@@ -246,8 +327,7 @@ ssize_t sysfs_readlink(const struct iopass_ctx *ctx, const char *path, char *buf
  */
 int sysfs_write(const struct iopass_ctx *ctx, const char *path, const char *value)
 {
-	_cleanup_close_ int fd = openat(ctx->rootfd, rel(path),
-					O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+	_cleanup_close_ int fd = root_open(ctx, path, O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0);
 	size_t len = strlen(value);
 	ssize_t n;
 	int tries = 0;

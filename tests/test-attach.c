@@ -569,6 +569,45 @@ static void test_concurrent(void **state)
 
 /* State files are never trusted blindly: corrupt, symlinked, or writable by others. */
 /*
+ * A sysroot whose sys/bus, sys/devices, sys/kernel and dev are absolute links into
+ * another tree (here another fixture, standing for the host's /), with an empty
+ * proc: every link resolves inside the sysroot (RESOLVE_IN_ROOT), so the other
+ * tree's NVMe is neither read nor written; the run fails finding no device.
+ */
+static void test_sysroot_links_out(void **state)
+{
+	static const char *const links[] = { "sys/bus", "sys/devices", "sys/kernel", "dev" };
+	struct fx *host = fx_workstation(), *fake;
+	char dir[] = "/tmp/iopass-fake-XXXXXX";
+	struct run r;
+	char *ovr;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	fake = fx_open(dir);
+	fx_mkdir(fake, "sys");
+	fx_mkdir(fake, "proc");
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		char target[4300];
+
+		snprintf(target, sizeof(target), "%s/%s", fx_root(host), links[i]);
+		fx_symlink(fake, links[i], target);
+	}
+	RUN(&r, fx_root(fake), "attach", "02:00.0");
+	assert_int_not_equal(r.status, 0);
+	assert_null(strstr(r.out, "vfio-pci"));
+	run_free(&r);
+	RUN(&r, fx_root(fake), "list", "-n", "-o", "BDF");
+	assert_text_equal(r.out, "");
+	run_free(&r);
+	ovr = fx_read(host, "sys/bus/pci/devices/0000:02:00.0/driver_override");
+	assert_string_equal(ovr, "(null)");
+	free(ovr);
+	fx_free(fake);
+	fx_free(host);
+}
+
+/*
  * A control file replaced by a symlink to a file outside sysfs: the write must not
  * go through it (O_NOFOLLOW), and the attach is undone.
  */
@@ -1226,6 +1265,7 @@ int main(void)
 		cmocka_unit_test(test_sigkill_recovery),
 		cmocka_unit_test(test_concurrent),
 		cmocka_unit_test(test_planted_control_links),
+		cmocka_unit_test(test_sysroot_links_out),
 		cmocka_unit_test(test_hostile_state),
 		cmocka_unit_test(test_corrupt_journal),
 		cmocka_unit_test(test_needs_root),

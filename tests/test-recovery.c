@@ -354,16 +354,20 @@ static void test_lock_race(void **state)
 	(void)state;
 	sim_recovery(&s);
 	fx_add_net(s.fx, "0000:00:1f.6", "eno1", false);
-	snprintf(s.env_delay, sizeof(s.env_delay), "IOPASS_SIM_DELAY_MS=150");
+	sim_log_reset(&s);
+	snprintf(s.env_delay, sizeof(s.env_delay), "IOPASS_SIM_DELAY_MS=300");
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		struct run r1;
 
-		SIM(&s, &r1, "attach", "--group", "1"); /* 6 writes x 150 ms under the lock */
+		SIM(&s, &r1, "attach", "--group", "1"); /* 6 writes x 300 ms under the lock */
 		_exit(r1.status);
 	}
-	usleep(200 * 1000);
+	/* the first run holds the lock once its first kernel write is logged */
+	for (int i = 0; i < 500 && !fx_exists(s.fx, "sim.log"); i++)
+		usleep(10 * 1000);
+	assert_true(fx_exists(s.fx, "sim.log"));
 	s.env_delay[0] = '\0';
 	{
 		pid_t second = fork();
