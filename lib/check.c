@@ -424,8 +424,190 @@ int iopass_check_host(struct iopass_ctx *ctx, struct iopass_report **ret_report)
 
 /* ---- devices ------------------------------------------------------------- */
 
+/* REQ_ACS_FLAGS (drivers/iommu/iommu.c): what a port must enforce to keep its children apart */
 #define ACS_REQUIRED (PCI_ACS_CTRL_VALID | PCI_ACS_CTRL_REQ_RED | PCI_ACS_CTRL_CMPLT_RED | \
 		      PCI_ACS_CTRL_FORWARD)
+#define PCI_EXP_TYPE_PCIE_BRIDGE_ 0x8 /* PCI/PCI-X to PCIe bridge */
+#define PCI_EXP_TYPE_RC_END_ 0x9      /* root complex integrated endpoint */
+
+/*
+ * The kernel's ACS quirks (pci_dev_acs_enabled[] in drivers/pci/quirks.c,
+ * consulted first by pci_acs_enabled() in drivers/pci/pci.c): devices that
+ * isolate without a (standard) ACS capability. Ranges of device IDs, any
+ * device with lo 0 and hi 0xffff.
+ */
+enum acs_quirk_kind {
+	QUIRK_PORT,        /* root ports that isolate (pci_quirk_qcom_rp_acs and the like) */
+	QUIRK_PORT_DSP,    /* root and switch downstream ports (pci_quirk_zhaoxin_pcie_ports_acs) */
+	QUIRK_INTEL_PCH,   /* pci_quirk_intel_pch_acs: isolates once the kernel's workaround ran */
+	QUIRK_INTEL_SPT,   /* pci_quirk_intel_spt_pch_acs: ACS control at +8, as a dword */
+	QUIRK_MF_ENDPOINT, /* pci_quirk_mf_endpoint_acs: functions that never talk to each other */
+	QUIRK_RCIEP,       /* pci_quirk_rciep_acs: Intel root complex integrated endpoints */
+};
+
+static const struct acs_quirk {
+	uint16_t vendor, lo, hi;
+	enum acs_quirk_kind kind;
+} acs_quirks[] = {
+	{ 0x1924, 0x0903, 0x0903, QUIRK_MF_ENDPOINT }, /* Solarflare */
+	{ 0x1924, 0x0923, 0x0923, QUIRK_MF_ENDPOINT },
+	{ 0x1924, 0x0a03, 0x0a03, QUIRK_MF_ENDPOINT },
+	{ 0x8086, 0x10c6, 0x10c6, QUIRK_MF_ENDPOINT }, /* Intel NICs */
+	{ 0x8086, 0x10db, 0x10db, QUIRK_MF_ENDPOINT },
+	{ 0x8086, 0x10dd, 0x10dd, QUIRK_MF_ENDPOINT },
+	{ 0x8086, 0x10e1, 0x10e1, QUIRK_MF_ENDPOINT },
+	{ 0x8086, 0x10f1, 0x10f1, QUIRK_MF_ENDPOINT },
+	{ 0x8086, 0x10f7, 0x10fc, QUIRK_MF_ENDPOINT },
+	{ 0x8086, 0x1507, 0x1507, QUIRK_MF_ENDPOINT },
+	{ 0x8086, 0x1514, 0x1514, QUIRK_MF_ENDPOINT },
+	{ 0x8086, 0x151c, 0x151c, QUIRK_MF_ENDPOINT },
+	{ 0x8086, 0x1529, 0x152a, QUIRK_MF_ENDPOINT },
+	{ 0x8086, 0x154d, 0x154d, QUIRK_MF_ENDPOINT },
+	{ 0x8086, 0x154f, 0x154f, QUIRK_MF_ENDPOINT },
+	{ 0x8086, 0x1551, 0x1551, QUIRK_MF_ENDPOINT },
+	{ 0x8086, 0x1558, 0x1558, QUIRK_MF_ENDPOINT },
+	{ 0x8086, 0x1509, 0x1509, QUIRK_MF_ENDPOINT }, /* 82580 */
+	{ 0x8086, 0x150e, 0x1511, QUIRK_MF_ENDPOINT },
+	{ 0x8086, 0x1516, 0x1516, QUIRK_MF_ENDPOINT },
+	{ 0x8086, 0x1527, 0x1527, QUIRK_MF_ENDPOINT },
+	{ 0x8086, 0x10c9, 0x10c9, QUIRK_MF_ENDPOINT }, /* 82576 */
+	{ 0x8086, 0x10e6, 0x10e8, QUIRK_MF_ENDPOINT },
+	{ 0x8086, 0x150a, 0x150a, QUIRK_MF_ENDPOINT },
+	{ 0x8086, 0x150d, 0x150d, QUIRK_MF_ENDPOINT },
+	{ 0x8086, 0x1518, 0x1518, QUIRK_MF_ENDPOINT },
+	{ 0x8086, 0x1526, 0x1526, QUIRK_MF_ENDPOINT },
+	{ 0x8086, 0x10a7, 0x10a7, QUIRK_MF_ENDPOINT }, /* 82575 */
+	{ 0x8086, 0x10a9, 0x10a9, QUIRK_MF_ENDPOINT },
+	{ 0x8086, 0x10d6, 0x10d6, QUIRK_MF_ENDPOINT },
+	{ 0x8086, 0x1521, 0x1524, QUIRK_MF_ENDPOINT }, /* I350 */
+	{ 0x8086, 0x105e, 0x1060, QUIRK_MF_ENDPOINT }, /* 82571 */
+	{ 0x8086, 0x10d9, 0x10d9, QUIRK_MF_ENDPOINT },
+	{ 0x8086, 0x15b7, 0x15b8, QUIRK_MF_ENDPOINT }, /* I219 */
+	{ 0x8086, 0x0000, 0xffff, QUIRK_RCIEP },
+	{ 0x17cb, 0x0400, 0x0401, QUIRK_PORT }, /* QCOM QDF2xxx */
+	{ 0x17cb, 0x0115, 0x0115, QUIRK_PORT }, /* QCOM SA8775P */
+	{ 0x17cb, 0x0111, 0x0111, QUIRK_PORT }, /* QCOM Hamoa */
+	{ 0x17cb, 0x0120, 0x0120, QUIRK_PORT }, /* QCOM Glymur */
+	{ 0x1dbf, 0x0401, 0x0401, QUIRK_PORT }, /* HXT SD4800 */
+	{ 0x8086, 0x3b42, 0x3b51, QUIRK_INTEL_PCH }, /* Ibexpeak */
+	{ 0x8086, 0x1c10, 0x1c1f, QUIRK_INTEL_PCH }, /* Cougarpoint */
+	{ 0x8086, 0x1e10, 0x1e1f, QUIRK_INTEL_PCH }, /* Pantherpoint */
+	{ 0x8086, 0x8c10, 0x8c1f, QUIRK_INTEL_PCH }, /* Lynxpoint-H */
+	{ 0x8086, 0x9c10, 0x9c1b, QUIRK_INTEL_PCH }, /* Lynxpoint-LP */
+	{ 0x8086, 0x9c90, 0x9c9b, QUIRK_INTEL_PCH }, /* Wildcat */
+	{ 0x8086, 0x1d10, 0x1d10, QUIRK_INTEL_PCH }, /* Patsburg (X79): even IDs only */
+	{ 0x8086, 0x1d12, 0x1d12, QUIRK_INTEL_PCH },
+	{ 0x8086, 0x1d14, 0x1d14, QUIRK_INTEL_PCH },
+	{ 0x8086, 0x1d16, 0x1d16, QUIRK_INTEL_PCH },
+	{ 0x8086, 0x1d18, 0x1d18, QUIRK_INTEL_PCH },
+	{ 0x8086, 0x1d1a, 0x1d1a, QUIRK_INTEL_PCH },
+	{ 0x8086, 0x1d1c, 0x1d1c, QUIRK_INTEL_PCH },
+	{ 0x8086, 0x1d1e, 0x1d1e, QUIRK_INTEL_PCH },
+	{ 0x8086, 0x8d10, 0x8d1e, QUIRK_INTEL_PCH }, /* Wellsburg (X99) */
+	{ 0x8086, 0x8c90, 0x8c90, QUIRK_INTEL_PCH }, /* Lynx Point (9 series): even IDs only */
+	{ 0x8086, 0x8c92, 0x8c92, QUIRK_INTEL_PCH },
+	{ 0x8086, 0x8c94, 0x8c94, QUIRK_INTEL_PCH },
+	{ 0x8086, 0x8c96, 0x8c96, QUIRK_INTEL_PCH },
+	{ 0x8086, 0x8c98, 0x8c98, QUIRK_INTEL_PCH },
+	{ 0x8086, 0x8c9a, 0x8c9a, QUIRK_INTEL_PCH },
+	{ 0x8086, 0x8c9c, 0x8c9c, QUIRK_INTEL_PCH },
+	{ 0x8086, 0x8c9e, 0x8c9e, QUIRK_INTEL_PCH },
+	{ 0x8086, 0xa110, 0xa11f, QUIRK_INTEL_SPT }, /* Sunrise Point-H */
+	{ 0x8086, 0xa167, 0xa16a, QUIRK_INTEL_SPT },
+	{ 0x8086, 0xa290, 0xa29f, QUIRK_INTEL_SPT }, /* Union Point */
+	{ 0x8086, 0xa2e7, 0xa2ee, QUIRK_INTEL_SPT },
+	{ 0x8086, 0x9d10, 0x9d1b, QUIRK_INTEL_SPT }, /* 7th and 8th generation mobile */
+	{ 0x19a2, 0x0710, 0x0710, QUIRK_MF_ENDPOINT }, /* Emulex BE3-R */
+	{ 0x10df, 0x0720, 0x0720, QUIRK_MF_ENDPOINT }, /* Emulex Skyhawk-R */
+	{ 0x177d, 0xa026, 0xa026, QUIRK_MF_ENDPOINT }, /* Cavium */
+	{ 0x177d, 0xa059, 0xa060, QUIRK_MF_ENDPOINT },
+	{ 0x10e8, 0xe004, 0xe004, QUIRK_PORT }, /* APM X-Gene */
+	{ 0x1def, 0xe005, 0xe00c, QUIRK_PORT }, /* Ampere */
+	{ 0x14e4, 0x16d7, 0x16d7, QUIRK_MF_ENDPOINT }, /* Broadcom */
+	{ 0x14e4, 0x1750, 0x1752, QUIRK_MF_ENDPOINT },
+	{ 0x14e4, 0x1760, 0x1763, QUIRK_MF_ENDPOINT },
+	{ 0x14e4, 0xd714, 0xd714, QUIRK_PORT }, /* Broadcom iProc PAXB */
+	{ 0x0014, 0x3c09, 0x3c09, QUIRK_PORT }, /* Loongson */
+	{ 0x0014, 0x3c19, 0x3c19, QUIRK_PORT },
+	{ 0x0014, 0x3c29, 0x3c29, QUIRK_PORT },
+	{ 0x0014, 0x7a09, 0x7a09, QUIRK_PORT },
+	{ 0x0014, 0x7a19, 0x7a19, QUIRK_PORT },
+	{ 0x0014, 0x7a29, 0x7a29, QUIRK_PORT },
+	{ 0x0014, 0x7a39, 0x7a39, QUIRK_PORT },
+	{ 0x0014, 0x7a49, 0x7a49, QUIRK_PORT },
+	{ 0x0014, 0x7a59, 0x7a59, QUIRK_PORT },
+	{ 0x0014, 0x7a69, 0x7a69, QUIRK_PORT },
+	{ 0x1c36, 0x0031, 0x0031, QUIRK_PORT }, /* Amazon Annapurna Labs */
+	{ 0x1d17, 0x3038, 0x3038, QUIRK_MF_ENDPOINT }, /* Zhaoxin */
+	{ 0x1d17, 0x3104, 0x3104, QUIRK_MF_ENDPOINT },
+	{ 0x1d17, 0x9083, 0x9083, QUIRK_MF_ENDPOINT },
+	{ 0x1957, 0x8d80, 0x8d83, QUIRK_PORT }, /* NXP LX2xx0 */
+	{ 0x1957, 0x8da0, 0x8da1, QUIRK_PORT },
+	{ 0x1957, 0x8d90, 0x8d93, QUIRK_PORT },
+	{ 0x1957, 0x8db0, 0x8db1, QUIRK_PORT },
+	{ 0x1957, 0x8d88, 0x8d8b, QUIRK_PORT }, /* NXP LX2xx2 */
+	{ 0x1957, 0x8da8, 0x8da9, QUIRK_PORT },
+	{ 0x1957, 0x8d98, 0x8d9b, QUIRK_PORT },
+	{ 0x1957, 0x8db8, 0x8db9, QUIRK_PORT },
+	{ 0x1d17, 0x0710, 0x071e, QUIRK_PORT_DSP }, /* Zhaoxin root and downstream ports */
+	{ 0x1d17, 0x0721, 0x0721, QUIRK_PORT_DSP },
+	{ 0x1d17, 0x0723, 0x0752, QUIRK_PORT_DSP },
+	{ 0x8088, 0x0100, 0x010f, QUIRK_MF_ENDPOINT }, /* Wangxun NICs */
+	{ 0x8088, 0x1001, 0x1001, QUIRK_MF_ENDPOINT },
+	{ 0x8088, 0x2001, 0x2001, QUIRK_MF_ENDPOINT },
+	{ 0x8088, 0x5010, 0x5010, QUIRK_MF_ENDPOINT },
+	{ 0x8088, 0x5025, 0x5025, QUIRK_MF_ENDPOINT },
+	{ 0x8088, 0x5040, 0x5040, QUIRK_MF_ENDPOINT },
+	{ 0x8088, 0x5110, 0x5110, QUIRK_MF_ENDPOINT },
+	{ 0x8088, 0x5125, 0x5125, QUIRK_MF_ENDPOINT },
+	{ 0x8088, 0x5140, 0x5140, QUIRK_MF_ENDPOINT },
+};
+
+/* The quirk the kernel applies to dev, as pci_dev_specific_acs_enabled() finds it, or NULL. */
+static const struct acs_quirk *acs_quirk_of(const struct iopass_dev *dev, const struct dev_caps *c)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(acs_quirks); i++) {
+		const struct acs_quirk *q = &acs_quirks[i];
+
+		if (q->vendor != dev->vendor || dev->device < q->lo || dev->device > q->hi)
+			continue;
+		/* the quirk functions that look at the port type answer -ENOTTY for others */
+		if ((q->kind == QUIRK_PORT || q->kind == QUIRK_INTEL_PCH || q->kind == QUIRK_INTEL_SPT) &&
+		    c->pcie_type != PCI_EXP_TYPE_ROOT_PORT)
+			continue;
+		if (q->kind == QUIRK_PORT_DSP && c->pcie_type != PCI_EXP_TYPE_ROOT_PORT &&
+		    c->pcie_type != PCI_EXP_TYPE_DOWNSTREAM)
+			continue;
+		if (q->kind == QUIRK_RCIEP && c->pcie_type != PCI_EXP_TYPE_RC_END_)
+			continue;
+		if (q->kind == QUIRK_INTEL_SPT && !c->acs)
+			continue;
+		return q;
+	}
+	return NULL;
+}
+
+/*
+ * The ACS controls required of dev (ACS_REQUIRED) that it does not enforce, as
+ * pci_acs_flags_enabled() counts them: only what its capability offers is
+ * required ("features missing from the capability field can be assumed as
+ * hard-wired enabled"). 0: it isolates. *quirk: the kernel quirk that decided.
+ */
+static uint16_t acs_missing(const struct iopass_dev *dev, const struct dev_caps *c,
+			    const struct acs_quirk **quirk)
+{
+	const struct acs_quirk *q = acs_quirk_of(dev, c);
+	uint16_t ctrl = c->acs_ctrl;
+
+	*quirk = q;
+	if (q && q->kind != QUIRK_INTEL_SPT)
+		return 0; /* the quirk provides SV/RR/CR/UF (the PCH one once its workaround ran) */
+	if (!c->acs)
+		return ACS_REQUIRED;
+	if (q)
+		ctrl = c->acs_ctrl_dword; /* Sunrise Point: the control is the dword at +8 */
+	return (uint16_t)(ACS_REQUIRED & (c->acs_cap | PCI_ACS_CTRL_EGRESS) & ~ctrl);
+}
 
 static bool in_set(const struct iopass_dev *d, struct iopass_dev *const *set, size_t n)
 {
@@ -460,6 +642,8 @@ static const char *port_kind(const struct dev_caps *c)
 		return "switch upstream port";
 	case PCI_EXP_TYPE_PCI_BRIDGE:
 		return "PCIe-to-PCI bridge";
+	case PCI_EXP_TYPE_PCIE_BRIDGE_:
+		return "PCI/PCI-X-to-PCIe bridge";
 	case -1:
 		return "conventional PCI bridge";
 	default:
@@ -484,14 +668,18 @@ static void acs_missing_names(uint16_t missing, char *buf, size_t size)
 
 /*
  * Why is the group shared? The kernel joins a device to the group of the
- * first upstream bridge that cannot isolate it (no ACS, ACS controls off, or
- * a bridge to conventional PCI), and joins the functions of a multifunction
- * device that lacks ACS. Report the first such cause, as the kernel sees it.
+ * first upstream bridge that cannot isolate it (pci_device_group() in
+ * drivers/iommu/iommu.c: a bridge to conventional PCI or PCI-X aliases DMA, a
+ * root or downstream port without the required ACS, by pci_acs_enabled() and
+ * its quirks), and joins the functions of a multifunction device that lacks
+ * ACS. Report the first such cause, as the kernel sees it.
  */
 static void explain_group(const struct iopass_devlist *list, struct iopass_dev *dev,
 			  struct iopass_report *r, const char *others)
 {
 	const struct dev_caps *c = dev_get_caps(dev);
+	const struct acs_quirk *q = NULL;
+	const struct iopass_dev *pch = NULL;
 	struct iopass_dev *p;
 	char bits[32];
 	bool mf_peer = false;
@@ -502,7 +690,8 @@ static void explain_group(const struct iopass_devlist *list, struct iopass_dev *
 	for (size_t i = 0; i < nslot; i++)
 		if (slot[i] != dev && slot[i]->group == dev->group)
 			mf_peer = true;
-	if (mf_peer && c && c->caps_ok && (!c->acs || (c->acs_ctrl & ACS_REQUIRED) != ACS_REQUIRED)) {
+	/* pci_acs_enabled(): a conventional PCI function never isolates; a PCIe one as ACS says */
+	if (mf_peer && c && c->caps_ok && (c->pcie_type < 0 || acs_missing(dev, c, &q))) {
 		report_add(r, IOPASS_LEVEL_INFO, "multifunction-no-acs",
 			   "shares group %d with %s: the functions of this device have no ACS, so the "
 			   "kernel cannot isolate them from each other", dev->group, others);
@@ -511,6 +700,7 @@ static void explain_group(const struct iopass_devlist *list, struct iopass_dev *
 	}
 	for (p = iopass_dev_get_parent(dev, list); p; p = iopass_dev_get_parent(p, list)) {
 		const struct dev_caps *pc = dev_get_caps(p);
+		uint16_t missing;
 
 		if (!pc || !pc->caps_ok) {
 			report_add(r, IOPASS_LEVEL_INFO, "group-shared",
@@ -518,7 +708,8 @@ static void explain_group(const struct iopass_devlist *list, struct iopass_dev *
 				   "read to say why (run as root)", dev->group, others, p->bdf);
 			return;
 		}
-		if (pc->pcie_type == -1 || pc->pcie_type == PCI_EXP_TYPE_PCI_BRIDGE) {
+		if (pc->pcie_type == -1 || pc->pcie_type == PCI_EXP_TYPE_PCI_BRIDGE ||
+		    pc->pcie_type == PCI_EXP_TYPE_PCIE_BRIDGE_) {
 			report_add(r, IOPASS_LEVEL_INFO, "pci-bridge",
 				   "shares group %d with %s because %s %s cannot isolate its children",
 				   dev->group, others, port_kind(pc), p->bdf);
@@ -527,6 +718,12 @@ static void explain_group(const struct iopass_devlist *list, struct iopass_dev *
 		}
 		if (pc->pcie_type != PCI_EXP_TYPE_ROOT_PORT && pc->pcie_type != PCI_EXP_TYPE_DOWNSTREAM)
 			continue;
+		missing = acs_missing(p, pc, &q);
+		if (!missing) {
+			if (q && q->kind == QUIRK_INTEL_PCH)
+				pch = p;
+			continue;
+		}
 		if (!pc->acs) {
 			report_add(r, IOPASS_LEVEL_INFO, "no-acs",
 				   "shares group %d with %s because %s %s has no ACS capability",
@@ -535,17 +732,25 @@ static void explain_group(const struct iopass_devlist *list, struct iopass_dev *
 				       "CPU's root ports, not the chipset's)");
 			return;
 		}
-		if ((pc->acs_ctrl & ACS_REQUIRED) != ACS_REQUIRED) {
-			acs_missing_names(ACS_REQUIRED & ~pc->acs_ctrl, bits, sizeof(bits));
-			report_add(r, IOPASS_LEVEL_INFO, "acs-disabled",
-				   "shares group %d with %s because %s %s has ACS with %s off",
-				   dev->group, others, port_kind(pc), p->bdf, bits);
-			report_hint(r, "the firmware left ACS controls off; check the firmware setup "
-				       "for ACS or PCIe isolation options");
-			return;
-		}
+		acs_missing_names(missing, bits, sizeof(bits));
+		report_add(r, IOPASS_LEVEL_INFO, "acs-disabled",
+			   "shares group %d with %s because %s %s has ACS with %s off",
+			   dev->group, others, port_kind(pc), p->bdf, bits);
+		/* pci_std_enable_acs() turns on every control the capability offers once an IOMMU asks */
+		report_hint(r, "the kernel enables every ACS control a port offers when the IOMMU is "
+			       "on: check that it is, and that the command line has no "
+			       "pci=disable_acs_redir= or pci=config_acs= for this port");
+		return;
 	}
-	if (!mf_peer)
+	if (mf_peer)
+		return;
+	if (pch)
+		report_add(r, IOPASS_LEVEL_INFO, "group-shared",
+			   "shares group %d with %s; root port %s has no ACS capability but isolates "
+			   "through the kernel's Intel PCH workaround, unless the kernel log says "
+			   "\"Failed to enable Intel PCH ACS quirk\" (then it joins them)",
+			   dev->group, others, pch->bdf);
+	else
 		report_add(r, IOPASS_LEVEL_INFO, "group-shared",
 			   "shares group %d with %s; no bridge without ACS found on the path (a DMA "
 			   "alias or a platform quirk joins them)", dev->group, others);

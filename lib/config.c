@@ -113,6 +113,8 @@ static void caps_from_libpci(struct iopass_ctx *ctx, struct iopass_dev *dev, str
 		c->acs = true;
 		c->acs_cap = pci_read_word(pd, (int)cap->addr + PCI_ACS_CAP);
 		c->acs_ctrl = pci_read_word(pd, (int)cap->addr + PCI_ACS_CTRL);
+		/* where Intel's Sunrise Point family keeps its control (quirks.c INTEL_SPT_ACS_CTRL) */
+		c->acs_ctrl_dword = pci_read_word(pd, (int)cap->addr + PCI_ACS_CAP + 4);
 	}
 	c->caps_ok = true;
 out:

@@ -67,6 +67,7 @@ struct dev_caps {
 	bool pm, pm_no_soft_reset;
 	bool acs;
 	uint16_t acs_cap, acs_ctrl;
+	uint16_t acs_ctrl_dword; /* the low half of the dword at ACS + 8 (Intel SPT PCH's control) */
 };
 
 struct iopass_dev {

@@ -330,7 +330,8 @@ static void write_config(struct fx *fx, const char *dir, const struct fx_dev *d)
 {
 	static const uint8_t pcie_types[] = { [FX_PCIE_ENDPOINT] = 0x0, [FX_PCIE_ROOT_PORT] = 0x4,
 					      [FX_PCIE_UPSTREAM] = 0x5, [FX_PCIE_DOWNSTREAM] = 0x6,
-					      [FX_PCIE_PCI_BRIDGE] = 0x7, [FX_PCIE_RCIEP] = 0x9 };
+					      [FX_PCIE_PCI_BRIDGE] = 0x7, [FX_PCIE_RCIEP] = 0x9,
+					      [FX_PCIE_PCIX_BRIDGE] = 0x8 };
 	uint8_t cfg[4096] = { 0 };
 	bool bridge = (d->class >> 8) == 0x0604 || (d->class >> 8) == 0x0609;
 	int len = d->config_len ? d->config_len : d->pcie ? 4096 : 256;
@@ -361,8 +362,9 @@ static void write_config(struct fx *fx, const char *dir, const struct fx_dev *d)
 		put32(cfg, 0x54, d->flr ? 0x10000000u : 0);
 		if (d->acs) {
 			put32(cfg, 0x100, 0x000d | 1u << 16); /* ACS, version 1, last */
-			put16(cfg, 0x104, FX_ACS_ALL);
+			put16(cfg, 0x104, d->acs_cap ? d->acs_cap : FX_ACS_ALL);
 			put16(cfg, 0x106, d->acs_ctrl);
+			put32(cfg, 0x108, d->acs_ctrl_at8);
 		}
 	}
 	if (asprintf(&path, "%s/config", dir) < 0)

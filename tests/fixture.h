@@ -30,6 +30,8 @@ struct fx_dev {
 	int pcie;            /* FX_PCIE_*: a PCIe capability of that port type; 0: conventional PCI */
 	bool acs;            /* an ACS extended capability ... */
 	uint16_t acs_ctrl;   /* ... with these control bits (FX_ACS_ALL: SV, RR, CR, UF) */
+	uint16_t acs_cap;    /* ... offering these (0: FX_ACS_ALL) */
+	uint16_t acs_ctrl_at8; /* ... and this at ACS + 8, where Intel's Sunrise Point keeps it */
 	bool flr;            /* DevCap FLR */
 	bool no_soft_reset;  /* PM NoSoftRst: no PM reset */
 	const char *reset_method; /* the reset_method attribute; NULL: none (kernel < 5.15) */
@@ -46,6 +48,7 @@ enum {
 	FX_PCIE_DOWNSTREAM,
 	FX_PCIE_PCI_BRIDGE, /* PCIe-to-PCI */
 	FX_PCIE_RCIEP,      /* root complex integrated endpoint */
+	FX_PCIE_PCIX_BRIDGE, /* PCI/PCI-X-to-PCIe (reverse) */
 };
 #define FX_ACS_ALL 0x001d /* SV | RR | CR | UF */
 

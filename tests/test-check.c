@@ -71,6 +71,14 @@ static const char *finding(const struct iopass_report *r, const char *code)
 	return NULL;
 }
 
+static const char *hint_of(const struct iopass_report *r, const char *code)
+{
+	for (size_t i = 0; i < iopass_report_count(r); i++)
+		if (strcmp(iopass_report_code(r, i), code) == 0)
+			return iopass_report_hint(r, i) ? iopass_report_hint(r, i) : "";
+	return "";
+}
+
 static void dump(const struct iopass_report *r)
 {
 	for (size_t i = 0; i < iopass_report_count(r); i++)
@@ -1088,6 +1096,118 @@ static struct fx *fx_switch(void)
 	return fx;
 }
 
+/*
+ * Ports the kernel's ACS quirks and rules treat otherwise than a plain reading of
+ * their ACS capability: a Sunrise Point PCH root port (ACS control at +8), a
+ * Wellsburg (X99) PCH root port without ACS, a port whose ACS offers no Upstream
+ * Forwarding, a PCI-X-to-PCIe bridge, and an I350 whose functions have no ACS.
+ */
+static struct fx *fx_acs_quirks(void)
+{
+	struct fx *fx = fx_workstation();
+
+	/* Skylake desktop: a GPU behind PCH root port #1 (8086:a110); the control reads 0 at +6 */
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:1c.4", .vendor = 0x8086, .device = 0xa114, .class = 0x060400,
+			   .driver = "pcieport", .group = 50, .pcie = FX_PCIE_ROOT_PORT, .acs = true,
+			   .acs_ctrl = 0, .acs_ctrl_at8 = FX_ACS_ALL));
+	fx_add(fx, &FX_DEV(.bdf = "0000:0c:00.0", .vendor = 0x10de, .device = 0x1c82, .class = 0x030000,
+			   .parent = "0000:00:1c.4", .group = 50, .pcie = FX_PCIE_ENDPOINT,
+			   .multifunction = true, .acs = false));
+	fx_add(fx, &FX_DEV(.bdf = "0000:0c:00.1", .vendor = 0x10de, .device = 0x0fb9, .class = 0x040300,
+			   .parent = "0000:00:1c.4", .group = 50, .pcie = FX_PCIE_ENDPOINT,
+			   .multifunction = true));
+	/* the same board's Sunrise Point port with its ACS really off */
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:1c.5", .vendor = 0x8086, .device = 0xa115, .class = 0x060400,
+			   .driver = "pcieport", .group = 51, .pcie = FX_PCIE_ROOT_PORT, .acs = true,
+			   .acs_ctrl = FX_ACS_ALL, .acs_ctrl_at8 = 0));
+	fx_add(fx, &FX_DEV(.bdf = "0000:0d:00.0", .vendor = 0x8086, .device = 0x1539, .class = 0x020000,
+			   .parent = "0000:00:1c.5", .group = 51, .pcie = FX_PCIE_ENDPOINT));
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:1c.6", .vendor = 0x8086, .device = 0x1901, .class = 0x088000,
+			   .group = 51, .pcie = FX_PCIE_RCIEP));
+	/* X99: a NIC behind a Wellsburg PCH root port (8086:8d10), no ACS capability */
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:1c.0", .vendor = 0x8086, .device = 0x8d10, .class = 0x060400,
+			   .driver = "pcieport", .group = 52, .pcie = FX_PCIE_ROOT_PORT));
+	fx_add(fx, &FX_DEV(.bdf = "0000:0e:00.0", .vendor = 0x8086, .device = 0x1533, .class = 0x020000,
+			   .parent = "0000:00:1c.0", .group = 52, .pcie = FX_PCIE_ENDPOINT));
+	/* a downstream port whose ACS offers SV, RR and CR only, all on: it isolates */
+	fx_add(fx, &FX_DEV(.bdf = "0000:0f:00.0", .vendor = 0x1b21, .device = 0x2824, .class = 0x060400,
+			   .parent = "0000:00:1c.0", .driver = "pcieport", .group = 52,
+			   .pcie = FX_PCIE_DOWNSTREAM, .acs = true, .acs_cap = 0x000d, .acs_ctrl = 0x000d));
+	fx_add(fx, &FX_DEV(.bdf = "0000:10:00.0", .vendor = 0x1b21, .device = 0x2142, .class = 0x0c0330,
+			   .parent = "0000:0f:00.0", .group = 52, .pcie = FX_PCIE_ENDPOINT));
+	/* a PCI-X card behind a reverse (PCI-X-to-PCIe) bridge: the bridge aliases DMA */
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:1e.0", .vendor = 0x8086, .device = 0x1901, .class = 0x060400,
+			   .driver = "pcieport", .group = 53, .pcie = FX_PCIE_ROOT_PORT, .acs = true,
+			   .acs_ctrl = FX_ACS_ALL));
+	fx_add(fx, &FX_DEV(.bdf = "0000:11:00.0", .vendor = 0x10e3, .device = 0x8114, .class = 0x060400,
+			   .parent = "0000:00:1e.0", .group = 54, .pcie = FX_PCIE_PCIX_BRIDGE));
+	fx_add(fx, &FX_DEV(.bdf = "0000:12:00.0", .vendor = 0x1000, .device = 0x0030, .class = 0x010000,
+			   .parent = "0000:11:00.0", .group = 54));
+	fx_add(fx, &FX_DEV(.bdf = "0000:12:01.0", .vendor = 0x1000, .device = 0x0030, .class = 0x010000,
+			   .parent = "0000:11:00.0", .group = 54));
+	/* an I350 whose functions share a group for another reason (its port has no ACS) */
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:1f.6", .vendor = 0x8086, .device = 0x1901, .class = 0x060400,
+			   .driver = "pcieport", .group = 55, .pcie = FX_PCIE_ROOT_PORT));
+	fx_add(fx, &FX_DEV(.bdf = "0000:13:00.0", .vendor = 0x8086, .device = 0x1521, .class = 0x020000,
+			   .parent = "0000:00:1f.6", .group = 55, .pcie = FX_PCIE_ENDPOINT,
+			   .multifunction = true));
+	fx_add(fx, &FX_DEV(.bdf = "0000:13:00.1", .vendor = 0x8086, .device = 0x1521, .class = 0x020000,
+			   .parent = "0000:00:1f.6", .group = 55, .pcie = FX_PCIE_ENDPOINT,
+			   .multifunction = true));
+	return fx;
+}
+
+static void test_acs_quirks(void **state)
+{
+	struct env e;
+	struct iopass_report *r;
+
+	(void)state;
+	env_open(&e, fx_acs_quirks());
+	/* Sunrise Point: its control at +8 is on; only the GPU's own functions join it */
+	r = CHECK(&e, "0000:0c:00.0");
+	assert_no_finding(r, "acs-disabled");
+	assert_finding(r, "multifunction-no-acs", NULL);
+	iopass_report_free(r);
+
+	/* Sunrise Point with the control at +8 off: that is what counts, not +6 */
+	r = CHECK(&e, "0000:0d:00.0");
+	assert_finding(r, "acs-disabled",
+		       "shares group 51 with bridge 0000:00:1c.5 (pcieport), 0000:00:1c.6 (no driver) "
+		       "because root port 0000:00:1c.5 has ACS with SV/RR/CR/UF off");
+	assert_non_null(strstr(hint_of(r, "acs-disabled"), "pci=disable_acs_redir="));
+	assert_null(strstr(hint_of(r, "acs-disabled"), "firmware"));
+	iopass_report_free(r);
+
+	/* Wellsburg PCH root port: no ACS capability, but the kernel's quirk isolates it */
+	r = CHECK(&e, "0000:0e:00.0");
+	assert_no_finding(r, "no-acs");
+	assert_finding(r, "group-shared", NULL);
+	assert_non_null(strstr(finding(r, "group-shared"), "root port 0000:00:1c.0 has no ACS capability "
+							    "but isolates through the kernel's Intel PCH "
+							    "workaround"));
+	iopass_report_free(r);
+
+	/* no Upstream Forwarding in the capability: not required, so not "UF off" */
+	r = CHECK(&e, "0000:10:00.0");
+	assert_no_finding(r, "acs-disabled");
+	iopass_report_free(r);
+
+	/* a PCI-X-to-PCIe bridge aliases DMA like a PCIe-to-PCI one */
+	r = CHECK(&e, "0000:12:00.0");
+	assert_finding(r, "pci-bridge",
+		       "shares group 54 with bridge 0000:11:00.0 (no driver), 0000:12:01.0 (no driver) "
+		       "because PCI/PCI-X-to-PCIe bridge 0000:11:00.0 cannot isolate its children");
+	iopass_report_free(r);
+
+	/* I350: the kernel knows its functions do not talk to each other; the port is the cause */
+	r = CHECK(&e, "0000:13:00.0");
+	assert_no_finding(r, "multifunction-no-acs");
+	assert_finding(r, "no-acs", NULL);
+	iopass_report_free(r);
+	env_close(&e);
+}
+
 static void test_acs_walk(void **state)
 {
 	struct env e;
@@ -1365,6 +1485,7 @@ int main(void)
 		cmocka_unit_test(test_console_fb),
 		cmocka_unit_test(test_virtio),
 		cmocka_unit_test(test_acs_walk),
+		cmocka_unit_test(test_acs_quirks),
 		cmocka_unit_test(test_reset_rules),
 		cmocka_unit_test(test_cli),
 		cmocka_unit_test(test_cli_escapes),
