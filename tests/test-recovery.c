@@ -365,7 +365,7 @@ static void test_lock_race(void **state)
 		_exit(r1.status);
 	}
 	/* the first run holds the lock once its first kernel write is logged */
-	for (int i = 0; i < 500 && !fx_exists(s.fx, "sim.log"); i++)
+	for (int i = 0; i < 3000 && !fx_exists(s.fx, "sim.log"); i++)
 		usleep(10 * 1000);
 	assert_true(fx_exists(s.fx, "sim.log"));
 	s.env_delay[0] = '\0';
