@@ -690,8 +690,15 @@ static void explain_group(const struct iopass_devlist *list, struct iopass_dev *
 	for (size_t i = 0; i < nslot; i++)
 		if (slot[i] != dev && slot[i]->group == dev->group)
 			mf_peer = true;
+	if (!c || !c->caps_ok) {
+		/* 64 bytes of config (not root): no capability to judge by, on any bus */
+		report_add(r, IOPASS_LEVEL_INFO, "group-shared",
+			   "shares group %d with %s; the config space of %s could not be read to say "
+			   "why (run as root)", dev->group, others, dev->bdf);
+		return;
+	}
 	/* pci_acs_enabled(): a conventional PCI function never isolates; a PCIe one as ACS says */
-	if (mf_peer && c && c->caps_ok && (c->pcie_type < 0 || acs_missing(dev, c, &q))) {
+	if (mf_peer && (c->pcie_type < 0 || acs_missing(dev, c, &q))) {
 		report_add(r, IOPASS_LEVEL_INFO, "multifunction-no-acs",
 			   "shares group %d with %s: the functions of this device have no ACS, so the "
 			   "kernel cannot isolate them from each other", dev->group, others);

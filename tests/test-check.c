@@ -1200,6 +1200,17 @@ static void test_acs_quirks(void **state)
 		       "because PCI/PCI-X-to-PCIe bridge 0000:11:00.0 cannot isolate its children");
 	iopass_report_free(r);
 
+	/* 64 bytes of config (not root) on the root bus: the explanation is unknown, and says so */
+	fx_add(e.fx, &FX_DEV(.bdf = "0000:00:16.0", .vendor = 0x8086, .device = 0xa13a, .class = 0x078000,
+			     .group = 56, .pcie = FX_PCIE_RCIEP, .multifunction = true, .config_len = 64));
+	fx_add(e.fx, &FX_DEV(.bdf = "0000:00:16.3", .vendor = 0x8086, .device = 0xa13d, .class = 0x070002,
+			     .group = 56, .pcie = FX_PCIE_RCIEP, .multifunction = true, .config_len = 64));
+	env_refresh(&e);
+	r = CHECK(&e, "0000:00:16.0");
+	assert_finding(r, "group-shared", "shares group 56 with 0000:00:16.3 (no driver); the config "
+					  "space of 0000:00:16.0 could not be read to say why (run as root)");
+	iopass_report_free(r);
+
 	/* I350: the kernel knows its functions do not talk to each other; the port is the cause */
 	r = CHECK(&e, "0000:13:00.0");
 	assert_no_finding(r, "multifunction-no-acs");
