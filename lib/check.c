@@ -791,12 +791,106 @@ static void report_set_reset(struct iopass_report *r, const struct iopass_dev *d
 		   "them together with a bus reset through the bridge above", why, dev->addr.bus);
 }
 
+/*
+ * The kernel's reset quirks (drivers/pci/quirks.c), for kernels that do not
+ * list reset_method (before 5.15), where iopass derives the method from config
+ * space as pci_init_reset_methods() would: the device-specific methods of
+ * pci_dev_reset_methods[], and the devices whose FLR (quirk_no_flr), PM reset
+ * (quirk_no_pm_reset) or bus reset (quirk_no_bus_reset) must not be used.
+ */
+static bool reset_device_specific(const struct iopass_dev *d, const struct dev_caps *c)
+{
+	static const struct {
+		uint16_t vendor, device;
+	} ids[] = {
+		{ 0x8086, 0x10ed }, /* 82599 SFP VF: reset_intel_82599_sfp_virtfn */
+		{ 0x8086, 0x0156 }, /* Ivy Bridge IGD: reset_ivb_igd */
+		{ 0x8086, 0x0166 },
+		{ 0x8086, 0x0953 }, /* delay_250ms_after_flr */
+		{ 0x8086, 0x0a54 },
+		{ 0x025e, 0xf1ac }, /* Solidigm */
+		{ 0x19e5, 0x375e }, /* Huawei HiNIC VF: reset_hinic_vf_dev */
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(ids); i++)
+		if (d->vendor == ids[i].vendor && d->device == ids[i].device)
+			return true;
+	if (d->vendor == 0x1425 && (d->device & 0xf000) == 0x4000)
+		return true; /* Chelsio T4: reset_chelsio_generic_dev */
+	/* Samsung 0xa804: nvme_disable_and_flr, an NVMe class device with FLR */
+	return d->vendor == 0x144d && d->device == 0xa804 && d->class == 0x010802 && c->flr;
+}
+
+static bool reset_no_flr(const struct iopass_dev *d)
+{
+	return (d->vendor == 0x1022 && (d->device == 0x1487 || d->device == 0x148c ||
+					d->device == 0x149c || d->device == 0x7901)) ||
+	       (d->vendor == 0x8086 && (d->device == 0x1502 || d->device == 0x1503)) ||
+	       (d->vendor == 0x14c3 && d->device == 0x0616);
+}
+
+static bool reset_no_pm(const struct iopass_dev *d, bool root_bus)
+{
+	if (root_bus)
+		return false; /* quirk_no_pm_reset leaves devices on a root bus alone */
+	return (d->vendor == 0x1002 && (d->class >> 8) == 0x0300) ||
+	       (d->vendor == 0x15b3 && (d->device == 0xcb84 || d->device == 0xcf6c ||
+					d->device == 0xcf70 || d->device == 0xcf80));
+}
+
+static bool reset_no_bus(const struct iopass_dev *d)
+{
+	switch (d->vendor) {
+	case 0x10de: /* NVIDIA: 0x2340-0x237f (quirk_nvidia_no_bus_reset), GB10 root ports */
+		return (d->device & 0xffc0) == 0x2340 || d->device == 0x22ce || d->device == 0x22d0;
+	case 0x168c: /* Atheros wireless */
+		return d->device == 0x0030 || d->device == 0x0032 || d->device == 0x0033 ||
+		       d->device == 0x0034 || d->device == 0x003c || d->device == 0x003e;
+	case 0x177d:
+		return d->device == 0xa100;
+	case 0x104c:
+		return d->device == 0xb005;
+	case 0x1b21:
+		return d->device == 0x1164;
+	default:
+		return false;
+	}
+}
+
+/* reset_method names (drivers/pci/pci.c pci_reset_fn_methods[]) and their codes */
+static const struct {
+	const char *method, *code, *what;
+} reset_kinds[] = {
+	{ "device_specific", "reset-device-specific", "a device-specific reset (drivers/pci/quirks.c)" },
+	{ "acpi", "reset-acpi", "the firmware's ACPI _RST method" },
+	{ "flr", "reset-flr", "function level reset (FLR)" },
+	{ "af_flr", "reset-af-flr", "function level reset through the Advanced Features capability" },
+	{ "pm", "reset-pm", "power management reset (D3hot to D0)" },
+	{ "bus", "reset-bus", "secondary bus reset (alone on its bus)" },
+	{ "cxl_bus", "reset-cxl-bus", "CXL bus reset" },
+};
+
+static size_t reset_kind(const char *method)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(reset_kinds); i++)
+		if (streq(method, reset_kinds[i].method))
+			return i;
+	return SIZE_MAX;
+}
+
+/*
+ * Can the device be reset between guests, and how? The kernel uses the first
+ * method of reset_method that works (pci_reset_function()); the finding's code
+ * names that kind (reset-flr, reset-pm, ...).
+ */
 static void check_reset(const struct iopass_devlist *list, struct iopass_dev *dev,
 			struct iopass_dev *const *set, size_t nset, struct iopass_report *r)
 {
-	char path[64 + IOPASS_BDF_MAX], methods[256];
+	char path[64 + IOPASS_BDF_MAX], methods[256], first[32] = "";
 	const struct dev_caps *c;
 	bool alone = true, covered = set_covers_bus(list, dev, set, nset);
+	struct iopass_dev *parent;
+	size_t k;
 	ssize_t n;
 
 	struct iopass_dev *const *bus;
@@ -805,6 +899,8 @@ static void check_reset(const struct iopass_devlist *list, struct iopass_dev *de
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/reset_method", dev->bdf);
 	n = sysfs_read(dev->ctx, path, methods, sizeof(methods));
 	if (n > 0) {
+		sscanf(methods, "%31s", first);
+		k = reset_kind(first);
 		if (streq(methods, "bus") && !alone && covered) {
 			report_set_reset(r, dev, "its only reset is a bus reset");
 		} else if (streq(methods, "bus") && !alone) {
@@ -814,7 +910,8 @@ static void check_reset(const struct iopass_devlist *list, struct iopass_dev *de
 			report_hint(r, "pass the other devices on the bus through too, or expect reset "
 				       "to fail while the host uses them");
 		} else {
-			report_add(r, IOPASS_LEVEL_OK, "reset", "reset methods: %s", methods);
+			report_add(r, IOPASS_LEVEL_OK, k == SIZE_MAX ? "reset-other" : reset_kinds[k].code,
+				   "reset methods: %s (the kernel tries them in this order)", methods);
 		}
 		return;
 	}
@@ -829,24 +926,36 @@ static void check_reset(const struct iopass_devlist *list, struct iopass_dev *de
 			       "vendor reset module (vendor-reset) may help for some GPUs");
 		return;
 	}
-	/* kernels before 5.15 have no reset_method: judge from config space */
+	/* kernels before 5.15 have no reset_method: judge from config space, as the kernel would */
 	c = dev_get_caps(dev);
-	if (dev->physfn || (c && (c->flr || c->af_flr))) {
-		report_add(r, IOPASS_LEVEL_OK, "reset", "function level reset (FLR)");
-	} else if (c && c->pm && !c->pm_no_soft_reset) {
-		report_add(r, IOPASS_LEVEL_OK, "reset", "power management reset (D3hot to D0)");
-	} else if (alone && iopass_dev_get_parent(dev, list)) {
-		report_add(r, IOPASS_LEVEL_OK, "reset", "secondary bus reset (alone on its bus)");
-	} else if (covered && c && c->caps_ok) {
-		report_set_reset(r, dev, "no FLR and no PM reset");
-	} else if (c && c->caps_ok) {
-		report_add(r, IOPASS_LEVEL_WARN, "no-reset",
-			   "no FLR, no PM reset (NoSoftRst set or no PM capability) and not alone on "
-			   "its bus: the device cannot be reset between guests");
-		report_hint(r, "state can leak between VMs and a second VM start may fail");
-	} else {
+	parent = iopass_dev_get_parent(dev, list);
+	if (!c || !c->caps_ok) {
 		report_add(r, IOPASS_LEVEL_INFO, "reset-unknown",
 			   "reset capabilities unknown: config space not readable (run as root)");
+		return;
+	}
+	if (reset_device_specific(dev, c))
+		k = reset_kind("device_specific");
+	else if ((dev->physfn || c->flr) && !reset_no_flr(dev))
+		k = reset_kind("flr");
+	else if (c->af_flr && !reset_no_flr(dev))
+		k = reset_kind("af_flr");
+	else if (c->pm && !c->pm_no_soft_reset && !reset_no_pm(dev, !parent))
+		k = reset_kind("pm");
+	else if (alone && parent && !reset_no_bus(dev))
+		k = reset_kind("bus");
+	else
+		k = SIZE_MAX;
+	if (k != SIZE_MAX) {
+		report_add(r, IOPASS_LEVEL_OK, reset_kinds[k].code, "%s", reset_kinds[k].what);
+	} else if (covered) {
+		report_set_reset(r, dev, "no FLR and no PM reset");
+	} else {
+		report_add(r, IOPASS_LEVEL_WARN, "no-reset",
+			   "no FLR, no PM reset (NoSoftRst set, no PM capability, or a kernel quirk "
+			   "against it) and no bus reset of its own: the device cannot be reset "
+			   "between guests");
+		report_hint(r, "state can leak between VMs and a second VM start may fail");
 	}
 }
 

@@ -328,14 +328,14 @@ static void test_ready_usb_and_vf(void **state)
 	env_open(&e, fx_workstation());
 	r = CHECK(&e, "0000:00:14.0");
 	assert_int_equal(iopass_report_verdict(r), IOPASS_READY);
-	assert_finding(r, "reset", "reset methods: pm");
+	assert_finding(r, "reset-pm", "reset methods: pm (the kernel tries them in this order)");
 	assert_int_equal(iopass_report_worst(r), IOPASS_LEVEL_OK);
 	iopass_report_free(r);
 
 	/* a VF with no reset_method attribute: FLR, as every VF has */
 	r = CHECK(&e, "0000:03:00.3");
 	assert_int_equal(iopass_report_verdict(r), IOPASS_READY);
-	assert_finding(r, "reset", "function level reset (FLR)");
+	assert_finding(r, "reset-flr", "function level reset (FLR)");
 	iopass_report_free(r);
 
 	/* already on vfio-pci: ready, and said so */
@@ -448,7 +448,7 @@ static void test_nvme_lvm_mounted(void **state)
 	env_refresh(&e);
 	r = CHECK(&e, "0000:02:00.0");
 	assert_int_equal(iopass_report_verdict(r), IOPASS_READY);
-	assert_finding(r, "reset", "reset methods: flr bus");
+	assert_finding(r, "reset-flr", "reset methods: flr bus (the kernel tries them in this order)");
 	iopass_report_free(r);
 	env_close(&e);
 }
@@ -1267,6 +1267,59 @@ static void test_acs_walk(void **state)
 	env_close(&e);
 }
 
+/*
+ * On a kernel without reset_method the method comes from config space with the
+ * kernel's reset quirks (drivers/pci/quirks.c): a Samsung PM1725 (device-specific
+ * nvme_disable_and_flr), an AMD function whose FLR is broken (quirk_no_flr), a
+ * Radeon whose PM reset is not used (quirk_no_pm_reset), an NVIDIA GPU that must
+ * not see a bus reset (quirk_nvidia_no_bus_reset).
+ */
+static void test_reset_quirks(void **state)
+{
+	struct fx *fx = fx_workstation();
+	struct env e;
+	struct iopass_report *r;
+
+	(void)state;
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:1d.0", .vendor = 0x8086, .device = 0x1901, .class = 0x060400,
+			   .driver = "pcieport", .group = 60, .pcie = FX_PCIE_ROOT_PORT, .acs = true,
+			   .acs_ctrl = FX_ACS_ALL));
+	fx_add(fx, &FX_DEV(.bdf = "0000:20:00.0", .vendor = 0x144d, .device = 0xa804, .class = 0x010802,
+			   .parent = "0000:00:1d.0", .group = 61, .pcie = FX_PCIE_ENDPOINT, .flr = true));
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:1d.1", .vendor = 0x8086, .device = 0x1901, .class = 0x060400,
+			   .driver = "pcieport", .group = 62, .pcie = FX_PCIE_ROOT_PORT, .acs = true,
+			   .acs_ctrl = FX_ACS_ALL));
+	fx_add(fx, &FX_DEV(.bdf = "0000:21:00.0", .vendor = 0x1022, .device = 0x1487, .class = 0x040300,
+			   .parent = "0000:00:1d.1", .group = 63, .pcie = FX_PCIE_ENDPOINT, .flr = true,
+			   .multifunction = true));
+	fx_add(fx, &FX_DEV(.bdf = "0000:21:00.1", .vendor = 0x1002, .device = 0x67df, .class = 0x030000,
+			   .parent = "0000:00:1d.1", .group = 63, .pcie = FX_PCIE_ENDPOINT,
+			   .multifunction = true));
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:1d.2", .vendor = 0x8086, .device = 0x1901, .class = 0x060400,
+			   .driver = "pcieport", .group = 64, .pcie = FX_PCIE_ROOT_PORT, .acs = true,
+			   .acs_ctrl = FX_ACS_ALL));
+	fx_add(fx, &FX_DEV(.bdf = "0000:22:00.0", .vendor = 0x10de, .device = 0x2342, .class = 0x030200,
+			   .parent = "0000:00:1d.2", .group = 65, .pcie = FX_PCIE_ENDPOINT,
+			   .no_soft_reset = true));
+	env_open(&e, fx);
+	r = CHECK(&e, "0000:20:00.0");
+	assert_finding(r, "reset-device-specific", "a device-specific reset (drivers/pci/quirks.c)");
+	iopass_report_free(r);
+	r = CHECK(&e, "0000:21:00.0");
+	assert_no_finding(r, "reset-flr");
+	assert_finding(r, "reset-pm", NULL);
+	iopass_report_free(r);
+	r = CHECK(&e, "0000:21:00.1");
+	assert_no_finding(r, "reset-pm");
+	assert_finding(r, "no-reset", NULL);
+	iopass_report_free(r);
+	r = CHECK(&e, "0000:22:00.0");
+	assert_no_finding(r, "reset-bus");
+	assert_finding(r, "no-reset", NULL);
+	iopass_report_free(r);
+	env_close(&e);
+}
+
 static void test_reset_rules(void **state)
 {
 	struct fx *fx = fx_workstation();
@@ -1286,12 +1339,12 @@ static void test_reset_rules(void **state)
 	env_open(&e, fx);
 	r = CHECK(&e, "0000:0c:00.0");
 	assert_finding(r, "no-reset",
-		       "no FLR, no PM reset (NoSoftRst set or no PM capability) and not alone on its "
-		       "bus: the device cannot be reset between guests");
+		       "no FLR, no PM reset (NoSoftRst set, no PM capability, or a kernel quirk against "
+		       "it) and no bus reset of its own: the device cannot be reset between guests");
 	assert_int_equal(iopass_report_verdict(r), IOPASS_READY); /* a warning, not a blocker */
 	iopass_report_free(r);
 	r = CHECK(&e, "0000:0c:01.0");
-	assert_finding(r, "reset", "power management reset (D3hot to D0)");
+	assert_finding(r, "reset-pm", "power management reset (D3hot to D0)");
 	iopass_report_free(r);
 	r = CHECK(&e, "0000:0d:00.0");
 	assert_finding(r, "no-reset", "reset_method is empty: the device cannot be reset between guests");
@@ -1497,6 +1550,7 @@ int main(void)
 		cmocka_unit_test(test_virtio),
 		cmocka_unit_test(test_acs_walk),
 		cmocka_unit_test(test_acs_quirks),
+		cmocka_unit_test(test_reset_quirks),
 		cmocka_unit_test(test_reset_rules),
 		cmocka_unit_test(test_cli),
 		cmocka_unit_test(test_cli_escapes),
