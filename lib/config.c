@@ -178,10 +178,20 @@ const struct dev_caps *dev_get_caps(struct iopass_dev *dev)
 bool iopass_dev_is_endpoint(const struct iopass_dev *cdev)
 {
 	struct iopass_dev *dev = (struct iopass_dev *)cdev; /* lazily filled cache */
-	const struct dev_caps *c = caps_read(dev, false);
+	const struct dev_caps *c;
 
+	if ((dev->flags & (DEV_BRIDGE_KNOWN | DEV_BRIDGE_HEADER)) ||
+	    ((dev->flags & DEV_BRIDGE_PROBED) && dev->ctx->bridge_attrs_seen))
+		return !iopass_dev_is_bridge(dev); /* the kernel said */
+	c = caps_read(dev, false);
 	if (c && c->header_ok)
 		return c->header_type == 0;
 	/* no config: judge by class, as a bridge has header type 1 */
 	return !iopass_dev_is_bridge(dev);
+}
+
+/* The header type was read from config space already (no new read). */
+bool dev_header_known(const struct iopass_dev *dev)
+{
+	return dev->caps && dev->caps->header_ok;
 }

@@ -325,6 +325,18 @@ static int dev_read(struct iopass_ctx *ctx, const struct iopass_addr *addr,
 		return r;
 	}
 	dev_read_ids(dev, dfd);
+	/*
+	 * A bridge as the kernel counts one (pci_is_bridge(): the header type): the
+	 * kernel gives exactly those secondary_bus_number (pci_bridge_attrs_are_visible()
+	 * in drivers/pci/pci-sysfs.c). Looked for on class 06 (bridge) devices only.
+	 */
+	if ((dev->flags & DEV_HAVE_CLASS) && (dev->class >> 16) == 0x06) {
+		dev->flags |= DEV_BRIDGE_PROBED;
+		if (sysfs_exists_at(dfd, "secondary_bus_number") == 0) {
+			dev->flags |= DEV_BRIDGE_HEADER;
+			ctx->bridge_attrs_seen = true;
+		}
+	}
 	dev_read_driver(dev, dfd);
 	dev_read_group(dev, dfd, "iommu_group");
 	dev_read_sriov(dev, dfd);
@@ -745,12 +757,21 @@ int iopass_dev_get_sriov_totalvfs(const struct iopass_dev *dev)
 	return dev->totalvfs;
 }
 
+/*
+ * One rule for "a bridge", in list and check alike: the header type, as the
+ * kernel shows it (secondary_bus_number), or from config space; the class only
+ * where neither can be read.
+ */
 bool iopass_dev_is_bridge(const struct iopass_dev *dev)
 {
 	uint32_t cls = dev->class >> 8;
 
-	if (dev->flags & DEV_BRIDGE_KNOWN)
+	if (dev->flags & (DEV_BRIDGE_KNOWN | DEV_BRIDGE_HEADER))
 		return true;
+	if ((dev->flags & DEV_BRIDGE_PROBED) && dev->ctx->bridge_attrs_seen)
+		return false; /* the kernel shows bus numbers, and none for this one */
+	if (dev_header_known(dev))
+		return !iopass_dev_is_endpoint(dev);
 	/* PCI-to-PCI (incl. root and downstream ports), semi-transparent, CardBus */
 	return (dev->flags & DEV_HAVE_CLASS) && (cls == 0x0604 || cls == 0x0609 || cls == 0x0607);
 }

@@ -24,6 +24,7 @@ struct iopass_ctx {
 	struct pci_access *pacc; /* names only; created on first lookup */
 	struct name_cache *names; /* names.c: one lookup per ID, shared by every device */
 	bool names_failed;
+	bool bridge_attrs_seen; /* a device had secondary_bus_number: the kernel shows them */
 	struct pci_access *cfg_pacc; /* config space; created on first use */
 	bool cfg_failed;
 	int lock_timeout_ms;
@@ -51,6 +52,9 @@ enum {
 	/* a bridge known without its class (iopass_scan_candidates): on pcieport, or with a
 	 * bus below it in /sys/class/pci_bus */
 	DEV_BRIDGE_KNOWN = 1 << 8,
+	/* the kernel's pci_is_bridge() (header type 1 or 2), seen as secondary_bus_number */
+	DEV_BRIDGE_HEADER = 1 << 9,
+	DEV_BRIDGE_PROBED = 1 << 10, /* secondary_bus_number was looked for */
 };
 
 /* What config space says (config.c), read on first use. */
@@ -176,6 +180,7 @@ size_t devlist_vfs(const struct iopass_devlist *list, const struct iopass_dev *p
 
 /* config.c */
 const struct dev_caps *dev_get_caps(struct iopass_dev *dev);
+bool dev_header_known(const struct iopass_dev *dev);
 
 /* report.c */
 struct iopass_report *report_new(void);

@@ -325,6 +325,14 @@ static void put32(uint8_t *c, int off, uint32_t v)
 	put16(c, off + 2, (uint16_t)(v >> 16));
 }
 
+/* Header type 1: what the class says, unless the fixture says otherwise. */
+static bool fx_header_bridge(const struct fx_dev *d)
+{
+	if (d->header)
+		return d->header == FX_HEADER_BRIDGE;
+	return (d->class >> 8) == 0x0604 || (d->class >> 8) == 0x0609;
+}
+
 /* Config space consistent with the attribute files, with PM, PCIe and ACS capabilities. */
 static void write_config(struct fx *fx, const char *dir, const struct fx_dev *d)
 {
@@ -333,7 +341,7 @@ static void write_config(struct fx *fx, const char *dir, const struct fx_dev *d)
 					      [FX_PCIE_PCI_BRIDGE] = 0x7, [FX_PCIE_RCIEP] = 0x9,
 					      [FX_PCIE_PCIX_BRIDGE] = 0x8 };
 	uint8_t cfg[4096] = { 0 };
-	bool bridge = (d->class >> 8) == 0x0604 || (d->class >> 8) == 0x0609;
+	bool bridge = fx_header_bridge(d);
 	int len = d->config_len ? d->config_len : d->pcie ? 4096 : 256;
 	char *path;
 
@@ -419,6 +427,8 @@ void fx_add(struct fx *fx, const struct fx_dev *d)
 	attr(fx, dir, "class", "0x%06x\n", d->class);
 	attr(fx, dir, "revision", "0x01\n");
 	attr(fx, dir, "driver_override", "(null)\n");
+	if (fx_header_bridge(d)) /* the kernel shows bus numbers for bridges only */
+		attr(fx, dir, "secondary_bus_number", "%u\n", 0x20u);
 	attr(fx, dir, "uevent",
 	     "%s%s%sPCI_CLASS=%X\nPCI_ID=%04X:%04X\nPCI_SUBSYS_ID=%04X:%04X\nPCI_SLOT_NAME=%s\n"
 	     "MODALIAS=pci:v%08Xd%08Xsv%08Xsd%08Xbc%02Xsc%02Xi%02X\n",

@@ -31,6 +31,7 @@ struct fx_dev {
 	bool acs;            /* an ACS extended capability ... */
 	uint16_t acs_ctrl;   /* ... with these control bits (FX_ACS_ALL: SV, RR, CR, UF) */
 	uint16_t acs_cap;    /* ... offering these (0: FX_ACS_ALL) */
+	int header;          /* FX_HEADER_*: the header type, when it is not what the class says */
 	uint16_t acs_ctrl_at8; /* ... and this at ACS + 8, where Intel's Sunrise Point keeps it */
 	bool flr;            /* DevCap FLR */
 	bool no_soft_reset;  /* PM NoSoftRst: no PM reset */
@@ -51,6 +52,7 @@ enum {
 	FX_PCIE_PCIX_BRIDGE, /* PCI/PCI-X-to-PCIe (reverse) */
 };
 #define FX_ACS_ALL 0x001d /* SV | RR | CR | UF */
+enum { FX_HEADER_BY_CLASS = 0, FX_HEADER_ENDPOINT, FX_HEADER_BRIDGE };
 
 /* A fresh tree in $TMPDIR (or /tmp); aborts on failure, tests want no error paths here. */
 struct fx *fx_new(void);

@@ -1320,6 +1320,41 @@ static void test_reset_quirks(void **state)
 	env_close(&e);
 }
 
+/*
+ * One rule for a bridge in list and check: the header type (the kernel's
+ * secondary_bus_number), not the class. A card whose class says PCI bridge but
+ * whose header is type 0, and a bridge with class "other bridge" and a type 1
+ * header.
+ */
+static void test_bridge_rule(void **state)
+{
+	struct fx *fx = fx_workstation();
+	struct env e;
+	struct iopass_report *r;
+	struct run run;
+
+	(void)state;
+	fx_add(fx, &FX_DEV(.bdf = "0000:0c:00.0", .vendor = 0x10ee, .device = 0x7024, .class = 0x060400,
+			   .group = 70, .pcie = FX_PCIE_ENDPOINT, .header = FX_HEADER_ENDPOINT));
+	fx_add(fx, &FX_DEV(.bdf = "0000:0d:00.0", .vendor = 0x12d8, .device = 0xe111, .class = 0x068000,
+			   .group = 71, .pcie = FX_PCIE_PCI_BRIDGE, .header = FX_HEADER_BRIDGE));
+	env_open(&e, fx);
+	assert_false(iopass_dev_is_bridge(dev(&e, "0000:0c:00.0")));
+	assert_true(iopass_dev_is_endpoint(dev(&e, "0000:0c:00.0")));
+	assert_true(iopass_dev_is_bridge(dev(&e, "0000:0d:00.0")));
+	assert_false(iopass_dev_is_endpoint(dev(&e, "0000:0d:00.0")));
+	r = CHECK(&e, "0000:0c:00.0");
+	assert_no_finding(r, "not-endpoint");
+	iopass_report_free(r);
+	r = CHECK(&e, "0000:0d:00.0");
+	assert_finding(r, "not-endpoint", NULL);
+	iopass_report_free(r);
+	RUN(&run, fx_root(fx), "list", "-n", "-o", "BDF,FLAGS", "0c:00.0", "0d:00.0");
+	assert_text_equal(run.out, "0000:0c:00.0 \n0000:0d:00.0 bridge\n");
+	run_free(&run);
+	env_close(&e);
+}
+
 static void test_reset_rules(void **state)
 {
 	struct fx *fx = fx_workstation();
@@ -1551,6 +1586,7 @@ int main(void)
 		cmocka_unit_test(test_acs_walk),
 		cmocka_unit_test(test_acs_quirks),
 		cmocka_unit_test(test_reset_quirks),
+		cmocka_unit_test(test_bridge_rule),
 		cmocka_unit_test(test_reset_rules),
 		cmocka_unit_test(test_cli),
 		cmocka_unit_test(test_cli_escapes),
