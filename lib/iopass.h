@@ -424,7 +424,9 @@ int iopass_persist_claims(struct iopass_ctx *ctx, const struct iopass_devlist *l
 			  const struct iopass_dev *dev);
 /*
  * Undo what a stale rule did to dev: clear a driver_override of vfio-pci and, if
- * that left it without a driver, probe it so its own driver binds again.
+ * that left it without a driver, or on vfio-pci with no record of iopass's and no
+ * process holding its group (udev set the override before the kernel's probe),
+ * probe it so its own driver binds again.
  */
 int iopass_persist_unclaim(struct iopass_ctx *ctx, struct iopass_dev *dev);
 

@@ -336,6 +336,23 @@ int iopass_persist_unclaim(struct iopass_ctx *ctx, struct iopass_dev *dev)
 	if (r < 0)
 		return r;
 	r = current_driver(ctx, dev->bdf, drv, sizeof(drv));
+	if (r == 0 && streq(drv, "vfio-pci")) {
+		char users[256], *rec = NULL;
+		bool recorded = iopass_record_get(ctx, dev->bdf, &rec) == 0;
+
+		free(rec);
+		/*
+		 * The kernel probes after the add uevent (device_add()), so udev can set
+		 * the override first and vfio-pci takes the device: that was the stale
+		 * rule too. Not iopass's by record and held by nobody: give it back.
+		 */
+		if (recorded || (dev->group >= 0 && vfio_group_users(ctx, dev->group, users, sizeof(users))))
+			return 0;
+		snprintf(path, sizeof(path), "/sys/bus/pci/drivers/%s/unbind", drv);
+		r = sysfs_write(ctx, path, dev->bdf);
+		if (r == 0)
+			drv[0] = '\0';
+	}
 	if (r == 0 && !*drv)
 		r = sysfs_write(ctx, "/sys/bus/pci/drivers_probe", dev->bdf);
 	return r < 0 ? r : 0;

@@ -256,6 +256,29 @@ static void test_udev_bind(void **state)
 	ovr = fx_read(fx, "sys/bus/pci/devices/0000:00:14.0/driver_override");
 	assert_true(streq_or_null(ovr));
 	free(ovr);
+	/* udev won the race with the kernel's probe (device_add() sends the uevent first):
+	 * the stale rule's override made vfio-pci take the device; no record, no user */
+	SIMFX(fx, &r, "attach", "00:14.0");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	fx_unlink(fx, "run/iopass/state");
+	assert_string_equal(fx_driver(fx, "0000:00:14.0", drv, sizeof(drv)), "vfio-pci");
+	/* a VM holds the group: left on vfio-pci */
+	fx_printf(fx, "proc/4242/comm", "qemu-system-x86\n");
+	fx_symlink(fx, "proc/4242/fd/20", "/dev/vfio/2");
+	SIMFX(fx, &r, "__udev-bind", "0000:00:14.0");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	assert_string_equal(fx_driver(fx, "0000:00:14.0", drv, sizeof(drv)), "vfio-pci");
+	fx_unlink(fx, "proc/4242/fd/20");
+	fx_printf(fx, "sys/bus/pci/devices/0000:00:14.0/driver_override", "vfio-pci\n");
+	SIMFX(fx, &r, "__udev-bind", "0000:00:14.0");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	assert_string_equal(fx_driver(fx, "0000:00:14.0", drv, sizeof(drv)), "xhci_hcd");
+	ovr = fx_read(fx, "sys/bus/pci/devices/0000:00:14.0/driver_override");
+	assert_true(streq_or_null(ovr));
+	free(ovr);
 	/* a record for another card at that address (other IDs): the same */
 	fx_printf(fx, "etc/iopass/persist", "iopass-persist 1\n0000:00:14.0 10de:1b80 nvidia\n");
 	fx_printf(fx, "sys/bus/pci/devices/0000:00:14.0/driver_override", "vfio-pci\n");
