@@ -434,6 +434,154 @@ static bool net_use(struct iopass_ctx *ctx, const struct routes *rt, const char 
 	return used;
 }
 
+/*
+ * The interface the kernel routes an IPv4 address through, as /proc/net/route
+ * says (fib lookup, without policy rules): the longest matching prefix, the
+ * lowest metric among equals. Destination and Mask are the raw __be32 printed
+ * with %08X, so they compare with an in_addr's s_addr as they are.
+ */
+static bool route_iface_v4(const char *table, const char *addr, char *ifname, size_t size)
+{
+	unsigned a[4], best_len = 0, best_metric = UINT_MAX;
+	const char *line = table;
+	uint32_t ip;
+	bool found = false;
+	char tail;
+
+	if (!table || sscanf(addr, "%u.%u.%u.%u%c", &a[0], &a[1], &a[2], &a[3], &tail) != 4 ||
+	    a[0] > 255 || a[1] > 255 || a[2] > 255 || a[3] > 255)
+		return false;
+	{
+		uint8_t b[4] = { (uint8_t)a[0], (uint8_t)a[1], (uint8_t)a[2], (uint8_t)a[3] };
+
+		memcpy(&ip, b, 4); /* network order in memory, as s_addr */
+	}
+	while (line && *line) {
+		char iface[64];
+		unsigned dest, mask, metric, len;
+		const char *next = strchr(line, '\n');
+
+		if (sscanf(line, "%63s %x %*s %*s %*s %*s %u %x", iface, &dest, &metric, &mask) == 4 &&
+		    (ip & mask) == dest) {
+			len = (unsigned)__builtin_popcount(mask);
+			if (!found || len > best_len || (len == best_len && metric < best_metric)) {
+				snprintf(ifname, size, "%s", iface);
+				best_len = len;
+				best_metric = metric;
+				found = true;
+			}
+		}
+		line = next ? next + 1 : NULL;
+	}
+	return found;
+}
+
+/* ifname, or an interface stacked on it (bond, bridge, VLAN), is target? */
+static bool net_stack_has(struct iopass_ctx *ctx, const char *ifname, const char *target, int depth)
+{
+	char path[320];
+	struct dirent *de;
+	bool found = streq(ifname, target);
+	DIR *dir;
+
+	if (found || depth >= MAX_STACK)
+		return found;
+	snprintf(path, sizeof(path), "/sys/class/net/%s", ifname);
+	if (sysfs_opendir(ctx, path, &dir) < 0)
+		return false;
+	while (!found && (de = readdir(dir)))
+		found = strncmp(de->d_name, "upper_", 6) == 0 && name_is_safe(de->d_name + 6) &&
+			net_stack_has(ctx, de->d_name + 6, target, depth + 1);
+	closedir(dir);
+	return found;
+}
+
+/* ifname is one of the NIC's interfaces, or stacked on one */
+static bool nic_has(struct iopass_ctx *ctx, const struct blockdev *nets, size_t nnet,
+		    const char *ifname)
+{
+	for (size_t i = 0; i < nnet; i++)
+		if (net_stack_has(ctx, nets[i].name, ifname, 0))
+			return true;
+	return false;
+}
+
+/* "addr=A" in a mount's super options (nfs, cifs), into buf */
+static bool mount_server(const struct mount *m, char *buf, size_t size)
+{
+	const char *o = m->super;
+
+	if (!o || !(streq(m->fstype, "nfs") || streq(m->fstype, "nfs4") || streq(m->fstype, "cifs") ||
+		    streq(m->fstype, "smb3")))
+		return false;
+	while ((o = strstr(o, "addr=")) && o != m->super && o[-1] != ',')
+		o += 5; /* "clientaddr=" is the client's own */
+	if (!o)
+		return false;
+	o += 5;
+	snprintf(buf, size, "%.*s", (int)strcspn(o, ","), o);
+	return true;
+}
+
+/*
+ * Storage the host reaches through one of nets' interfaces: network file
+ * systems (their server addr=), iSCSI connections, NVMe over TCP or RDMA
+ * controllers. Taking the NIC takes them, the root file system of a
+ * diskless host included.
+ */
+static void net_storage_check(struct iopass_ctx *ctx, struct hostuse_cache *hu,
+			      const struct blockdev *nets, size_t nnet, struct strbuf *sb)
+{
+	char ifname[64], server[64], path[320], buf[256];
+	struct dirent *de;
+	DIR *dir;
+
+#define CARRIED_BY_NIC()                                                                   \
+	(route_iface_v4(hu->v4, server, ifname, sizeof(ifname)) && nic_has(ctx, nets, nnet, ifname))
+	mounts_read(ctx, hu);
+	for (size_t i = 0; i < hu->nmounts; i++) {
+		const struct mount *m = &hu->mounts[i];
+
+		if (mount_server(m, server, sizeof(server)) && CARRIED_BY_NIC())
+			sb_add(sb, "%s%s carries the %s file system mounted on %s (server %s)",
+			       sb->len ? "; " : "", ifname, m->fstype, m->mp, server);
+	}
+	if (sysfs_opendir(ctx, "/sys/class/iscsi_connection", &dir) == 0) {
+		while ((de = readdir(dir))) {
+			if (!name_is_safe(de->d_name))
+				continue;
+			snprintf(path, sizeof(path), "/sys/class/iscsi_connection/%s/persistent_address",
+				 de->d_name);
+			if (sysfs_read(ctx, path, server, sizeof(server)) > 0 && CARRIED_BY_NIC())
+				sb_add(sb, "%s%s carries the iSCSI connection %s to %s", sb->len ? "; " : "",
+				       ifname, de->d_name, server);
+		}
+		closedir(dir);
+	}
+	if (sysfs_opendir(ctx, "/sys/class/nvme", &dir) == 0) {
+		while ((de = readdir(dir))) {
+			const char *t;
+
+			if (!name_is_safe(de->d_name))
+				continue;
+			snprintf(path, sizeof(path), "/sys/class/nvme/%s/transport", de->d_name);
+			if (sysfs_read(ctx, path, buf, sizeof(buf)) <= 0 ||
+			    !(streq(buf, "tcp") || streq(buf, "rdma")))
+				continue;
+			snprintf(path, sizeof(path), "/sys/class/nvme/%s/address", de->d_name);
+			if (sysfs_read(ctx, path, buf, sizeof(buf)) <= 0 || !(t = strstr(buf, "traddr=")))
+				continue;
+			t += 7;
+			snprintf(server, sizeof(server), "%.*s", (int)strcspn(t, ","), t);
+			if (CARRIED_BY_NIC())
+				sb_add(sb, "%s%s carries the NVMe over fabrics controller %s (%s)",
+				       sb->len ? "; " : "", ifname, de->d_name, server);
+		}
+		closedir(dir);
+	}
+#undef CARRIED_BY_NIC
+}
+
 static void net_check(struct iopass_dev *dev, struct iopass_report *r, const char *who)
 {
 	struct iopass_ctx *ctx = dev->ctx;
@@ -470,6 +618,14 @@ static void net_check(struct iopass_dev *dev, struct iopass_report *r, const cha
 		report_add(r, IOPASS_LEVEL_FAIL, "nic-in-use", "%s%s", who, sb.buf);
 		report_hint(r, "take the interface down and move its addresses and routes first, "
 			       "or pass --force to take it anyway");
+	}
+	sb.len = 0;
+	sb.buf[0] = '\0';
+	net_storage_check(ctx, hu, nets, nnet, &sb);
+	if (sb.len) {
+		report_add(r, IOPASS_LEVEL_FAIL, "nic-carries-storage", "%s%s", who, sb.buf);
+		report_hint(r, "unmount it, log out of the iSCSI session or disconnect the NVMe "
+			       "controller first (a root file system on it cannot be): or pass --force");
 	}
 }
 

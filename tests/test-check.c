@@ -951,6 +951,45 @@ static void test_device_open(void **state)
 	env_close(&e);
 }
 
+/*
+ * Storage reached through a NIC: a diskless host's NFS root, an iSCSI connection and
+ * an NVMe/TCP controller, each found by routing its server's address (the longest
+ * prefix, then the lowest metric) to an interface of the NIC or one stacked on it.
+ */
+static void test_nic_storage(void **state)
+{
+	struct fx *fx = fx_nics();
+	struct env e;
+	struct iopass_report *r;
+
+	(void)state;
+	fx_printf(fx, "proc/self/mountinfo",
+		  "30 1 0:60 / / rw,relatime - nfs4 srv:/root rw,vers=4.2,clientaddr=10.9.0.5,"
+		  "addr=192.168.2.7\n"
+		  "31 30 0:61 / /mnt/far rw - cifs //far/share rw,addr=10.1.1.1\n");
+	fx_printf(fx, "sys/class/iscsi_connection/connection1:0/persistent_address", "10.9.8.7\n");
+	fx_printf(fx, "sys/class/nvme/nvme5/transport", "tcp\n");
+	fx_printf(fx, "sys/class/nvme/nvme5/address", "traddr=192.168.2.9,trsvcid=4420\n");
+	fx_printf(fx, "sys/class/nvme/nvme6/transport", "pcie\n");
+	env_open(&e, fx);
+	/* 192.168.2.0/24 is on eno1; 10.x goes by the default route of lowest metric: br0 */
+	r = CHECK(&e, "0000:00:1f.6");
+	assert_finding(r, "nic-carries-storage",
+		       "eno1 carries the nfs4 file system mounted on / (server 192.168.2.7); eno1 carries "
+		       "the NVMe over fabrics controller nvme5 (192.168.2.9)");
+	iopass_report_free(r);
+	r = CHECK(&e, "0000:00:1f.7");
+	assert_finding(r, "nic-carries-storage",
+		       "br0 carries the cifs file system mounted on /mnt/far (server 10.1.1.1); br0 carries "
+		       "the iSCSI connection connection1:0 to 10.9.8.7");
+	iopass_report_free(r);
+	/* a NIC that routes none of them */
+	r = CHECK(&e, "0000:00:1e.0");
+	assert_no_finding(r, "nic-carries-storage");
+	iopass_report_free(r);
+	env_close(&e);
+}
+
 /* IPv4 routes other than the default one count too; link-local ones do not. */
 static void test_nic_routes(void **state)
 {
@@ -1578,6 +1617,7 @@ int main(void)
 		cmocka_unit_test(test_storage_nvme_multipath),
 		cmocka_unit_test(test_nics),
 		cmocka_unit_test(test_nic_routes),
+		cmocka_unit_test(test_nic_storage),
 		cmocka_unit_test(test_bridge_drivers),
 		cmocka_unit_test(test_chipset_core),
 		cmocka_unit_test(test_device_open),
