@@ -47,6 +47,8 @@ struct iopass_txn *iopass_txn_free(struct iopass_txn *t)
 		free(t->devs[i].from);
 		free(t->devs[i].to);
 		free(t->devs[i].override);
+		free(t->devs[i].undo_driver);
+		free(t->devs[i].undo_override);
 	}
 	for (size_t i = 0; i < t->nrecovered; i++) {
 		free(t->recovered[i].target);
@@ -282,7 +284,7 @@ static int attach_one(struct iopass_ctx *ctx, struct iopass_txn *t, struct txdev
 static enum iopass_dev_status rollback_dev(struct iopass_ctx *ctx, struct iopass_txn *t,
 					    struct txdev *d)
 {
-	int r = restore_dev(ctx, t, d->bdf, d->from, d->override, true);
+	int r = restore_dev(ctx, t, d->bdf, d->undo_driver, d->undo_override, true);
 
 	if (r == -ENOENT || r == -ENODEV) {
 		char path[256];
@@ -345,6 +347,7 @@ static int plan_attach(struct iopass_ctx *ctx, struct iopass_txn *t, struct sess
 		char cur[128] = "", ovr[128] = "";
 		struct txdev *d = txn_dev(t, devs[i]->bdf);
 		const struct record *was = s ? records_find(&s->inherited, devs[i]->bdf) : NULL;
+		const struct record *rec = NULL;
 		int r;
 
 		if (!d)
@@ -358,39 +361,46 @@ static int plan_attach(struct iopass_ctx *ctx, struct iopass_txn *t, struct sess
 		}
 		d->from = xstrdup_or_null(t, *cur ? cur : NULL);
 		d->to = xstrdup_or_null(t, driver);
+		/* a rollback puts back what the device has now, or had before the interrupted run */
+		d->undo_driver = xstrdup_or_null(t, was ? (*was->driver ? was->driver : NULL) : d->from);
+		d->undo_override = xstrdup_or_null(t, was ? (*was->override ? was->override : NULL)
+						      : (*ovr ? ovr : NULL));
 		/*
 		 * An override naming a vfio driver is ours (the persistence rule sets it
 		 * before __udev-bind runs, or an earlier attach): not a user's setting to
 		 * give back, or detach would hand the device straight back to vfio-pci.
+		 * A device in the record keeps what the record gives back.
 		 */
-		d->override = xstrdup_or_null(t, *ovr && !driver_name_is_vfio(ovr) ? ovr : NULL);
-		if (was) {
-			/* an interrupted attach of it, left to this run: what it had before that */
-			free(d->override);
-			d->override = xstrdup_or_null(t, *was->override ? was->override : NULL);
-			d->adopt = streq(cur, driver);
-			if (!d->adopt) {
-				free(d->from);
-				d->from = xstrdup_or_null(t, *cur ? cur : NULL);
-			}
-		}
+		if (was || (s && (rec = records_find(&s->state, d->bdf))))
+			d->override = xstrdup_or_null(t, was ? (*was->override ? was->override : NULL)
+							     : (*rec->override ? rec->override : NULL));
+		else
+			d->override = xstrdup_or_null(t, *ovr && !driver_name_is_vfio(ovr) ? ovr : NULL);
+		if (was)
+			d->adopt = streq(cur, driver); /* left on the driver by the interrupted attach */
 		if (streq(cur, driver) && !was)
 			d->status = IOPASS_DEV_UNCHANGED;
 	}
 	return t->oom ? -ENOMEM : 0;
 }
 
-/* The host driver a device had before the interrupted attach (for the record). */
+/*
+ * The host driver the record keeps for d: what it had before an interrupted
+ * attach of it, or what the record has already (a device attached again, to a
+ * variant driver), or the driver it leaves now.
+ */
 static const char *origin_driver(struct session *s, const struct txdev *d)
 {
 	const struct record *was = s ? records_find(&s->inherited, d->bdf) : NULL;
 
+	if (!was && s)
+		was = records_find(&s->state, d->bdf);
 	if (was)
 		return *was->driver ? was->driver : NULL;
 	return d->from;
 }
 
-/* An inherited device's "from" becomes the driver it had before the interrupted attach. */
+/* d's "from", shown to the user, becomes the host driver it had before the interrupted attach. */
 static void from_origin(struct iopass_txn *t, struct session *s, struct txdev *d)
 {
 	const struct record *was = records_find(&s->inherited, d->bdf);
@@ -443,7 +453,7 @@ int attach_locked(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *
 		struct txdev *d = &t->devs[i];
 
 		if (d->status != IOPASS_DEV_UNCHANGED &&
-		    !journal_add(ctx, j, d->bdf, origin_driver(s, d), d->override))
+		    !journal_add(ctx, j, d->bdf, d->undo_driver, d->undo_override))
 			return -ENOMEM;
 	}
 	if (j->devs.n == 0)
@@ -474,9 +484,6 @@ int attach_locked(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *
 		d->status = IOPASS_DEV_ATTACHED;
 	}
 	if (r < 0) {
-		/* a device of the interrupted attach goes back to what it had before that */
-		for (size_t i = first; i < t->ndevs; i++)
-			from_origin(t, s, &t->devs[i]);
 		rollback_all(ctx, t, s->dirfd, changed, "every device is back on its driver", own_journal);
 		return r;
 	}
@@ -485,9 +492,13 @@ int attach_locked(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *
 	for (size_t i = first; i < t->ndevs; i++) {
 		struct txdev *d = &t->devs[i];
 
-		if (d->status == IOPASS_DEV_ATTACHED &&
-		    !records_add(&s->state, d->bdf, origin_driver(s, d), d->override))
-			return -ENOMEM;
+		if (d->status == IOPASS_DEV_ATTACHED) {
+			char origin[72];
+
+			snprintf(origin, sizeof(origin), "%s", origin_driver(s, d) ? origin_driver(s, d) : "");
+			if (!records_add(&s->state, d->bdf, *origin ? origin : NULL, d->override))
+				return -ENOMEM;
+		}
 		from_origin(t, s, d);
 	}
 	r = records_store(s->dirfd, &s->state);
@@ -676,7 +687,7 @@ int iopass_detach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		char cur[128] = "", ovr[128] = "";
 		struct txdev *d = txn_dev(t, devs[i]->bdf);
-		const struct record *rec;
+		const struct record *rec, *was;
 
 		if (!d) {
 			r = -ENOMEM;
@@ -690,8 +701,13 @@ int iopass_detach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 			break;
 		}
 		rec = detach_record(ctx, &s.state, &fallback, d->bdf);
+		was = records_find(&s.inherited, d->bdf);
 		d->from = xstrdup_or_null(t, *cur ? cur : NULL);
 		d->override = xstrdup_or_null(t, *ovr ? ovr : NULL);
+		/* a rollback puts back what it has now, or had before an interrupted detach of it */
+		d->undo_driver = xstrdup_or_null(t, was ? (*was->driver ? was->driver : NULL) : d->from);
+		d->undo_override = xstrdup_or_null(t, was ? (*was->override ? was->override : NULL)
+						      : d->override);
 		d->to = xstrdup_or_null(t, rec && *rec->driver ? rec->driver : NULL);
 		/*
 		 * Only devices on vfio (or with a record) are ours to give back, judged
@@ -708,7 +724,7 @@ int iopass_detach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 			d->adopt = true;
 			continue;
 		}
-		if (!journal_add(ctx, &j, d->bdf, d->from, d->override))
+		if (!journal_add(ctx, &j, d->bdf, d->undo_driver, d->undo_override))
 			r = -ENOMEM;
 	}
 	if (r == 0 && t->oom)

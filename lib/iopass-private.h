@@ -209,7 +209,9 @@ struct step {
 struct txdev {
 	char bdf[IOPASS_BDF_MAX];
 	char *from, *to;
-	char *override; /* driver_override before, NULL: none */
+	char *override; /* driver_override to give back on detach, NULL: none */
+	/* what a rollback restores: the driver and override as they were before this run */
+	char *undo_driver, *undo_override;
 	enum iopass_dev_status status;
 	bool adopt;     /* an interrupted attach left it on the driver: record it, write nothing */
 };

@@ -516,43 +516,54 @@ static void etc_journal_free(struct etc_journal *j)
 	*j = (struct etc_journal){ 0 };
 }
 
+/* One line of p (without its newline) into buf; the text after it, or NULL. */
+static const char *etc_line(const char *p, char *buf, size_t size)
+{
+	const char *nl = strchr(p, '\n');
+	size_t len;
+
+	if (!nl || (len = (size_t)(nl - p)) >= size)
+		return NULL;
+	memcpy(buf, p, len);
+	buf[len] = '\0';
+	return nl + 1;
+}
+
 static int etc_journal_parse(const char *text, struct etc_journal *j)
 {
 	const char *p = text;
-	unsigned long long after;
 	bool seen[3] = { false };
-	int consumed = 0;
+	char line[64], extra;
 
 	*j = (struct etc_journal){ 0 };
-	if (strncmp(p, "iopass-etc-journal 1\n", 21) != 0)
+	p = etc_line(p, line, sizeof(line));
+	if (!p || !streq(line, "iopass-etc-journal 1"))
 		return -EBADMSG;
-	p += 21;
-	if (strncmp(p, "after -\n", 8) == 0) {
-		p += 8;
-	} else if (sscanf(p, "after %16llx\n%n", &after, &consumed) == 1 && consumed > 0) {
+	p = etc_line(p, line, sizeof(line));
+	if (!p)
+		return -EBADMSG;
+	if (!streq(line, "after -")) {
+		unsigned long long after;
+
+		if (strlen(line) != 22 || sscanf(line, "after %16llx%c", &after, &extra) != 1)
+			return -EBADMSG;
 		j->has_after = true;
 		j->after = (uint64_t)after;
-		p += consumed;
-	} else {
-		return -EBADMSG;
 	}
 	while (*p) {
-		unsigned idx;
-		unsigned long len;
+		unsigned idx, len;
 		char lenbuf[16];
 
-		consumed = 0;
-		if (sscanf(p, "file %u %15s\n%n", &idx, lenbuf, &consumed) != 2 || consumed == 0 ||
-		    idx >= 3 || seen[idx])
+		/* "file N LEN" or "file N -", then exactly LEN bytes and a newline */
+		p = etc_line(p, line, sizeof(line));
+		if (!p || sscanf(line, "file %u %15s%c", &idx, lenbuf, &extra) != 2 || idx >= 3 ||
+		    seen[idx] || line[5] < '0' || line[5] > '2' || line[6] != ' ')
 			goto bad;
-		p += consumed;
 		seen[idx] = true;
 		if (streq(lenbuf, "-"))
 			continue;
-		if (parse_uint(lenbuf, RECORD_MAX, &(unsigned){ 0 }) < 0)
-			goto bad;
-		len = strtoul(lenbuf, NULL, 10);
-		if (strnlen(p, len + 1) < len + 1 || p[len] != '\n')
+		if (parse_uint(lenbuf, RECORD_MAX, &len) < 0 || strnlen(p, len + 1) < (size_t)len + 1 ||
+		    p[len] != '\n')
 			goto bad;
 		j->before[idx] = strndup(p, len);
 		if (!j->before[idx]) {

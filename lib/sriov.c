@@ -63,6 +63,9 @@ static void txn_merge(struct iopass_txn *t, const struct iopass_txn *sub)
 		d->to = xstrdup_or_null(t, sub->devs[i].to);
 		d->status = sub->devs[i].status;
 	}
+	for (size_t i = 0; i < sub->nrecovered; i++)
+		txn_recovered(t, sub->recovered[i].op, sub->recovered[i].target, sub->recovered[i].action,
+			      sub->recovered[i].driver);
 	if (sub->error)
 		txn_error(t, "%s", sub->error);
 	if (sub->guards && !t->guards)
@@ -70,6 +73,7 @@ static void txn_merge(struct iopass_txn *t, const struct iopass_txn *sub)
 	for (size_t i = 0; sub->guards && t->guards && i < iopass_report_count(sub->guards); i++) {
 		report_add(t->guards, iopass_report_level(sub->guards, i),
 			   iopass_report_code(sub->guards, i), "%s", iopass_report_message(sub->guards, i));
+		report_effect(t->guards, iopass_report_effect(sub->guards, i));
 		if (iopass_report_hint(sub->guards, i))
 			report_hint(t->guards, "%s", iopass_report_hint(sub->guards, i));
 	}

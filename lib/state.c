@@ -554,14 +554,24 @@ static int recovery_guards(struct iopass_ctx *ctx, struct iopass_txn *t, struct 
 			continue;
 		devs[n++] = d;
 	}
+	if (j->op == JOP_VF_CREATE) {
+		/* the rollback removes every VF of the PF, journaled or not (killed before that) */
+		struct iopass_addr pa;
+		struct iopass_dev *pf, *const *vfs;
+		size_t nvf;
+
+		if (iopass_addr_parse(j->pf, &pa) == 0 && (pf = iopass_devlist_find(s->list, &pa))) {
+			nvf = devlist_vfs(s->list, pf, &vfs);
+			r = guard_group_open(ctx, vfs, nvf, flags, t, "rolling back the interrupted vf create: ");
+		}
+		goto out;
+	}
 	if (n == 0)
 		goto out;
 	if (j->op == JOP_DETACH)
 		r = guard(ctx, s->list, devs, n, flags, t, "rolling back the interrupted detach: ");
 	else
-		r = guard_group_open(ctx, devs, n, flags, t,
-				     j->op == JOP_ATTACH ? "rolling back the interrupted attach: "
-							 : "rolling back the interrupted vf create: ");
+		r = guard_group_open(ctx, devs, n, flags, t, "rolling back the interrupted attach: ");
 out:
 	free(devs);
 	return r;
@@ -651,10 +661,16 @@ static int recover(struct iopass_ctx *ctx, struct iopass_txn *t, struct session 
 	}
 	r = recovery_guards(ctx, t, s, &j, act, force ? IOPASS_BIND_FORCE : 0);
 	if (r == -ECANCELED) {
-		txn_error(t, "refused: the journal %s of an interrupted %s cannot be rolled back safely, "
-			     "and it was not completed; nothing was changed; finish it by running that "
-			     "%s again on the same devices, or pass --force to roll it back",
-			  jpath, op, j.op == JOP_VF_CREATE ? "vf remove" : op);
+		if (j.op == JOP_VF_CREATE)
+			txn_error(t, "refused: the journal %s of an interrupted vf create cannot be rolled "
+				     "back safely (it would remove VFs a VM holds), and it was not completed; "
+				     "nothing was changed; shut the VM down first, or pass --force to remove "
+				     "the VFs anyway", jpath);
+		else
+			txn_error(t, "refused: the journal %s of an interrupted %s cannot be rolled back "
+				     "safely, and it was not completed; nothing was changed; finish it by "
+				     "running that %s again on the same devices, or pass --force to roll it "
+				     "back", jpath, op, op);
 		goto out;
 	}
 	if (r < 0)
@@ -693,7 +709,8 @@ static int recover(struct iopass_ctx *ctx, struct iopass_txn *t, struct session 
 				     "the journal is kept", e->bdf, jpath, op, strerror(-r));
 			goto out;
 		}
-		if (j.op == JOP_ATTACH)
+		/* back on its host driver: no longer attached (a re-attach's rollback stays on vfio) */
+		if (j.op == JOP_ATTACH && !driver_name_is_vfio(e->driver))
 			records_remove(&s->state, e->bdf);
 		current_driver(ctx, e->bdf, cur, sizeof(cur));
 		txn_recovered(t, op, e->bdf, r == -ENOENT ? IOPASS_RECOVERY_GONE : IOPASS_RECOVERY_ROLLED_BACK, cur);
@@ -802,6 +819,9 @@ int session_begin(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *
 	r = recover(ctx, t, s, in);
 	if (r == 0)
 		r = persist_recover(ctx, t);
+	/* what recovery scanned is older than what it wrote: the run's own guards scan again */
+	iopass_devlist_free(s->list);
+	s->list = NULL;
 	return r;
 }
 

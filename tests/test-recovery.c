@@ -393,6 +393,147 @@ static void test_lock_race(void **state)
 	sim_close(&s);
 }
 
+/* ---- found by review ------------------------------------------------------------ */
+
+/* Recovery rolls 01:00.0 back to nvidia; the run's own guard then sees it there (a new scan). */
+static void test_guards_after_recovery(void **state)
+{
+	struct sim s;
+	struct run r;
+
+	(void)state;
+	sim_recovery(&s);
+	set_kill(&s, "IOPASS_SIM_KILL_AFTER", 3); /* 01:00.0 on vfio-pci, 01:00.1 untouched */
+	SIM(&s, &r, "attach", "--group", "1");
+	run_free(&r);
+	s.env_kill[0] = '\0';
+	assert_driver(&s, "0000:01:00.0", "vfio-pci");
+	SIM(&s, &r, "attach", "01:00.1");
+	assert_int_equal(r.status, 3);
+	assert_non_null(strstr(r.err, "group 1 is viable only when 0000:01:00.0 is attached too"));
+	run_free(&r);
+	assert_driver(&s, "0000:01:00.0", "nvidia");
+	assert_driver(&s, "0000:01:00.1", "snd_hda_intel");
+	/* 01:00.1's entry was left to the refused run: the next run drops it, writing nothing */
+	sim_log_reset(&s);
+	RUN_OK(&s, "persist", "remove", "00:00.0");
+	{
+		char *log = sim_log(&s);
+
+		assert_string_equal(log, "");
+		free(log);
+	}
+	assert_consistent(&s);
+	sim_close(&s);
+}
+
+/* Attached again, to a variant driver: the record keeps the host driver; a failure goes back
+ * to vfio-pci (with its override), and nothing jams. */
+static void test_reattach_variant(void **state)
+{
+	struct sim s;
+	struct run r;
+
+	(void)state;
+	sim_recovery(&s);
+	fx_add_driver(s.fx, "vfio-pci-variant");
+	RUN_OK(&s, "attach", "00:14.0");
+	snprintf(s.env_fail, sizeof(s.env_fail), "IOPASS_SIM_FAIL=probe:0000:00:14.0:EIO");
+	SIM(&s, &r, "attach", "--driver", "vfio-pci-variant", "00:14.0");
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "the host is as it was"));
+	run_free(&r);
+	s.env_fail[0] = '\0';
+	assert_driver(&s, "0000:00:14.0", "vfio-pci");
+	assert_file(&s, "run/iopass/state", "iopass-state 1\n0000:00:14.0 xhci_hcd -");
+	assert_false(fx_exists(s.fx, "run/iopass/journal"));
+	RUN_OK(&s, "attach", "--driver", "vfio-pci-variant", "00:14.0");
+	assert_driver(&s, "0000:00:14.0", "vfio-pci-variant");
+	assert_file(&s, "run/iopass/state", "iopass-state 1\n0000:00:14.0 xhci_hcd -");
+	RUN_OK(&s, "detach", "00:14.0");
+	assert_driver(&s, "0000:00:14.0", "xhci_hcd");
+	sim_close(&s);
+}
+
+/* A detach left to this run that fails goes back to where the interrupted detach started. */
+static void test_continued_detach_fails(void **state)
+{
+	struct sim s;
+	struct run r;
+
+	(void)state;
+	sim_recovery(&s);
+	RUN_OK(&s, "attach", "00:14.0");
+	set_kill(&s, "IOPASS_SIM_KILL_AFTER", 2); /* override cleared, unbound */
+	SIM(&s, &r, "detach", "00:14.0");
+	run_free(&r);
+	s.env_kill[0] = '\0';
+	assert_driver(&s, "0000:00:14.0", "");
+	snprintf(s.env_fail, sizeof(s.env_fail), "IOPASS_SIM_FAIL=probe:0000:00:14.0:EIO");
+	SIM(&s, &r, "detach", "00:14.0");
+	assert_int_equal(r.status, 1);
+	run_free(&r);
+	s.env_fail[0] = '\0';
+	assert_driver(&s, "0000:00:14.0", "vfio-pci");
+	assert_file(&s, "run/iopass/state", "iopass-state 1\n0000:00:14.0 xhci_hcd -");
+	RUN_OK(&s, "detach", "00:14.0");
+	assert_driver(&s, "0000:00:14.0", "xhci_hcd");
+	assert_consistent(&s);
+	sim_close(&s);
+}
+
+/* An empty generated file before the change: its before-image parses, and comes back empty. */
+static void test_etc_journal_empty_file(void **state)
+{
+	struct sim s;
+	struct run r;
+	char *t;
+
+	(void)state;
+	sim_recovery(&s);
+	fx_printf(s.fx, "etc/modprobe.d/iopass.conf", "%s", "");
+	RUN_OK(&s, "attach", "00:14.0");
+	set_kill(&s, "IOPASS_SIM_KILL_AFTER_OP", 2); /* the /etc journal, then the rule */
+	SIM(&s, &r, "attach", "--persist", "--force", "00:14.0");
+	assert_int_equal(r.status, 128 + SIGKILL);
+	run_free(&r);
+	s.env_kill[0] = '\0';
+	assert_true(fx_exists(s.fx, "etc/iopass/journal"));
+	SIM(&s, &r, "persist", "remove", "00:00.0");
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.err, "recovery: /etc/modprobe.d/iopass.conf: the interrupted persist "
+				      "was rolled back"));
+	run_free(&r);
+	t = fx_read(s.fx, "etc/modprobe.d/iopass.conf");
+	assert_non_null(t);
+	assert_string_equal(t, "");
+	free(t);
+	assert_false(fx_exists(s.fx, "etc/udev/rules.d/60-iopass.rules"));
+	assert_false(fx_exists(s.fx, "etc/iopass/journal"));
+	sim_close(&s);
+}
+
+/* vf create --attach of VFs that exist (a nested attach) reports the recovery it ran. */
+static void test_vf_attach_reports_recovery(void **state)
+{
+	struct sim s;
+	struct run r;
+
+	(void)state;
+	sim_recovery(&s);
+	RUN_OK(&s, "vf", "create", "03:00.0", "2");
+	set_kill(&s, "IOPASS_SIM_KILL_AFTER", 2);
+	SIM(&s, &r, "attach", "00:14.0");
+	run_free(&r);
+	s.env_kill[0] = '\0';
+	SIM(&s, &r, "vf", "create", "--attach", "03:00.0", "2");
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.err, "recovery: 0000:00:14.0: the interrupted attach was rolled back"));
+	run_free(&r);
+	assert_driver(&s, "0000:00:14.0", "xhci_hcd");
+	sim_close(&s);
+}
+
 /* ---- the crash matrix ----------------------------------------------------------- */
 
 enum variant { PLAIN, VM_OPENED, HOST_USES, NVARIANTS };
@@ -537,6 +678,11 @@ int main(void)
 		cmocka_unit_test(test_journal_other_card),
 		cmocka_unit_test(test_journal_v1),
 		cmocka_unit_test(test_lock_race),
+		cmocka_unit_test(test_guards_after_recovery),
+		cmocka_unit_test(test_reattach_variant),
+		cmocka_unit_test(test_continued_detach_fails),
+		cmocka_unit_test(test_etc_journal_empty_file),
+		cmocka_unit_test(test_vf_attach_reports_recovery),
 		cmocka_unit_test(test_crash_matrix),
 	};
 
