@@ -31,17 +31,11 @@ static int read_small_int(struct iopass_ctx *ctx, const char *path, int *ret)
 	return 0;
 }
 
-/* The VFs of pf in list, as they are now. */
+/* The VFs of pf in list, as they are now (all of them: a PF may have thousands). */
 static size_t vfs_of(const struct iopass_devlist *list, const struct iopass_dev *pf,
-		     struct iopass_dev **out, size_t max)
+		     struct iopass_dev *const **ret)
 {
-	struct iopass_dev *const *vfs;
-	size_t n = devlist_vfs(list, pf, &vfs);
-
-	if (n > max)
-		n = max;
-	memcpy(out, vfs, n * sizeof(*out));
-	return n;
+	return devlist_vfs(list, pf, ret);
 }
 
 /* Append what a nested transaction did. */
@@ -140,7 +134,7 @@ static int vf_create_locked(struct iopass_ctx *ctx, struct iopass_txn *t, struct
 			    const struct iopass_dev *pf, unsigned count, unsigned flags)
 {
 	struct journal j = { .op = JOP_VF_CREATE };
-	struct iopass_dev *vfs[256], *npf;
+	struct iopass_dev *const *vfs = NULL, *npf;
 	bool attach = flags & IOPASS_VF_ATTACH;
 	int autoprobe = 1, numvfs = 0, r, rr;
 	size_t n;
@@ -195,7 +189,7 @@ static int vf_create_locked(struct iopass_ctx *ctx, struct iopass_txn *t, struct
 	if (r < 0)
 		goto fail;
 	npf = iopass_devlist_find(s->list, &pf->addr);
-	n = npf ? vfs_of(s->list, npf, vfs, ARRAY_SIZE(vfs)) : 0;
+	n = npf ? vfs_of(s->list, npf, &vfs) : 0;
 	if (!attach) {
 		for (size_t i = 0; i < n; i++) {
 			struct txdev *d = txn_dev(t, vfs[i]->bdf);
@@ -251,7 +245,7 @@ int iopass_vf_create(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 		     struct iopass_txn **ret_txn)
 {
 	struct session s = { .dirfd = -1, .lockfd = -1 };
-	struct iopass_dev *vfs[256];
+	struct iopass_dev *const *vfs = NULL;
 	struct iopass_txn *t, *sub = NULL;
 	bool attach = flags & IOPASS_VF_ATTACH;
 	char path[128], val[16];
@@ -298,7 +292,7 @@ int iopass_vf_create(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 
 	if (flags & IOPASS_BIND_DRY_RUN) {
 		if (pf->numvfs > 0) {
-			n = vfs_of(list, pf, vfs, ARRAY_SIZE(vfs));
+			n = vfs_of(list, pf, &vfs);
 			if (attach) {
 				/* the VFs exist: the plan is the attach of those not on vfio-pci yet */
 				r = iopass_attach(ctx, list, vfs, n, "vfio-pci",
@@ -333,7 +327,7 @@ int iopass_vf_create(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 
 	if (pf->numvfs > 0) {
 		/* the VFs exist: attach those not on vfio-pci yet, or nothing to do */
-		n = vfs_of(list, pf, vfs, ARRAY_SIZE(vfs));
+		n = vfs_of(list, pf, &vfs);
 		if (attach) {
 			r = iopass_attach(ctx, list, vfs, n, "vfio-pci",
 					  flags & (IOPASS_BIND_FORCE | IOPASS_BIND_FORCE_RECOVERY), &sub);
@@ -368,14 +362,14 @@ static int vf_remove_locked(struct iopass_ctx *ctx, struct iopass_txn *t, struct
 			    const struct iopass_dev *pf, unsigned flags)
 {
 	struct journal j = { .op = JOP_VF_REMOVE };
-	struct iopass_dev *vfs[256], *npf;
+	struct iopass_dev *const *vfs = NULL, *npf;
 	size_t n;
 	int r = session_scan(ctx, t, s);
 
 	if (r < 0)
 		return r;
 	npf = iopass_devlist_find(s->list, &pf->addr);
-	n = npf ? vfs_of(s->list, npf, vfs, ARRAY_SIZE(vfs)) : 0;
+	n = npf ? vfs_of(s->list, npf, &vfs) : 0;
 	if (!npf || (npf->numvfs <= 0 && n == 0))
 		return 0; /* gone while this run waited */
 	r = guard_vfs(ctx, vfs, n, flags, t);
@@ -424,7 +418,7 @@ int iopass_vf_remove(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 		     struct iopass_dev *pf, unsigned flags, struct iopass_txn **ret_txn)
 {
 	struct session s = { .dirfd = -1, .lockfd = -1 };
-	struct iopass_dev *vfs[256];
+	struct iopass_dev *const *vfs = NULL;
 	struct iopass_txn *t;
 	char path[128];
 	size_t n;
@@ -440,7 +434,7 @@ int iopass_vf_remove(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 		txn_error(t, "%s is not an SR-IOV physical function (no sriov_totalvfs)", pf->bdf);
 		return -EINVAL;
 	}
-	n = vfs_of(list, pf, vfs, ARRAY_SIZE(vfs));
+	n = vfs_of(list, pf, &vfs);
 	if (pf->numvfs <= 0 && n == 0)
 		return 0; /* nothing to remove */
 	if (!(flags & IOPASS_BIND_DRY_RUN) && !*ctx->sysroot && geteuid() != 0) {

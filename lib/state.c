@@ -589,7 +589,7 @@ static int recover(struct iopass_ctx *ctx, struct iopass_txn *t, struct session 
 	struct journal j, keep = { 0 };
 	const char *op;
 	char jpath[4200];
-	bool forward, force = in && (in->flags & IOPASS_BIND_FORCE_RECOVERY);
+	bool forward, dirty = false, force = in && (in->flags & IOPASS_BIND_FORCE_RECOVERY);
 	int r = journal_load(s->dirfd, &j);
 
 	snprintf(jpath, sizeof(jpath), "%s/run/iopass/journal", ctx->sysroot);
@@ -630,13 +630,17 @@ static int recover(struct iopass_ctx *ctx, struct iopass_txn *t, struct session 
 			}
 			if (where[i] == HERE)
 				current_driver(ctx, e->bdf, cur, sizeof(cur));
+			else if (where[i] == OTHER_CARD && records_find(&s->state, e->bdf)) {
+				records_remove(&s->state, e->bdf); /* the record was of the old card */
+				dirty = true;
+			}
 			txn_recovered(t, op, e->bdf,
 				      where[i] == HERE ? IOPASS_RECOVERY_ROLLED_FORWARD : where[i] == GONE ? IOPASS_RECOVERY_GONE : IOPASS_RECOVERY_LEFT_ALONE,
 				      cur);
 		}
 		if (j.op == JOP_VF_CREATE && j.devs.n == 0)
 			txn_recovered(t, op, j.pf, IOPASS_RECOVERY_ROLLED_FORWARD, NULL);
-		if (r == 0 && j.op == JOP_VF_REMOVE)
+		if (r == 0 && (j.op == JOP_VF_REMOVE || dirty))
 			r = records_store(s->dirfd, &s->state);
 		goto done;
 	}
@@ -696,6 +700,9 @@ static int recover(struct iopass_ctx *ctx, struct iopass_txn *t, struct session 
 			continue;
 		}
 		if (where[i] != HERE) {
+			/* another card sits there: the record of the old one is no longer true either */
+			if (where[i] == OTHER_CARD)
+				records_remove(&s->state, e->bdf);
 			txn_recovered(t, op, e->bdf, where[i] == GONE ? IOPASS_RECOVERY_GONE : IOPASS_RECOVERY_LEFT_ALONE, NULL);
 			continue;
 		}

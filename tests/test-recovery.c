@@ -311,6 +311,22 @@ static void test_journal_other_card(void **state)
 	free(log);
 	assert_false(fx_exists(s.fx, "run/iopass/journal"));
 	sim_close(&s);
+
+	/* killed after its record: the record of the old card goes too, not only the journal */
+	sim_recovery(&s);
+	set_kill(&s, "IOPASS_SIM_KILL_AFTER_OP", 5); /* journal, override, unbind, probe, record */
+	SIM(&s, &r, "attach", "00:1f.6");
+	assert_int_equal(r.status, 128 + SIGKILL);
+	run_free(&r);
+	s.env_kill[0] = '\0';
+	assert_file(&s, "run/iopass/state", "iopass-state 1\n0000:00:1f.6 e1000e -");
+	fx_printf(s.fx, "sys/bus/pci/devices/0000:00:1f.6/device", "0x15b8\n");
+	SIM(&s, &r, "persist", "remove", "00:00.0");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	assert_false(fx_exists(s.fx, "run/iopass/state"));
+	assert_false(fx_exists(s.fx, "run/iopass/journal"));
+	sim_close(&s);
 }
 
 /* A journal of the release before (version 1, no identities) is still recovered. */
