@@ -28,7 +28,7 @@ if [ $tests -eq 1 ]; then
 	WANT="$WANT qemu-system-x86 qemu-utils linux-image-amd64 busybox-static kmod xz-utils"
 	WANT="$WANT jq strace iproute2 udev"
 	# the storage guards on the real kernel: a btrfs, an ext4 and a swap file on an NVMe
-	WANT="$WANT btrfs-progs e2fsprogs util-linux"
+	WANT="$WANT btrfs-progs e2fsprogs util-linux dmsetup"
 	# libvirt's QEMU driver started in the guest (libvirt-daemon-system creates the
 	# libvirt-qemu user the driver asks for), and its schema validator.
 	WANT="$WANT libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients"

@@ -1122,7 +1122,7 @@ expect_refused() {
 
 scenario_10() {
 	local c ns mnt=/tmp/s10 rc
-	begin 10 "storage guards: a btrfs, the same from a private mount namespace, a swap file, a lazily unmounted ext4"
+	begin 10 "storage guards: a btrfs, the same from a private mount namespace, a swap file, a lazily unmounted ext4, dm-crypt"
 	snapshot >$T/snap.10
 	DISK=''
 	for c in /sys/class/nvme/nvme*; do
@@ -1182,6 +1182,27 @@ scenario_10() {
 	fi
 	for _ in $(seq 50); do [ -e /sys/fs/ext4/"$ns" ] || break; sleep 0.1; done
 	sleep 0.5
+
+	# dm-crypt over the namespace (dmsetup's crypt target, what cryptsetup sets up for
+	# LUKS; the null cipher needs no key), an ext4 on it mounted: held through dm-N
+	if command -v dmsetup >/dev/null && modprobe dm_crypt >>"$LOG" 2>&1; then
+		modprobe crypto_null >>"$LOG" 2>&1
+		run dmsetup create iopasscrypt --noudevsync \
+			--table "0 $(cat /sys/class/block/"$ns"/size) crypt cipher_null-ecb - 0 /dev/$ns 0"
+		expect "dm-crypt over /dev/$ns: exit status" 0 "$RC" "stderr: $(oneline $T/err)"
+		dmsetup mknodes iopasscrypt >>"$LOG" 2>&1
+		if [ "$RC" = 0 ] && mkfs.ext4 -q -F /dev/mapper/iopasscrypt >>"$LOG" 2>&1 &&
+			mount /dev/mapper/iopasscrypt $mnt >>"$LOG" 2>&1; then
+			expect_refused "an ext4 on dm-crypt ($(ls /sys/class/block/"$ns"/holders | tr '\n' ' ')holds $ns) mounted on $mnt"
+			umount $mnt
+		else
+			fail "dm-crypt: no ext4 mounted on /dev/mapper/iopasscrypt: $(tail -n 2 "$LOG" | tr '\n' ' ')"
+		fi
+		dmsetup remove --noudevsync iopasscrypt >>"$LOG" 2>&1
+		for _ in $(seq 50); do [ -z "$(ls /sys/class/block/"$ns"/holders)" ] && break; sleep 0.1; done
+	else
+		skip "no dmsetup (Debian package dmsetup) or no dm_crypt module: dm-crypt was NOT tested"
+	fi
 	run "$IOPASS" check -J "$DISK"
 	expect "all unmounted and swapped off: check $DISK verdict" ready "$(verdict_of "$DISK")" "stdout: $(oneline $T/out)"
 	run "$IOPASS" attach "$DISK"
