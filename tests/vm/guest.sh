@@ -280,6 +280,16 @@ scenario_1() {
 		fail "groups differ from /sys/kernel/iommu_groups (kernel < > iopass): $(diff $T/kernel.groups $T/list.groups | grep '^[<>]' | tr '\n' ' ')"
 	fi
 	expect "device count (iopass vs ls /sys/bus/pci/devices)" "$(ls "$SYS" | wc -l)" "$(jq '.devices | length' $T/list.json)"
+	# one bridge rule: the kernel shows secondary_bus_number for pci_is_bridge() devices only
+	jq -r '.devices[] | "\(.bdf) \(.bridge)"' $T/list.json | sort >$T/list.bridges
+	for d in "$SYS"/*; do
+		[ -e "$d/secondary_bus_number" ] && echo "${d##*/} true" || echo "${d##*/} false"
+	done | sort >$T/kernel.bridges
+	if cmp -s $T/kernel.bridges $T/list.bridges && grep -q ' true$' $T/kernel.bridges; then
+		pass "list -J bridge matches secondary_bus_number ($(grep -c ' true$' $T/kernel.bridges) bridges)"
+	else
+		fail "list -J bridge differs from secondary_bus_number (kernel < > iopass): $(diff $T/kernel.bridges $T/list.bridges | grep '^[<>]' | tr '\n' ' ')"
+	fi
 	jq -r '.devices[] | "\(.bdf) \(.driver // "-") \(.vfio)"' $T/list.json | sort >$T/list.drivers
 	for d in "$SYS"/*; do
 		b=${d##*/} v=false
