@@ -322,7 +322,29 @@ int iopass_persist_claims(struct iopass_ctx *ctx, const struct iopass_devlist *l
 	return claimed;
 }
 
+static int unclaim_locked(struct iopass_ctx *ctx, struct iopass_dev *dev);
+static int persist_lock(struct iopass_ctx *ctx, struct iopass_txn *t, unsigned flags, char **msg);
+
+/* Under the lock, as every writing run: an attach of the device may be under way. */
 int iopass_persist_unclaim(struct iopass_ctx *ctx, struct iopass_dev *dev)
+{
+	struct iopass_txn *t = txn_new();
+	char *msg = NULL;
+	int lock, r;
+
+	if (!t)
+		return -ENOMEM;
+	lock = persist_lock(ctx, t, 0, &msg);
+	free(msg);
+	iopass_txn_free(t);
+	if (lock < 0)
+		return lock;
+	r = unclaim_locked(ctx, dev);
+	close(lock);
+	return r;
+}
+
+static int unclaim_locked(struct iopass_ctx *ctx, struct iopass_dev *dev)
 {
 	char path[256], ovr[64], drv[64];
 	int r = current_override(ctx, dev->bdf, ovr, sizeof(ovr));
