@@ -258,7 +258,8 @@ static int attach_one(struct iopass_ctx *ctx, struct iopass_txn *t, struct txdev
 {
 	struct planned p[3];
 	char cur[128];
-	int r = run_plan(ctx, t, d, p, plan_dev(d, driver, true, p), driver, dry_run);
+	size_t np = plan_dev(d, driver, true, p);
+	int r = run_plan(ctx, t, d, p, np, driver, dry_run);
 
 	if (r < 0 || dry_run)
 		return r;
@@ -371,7 +372,8 @@ static int plan_attach(struct iopass_ctx *ctx, struct iopass_txn *t, struct sess
 		 * give back, or detach would hand the device straight back to vfio-pci.
 		 * A device in the record keeps what the record gives back.
 		 */
-		if (was || (s && (rec = records_find(&s->state, d->bdf))))
+		rec = s ? records_find(&s->state, d->bdf) : NULL;
+		if (was || rec)
 			d->override = xstrdup_or_null(t, was ? (*was->override ? was->override : NULL)
 							     : (*rec->override ? rec->override : NULL));
 		else
@@ -583,7 +585,8 @@ static int detach_one(struct iopass_ctx *ctx, struct iopass_txn *t, struct txdev
 	const char *ovr = rec && *rec->override && !driver_name_is_vfio(rec->override) ? rec->override
 											 : "\n";
 	/* a device that had no driver before attach stays unbound */
-	int r = run_plan(ctx, t, d, p, plan_dev(d, ovr, !rec || want, p), want, dry_run);
+	size_t np = plan_dev(d, ovr, !rec || want, p);
+	int r = run_plan(ctx, t, d, p, np, want, dry_run);
 
 	if (r < 0 || dry_run || (rec && !want))
 		return r;

@@ -442,7 +442,7 @@ static bool net_use(struct iopass_ctx *ctx, const struct routes *rt, const char 
  */
 static bool route_iface_v4(const char *table, const char *addr, char *ifname, size_t size)
 {
-	unsigned a[4], best_len = 0, best_metric = UINT_MAX;
+	unsigned a[4] = { 0 }, best_len = 0, best_metric = UINT_MAX;
 	const char *line = table;
 	uint32_t ip;
 	bool found = false;
@@ -458,7 +458,7 @@ static bool route_iface_v4(const char *table, const char *addr, char *ifname, si
 	}
 	while (line && *line) {
 		char iface[64];
-		unsigned dest, mask, metric, len;
+		unsigned dest = 0, mask = 0, metric = 0, len;
 		const char *next = strchr(line, '\n');
 
 		if (sscanf(line, "%63s %x %*s %*s %*s %*s %u %x", iface, &dest, &metric, &mask) == 4 &&
@@ -569,7 +569,10 @@ static void net_storage_check(struct iopass_ctx *ctx, struct hostuse_cache *hu,
 			    !(streq(buf, "tcp") || streq(buf, "rdma")))
 				continue;
 			snprintf(path, sizeof(path), "/sys/class/nvme/%s/address", de->d_name);
-			if (sysfs_read(ctx, path, buf, sizeof(buf)) <= 0 || !(t = strstr(buf, "traddr=")))
+			if (sysfs_read(ctx, path, buf, sizeof(buf)) <= 0)
+				continue;
+			t = strstr(buf, "traddr=");
+			if (!t)
 				continue;
 			t += 7;
 			snprintf(server, sizeof(server), "%.*s", (int)strcspn(t, ","), t);

@@ -544,7 +544,10 @@ static const char *etc_line(const char *p, char *buf, size_t size)
 	const char *nl = strchr(p, '\n');
 	size_t len;
 
-	if (!nl || (len = (size_t)(nl - p)) >= size)
+	if (!nl)
+		return NULL;
+	len = (size_t)(nl - p);
+	if (len >= size)
 		return NULL;
 	memcpy(buf, p, len);
 	buf[len] = '\0';
@@ -573,8 +576,8 @@ static int etc_journal_parse(const char *text, struct etc_journal *j)
 		j->after = (uint64_t)after;
 	}
 	while (*p) {
-		unsigned idx, len;
-		char lenbuf[16];
+		unsigned idx = 0, len = 0;
+		char lenbuf[16] = "";
 
 		/* "file N LEN" or "file N -", then exactly LEN bytes and a newline */
 		p = etc_line(p, line, sizeof(line));

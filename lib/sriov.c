@@ -118,7 +118,7 @@ static int pf_write(struct iopass_ctx *ctx, struct iopass_txn *t, const char *bd
 int sriov_restore(struct iopass_ctx *ctx, struct iopass_txn *t, const char *bdf, const char *attr,
 		  int want)
 {
-	int cur, r = sriov_read(ctx, bdf, attr, &cur);
+	int cur = 0, r = sriov_read(ctx, bdf, attr, &cur);
 
 	if (r < 0)
 		return r == -ENOENT ? 0 : r;

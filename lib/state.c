@@ -333,7 +333,7 @@ int journal_parse(const char *text, struct journal *j)
 				if (!ids_valid(f[4]))
 					r = -EBADMSG;
 				else
-					snprintf(e->ids, sizeof(e->ids), "%s", f[4]);
+					snprintf(e->ids, sizeof(e->ids), "%.19s", f[4]);
 			}
 		} else {
 			r = -EBADMSG;
@@ -560,7 +560,8 @@ static int recovery_guards(struct iopass_ctx *ctx, struct iopass_txn *t, struct 
 		struct iopass_dev *pf, *const *vfs;
 		size_t nvf;
 
-		if (iopass_addr_parse(j->pf, &pa) == 0 && (pf = iopass_devlist_find(s->list, &pa))) {
+		pf = iopass_addr_parse(j->pf, &pa) == 0 ? iopass_devlist_find(s->list, &pa) : NULL;
+		if (pf) {
 			nvf = devlist_vfs(s->list, pf, &vfs);
 			r = guard_group_open(ctx, vfs, nvf, flags, t, "rolling back the interrupted vf create: ");
 		}
