@@ -13,8 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/openat2.h>
 
 #include "testutil.h"
 
@@ -583,6 +585,19 @@ static void test_sysroot_links_out(void **state)
 	char *ovr;
 
 	(void)state;
+	{
+		/* under valgrind (which lacks openat2) iopass resolves as openat does */
+		struct open_how how = { .flags = O_PATH, .resolve = RESOLVE_IN_ROOT };
+		long fd = syscall(SYS_openat2, AT_FDCWD, "/", &how, sizeof(how));
+
+		if (fd < 0 && errno == ENOSYS) {
+			fx_free(host);
+			skip();
+			return;
+		}
+		if (fd >= 0)
+			close((int)fd);
+	}
 	assert_non_null(mkdtemp(dir));
 	fake = fx_open(dir);
 	fx_mkdir(fake, "sys");
