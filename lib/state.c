@@ -835,20 +835,28 @@ int session_begin(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *
 
 /* ---- the record, read by others ------------------------------------------------ */
 
+/* The record as readers see it (and a detach in dry-run mode): no lock, nothing written. */
+int records_peek(struct iopass_ctx *ctx, struct records *rs)
+{
+	int dirfd = sysfs_open_state_dir(ctx, false), r;
+
+	rs->r = NULL;
+	rs->n = 0;
+	if (dirfd < 0)
+		return dirfd == -ENOENT ? 0 : dirfd;
+	r = records_load(dirfd, rs);
+	close(dirfd);
+	return r;
+}
+
 int iopass_attached(struct iopass_ctx *ctx, struct iopass_addr **ret_addrs, size_t *ret_n)
 {
 	struct records rs;
 	struct iopass_addr *a;
-	int dirfd = sysfs_open_state_dir(ctx, false), r;
+	int r = records_peek(ctx, &rs);
 
 	*ret_addrs = NULL;
 	*ret_n = 0;
-	if (dirfd == -ENOENT)
-		return 0;
-	if (dirfd < 0)
-		return dirfd;
-	r = records_load(dirfd, &rs);
-	close(dirfd);
 	if (r < 0)
 		return r;
 	a = calloc(rs.n ? rs.n : 1, sizeof(*a));
@@ -868,13 +876,9 @@ int iopass_record_get(struct iopass_ctx *ctx, const char *bdf, char **ret_driver
 {
 	struct records rs;
 	const struct record *rec;
-	int dirfd = sysfs_open_state_dir(ctx, false), r;
+	int r = records_peek(ctx, &rs);
 
 	*ret_driver = NULL;
-	if (dirfd < 0)
-		return dirfd;
-	r = records_load(dirfd, &rs);
-	close(dirfd);
 	if (r < 0)
 		return r;
 	rec = records_find(&rs, bdf);
@@ -891,16 +895,3 @@ int iopass_record_get(struct iopass_ctx *ctx, const char *bdf, char **ret_driver
 	return r;
 }
 
-/* The record as a detach in dry-run mode sees it: no lock, nothing written. */
-int records_peek(struct iopass_ctx *ctx, struct records *rs)
-{
-	int dirfd = sysfs_open_state_dir(ctx, false), r;
-
-	rs->r = NULL;
-	rs->n = 0;
-	if (dirfd < 0)
-		return dirfd == -ENOENT ? 0 : dirfd;
-	r = records_load(dirfd, rs);
-	close(dirfd);
-	return r;
-}
