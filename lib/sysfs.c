@@ -41,7 +41,16 @@ static int root_open(const struct iopass_ctx *ctx, const char *path, int flags, 
 
 	if (!*ctx->sysroot || no_openat2)
 		return openat(ctx->rootfd, rel(path), flags, mode);
-	fd = syscall(SYS_openat2, ctx->rootfd, rel(path), &how, sizeof(how));
+	/*
+	 * EAGAIN: a rename or mount anywhere on the system raced with a ".." of the
+	 * lookup, and the kernel cannot vouch that it stayed inside (openat2(2));
+	 * the lookup is good to repeat. The sysroot's own links have ".." in them.
+	 */
+	for (int tries = 0; tries < 256; tries++) {
+		fd = syscall(SYS_openat2, ctx->rootfd, rel(path), &how, sizeof(how));
+		if (fd >= 0 || errno != EAGAIN)
+			break;
+	}
 	if (fd < 0 && errno == ENOSYS) {
 		no_openat2 = true; /* before Linux 5.6: links are followed as openat does */
 		return openat(ctx->rootfd, rel(path), flags, mode);

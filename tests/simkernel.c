@@ -28,6 +28,8 @@
  * a name not starting with '.', i.e. not a temporary file), anywhere.
  * IOPASS_SIM_LOG=file: one line per kernel write, "op bdf value result".
  * IOPASS_SIM_DELAY_MS=N: each kernel write takes N ms (for the lock tests).
+ * IOPASS_SIM_OPENAT2_EAGAIN=N: each openat2 fails with EAGAIN N times before it
+ * is let through, as when renames elsewhere race with its ".." lookups.
  *
  * SR-IOV: <pf>/sriov_numvfs N creates N VFs (devfn PF + 2 + i, own groups,
  * native driver from <pf>/.sim-vf-native, probed only when
@@ -689,6 +691,16 @@ long syscall(long number, ...)
 	for (int i = 0; i < 6; i++)
 		a[i] = va_arg(ap, long); /* as the kernel reads six registers, whatever was passed */
 	va_end(ap);
+	if (number == SYS_openat2 && getenv("IOPASS_SIM_OPENAT2_EAGAIN")) {
+		static int failed;
+
+		if (failed < atoi(getenv("IOPASS_SIM_OPENAT2_EAGAIN"))) {
+			failed++;
+			errno = EAGAIN;
+			return -1;
+		}
+		failed = 0;
+	}
 	r = real_syscall(number, a[0], a[1], a[2], a[3], a[4], a[5]);
 	if (number == SYS_openat2 && r >= 0 && r < MAX_FD) {
 		const struct open_how *how = (const struct open_how *)a[2];

@@ -623,6 +623,38 @@ static void test_sysroot_links_out(void **state)
 }
 
 /*
+ * openat2 with RESOLVE_IN_ROOT fails with EAGAIN when a rename anywhere on the
+ * system races with a ".." of the lookup (every sysroot link has them): the
+ * lookup is repeated, so a busy machine reads and writes as an idle one does.
+ */
+static void test_sysroot_lookup_eagain(void **state)
+{
+	struct sim s;
+	struct run plain, r;
+
+	(void)state;
+	sim_open(&s, fx_workstation());
+	SIM(&s, &plain, "list", "-D", "-n", "-o", "BDF,DRIVER,GROUP");
+	assert_int_equal(plain.status, 0);
+	snprintf(s.env_extra, sizeof(s.env_extra), "IOPASS_SIM_OPENAT2_EAGAIN=5");
+	SIM(&s, &r, "list", "-D", "-n", "-o", "BDF,DRIVER,GROUP");
+	assert_int_equal(r.status, 0);
+	assert_text_equal(r.out, plain.out);
+	assert_text_equal(r.err, "");
+	run_free(&r);
+	SIM(&s, &r, "attach", "00:14.0");
+	assert_int_equal(r.status, 0);
+	assert_driver(&s, "0000:00:14.0", "vfio-pci");
+	run_free(&r);
+	SIM(&s, &r, "detach", "00:14.0");
+	assert_int_equal(r.status, 0);
+	assert_driver(&s, "0000:00:14.0", "xhci_hcd");
+	run_free(&r);
+	run_free(&plain);
+	sim_close(&s);
+}
+
+/*
  * A control file replaced by a symlink to a file outside sysfs: the write must not
  * go through it (O_NOFOLLOW), and the attach is undone.
  */
@@ -1281,6 +1313,7 @@ int main(void)
 		cmocka_unit_test(test_concurrent),
 		cmocka_unit_test(test_planted_control_links),
 		cmocka_unit_test(test_sysroot_links_out),
+		cmocka_unit_test(test_sysroot_lookup_eagain),
 		cmocka_unit_test(test_hostile_state),
 		cmocka_unit_test(test_corrupt_journal),
 		cmocka_unit_test(test_needs_root),

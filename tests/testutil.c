@@ -257,7 +257,7 @@ void sim_open(struct sim *s, struct fx *fx)
 	snprintf(s->log, sizeof(s->log), "%s/sim.log", fx_root(fx));
 	snprintf(s->env_root, sizeof(s->env_root), "IOPASS_SIM_ROOT=%s", fx_root(fx));
 	snprintf(s->env_log, sizeof(s->env_log), "IOPASS_SIM_LOG=%s", s->log);
-	s->env_fail[0] = s->env_kill[0] = s->env_delay[0] = '\0';
+	s->env_fail[0] = s->env_kill[0] = s->env_delay[0] = s->env_extra[0] = '\0';
 }
 
 void sim_close(struct sim *s)
@@ -280,6 +280,8 @@ void sim_run(struct sim *s, struct run *r, const char *const argv[])
 		s->env[n++] = s->env_kill;
 	if (*s->env_delay)
 		s->env[n++] = s->env_delay;
+	if (*s->env_extra)
+		s->env[n++] = s->env_extra;
 	s->env[n] = NULL;
 	run_iopass_env(r, fx_root(s->fx), s->env, argv);
 }

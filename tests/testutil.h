@@ -59,6 +59,7 @@ struct sim {
 	char log[64];
 	const char *env[12];
 	char env_root[4200], env_log[128], env_fail[256], env_kill[64], env_delay[64];
+	char env_extra[64]; /* one more NAME=value, "" for none */
 };
 
 void sim_open(struct sim *s, struct fx *fx);
