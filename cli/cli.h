@@ -85,6 +85,15 @@ int cli_ctx_new_writer(const char *cmd, struct iopass_ctx **ret_ctx);
 int cli_parse_group(const char *cmd, const char *arg, int *ret);
 /* iopass_scan with the error printed. */
 int cli_scan(const char *cmd, struct iopass_ctx *ctx, struct iopass_devlist **ret);
+/*
+ * The scan a write needs (iopass_scan_related): the devices and groups named
+ * (args as cli_check_device_args() accepted them, and --group when group is
+ * set), or the addresses given, with what their checks read; errors as cli_scan.
+ */
+int cli_scan_args(const char *cmd, struct iopass_ctx *ctx, char *const *args, size_t nargs,
+		  const int *group, struct iopass_devlist **ret);
+int cli_scan_addrs(const char *cmd, struct iopass_ctx *ctx, const struct iopass_addr *addrs,
+		   size_t n, struct iopass_devlist **ret);
 
 /* Parse a device argument (full or short BDF); prints the error itself. */
 int cli_parse_bdf(const char *cmd, const char *arg, struct iopass_addr *ret);

@@ -155,7 +155,10 @@ static int cmd_attach_main(int argc, char *argv[])
 	if (w.wait_ms >= 0)
 		iopass_ctx_set_lock_timeout(ctx, w.wait_ms);
 	ret = EXIT_FAIL;
-	if (cli_scan(CMD, ctx, &list) < 0)
+	/* --id looks at every device; addresses and groups need only theirs (and what guards them) */
+	if ((id ? cli_scan(CMD, ctx, &list)
+		: cli_scan_args(CMD, ctx, argv + optind, (size_t)(argc - optind),
+				have_group ? &group : NULL, &list)) < 0)
 		goto out;
 	ret = cli_select(CMD, list, argv + optind, (size_t)(argc - optind), have_group ? &group : NULL,
 			 false, &sel);

@@ -175,12 +175,12 @@ static int cmd_check_main(int argc, char *argv[])
 		goto out;
 	}
 	if (all || have_group || optind < argc) {
-		r = iopass_scan(ctx, &list);
-		if (r < 0) {
-			cli_err(CMD, "cannot read PCI devices below %s: %s", iopass_ctx_get_sysroot(ctx),
-				strerror(-r));
+		/* the devices named need only what their checks read, as attach */
+		r = all ? cli_scan(CMD, ctx, &list)
+			: cli_scan_args(CMD, ctx, argv + optind, (size_t)(argc - optind),
+					have_group ? &group : NULL, &list);
+		if (r < 0)
 			goto out;
-		}
 		ret = cli_select(CMD, list, argv + optind, (size_t)(argc - optind),
 				 have_group ? &group : NULL, all, &sel);
 		if (ret != EXIT_OK)

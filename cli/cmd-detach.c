@@ -36,18 +36,10 @@ static void usage(void)
 	      stdout);
 }
 
-/* --all: every device with a record. */
-static int select_recorded(struct iopass_ctx *ctx, const struct iopass_devlist *list,
-			   struct cli_selection *sel)
+/* --all: every device with a record (addrs, n: the record's addresses). */
+static int select_recorded(const struct iopass_devlist *list, const struct iopass_addr *addrs,
+			   size_t n, struct cli_selection *sel)
 {
-	struct iopass_addr *addrs;
-	size_t n;
-	int r = iopass_attached(ctx, &addrs, &n);
-
-	if (r < 0) {
-		cli_err(CMD, "cannot read the record of attached devices: %s", strerror(-r));
-		return EXIT_FAIL;
-	}
 	for (size_t i = 0; i < n; i++) {
 		struct iopass_dev *d = iopass_devlist_find(list, &addrs[i]);
 		struct iopass_dev **nd;
@@ -55,14 +47,11 @@ static int select_recorded(struct iopass_ctx *ctx, const struct iopass_devlist *
 		if (!d)
 			continue; /* gone (hot-unplugged): nothing to give back */
 		nd = reallocarray(sel->devs, sel->n + 1, sizeof(*nd));
-		if (!nd) {
-			free(addrs);
+		if (!nd)
 			return EXIT_FAIL;
-		}
 		sel->devs = nd;
 		sel->devs[sel->n++] = d;
 	}
-	free(addrs);
 	return EXIT_OK;
 }
 
@@ -85,6 +74,8 @@ static int cmd_detach_main(int argc, char *argv[])
 	struct iopass_txn *t = NULL;
 	struct cli_selection sel = { NULL, 0 };
 	struct cli_write_opts w = { .wait_ms = -1 };
+	struct iopass_addr *recorded = NULL;
+	size_t nrecorded = 0;
 	bool have_group = false, all = false, persist = false;
 	int c, r, group = -1, ret;
 
@@ -133,11 +124,19 @@ static int cmd_detach_main(int argc, char *argv[])
 	if (w.wait_ms >= 0)
 		iopass_ctx_set_lock_timeout(ctx, w.wait_ms);
 	ret = EXIT_FAIL;
-	if (cli_scan(CMD, ctx, &list) < 0)
+	if (all) {
+		r = iopass_attached(ctx, &recorded, &nrecorded);
+		if (r < 0) {
+			cli_err(CMD, "cannot read the record of attached devices: %s", strerror(-r));
+			goto out;
+		}
+		if (cli_scan_addrs(CMD, ctx, recorded, nrecorded, &list) < 0)
+			goto out;
+		ret = select_recorded(list, recorded, nrecorded, &sel);
+	} else if (cli_scan_args(CMD, ctx, argv + optind, (size_t)(argc - optind),
+				 have_group ? &group : NULL, &list) < 0) {
 		goto out;
-	if (all)
-		ret = select_recorded(ctx, list, &sel);
-	else
+	} else
 		ret = cli_select(CMD, list, argv + optind, (size_t)(argc - optind),
 				 have_group ? &group : NULL, false, &sel);
 	if (ret != EXIT_OK)
@@ -176,6 +175,7 @@ static int cmd_detach_main(int argc, char *argv[])
 		}
 	}
 out:
+	free(recorded);
 	iopass_txn_free(t);
 	cli_selection_free(&sel);
 	iopass_devlist_free(list);

@@ -223,7 +223,7 @@ static int cmd_udev_bind_main(int argc, char *argv[])
 	if (ret != EXIT_OK)
 		return ret;
 	ret = EXIT_FAIL;
-	if (iopass_scan(ctx, &list) < 0)
+	if (iopass_scan_related(ctx, &a, 1, NULL, 0, &list) < 0)
 		goto out;
 	d = iopass_devlist_find(list, &a);
 	if (!d)

@@ -107,7 +107,7 @@ static int cmd_vf_main(int argc, char *argv[])
 	if (w.wait_ms >= 0)
 		iopass_ctx_set_lock_timeout(ctx, w.wait_ms);
 	ret = EXIT_FAIL;
-	if (cli_scan(CMD, ctx, &list) < 0)
+	if (cli_scan_addrs(CMD, ctx, &a, 1, &list) < 0)
 		goto out;
 	pf = iopass_devlist_find(list, &a);
 	if (!pf) {

@@ -701,6 +701,46 @@ int cli_scan(const char *cmd, struct iopass_ctx *ctx, struct iopass_devlist **re
 	return r;
 }
 
+int cli_scan_addrs(const char *cmd, struct iopass_ctx *ctx, const struct iopass_addr *addrs,
+		   size_t n, struct iopass_devlist **ret)
+{
+	int r = iopass_scan_related(ctx, addrs, n, NULL, 0, ret);
+
+	if (r < 0)
+		cli_err(cmd, "cannot read PCI devices below %s: %s", iopass_ctx_get_sysroot(ctx),
+			strerror(-r));
+	return r;
+}
+
+int cli_scan_args(const char *cmd, struct iopass_ctx *ctx, char *const *args, size_t nargs,
+		  const int *group, struct iopass_devlist **ret)
+{
+	struct iopass_addr *addrs = calloc(nargs ? nargs : 1, sizeof(*addrs));
+	int *groups = calloc(nargs + 1, sizeof(*groups));
+	size_t naddrs = 0, ngroups = 0;
+	int r = -ENOMEM;
+
+	if (addrs && groups) {
+		if (group)
+			groups[ngroups++] = *group;
+		for (size_t i = 0; i < nargs; i++) {
+			if (strncmp(args[i], "group:", 6) == 0) {
+				if (iopass_group_parse(args[i] + 6, &groups[ngroups]) == 0)
+					ngroups++;
+			} else if (iopass_addr_parse(args[i], &addrs[naddrs]) == 0) {
+				naddrs++;
+			}
+		}
+		r = iopass_scan_related(ctx, addrs, naddrs, groups, ngroups, ret);
+	}
+	free(addrs);
+	free(groups);
+	if (r < 0)
+		cli_err(cmd, "cannot read PCI devices below %s: %s", iopass_ctx_get_sysroot(ctx),
+			strerror(-r));
+	return r;
+}
+
 int cli_write_option(const char *cmd, int c, const char *arg, struct cli_write_opts *w)
 {
 	switch (c) {

@@ -417,11 +417,18 @@ int session_devs(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s
 		 struct iopass_dev *const *devs, size_t n, struct iopass_dev ***ret)
 {
 	struct iopass_dev **now = calloc(n ? n : 1, sizeof(*now));
-	int r = session_scan(ctx, t, s);
+	struct iopass_addr *seeds = calloc(n ? n : 1, sizeof(*seeds));
+	int r = -ENOMEM;
 
-	if (!now || r < 0) {
+	if (now && seeds) {
+		for (size_t i = 0; i < n; i++)
+			seeds[i] = devs[i]->addr;
+		r = session_scan(ctx, t, s, seeds, n);
+	}
+	free(seeds);
+	if (r < 0) {
 		free(now);
-		return r < 0 ? r : -ENOMEM;
+		return r;
 	}
 	for (size_t i = 0; i < n; i++) {
 		now[i] = iopass_devlist_find(s->list, &devs[i]->addr);

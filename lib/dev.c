@@ -474,6 +474,217 @@ fail:
 	return r;
 }
 
+/* ---- the scan of what a change touches -------------------------------------- */
+
+/*
+ * The devices of /sys/bus/pci/devices (addresses only) and those of them read
+ * so far: devs[i] is addrs[i] read, tried[i] that it was looked at.
+ */
+struct related {
+	struct iopass_ctx *ctx;
+	struct iopass_addr *addrs;
+	size_t n;
+	struct iopass_dev **devs;
+	bool *tried;
+	int *groups; /* groups whose members were added */
+	size_t ngroups, capgroups;
+	int r; /* the first hard error (-ENOMEM) */
+};
+
+static struct iopass_dev *related_add(struct related *rl, const struct iopass_addr *a)
+{
+	size_t lo = 0, hi = rl->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = iopass_addr_cmp(&rl->addrs[mid], a);
+
+		if (c == 0) {
+			if (!rl->tried[mid]) {
+				int r = dev_read(rl->ctx, a, &rl->devs[mid]);
+
+				rl->tried[mid] = true;
+				if (r == -ENOMEM && !rl->r)
+					rl->r = r;
+				if (r < 0)
+					rl->devs[mid] = NULL; /* gone since the listing: as iopass_scan skips it */
+			}
+			return rl->devs[mid];
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL; /* not on the bus (a dangling link) */
+}
+
+static void related_add_name(struct related *rl, const char *name)
+{
+	struct iopass_addr a;
+
+	if (iopass_addr_parse(name, &a) == 0)
+		related_add(rl, &a);
+}
+
+/* Every member of group g, from /sys/kernel/iommu_groups/g/devices (once per group). */
+static void related_add_group(struct related *rl, int g)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *dir;
+
+	if (g < 0)
+		return;
+	for (size_t i = 0; i < rl->ngroups; i++)
+		if (rl->groups[i] == g)
+			return;
+	if (rl->ngroups == rl->capgroups) {
+		size_t ncap = rl->capgroups ? 2 * rl->capgroups : 8;
+		int *ng = reallocarray(rl->groups, ncap, sizeof(*ng));
+
+		if (!ng) {
+			rl->r = -ENOMEM;
+			return;
+		}
+		rl->groups = ng;
+		rl->capgroups = ncap;
+	}
+	rl->groups[rl->ngroups++] = g;
+	snprintf(path, sizeof(path), "/sys/kernel/iommu_groups/%d/devices", g);
+	if (sysfs_opendir(rl->ctx, path, &dir) < 0)
+		return;
+	while ((de = readdir(dir)))
+		if (de->d_name[0] != '.')
+			related_add_name(rl, de->d_name);
+	closedir(dir);
+}
+
+/* The VFs of a PF: its virtfnN links. */
+static void related_add_vfs(struct related *rl, struct iopass_dev *pf)
+{
+	char path[sizeof(PCI_DEVICES) + IOPASS_BDF_MAX + 1], name[64];
+	struct dirent *de;
+	DIR *dir;
+
+	if (pf->totalvfs <= 0)
+		return;
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s", pf->bdf);
+	if (sysfs_opendir(rl->ctx, path, &dir) < 0)
+		return;
+	while ((de = readdir(dir))) {
+		if (strncmp(de->d_name, "virtfn", 6) != 0 ||
+		    sysfs_link_name_at(dirfd(dir), de->d_name, name, sizeof(name)) < 0)
+			continue;
+		related_add_name(rl, name);
+	}
+	closedir(dir);
+}
+
+/* The functions on d's bus (reset, companions, multifunction) and the bridges above it (ACS). */
+static void related_add_context(struct related *rl, struct iopass_dev *d)
+{
+	struct iopass_addr first = { d->addr.domain, d->addr.bus, 0, 0 };
+	const char *dir = dev_sysfs_dir(d), *p;
+	size_t lo = 0, hi = rl->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (iopass_addr_cmp(&rl->addrs[mid], &first) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < rl->n && rl->addrs[lo].domain == d->addr.domain && rl->addrs[lo].bus == d->addr.bus;
+	     lo++)
+		related_add(rl, &rl->addrs[lo]);
+	/* devices/pci0000:00/0000:00:1c.0/0000:03:00.0: every component before our own */
+	for (p = dir ? strchr(dir, '/') : NULL; p; p = strchr(p + 1, '/')) {
+		char comp[IOPASS_BDF_MAX];
+		const char *end = strchr(p + 1, '/');
+
+		if (!end)
+			break;
+		if ((size_t)(end - p - 1) < sizeof(comp)) {
+			memcpy(comp, p + 1, (size_t)(end - p - 1));
+			comp[end - p - 1] = '\0';
+			related_add_name(rl, comp);
+		}
+	}
+}
+
+/*
+ * The subjects, the devices a change may move or check: the seeds and the
+ * groups named, closed under "the members of its IOMMU group" and "its VFs".
+ * Then what their checks read beside them (iopass_check_dev, the guards):
+ * the functions on each one's bus and the bridges above it.
+ */
+int iopass_scan_related(struct iopass_ctx *ctx, const struct iopass_addr *seeds, size_t nseeds,
+			const int *groups, size_t ngroups, struct iopass_devlist **ret_list)
+{
+	struct related rl = { .ctx = ctx };
+	struct iopass_devlist *list = NULL;
+	size_t *subject = NULL, nsubjects = 0;
+	int r;
+
+	if (!ctx || (!seeds && nseeds) || (!groups && ngroups) || !ret_list)
+		return -EINVAL;
+	ctx->ndrivers_seen = 0;
+	r = devlist_new(ctx, &list, &rl.addrs, &rl.n);
+	if (r < 0)
+		return r;
+	rl.devs = calloc(rl.n ? rl.n : 1, sizeof(*rl.devs));
+	rl.tried = calloc(rl.n ? rl.n : 1, sizeof(*rl.tried));
+	subject = calloc(rl.n ? rl.n : 1, sizeof(*subject));
+	if (!rl.devs || !rl.tried || !subject) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < nseeds; i++)
+		related_add(&rl, &seeds[i]);
+	for (size_t i = 0; i < ngroups; i++)
+		related_add_group(&rl, groups[i]);
+	/* close: every device read so far is a subject; its group and VFs come in as subjects too */
+	for (bool grew = true; grew && !rl.r;) {
+		grew = false;
+		for (size_t i = 0; i < rl.n; i++) {
+			struct iopass_dev *d = rl.devs[i];
+
+			if (!d || (d->flags & DEV_RELATED_SUBJECT))
+				continue;
+			d->flags |= DEV_RELATED_SUBJECT;
+			subject[nsubjects++] = i;
+			related_add_group(&rl, d->group);
+			related_add_vfs(&rl, d);
+			grew = true;
+		}
+	}
+	for (size_t i = 0; i < nsubjects && !rl.r; i++)
+		related_add_context(&rl, rl.devs[subject[i]]);
+	r = rl.r;
+	if (r < 0)
+		goto out;
+	for (size_t i = 0; i < rl.n; i++)
+		if (rl.devs[i]) {
+			rl.devs[i]->flags &= ~DEV_RELATED_SUBJECT;
+			list->devs[list->count++] = rl.devs[i];
+			rl.devs[i] = NULL;
+		}
+	*ret_list = list;
+	list = NULL;
+out:
+	for (size_t i = 0; rl.devs && i < rl.n; i++)
+		dev_free(rl.devs[i]);
+	free(rl.devs);
+	free(rl.tried);
+	free(rl.addrs);
+	free(rl.groups);
+	free(subject);
+	iopass_devlist_free(list);
+	return r;
+}
+
 /* The device a listing names by its canonical address, or NULL (another name, gone from the bus). */
 static struct iopass_dev *listed_dev(const struct iopass_devlist *list, const char *name)
 {

@@ -170,14 +170,14 @@ static void class_index(struct iopass_ctx *ctx, const char *classdir, struct blo
 	if (sysfs_opendir(ctx, classdir, &dir) < 0)
 		return;
 	while ((de = readdir(dir))) {
-		char path[320], target[4096];
+		char target[4096];
 		struct blockdev *nb;
 		const char *t;
 
 		if (de->d_name[0] == '.' || !name_is_safe(de->d_name) || strlen(de->d_name) >= 64)
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", classdir, de->d_name);
-		if (sysfs_readlink(ctx, path, target, sizeof(target)) < 0)
+		/* one readlinkat per entry, in the directory already open (thousands of VF netdevs) */
+		if (sysfs_readlink_at(dirfd(dir), de->d_name, target, sizeof(target)) < 0)
 			continue;
 		t = target;
 		while (strncmp(t, "../", 3) == 0)

@@ -55,6 +55,7 @@ enum {
 	/* the kernel's pci_is_bridge() (header type 1 or 2), seen as secondary_bus_number */
 	DEV_BRIDGE_HEADER = 1 << 9,
 	DEV_BRIDGE_PROBED = 1 << 10, /* secondary_bus_number was looked for */
+	DEV_RELATED_SUBJECT = 1 << 11, /* iopass_scan_related(), while it runs */
 };
 
 /* What config space says (config.c), read on first use. */
@@ -134,6 +135,7 @@ ssize_t sysfs_read_bin(const struct iopass_ctx *ctx, const char *path, void *buf
 int sysfs_read_file(const struct iopass_ctx *ctx, const char *path, size_t max, char **ret);
 
 ssize_t sysfs_readlink(const struct iopass_ctx *ctx, const char *path, char *buf, size_t size);
+ssize_t sysfs_readlink_at(int dirfd, const char *name, char *buf, size_t size);
 
 int sysfs_write(const struct iopass_ctx *ctx, const char *path, const char *value);
 int sysfs_open_owned_dir(const struct iopass_ctx *ctx, const char *const *parts, size_t n,
@@ -324,8 +326,8 @@ int session_devs(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s
 int session_begin(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s,
 		  const struct intent *in);
 void session_end(struct session *s);
-int session_scan(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s);
-int session_rescan(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s);
+int session_scan(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s,
+		 const struct iopass_addr *seeds, size_t nseeds);
 void records_free(struct records *rs);
 /* The text of the record; -EBADMSG when corrupt. */
 int records_parse(const char *text, struct records *rs);

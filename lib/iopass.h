@@ -89,6 +89,16 @@ int iopass_group_parse(const char *s, int *ret_group);
 /* All PCI functions under <sysroot>/sys/bus/pci/devices, sorted by address. */
 int iopass_scan(struct iopass_ctx *ctx, struct iopass_devlist **ret_list);
 /*
+ * The devices a change of some of them touches, and no others: the seeds, the
+ * members of their IOMMU groups and of the groups given, their VFs and PF,
+ * and for each of those what its checks read (its group, the functions on its
+ * bus, the bridges above it, its VFs and PF). What iopass_check_dev() says of
+ * any of them is what it says on a full scan, at a cost that does not grow
+ * with the host. Seeds not on the bus are left out.
+ */
+int iopass_scan_related(struct iopass_ctx *ctx, const struct iopass_addr *seeds, size_t nseeds,
+			const int *groups, size_t ngroups, struct iopass_devlist **ret_list);
+/*
  * Quick scans for the shell completions, whose cost does not grow with what
  * each device has: drivers come from the listings of the drivers'
  * directories, bridges from those of pcieport and /sys/class/pci_bus (an

@@ -185,7 +185,7 @@ static int vf_create_locked(struct iopass_ctx *ctx, struct iopass_txn *t, struct
 		goto fail;
 
 	/* the VFs as the kernel made them */
-	r = session_rescan(ctx, t, s);
+	r = session_scan(ctx, t, s, &pf->addr, 1);
 	if (r < 0)
 		goto fail;
 	npf = iopass_devlist_find(s->list, &pf->addr);
@@ -364,7 +364,7 @@ static int vf_remove_locked(struct iopass_ctx *ctx, struct iopass_txn *t, struct
 	struct journal j = { .op = JOP_VF_REMOVE };
 	struct iopass_dev *const *vfs = NULL, *npf;
 	size_t n;
-	int r = session_scan(ctx, t, s);
+	int r = session_scan(ctx, t, s, &pf->addr, 1);
 
 	if (r < 0)
 		return r;

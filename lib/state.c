@@ -532,12 +532,23 @@ static int recovery_guards(struct iopass_ctx *ctx, struct iopass_txn *t, struct 
 			   const struct journal *j, const bool *act, unsigned flags)
 {
 	struct iopass_dev **devs = calloc(j->devs.n ? j->devs.n : 1, sizeof(*devs));
-	size_t n = 0;
+	struct iopass_addr *seeds = calloc(j->devs.n + 1, sizeof(*seeds));
+	size_t n = 0, nseeds = 0;
 	int r;
 
-	if (!devs)
+	if (!devs || !seeds) {
+		free(devs);
+		free(seeds);
 		return -ENOMEM;
-	r = session_scan(ctx, t, s);
+	}
+	/* the journal's devices and its PF, with what their guards read */
+	for (size_t i = 0; i < j->devs.n; i++)
+		if (iopass_addr_parse(j->devs.r[i].bdf, &seeds[nseeds]) == 0)
+			nseeds++;
+	if (j->pf[0] && iopass_addr_parse(j->pf, &seeds[nseeds]) == 0)
+		nseeds++;
+	r = session_scan(ctx, t, s, seeds, nseeds);
+	free(seeds);
 	if (r < 0)
 		goto out;
 	for (size_t i = 0; i < j->devs.n; i++) {
@@ -765,26 +776,23 @@ void session_end(struct session *s)
 	s->lockfd = s->dirfd = -1;
 }
 
-/* The devices as they are now, under the lock, and the host's uses of them read anew. */
-int session_scan(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s)
+/*
+ * The devices a step touches (seeds, with their groups, VFs, buses and the
+ * bridges above: iopass_scan_related) as they are now, under the lock, and
+ * the host's uses of them read anew. Replaces the session's earlier scan.
+ */
+int session_scan(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s,
+		 const struct iopass_addr *seeds, size_t nseeds)
 {
 	int r;
 
-	if (s->list)
-		return 0;
+	iopass_devlist_free(s->list);
+	s->list = NULL;
 	ctx_forget_host_facts(ctx);
-	r = iopass_scan(ctx, &s->list);
+	r = iopass_scan_related(ctx, seeds, nseeds, NULL, 0, &s->list);
 	if (r < 0)
 		txn_error(t, "cannot read the devices: %s", strerror(-r));
 	return r;
-}
-
-/* Rescan after the kernel made or removed devices (VFs). */
-int session_rescan(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s)
-{
-	iopass_devlist_free(s->list);
-	s->list = NULL;
-	return session_scan(ctx, t, s);
 }
 
 int session_begin(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s,

@@ -314,20 +314,26 @@ int sysfs_read_file(const struct iopass_ctx *ctx, const char *path, size_t max, 
 	return 0;
 }
 
+/* The raw target of the symlink name in dirfd, NUL-terminated. */
+ssize_t sysfs_readlink_at(int dirfd, const char *name, char *buf, size_t size)
+{
+	ssize_t n = readlinkat(dirfd, name, buf, size - 1);
+
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return n;
+}
+
 /* The raw target of a symlink, NUL-terminated. */
 ssize_t sysfs_readlink(const struct iopass_ctx *ctx, const char *path, char *buf, size_t size)
 {
 	const char *name;
 	_cleanup_close_ int dfd = root_open_parent(ctx, path, &name);
-	ssize_t n;
 
 	if (dfd < 0)
 		return -errno;
-	n = readlinkat(dfd, name, buf, size - 1);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	return n;
+	return sysfs_readlink_at(dfd, name, buf, size);
 }
 
 /*

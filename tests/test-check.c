@@ -1594,6 +1594,66 @@ static void test_cli_errors(void **state)
 	fx_free(fx);
 }
 
+/*
+ * What only a scan of more than the group shows: a GPU whose functions have ACS
+ * (a group each) and only a bus reset; a dual-port NIC without ACS (one group)
+ * whose first port has VFs on its own bus and on the next, bound to a driver.
+ */
+static struct fx *fx_related(void)
+{
+	struct fx *fx = fx_workstation();
+
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:1d.0", .vendor = 0x8086, .device = 0x1902, .class = 0x060400,
+			   .driver = "pcieport", .group = 60, .pcie = FX_PCIE_ROOT_PORT, .acs = true,
+			   .acs_ctrl = FX_ACS_ALL));
+	fx_add(fx, &FX_DEV(.bdf = "0000:0d:00.0", .vendor = 0x1002, .device = 0x73bf, .class = 0x030000,
+			   .parent = "0000:00:1d.0", .driver = "amdgpu", .group = 61, .multifunction = true,
+			   .pcie = FX_PCIE_ENDPOINT, .acs = true, .acs_ctrl = FX_ACS_ALL,
+			   .reset_method = "bus"));
+	fx_add(fx, &FX_DEV(.bdf = "0000:0d:00.1", .vendor = 0x1002, .device = 0xab28, .class = 0x040300,
+			   .parent = "0000:00:1d.0", .driver = "snd_hda_intel", .group = 62,
+			   .multifunction = true, .pcie = FX_PCIE_ENDPOINT, .acs = true,
+			   .acs_ctrl = FX_ACS_ALL, .reset_method = "bus"));
+	fx_add(fx, &FX_DEV(.bdf = "0000:00:1e.0", .vendor = 0x8086, .device = 0x1903, .class = 0x060400,
+			   .driver = "pcieport", .group = 63, .pcie = FX_PCIE_ROOT_PORT, .acs = true,
+			   .acs_ctrl = FX_ACS_ALL));
+	fx_add(fx, &FX_DEV(.bdf = "0000:0e:00.0", .vendor = 0x8086, .device = 0x10fb, .class = 0x020000,
+			   .parent = "0000:00:1e.0", .driver = "ixgbe", .group = 64, .multifunction = true,
+			   .pcie = FX_PCIE_ENDPOINT, .flr = true, .reset_method = "flr", .totalvfs = 4,
+			   .numvfs = 2, .vf_native = "ixgbevf"));
+	fx_add(fx, &FX_DEV(.bdf = "0000:0e:00.1", .vendor = 0x8086, .device = 0x10fb, .class = 0x020000,
+			   .parent = "0000:00:1e.0", .driver = "ixgbe", .group = 64, .multifunction = true,
+			   .pcie = FX_PCIE_ENDPOINT, .flr = true, .reset_method = "flr"));
+	fx_add(fx, &FX_DEV(.bdf = "0000:0e:10.0", .vendor = 0x8086, .device = 0x10ed, .class = 0x020000,
+			   .parent = "0000:00:1e.0", .driver = "ixgbevf", .group = 65, .physfn = "0000:0e:00.0",
+			   .pcie = FX_PCIE_ENDPOINT, .flr = true, .reset_method = "flr"));
+	/* many VFs spill over onto the next bus number (no bridge: the PF claims it) */
+	fx_add(fx, &FX_DEV(.bdf = "0000:0f:00.0", .vendor = 0x8086, .device = 0x10ed, .class = 0x020000,
+			   .parent = "0000:00:1e.0", .driver = "ixgbevf", .group = 66, .physfn = "0000:0e:00.0",
+			   .pcie = FX_PCIE_ENDPOINT, .flr = true, .reset_method = "flr"));
+	return fx;
+}
+
+/*
+ * The related scan that attach, detach and vf make is enough: on every fixture
+ * host here, what check says of each device (alone, with its group, as a PF's
+ * VFs) is what it says on the full scan.
+ */
+static void test_related_scan(void **state)
+{
+	struct fx *(*const hosts[])(void) = { fx_workstation, fx_secondary_gpu, fx_two_nvme, fx_nics,
+					      fx_pch, fx_switch, fx_acs_quirks,
+					      fx_related };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+		struct fx *fx = hosts[i]();
+
+		assert_true(assert_related_scan_agrees(fx_root(fx), NULL) > 0);
+		fx_free(fx);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1628,6 +1688,7 @@ int main(void)
 		cmocka_unit_test(test_reset_quirks),
 		cmocka_unit_test(test_bridge_rule),
 		cmocka_unit_test(test_reset_rules),
+		cmocka_unit_test(test_related_scan),
 		cmocka_unit_test(test_cli),
 		cmocka_unit_test(test_cli_escapes),
 		cmocka_unit_test(test_cli_errors),

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "iopass.h"
 #include "testutil.h"
 
 static char *slurp_fd(int fd)
@@ -322,4 +323,129 @@ struct fx *fx_secondary_gpu(void)
 
 	fx_printf(fx, "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/boot_vga", "0\n");
 	return fx;
+}
+
+/* ---- the related scan against the full one ---- */
+
+/* One report as text: verdict, needs, then level, effect, code, message, hint of each finding. */
+static char *report_text(const struct iopass_report *r)
+{
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&buf, &size);
+
+	assert_non_null(f);
+	fprintf(f, "verdict %d\n", (int)iopass_report_verdict(r));
+	for (size_t i = 0; i < iopass_report_needs_count(r); i++)
+		fprintf(f, "needs %s\n", iopass_report_needs(r, i));
+	for (size_t i = 0; i < iopass_report_count(r); i++)
+		fprintf(f, "%d %d %s: %s [%s]\n", (int)iopass_report_level(r, i),
+			(int)iopass_report_effect(r, i), iopass_report_code(r, i),
+			iopass_report_message(r, i),
+			iopass_report_hint(r, i) ? iopass_report_hint(r, i) : "");
+	fclose(f);
+	return buf;
+}
+
+/* The set's devices as they are in list (all of them must be there). */
+static struct iopass_dev **set_in(const struct iopass_devlist *list, struct iopass_dev *const *set,
+				  size_t n)
+{
+	struct iopass_dev **out = calloc(n ? n : 1, sizeof(*out));
+
+	assert_non_null(out);
+	for (size_t i = 0; i < n; i++) {
+		out[i] = iopass_devlist_find(list, iopass_dev_get_addr(set[i]));
+		if (!out[i])
+			fail_msg("related scan lacks %s", iopass_dev_get_bdf(set[i]));
+	}
+	return out;
+}
+
+/* check of each device of set, on full and on related: the same words. */
+static size_t compare_checks(struct iopass_ctx *ctx, const struct iopass_devlist *full,
+			     const struct iopass_devlist *related, struct iopass_dev *const *set,
+			     size_t n, const char *what)
+{
+	struct iopass_dev **rset = set_in(related, set, n);
+
+	for (size_t i = 0; i < n; i++) {
+		struct iopass_report *a = NULL, *b = NULL;
+		char *ta, *tb;
+
+		assert_int_equal(iopass_check_dev(ctx, full, set[i], set, n, &a), 0);
+		assert_int_equal(iopass_check_dev(ctx, related, rset[i], rset, n, &b), 0);
+		ta = report_text(a);
+		tb = report_text(b);
+		if (strcmp(ta, tb) != 0)
+			fail_msg("%s, check of %s:\n--- full scan:\n%s--- related scan:\n%s", what,
+				 iopass_dev_get_bdf(set[i]), ta, tb);
+		free(ta);
+		free(tb);
+		iopass_report_free(a);
+		iopass_report_free(b);
+	}
+	free(rset);
+	return n;
+}
+
+size_t assert_related_scan_agrees(const char *root, size_t *ret_max_related)
+{
+	struct iopass_devlist *full = NULL;
+	struct iopass_ctx *ctx;
+	size_t compared = 0, n;
+
+	assert_int_equal(iopass_ctx_new(root, &ctx), 0);
+	assert_int_equal(iopass_ctx_set_ids_file(ctx, IOPASS_TEST_IDS), 0);
+	assert_int_equal(iopass_scan(ctx, &full), 0);
+	n = iopass_devlist_count(full);
+	for (size_t i = 0; i < n; i++) {
+		struct iopass_dev *d = iopass_devlist_get(full, i), **set;
+		struct iopass_devlist *rel = NULL;
+			int g = iopass_dev_get_iommu_group(d);
+		char what[128];
+		size_t nset = 0;
+
+		/* attach D */
+		assert_int_equal(iopass_scan_related(ctx, iopass_dev_get_addr(d), 1, NULL, 0, &rel), 0);
+		snprintf(what, sizeof(what), "related scan of %s", iopass_dev_get_bdf(d));
+		compared += compare_checks(ctx, full, rel, &d, 1, what);
+		if (ret_max_related && iopass_devlist_count(rel) > *ret_max_related)
+			*ret_max_related = iopass_devlist_count(rel);
+		iopass_devlist_free(rel);
+
+		set = calloc(n, sizeof(*set));
+		assert_non_null(set);
+		/* attach group:G: its endpoints together */
+		if (g >= 0) {
+			for (size_t k = 0; k < n; k++)
+				if (iopass_dev_get_iommu_group(iopass_devlist_get(full, k)) == g &&
+				    iopass_dev_is_endpoint(iopass_devlist_get(full, k)))
+					set[nset++] = iopass_devlist_get(full, k);
+			rel = NULL;
+			assert_int_equal(iopass_scan_related(ctx, NULL, 0, &g, 1, &rel), 0);
+			snprintf(what, sizeof(what), "related scan of group %d", g);
+			compared += compare_checks(ctx, full, rel, set, nset, what);
+			iopass_devlist_free(rel);
+		}
+		/* vf create --attach on D as the PF: its VFs together, the PF as the seed */
+		nset = 0;
+		for (size_t k = 0; iopass_dev_get_sriov_totalvfs(d) > 0 && k < n; k++) {
+			const char *kpf = iopass_dev_get_physfn(iopass_devlist_get(full, k));
+
+			if (kpf && strcmp(kpf, iopass_dev_get_bdf(d)) == 0)
+				set[nset++] = iopass_devlist_get(full, k);
+		}
+		if (nset) {
+			rel = NULL;
+			assert_int_equal(iopass_scan_related(ctx, iopass_dev_get_addr(d), 1, NULL, 0, &rel), 0);
+			snprintf(what, sizeof(what), "related scan of PF %s", iopass_dev_get_bdf(d));
+			compared += compare_checks(ctx, full, rel, set, nset, what);
+			iopass_devlist_free(rel);
+		}
+		free(set);
+	}
+	iopass_devlist_free(full);
+	iopass_ctx_free(ctx);
+	return compared;
 }

@@ -80,3 +80,12 @@ void sim_log_reset(struct sim *s);
 void assert_file(struct sim *s, const char *path, const char *expected);
 /* The workstation with the GPU as a secondary card (not the boot VGA). */
 struct fx *fx_secondary_gpu(void);
+
+/*
+ * For every device of the tree at root: what iopass_check_dev() says of it on
+ * the related scan (iopass_scan_related) of the device, of its group and of
+ * its PF is what it says on the full scan, with the device alone, its group's
+ * endpoints and its PF's VFs as the set. Returns the number of checks compared;
+ * *ret_max_related (unless NULL) gets the most devices a one-device scan read.
+ */
+size_t assert_related_scan_agrees(const char *root, size_t *ret_max_related);

@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The related scan (what attach, detach and vf read) against the full scan, on
+ * synthetic servers from the benchmark's generator: switches with and without
+ * ACS, PCH ports, PCIe-to-PCI bridges, multifunction cards, SR-IOV PFs with
+ * their VFs, RCiEPs. For every device, what check says of it (alone, with its
+ * group, as its PF's VFs) must not depend on which scan it was made on.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static void gen_tree(const char *dir, int n, int seed)
+{
+	char ns[16], ss[16];
+	pid_t pid;
+	int status;
+
+	snprintf(ns, sizeof(ns), "%d", n);
+	snprintf(ss, sizeof(ss), "%d", seed);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execl(IOPASS_BENCH_GEN, IOPASS_BENCH_GEN, "-q", "-n", ns, "-s", ss, dir, (char *)NULL);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static void rm_tree(const char *dir)
+{
+	pid_t pid = fork();
+	int status;
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execlp("rm", "rm", "-rf", dir, (char *)NULL);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+}
+
+static void test_generated_servers(void **state)
+{
+	/* small servers of several shapes, then one big one (not under valgrind) */
+	static const struct { int n, seed; } trees[] = { { 96, 1 }, { 160, 2 }, { 200, 3 }, { 256, 4 },
+							 { 320, 5 }, { 1024, 1 } };
+	size_t ntrees = getenv("IOPASS_TEST_QUICK") ? 3 : sizeof(trees) / sizeof(trees[0]);
+
+	(void)state;
+	for (size_t i = 0; i < ntrees; i++) {
+		char dir[] = "/tmp/iopass-related.XXXXXX", root[64];
+		size_t compared, most = 0;
+
+		assert_non_null(mkdtemp(dir));
+		snprintf(root, sizeof(root), "%s/t", dir);
+		gen_tree(root, trees[i].n, trees[i].seed);
+		compared = assert_related_scan_agrees(root, &most);
+		print_message("tree of %d functions (seed %d): %zu checks agree; a one-device scan "
+			      "read at most %zu devices\n", trees[i].n, trees[i].seed, compared, most);
+		assert_true(compared >= (size_t)trees[i].n);
+		/* on a big host a change reads a small part of it (a PF's VFs, a busy root bus) */
+		if (trees[i].n >= 1024)
+			assert_true(most <= (size_t)trees[i].n / 3);
+		rm_tree(dir);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_generated_servers),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
