@@ -252,6 +252,7 @@ if [ -z "$BR_E1000" ] || [ -z "$BR_RNG" ]; then
 	record "FAIL 0 setup: no e1000 and virtio-rng behind $PCI_BRIDGE"
 fi
 PORT_NVME_EP=$(children "$PORT_NVME" | head -n 1)
+BENCH_NICS=$(for p in $BENCH_PORTS; do children "$p" | head -n 1; done | tr '\n' ' ' | sed 's/ $//')
 record "SETUP at $(now) s: root-fs device $ROOT_DEV ($ROOT_TAG), root-bus NIC $NIC_ROOTBUS, NIC behind $PORT_NIC: $PORT_NIC_EP, bridge group $BR_GROUP ($PCI_BRIDGE: e1000 $BR_E1000, rng $BR_RNG), NVMe behind $PORT_NVME: $PORT_NVME_EP ($(drv_of "$PORT_NVME_EP"), sriov_totalvfs $(cat "$SYS/$PORT_NVME_EP/sriov_totalvfs" 2>/dev/null || echo none))"
 
 # ---- 1: iopass list against /sys/kernel/iommu_groups ------------------------------------
@@ -1244,6 +1245,107 @@ scenario_5() {
 	expect "journal after the refusal" absent "$(journal_state)"
 	expect_restored $T/snap.5 "after the refused attach of $b"
 	end
+}
+
+# ---- bench: attach and detach next to the raw writes, driverctl and dpdk-devbind -----
+
+# The three writes of a rebind, from this shell (no process): the least any tool does.
+raw_bind() { # BDF DRIVER ('' for the device's own)
+	echo "$2" >"$SYS/$1/driver_override"
+	[ -e "$SYS/$1/driver" ] && echo "$1" >"$SYS/$1/driver/unbind"
+	echo "$1" >/sys/bus/pci/drivers_probe
+}
+# bench_op TOOL OP: OP (attach|detach) every bench NIC, one command per NIC as an admin
+# would (iopass-9: one iopass for all nine); seconds taken, or FAIL
+bench_op() {
+	local t0 t1 b
+	t0=$EPOCHREALTIME
+	case $1 in
+	raw) for b in $BENCH_NICS; do if [ "$2" = attach ]; then raw_bind "$b" vfio-pci; else raw_bind "$b" ''; fi; done ;;
+	iopass) for b in $BENCH_NICS; do "$IOPASS" "$2" "$b" >>"$LOG" 2>&1 || { echo FAIL; return; }; done ;;
+	iopass-9)
+		# shellcheck disable=SC2086 # one address a word
+		"$IOPASS" "$2" $BENCH_NICS >>"$LOG" 2>&1 || { echo FAIL; return; } ;;
+	driverctl)
+		for b in $BENCH_NICS; do
+			if [ "$2" = attach ]; then driverctl --nosave set-override "$b" vfio-pci
+			else driverctl --nosave unset-override "$b"; fi >>"$LOG" 2>&1 || { echo FAIL; return; }
+		done ;;
+	dpdk-devbind)
+		for b in $BENCH_NICS; do
+			if [ "$2" = attach ]; then dpdk-devbind.py -b vfio-pci "$b"
+			else dpdk-devbind.py -b e1000e "$b"; fi >>"$LOG" 2>&1 || { echo FAIL; return; }
+		done ;;
+	esac
+	t1=$EPOCHREALTIME
+	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }'
+}
+bench_all_on() { # DRIVER: every bench NIC on it, with no override left over
+	local b
+	for b in $BENCH_NICS; do
+		[ "$(drv_of "$b")" = "$1" ] || { echo "$b on $(drv_of "$b")"; return; }
+		[ "$1" = vfio-pci ] || [ "$(ovr_of "$b")" = "(null)" ] || { echo "$b override $(ovr_of "$b")"; return; }
+	done
+	echo yes
+}
+
+scenario_bench() {
+	local tools="raw iopass iopass-9" rounds=${BENCH_ROUNDS:-5} tool op s
+	begin bench "attach/detach of $(echo "$BENCH_NICS" | wc -w) e1000e next to raw sysfs, driverctl, dpdk-devbind"
+	if command -v driverctl >/dev/null; then tools="$tools driverctl"
+	else skip "no driverctl (Debian package driverctl): not timed"; fi
+	if command -v dpdk-devbind.py >/dev/null; then tools="$tools dpdk-devbind"
+	else skip "no dpdk-devbind.py (Debian package dpdk): not timed"; fi
+	expect "bench NICs on e1000e before" yes "$(bench_all_on e1000e)"
+	: >$T/bench
+	# rounds of every tool in turn: a burst of load on the host hits them alike
+	for r in $(seq "$rounds"); do
+		for tool in $tools; do
+			for op in attach detach; do
+				s=$(bench_op "$tool" "$op")
+				want=e1000e
+				[ "$op" = attach ] && want=vfio-pci
+				on=$(bench_all_on $want)
+				if [ "$s" = FAIL ] || [ "$on" != yes ]; then
+					fail "round $r: $tool $op: ${s/FAIL/the command failed}; all on $want: $on"
+					raw_bind_all_back
+					continue
+				fi
+				echo "$tool $op $s" >>$T/bench
+			done
+		done
+	done
+	for tool in $tools; do
+		expect "$tool: every round attached and detached all NICs" $((2 * rounds)) "$(awk -v t="$tool" '$1 == t' $T/bench | wc -l)"
+	done
+	# the median of the rounds per tool and operation, and its ratio to the raw writes
+	awk -v n="$(echo "$BENCH_NICS" | wc -w)" '
+		{ v[$1, $2, ++c[$1, $2]] = $3; if (!($1 in seen)) { seen[$1] = 1; order[++nt] = $1 } }
+		function median(t, o,    k, m, i, j, x, a) {
+			m = c[t, o]
+			for (i = 1; i <= m; i++) a[i] = v[t, o, i]
+			for (i = 2; i <= m; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
+			return m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
+		}
+		END {
+			printf "%-13s %12s %8s %12s %8s   (median of %d rounds, %d NICs, ms per NIC)\n", "tool", "attach", "x raw", "detach", "x raw", c["raw", "attach"], n
+			for (i = 1; i <= nt; i++) {
+				t = order[i]
+				printf "%-13s %12.1f %8.2f %12.1f %8.2f\n", t, 1000 * median(t, "attach") / n, median(t, "attach") / median("raw", "attach"), 1000 * median(t, "detach") / n, median(t, "detach") / median("raw", "detach")
+			}
+			for (i = 1; i <= nt; i++) {
+				t = order[i]
+				if (t == "driverctl" || t == "dpdk-devbind")
+					printf "%s / iopass: attach %.1fx, detach %.1fx\n", t, median(t, "attach") / median("iopass", "attach"), median(t, "detach") / median("iopass", "detach")
+			}
+		}' $T/bench >$R/bench.txt
+	while read -r line; do info "$line"; done <$R/bench.txt
+	expect "bench NICs on e1000e after" yes "$(bench_all_on e1000e)"
+	end
+}
+raw_bind_all_back() {
+	local b
+	for b in $BENCH_NICS; do [ "$(drv_of "$b")" = e1000e ] || raw_bind "$b" ''; done
 }
 
 # run.sh may name a subset (IOPASS_VM_SCENARIOS); 5 stays last: if its guard

@@ -12,7 +12,10 @@
 # /boot/vmlinuz-KVER and /lib/modules/KVER), IOPASS_VM_TIMEOUT=SECONDS limits the
 # VM (default 900; a run takes about 130 s), IOPASS_VM_CONSOLE=1 shows the serial
 # console as it runs, IOPASS_VM_SCENARIOS="N ..." runs only those scenarios (for
-# work on one; the default is all, in the order 1 2 3 4 6 8 7 9 10 5).
+# work on one; the default is all, in the order 1 2 3 4 6 8 7 11 9 10 5).
+# IOPASS_VM_SCENARIOS=bench is the attach/detach benchmark (bench/vm.sh): the
+# machine gets nine more root ports with an e1000e each; IOPASS_VM_BENCH_ROUNDS=N
+# (default 5) rounds of every tool.
 set -euo pipefail
 
 SKIP=77
@@ -31,7 +34,9 @@ skip() {
 
 [ $# -eq 1 ] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
 scenarios=${IOPASS_VM_SCENARIOS:-$ALL_SCENARIOS}
+bench_ports=""
 for sc in $scenarios; do
+	[ "$sc" = bench ] && bench_ports="0000:00:09.0 0000:00:0a.0 0000:00:0b.0 0000:00:0c.0 0000:00:0d.0 0000:00:0e.0 0000:00:0f.0 0000:00:10.0 0000:00:11.0" && continue
 	case " $ALL_SCENARIOS " in
 	*" $sc "*) ;;
 	*) echo "vm: IOPASS_VM_SCENARIOS: no scenario '$sc' (there are $ALL_SCENARIOS)" >&2; exit 2 ;;
@@ -117,6 +122,7 @@ done <<<"$mods"
 #   00:1f.0/2/3 the ICH9 LPC, SATA and SMBus functions (one group)
 # the guest mounts its own /tmp and /run: it runs a copy of iopass from the results share
 mkdir -p "$results/bin"
+rm -f "$results/bench.txt"
 cp "$iopass" "$results/bin/iopass"
 cat >"$results/env" <<EOF
 IOPASS=/run/results/bin/iopass
@@ -128,6 +134,8 @@ PCI_BRIDGE=0000:00:07.0
 ROOT_TAG=hostroot
 DISK_SERIAL=iopassdisk
 SCENARIOS="$scenarios"
+BENCH_PORTS="$bench_ports"
+BENCH_ROUNDS=${IOPASS_VM_BENCH_ROUNDS:-5}
 EOF
 
 # the storage scenario's disk: sparse, new every run
@@ -160,6 +168,15 @@ qemu_args=(
 	-drive file="$work/disk.img",if=none,id=disk1,format=raw,cache=unsafe
 	-device nvme,bus=rp3,addr=0x0,serial=iopassdisk,drive=disk1
 )
+# the benchmark's NICs: 00:09.0 .. 00:11.0, a root port each, an e1000e behind it
+k=0
+for p in $bench_ports; do
+	slot=${p#0000:00:}
+	slot=${slot%.0}
+	qemu_args+=(-device "pcie-root-port,id=brp$k,bus=pcie.0,addr=0x$slot,chassis=$((10 + k))"
+		-device "e1000e,bus=brp$k,addr=0x0,romfile=,mac=52:54:00:12:35:$(printf %02x $k)")
+	k=$((k + 1))
+done
 
 timeout_s=${IOPASS_VM_TIMEOUT:-900}
 echo "vm: kernel $kver, qemu $("$qemu" --version | head -n 1 | sed 's/^QEMU emulator version //')"
@@ -235,6 +252,10 @@ for sc in $scenarios; do
 		nfail=$((nfail + 1))
 	fi
 done
+if [ -s "$results/bench.txt" ]; then
+	echo "vm: the benchmark (kernel $kver, TCG):"
+	sed 's/^/  /' "$results/bench.txt"
+fi
 if [ "$status" -ne 0 ]; then
 	echo "vm: the last lines of the serial console:"
 	tail -n 40 "$work/console.log" | sed 's/^/  | /'
