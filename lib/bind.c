@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * attach and detach: driver rebinding as a transaction (the driver primitives
- * are in driver.c, the lock, record, journal and recovery in state.c).
+ * are in driver.c, the lock, record, journal and recovery in state.c, the
+ * guards in guard.c, the transaction object in txn.c).
  *
  * The kernel's sequence, per device (as libvirt's virPCIDeviceBindWithDriverOverride):
  *   1. write the driver to driver_override (only that driver may bind now),
@@ -27,168 +28,6 @@
 #include <unistd.h>
 
 #include "iopass-private.h"
-
-/* ---- the transaction record ------------------------------------------------ */
-
-struct iopass_txn *txn_new(void)
-{
-	return calloc(1, sizeof(struct iopass_txn));
-}
-
-struct iopass_txn *iopass_txn_free(struct iopass_txn *t)
-{
-	if (!t)
-		return NULL;
-	for (size_t i = 0; i < t->nsteps; i++) {
-		free(t->steps[i].path);
-		free(t->steps[i].value);
-	}
-	for (size_t i = 0; i < t->ndevs; i++) {
-		free(t->devs[i].from);
-		free(t->devs[i].to);
-		free(t->devs[i].override);
-		free(t->devs[i].undo_driver);
-		free(t->devs[i].undo_override);
-	}
-	for (size_t i = 0; i < t->nrecovered; i++) {
-		free(t->recovered[i].target);
-		free(t->recovered[i].driver);
-	}
-	free(t->recovered);
-	free(t->steps);
-	free(t->devs);
-	free(t->error);
-	iopass_report_free(t->guards);
-	free(t);
-	return NULL;
-}
-
-char *xstrdup_or_null(struct iopass_txn *t, const char *s)
-{
-	char *r;
-
-	if (!s)
-		return NULL;
-	r = strdup(s);
-	if (!r)
-		t->oom = true;
-	return r;
-}
-
-struct step *txn_step(struct iopass_txn *t, const char *path, const char *value, bool rollback)
-{
-	struct step *ns = reallocarray(t->steps, t->nsteps + 1, sizeof(*ns));
-
-	if (!ns) {
-		t->oom = true;
-		return NULL;
-	}
-	t->steps = ns;
-	ns = &t->steps[t->nsteps++];
-	*ns = (struct step){ .path = xstrdup_or_null(t, path), .value = xstrdup_or_null(t, value),
-			     .rollback = rollback };
-	return ns;
-}
-
-struct txdev *txn_dev(struct iopass_txn *t, const char *bdf)
-{
-	struct txdev *nd = reallocarray(t->devs, t->ndevs + 1, sizeof(*nd));
-
-	if (!nd) {
-		t->oom = true;
-		return NULL;
-	}
-	t->devs = nd;
-	nd = &t->devs[t->ndevs++];
-	*nd = (struct txdev){ .status = IOPASS_DEV_PLANNED };
-	snprintf(nd->bdf, sizeof(nd->bdf), "%s", bdf);
-	return nd;
-}
-
-void txn_error(struct iopass_txn *t, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (t->error)
-		return; /* the first failure is the one to tell */
-	va_start(ap, fmt);
-	if (vasprintf(&t->error, fmt, ap) < 0) {
-		t->error = NULL;
-		t->oom = true;
-	}
-	va_end(ap);
-}
-
-/* ---- guards ---------------------------------------------------------------- */
-
-struct iopass_report *txn_guards_new(struct iopass_txn *t)
-{
-	if (!t->guards)
-		t->guards = report_new();
-	return t->guards;
-}
-
-/* Guards: check the set; refuse what check would call unsafe, impossible or incomplete. */
-int guard(struct iopass_ctx *ctx, const struct iopass_devlist *list, struct iopass_dev *const *devs,
-	  size_t n, unsigned flags, struct iopass_txn *t, const char *why)
-{
-	struct iopass_report *g = txn_guards_new(t);
-	bool refuse = false;
-
-	if (!g)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		struct iopass_report *r;
-		int rc = iopass_check_dev(ctx, list, devs[i], devs, n, &r);
-
-		if (rc < 0)
-			return rc;
-		for (size_t k = 0; k < iopass_report_count(r); k++) {
-			enum iopass_effect e = iopass_report_effect(r, k);
-
-			if (e == IOPASS_EFFECT_INFORMS)
-				continue;
-			/* nothing forces what cannot be */
-			refuse |= e == IOPASS_EFFECT_BLOCKS || !(flags & IOPASS_BIND_FORCE);
-			report_add(g, iopass_report_level(r, k), iopass_report_code(r, k), "%s%s: %s",
-				   why ? why : "", devs[i]->bdf, iopass_report_message(r, k));
-			report_effect(g, e);
-			if (iopass_report_hint(r, k))
-				report_hint(g, "%s", iopass_report_hint(r, k));
-		}
-		iopass_report_free(r);
-	}
-	if (report_oom(g))
-		return -ENOMEM;
-	return refuse ? -ECANCELED : 0;
-}
-
-/* A running VM holds the group of a device on vfio: refuse, unless forced. */
-int guard_group_open(struct iopass_ctx *ctx, struct iopass_dev *const *devs, size_t n,
-		     unsigned flags, struct iopass_txn *t, const char *why)
-{
-	struct iopass_report *g = txn_guards_new(t);
-	bool refuse = false;
-
-	if (!g)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		char users[256];
-
-		if (!iopass_dev_is_vfio(devs[i]) || devs[i]->group < 0)
-			continue;
-		if (vfio_group_users(ctx, devs[i]->group, users, sizeof(users))) {
-			report_add(g, IOPASS_LEVEL_FAIL, "group-open",
-				   "%s%s: group %d is open by %s: a VM is using it", why ? why : "",
-				   devs[i]->bdf, devs[i]->group, users);
-			report_hint(g, "shut the VM down first, or pass --force");
-			refuse |= !(flags & IOPASS_BIND_FORCE);
-		}
-	}
-	if (report_oom(g))
-		return -ENOMEM;
-	return refuse ? -ECANCELED : 0;
-}
 
 /* ---- the plan: one list of writes, printed by --dry-run, executed otherwise ---- */
 
@@ -332,12 +171,6 @@ static bool rollback_all(struct iopass_ctx *ctx, struct iopass_txn *t, int dirfd
 		t->error = e;
 	}
 	return clean;
-}
-
-void txn_finish(struct iopass_txn *t, int r)
-{
-	if (t->oom && r == 0)
-		txn_error(t, "out of memory");
 }
 
 /* What each device is bound to now, and whether it needs a change. */
@@ -551,7 +384,8 @@ int iopass_attach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 			txn_error(t, "refused: nothing was changed");
 		if (r == 0)
 			r = plan_attach(ctx, t, NULL, devs, n, driver);
-		for (size_t i = 0; r == 0 && i < t->ndevs; i++)
+		/* plan_attach made t->devs[i] for devs[i] */
+		for (size_t i = 0; r == 0 && i < n && i < t->ndevs; i++)
 			if (t->devs[i].status != IOPASS_DEV_UNCHANGED)
 				r = attach_one(ctx, t, &t->devs[i], driver, devs[i]->group, true);
 		if (r == 0 && !driver_loaded(ctx, driver))
@@ -562,7 +396,7 @@ int iopass_attach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 		return r;
 	}
 
-	r = session_begin(ctx, t, &s,
+	r = session_open(ctx, t, &s,
 			  &(struct intent){ .op = JOP_ATTACH, .driver = driver, .devs = devs, .n = n,
 					    .flags = flags & IOPASS_BIND_FORCE_RECOVERY });
 	/* the guards, on the devices as they are now that this run holds the lock */
@@ -674,7 +508,7 @@ int iopass_detach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 		return -EPERM;
 	}
 	/* nothing to detach: only an interrupted run's journal would need the session */
-	if (n == 0 && (dry_run || !journal_pending(ctx)))
+	if (n == 0 && (dry_run || !(journal_pending(ctx) || persist_journal_pending(ctx))))
 		return 0;
 	if (dry_run) {
 		r = guard_group_open(ctx, devs, n, flags, t, NULL);
@@ -683,7 +517,7 @@ int iopass_detach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 		if (r < 0 && r != -ECANCELED)
 			r = 0; /* a plan from a record that cannot be read is the plan without one */
 	} else {
-		r = session_begin(ctx, t, &s,
+		r = session_open(ctx, t, &s,
 				  &(struct intent){ .op = JOP_DETACH, .devs = devs, .n = n,
 						    .flags = flags & IOPASS_BIND_FORCE_RECOVERY });
 		if (r == 0)
@@ -789,114 +623,4 @@ out:
 	session_end(&s);
 	txn_finish(t, r);
 	return r;
-}
-
-/* ---- accessors ----------------------------------------------------------- */
-
-size_t iopass_txn_step_count(const struct iopass_txn *t)
-{
-	return t ? t->nsteps : 0;
-}
-
-const char *iopass_txn_step_path(const struct iopass_txn *t, size_t i)
-{
-	return i < t->nsteps ? t->steps[i].path : NULL;
-}
-
-const char *iopass_txn_step_value(const struct iopass_txn *t, size_t i)
-{
-	return i < t->nsteps ? t->steps[i].value : NULL;
-}
-
-int iopass_txn_step_result(const struct iopass_txn *t, size_t i)
-{
-	return i < t->nsteps ? t->steps[i].result : 0;
-}
-
-bool iopass_txn_step_is_rollback(const struct iopass_txn *t, size_t i)
-{
-	return i < t->nsteps && t->steps[i].rollback;
-}
-
-size_t iopass_txn_dev_count(const struct iopass_txn *t)
-{
-	return t ? t->ndevs : 0;
-}
-
-const char *iopass_txn_dev_bdf(const struct iopass_txn *t, size_t i)
-{
-	return i < t->ndevs ? t->devs[i].bdf : NULL;
-}
-
-const char *iopass_txn_dev_from(const struct iopass_txn *t, size_t i)
-{
-	return i < t->ndevs ? t->devs[i].from : NULL;
-}
-
-const char *iopass_txn_dev_to(const struct iopass_txn *t, size_t i)
-{
-	return i < t->ndevs ? t->devs[i].to : NULL;
-}
-
-const char *iopass_dev_status_name(enum iopass_dev_status s)
-{
-	static const char *const names[] = {
-		[IOPASS_DEV_PLANNED] = "planned",     [IOPASS_DEV_UNCHANGED] = "unchanged",
-		[IOPASS_DEV_ATTACHED] = "attached",   [IOPASS_DEV_DETACHED] = "detached",
-		[IOPASS_DEV_ROLLED_BACK] = "rolled-back", [IOPASS_DEV_GONE] = "gone",
-		[IOPASS_DEV_FAILED] = "failed",       [IOPASS_DEV_CREATED] = "created",
-		[IOPASS_DEV_REMOVED] = "removed",
-	};
-
-	return (size_t)s < ARRAY_SIZE(names) ? names[s] : NULL;
-}
-
-enum iopass_dev_status iopass_txn_dev_state(const struct iopass_txn *t, size_t i)
-{
-	return i < t->ndevs ? t->devs[i].status : IOPASS_DEV_PLANNED;
-}
-
-const char *iopass_txn_dev_status(const struct iopass_txn *t, size_t i)
-{
-	return i < t->ndevs ? iopass_dev_status_name(t->devs[i].status) : NULL;
-}
-
-const char *iopass_txn_error(const struct iopass_txn *t)
-{
-	return t ? t->error : NULL;
-}
-
-const struct iopass_report *iopass_txn_guards(const struct iopass_txn *t)
-{
-	return t ? t->guards : NULL;
-}
-
-size_t iopass_txn_recovered_count(const struct iopass_txn *t)
-{
-	return t ? t->nrecovered : 0;
-}
-
-const char *iopass_txn_recovered(const struct iopass_txn *t, size_t i)
-{
-	return i < t->nrecovered ? t->recovered[i].target : NULL;
-}
-
-const char *iopass_txn_recovered_op(const struct iopass_txn *t, size_t i)
-{
-	return i < t->nrecovered ? t->recovered[i].op : NULL;
-}
-
-const char *iopass_txn_recovered_action(const struct iopass_txn *t, size_t i)
-{
-	return i < t->nrecovered ? iopass_recovery_action_name(t->recovered[i].action) : NULL;
-}
-
-enum iopass_recovery_action iopass_txn_recovered_state(const struct iopass_txn *t, size_t i)
-{
-	return i < t->nrecovered ? t->recovered[i].action : IOPASS_RECOVERY_GONE;
-}
-
-const char *iopass_txn_recovered_driver(const struct iopass_txn *t, size_t i)
-{
-	return i < t->nrecovered ? t->recovered[i].driver : NULL;
 }

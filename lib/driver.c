@@ -229,3 +229,52 @@ int load_driver(struct iopass_ctx *ctx, const char *driver)
 	return driver_loaded(ctx, driver) ? 0 : -ENOENT;
 }
 
+/* ---- a PF's SR-IOV attributes (sriov_numvfs, sriov_drivers_autoprobe) ---------- */
+
+void pf_path(char *buf, size_t size, const char *bdf, const char *attr)
+{
+	snprintf(buf, size, "/sys/bus/pci/devices/%s/%s", bdf, attr);
+}
+
+static int read_small_int(struct iopass_ctx *ctx, const char *path, int *ret)
+{
+	char buf[32];
+	unsigned v;
+	ssize_t n = sysfs_read(ctx, path, buf, sizeof(buf));
+
+	if (n < 0)
+		return (int)n;
+	if (parse_uint(buf, 65535, &v) < 0)
+		return -EINVAL;
+	*ret = (int)v;
+	return 0;
+}
+
+int sriov_read(struct iopass_ctx *ctx, const char *bdf, const char *attr, int *ret)
+{
+	char path[128];
+
+	pf_path(path, sizeof(path), bdf, attr);
+	return read_small_int(ctx, path, ret);
+}
+
+int pf_write(struct iopass_ctx *ctx, struct iopass_txn *t, const char *bdf, const char *attr,
+		    int value, bool rollback)
+{
+	char path[128], val[16];
+
+	pf_path(path, sizeof(path), bdf, attr);
+	snprintf(val, sizeof(val), "%d", value);
+	return do_write(ctx, t, path, val, rollback);
+}
+
+/* Set a PF's attribute back to want, writing only when it differs; a PF that is gone has nothing to restore. */
+int sriov_restore(struct iopass_ctx *ctx, struct iopass_txn *t, const char *bdf, const char *attr,
+		  int want)
+{
+	int cur = 0, r = sriov_read(ctx, bdf, attr, &cur);
+
+	if (r < 0)
+		return r == -ENOENT ? 0 : r;
+	return cur == want ? 0 : pf_write(ctx, t, bdf, attr, want, true);
+}

@@ -1383,3 +1383,169 @@ void hostuse_check(struct iopass_dev *dev, struct iopass_report *r, const char *
 	if ((dev->flags & DEV_HAVE_CLASS) && (dev->class >> 16) == 0x03)
 		display_check(dev, r, who);
 }
+
+/* ---- processes holding device files open (VMs on /dev/vfio, consoles on DRM) ---- */
+
+/* A device file a process holds open: one line of the walk of /proc/<pid>/fd. */
+struct fd_user {
+	unsigned pid;
+	char comm[64];
+	char target[160]; /* "/dev/vfio/6", "/dev/dri/card0", ... */
+};
+
+/*
+ * The IOMMU group of what an open /dev/vfio path reaches: /dev/vfio/N is group N;
+ * /dev/vfio/devices/vfioN, the device cdev of the iommufd backend (what
+ * 'emit --iommufd' configures), is the group of the device behind it
+ * (/sys/class/vfio-dev/vfioN/device). -1 for anything else (/dev/vfio/vfio).
+ */
+static int vfio_path_group(struct iopass_ctx *ctx, const char *target)
+{
+	char path[256], name[64];
+	unsigned g;
+
+	if (strncmp(target, "/dev/vfio/devices/", 18) == 0) {
+		if (!name_is_safe(target + 18))
+			return -1;
+		snprintf(path, sizeof(path), "/sys/class/vfio-dev/%s/device/iommu_group", target + 18);
+		if (sysfs_readlink(ctx, path, name, sizeof(name)) <= 0)
+			return -1;
+		const char *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+
+		return parse_uint(base, INT32_MAX, &g) == 0 ? (int)g : -1;
+	}
+	if (strncmp(target, "/dev/vfio/", 10) == 0 && parse_uint(target + 10, INT32_MAX, &g) == 0)
+		return (int)g;
+	return -1;
+}
+
+/* Files every process has open that say nothing about a device's user. */
+static bool fd_target_is_noise(const char *t)
+{
+	static const char *const noise[] = { "/dev/null", "/dev/zero", "/dev/full", "/dev/random",
+					     "/dev/urandom", "/dev/tty", "/dev/ptmx", "/dev/console",
+					     "/dev/kmsg", "/dev/fuse", "/dev/vfio/vfio" };
+
+	if (strncmp(t, "/dev/", 5) != 0 || strncmp(t, "/dev/pts/", 9) == 0 ||
+	    strncmp(t, "/dev/shm/", 9) == 0)
+		return true;
+	for (size_t i = 0; i < ARRAY_SIZE(noise); i++)
+		if (streq(t, noise[i]))
+			return true;
+	return false;
+}
+
+static int fd_user_cmp(const void *a, const void *b)
+{
+	const struct fd_user *x = a, *y = b;
+
+	return x->pid != y->pid ? (x->pid < y->pid ? -1 : 1) : strcmp(x->target, y->target);
+}
+
+/*
+ * Every device file a process holds open, from one walk of /proc per context: who
+ * holds a group (a running VM), a GPU's DRM nodes (the display server), a sound
+ * card, a disk opened raw.
+ */
+static void fd_users_scan(struct iopass_ctx *ctx)
+{
+	struct fd_user *users = NULL;
+	size_t n = 0;
+	struct dirent *de;
+	DIR *proc;
+
+	ctx->fd_users_read = true;
+	if (sysfs_opendir(ctx, "/proc", &proc) < 0)
+		return;
+	while ((de = readdir(proc))) {
+		char path[300], target[160], comm[64];
+		struct dirent *fe;
+		unsigned pid;
+		DIR *fds;
+
+		if (parse_uint(de->d_name, INT32_MAX, &pid) < 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%u/fd", pid);
+		if (sysfs_opendir(ctx, path, &fds) < 0)
+			continue;
+		comm[0] = '\0';
+		while ((fe = readdir(fds))) {
+			struct fd_user *nu;
+			bool seen = false;
+
+			snprintf(path, sizeof(path), "/proc/%u/fd/%s", pid, fe->d_name);
+			if (sysfs_readlink(ctx, path, target, sizeof(target)) <= 0 || fd_target_is_noise(target))
+				continue;
+			if (!comm[0]) {
+				snprintf(path, sizeof(path), "/proc/%u/comm", pid);
+				if (sysfs_read(ctx, path, comm, sizeof(comm)) <= 0)
+					snprintf(comm, sizeof(comm), "?");
+			}
+			for (size_t i = n; i > 0 && !seen && users[i - 1].pid == pid; i--)
+				seen = streq(users[i - 1].target, target);
+			if (seen)
+				continue;
+			nu = reallocarray(users, n + 1, sizeof(*nu));
+			if (!nu)
+				break;
+			users = nu;
+			users[n].pid = pid;
+			snprintf(users[n].comm, sizeof(users[n].comm), "%s", comm);
+			snprintf(users[n].target, sizeof(users[n].target), "%s", target);
+			n++;
+		}
+		closedir(fds);
+	}
+	closedir(proc);
+	/* by pid: messages in one order, whatever order /proc lists processes in */
+	if (n)
+		qsort(users, n, sizeof(*users), fd_user_cmp);
+	ctx->fd_users = users;
+	ctx->nfd_users = n;
+}
+
+_printf_(4, 5) static size_t list_add(char *buf, size_t size, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (len >= size)
+		return len;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + len, size - len, fmt, ap);
+	va_end(ap);
+	return n < 0 ? len : len + (size_t)n >= size ? size - 1 : len + (size_t)n;
+}
+
+/* Processes holding /dev/vfio/<group> or a member's cdev open (a running VM). */
+size_t vfio_group_users(struct iopass_ctx *ctx, int group, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	if (!ctx->fd_users_read)
+		fd_users_scan(ctx);
+	for (size_t i = 0; i < ctx->nfd_users; i++) {
+		const struct fd_user *u = &ctx->fd_users[i];
+
+		if (strncmp(u->target, "/dev/vfio/", 10) == 0 && vfio_path_group(ctx, u->target) == group)
+			len = list_add(buf, size, len, "%s%s (pid %u, %s)", len ? ", " : "", u->comm, u->pid,
+				       u->target);
+	}
+	return len;
+}
+
+/* Processes holding the device file node ("/dev/dri/card0") open: "Xorg (pid 812), ..." */
+size_t dev_node_users(struct iopass_ctx *ctx, const char *node, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	if (!ctx->fd_users_read)
+		fd_users_scan(ctx);
+	for (size_t i = 0; i < ctx->nfd_users; i++)
+		if (streq(ctx->fd_users[i].target, node))
+			len = list_add(buf, size, len, "%s%s (pid %u)", len ? ", " : "",
+				       ctx->fd_users[i].comm, ctx->fd_users[i].pid);
+	return len;
+}

@@ -30,7 +30,7 @@ struct iopass_ctx {
 	int lock_timeout_ms;
 	/* read once per context by the host-use guards (hostuse.c, check.c) */
 	struct hostuse_cache *hu;
-	struct fd_user *fd_users; /* check.c: device files held open, one walk of /proc */
+	struct fd_user *fd_users; /* hostuse.c: device files held open, one walk of /proc */
 	size_t nfd_users;
 	bool fd_users_read;
 	struct {
@@ -196,11 +196,11 @@ void report_need(struct iopass_report *r, const char *bdf);
 void report_set_verdict(struct iopass_report *r, enum iopass_verdict v);
 bool report_oom(const struct iopass_report *r);
 
-/* check.c: processes holding /dev/vfio/<group> open, "qemu (pid 42)"; 0 when none */
+/* hostuse.c: processes holding /dev/vfio/<group> open, "qemu (pid 42)"; 0 when none */
 size_t vfio_group_users(struct iopass_ctx *ctx, int group, char *buf, size_t size);
 size_t dev_node_users(struct iopass_ctx *ctx, const char *node, char *buf, size_t size);
 
-/* bind.c: transactions, shared with sriov.c */
+/* txn.c: the transaction object; guard.c: the guards */
 struct step {
 	char *path;
 	char *value;
@@ -306,15 +306,14 @@ bool vfio_cdev_present(struct iopass_ctx *ctx, const char *bdf);
 /* Put a device back to driver and override, writing only what differs. */
 int restore_dev(struct iopass_ctx *ctx, struct iopass_txn *t, const char *bdf, const char *driver,
 		const char *override, bool rollback);
-/* bind.c: the guards and the transaction */
-/* attach's guards on devs (check's blocking findings), and detach's (no VM holds a group);
+/* guard.c: attach's guards on devs (check's blocking findings), and detach's (no VM holds a group);
  * findings go to t->guards, each message prefixed by why ("VF ") when not NULL;
  * -ECANCELED: refused */
 int guard(struct iopass_ctx *ctx, const struct iopass_devlist *list, struct iopass_dev *const *devs,
 	  size_t n, unsigned flags, struct iopass_txn *t, const char *why);
 int guard_group_open(struct iopass_ctx *ctx, struct iopass_dev *const *devs, size_t n,
 		     unsigned flags, struct iopass_txn *t, const char *why);
-/* The attach of devs (of s->list) inside a session; j: the journal to extend (its op set). */
+/* bind.c: the attach of devs (of s->list) inside a session; j: the journal to extend (its op set). */
 int attach_locked(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s,
 		  struct iopass_dev *const *devs, size_t n, const char *driver, struct journal *j,
 		  bool own_journal);
@@ -325,6 +324,9 @@ int session_devs(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s
 /* Lock, record, a scan, recovery from an interrupted run (in: what this run will do). */
 int session_begin(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s,
 		  const struct intent *in);
+/* persist.c: what every writing command opens, session_begin and then the /etc journal's recovery */
+int session_open(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s,
+		 const struct intent *in);
 void session_end(struct session *s);
 int session_scan(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s,
 		 const struct iopass_addr *seeds, size_t nseeds);
@@ -344,12 +346,15 @@ int journal_remove(int dirfd);
 void journal_free(struct journal *j);
 struct record *journal_add(struct iopass_ctx *ctx, struct journal *j, const char *bdf,
 			   const char *driver, const char *override);
-/* An interrupted run's journal is there (run/iopass or /etc/iopass). */
+/* An interrupted run's journal is in run/iopass (persist_journal_pending: /etc/iopass). */
 bool journal_pending(struct iopass_ctx *ctx);
 int dev_identity(struct iopass_ctx *ctx, const char *bdf, char *buf, size_t size);
 #define STATE_FILE "state"
 
-/* sriov.c: a PF's sriov_numvfs or sriov_drivers_autoprobe */
+/* driver.c: a PF's sriov_numvfs or sriov_drivers_autoprobe */
+void pf_path(char *buf, size_t size, const char *bdf, const char *attr);
+int pf_write(struct iopass_ctx *ctx, struct iopass_txn *t, const char *bdf, const char *attr,
+	     int value, bool rollback);
 int sriov_read(struct iopass_ctx *ctx, const char *bdf, const char *attr, int *ret);
 int sriov_restore(struct iopass_ctx *ctx, struct iopass_txn *t, const char *bdf, const char *attr,
 		  int want);

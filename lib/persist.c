@@ -722,6 +722,14 @@ out:
 	return r;
 }
 
+int session_open(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s,
+		 const struct intent *in)
+{
+	int r = session_begin(ctx, t, s, in);
+
+	return r < 0 ? r : persist_recover(ctx, t);
+}
+
 static int persist_store(struct iopass_ctx *ctx, const struct iopass_persist *p, unsigned flags,
 			 bool adding, char **msg)
 {
@@ -816,7 +824,7 @@ static int persist_lock(struct iopass_ctx *ctx, struct iopass_txn *t, unsigned f
 	struct session s = { .dirfd = -1, .lockfd = -1 };
 	int r, fd;
 
-	r = session_begin(ctx, t, &s, &(struct intent){ .op = JOP_NONE,
+	r = session_open(ctx, t, &s, &(struct intent){ .op = JOP_NONE,
 							.flags = flags & IOPASS_BIND_FORCE_RECOVERY });
 	if (r < 0) {
 		set_msg(msg, "%s", t->error ? t->error : strerror(-r));

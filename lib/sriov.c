@@ -12,25 +12,6 @@
 
 #include "iopass-private.h"
 
-static void pf_path(char *buf, size_t size, const char *bdf, const char *attr)
-{
-	snprintf(buf, size, "/sys/bus/pci/devices/%s/%s", bdf, attr);
-}
-
-static int read_small_int(struct iopass_ctx *ctx, const char *path, int *ret)
-{
-	char buf[32];
-	unsigned v;
-	ssize_t n = sysfs_read(ctx, path, buf, sizeof(buf));
-
-	if (n < 0)
-		return (int)n;
-	if (parse_uint(buf, 65535, &v) < 0)
-		return -EINVAL;
-	*ret = (int)v;
-	return 0;
-}
-
 /* The VFs of pf in list, as they are now (all of them: a PF may have thousands). */
 static size_t vfs_of(const struct iopass_devlist *list, const struct iopass_dev *pf,
 		     struct iopass_dev *const **ret)
@@ -94,35 +75,6 @@ static int guard_vfs(struct iopass_ctx *ctx, struct iopass_dev *const *vfs, size
 	if (report_oom(t->guards))
 		return -ENOMEM;
 	return refuse && !(flags & IOPASS_BIND_FORCE) ? -ECANCELED : 0;
-}
-
-int sriov_read(struct iopass_ctx *ctx, const char *bdf, const char *attr, int *ret)
-{
-	char path[128];
-
-	pf_path(path, sizeof(path), bdf, attr);
-	return read_small_int(ctx, path, ret);
-}
-
-static int pf_write(struct iopass_ctx *ctx, struct iopass_txn *t, const char *bdf, const char *attr,
-		    int value, bool rollback)
-{
-	char path[128], val[16];
-
-	pf_path(path, sizeof(path), bdf, attr);
-	snprintf(val, sizeof(val), "%d", value);
-	return do_write(ctx, t, path, val, rollback);
-}
-
-/* Set a PF's attribute back to want, writing only when it differs; a PF that is gone has nothing to restore. */
-int sriov_restore(struct iopass_ctx *ctx, struct iopass_txn *t, const char *bdf, const char *attr,
-		  int want)
-{
-	int cur = 0, r = sriov_read(ctx, bdf, attr, &cur);
-
-	if (r < 0)
-		return r == -ENOENT ? 0 : r;
-	return cur == want ? 0 : pf_write(ctx, t, bdf, attr, want, true);
 }
 
 /*
@@ -347,7 +299,7 @@ int iopass_vf_create(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 		}
 		return t->oom ? -ENOMEM : 0;
 	}
-	r = session_begin(ctx, t, &s,
+	r = session_open(ctx, t, &s,
 			  &(struct intent){ .op = JOP_VF_CREATE,
 					    .flags = flags & IOPASS_BIND_FORCE_RECOVERY });
 	if (r == 0)
@@ -461,7 +413,7 @@ int iopass_vf_remove(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 		}
 		return r < 0 ? r : t->oom ? -ENOMEM : 0;
 	}
-	r = session_begin(ctx, t, &s, &(struct intent){ .op = JOP_VF_REMOVE,
+	r = session_open(ctx, t, &s, &(struct intent){ .op = JOP_VF_REMOVE,
 							.flags = flags & IOPASS_BIND_FORCE_RECOVERY });
 	if (r == 0)
 		r = vf_remove_locked(ctx, t, &s, pf, flags);

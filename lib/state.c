@@ -191,19 +191,6 @@ static const char *const jop_names[] = {
 	[JOP_VF_CREATE] = "vf-create", [JOP_VF_REMOVE] = "vf-remove",
 };
 
-const char *iopass_recovery_action_name(enum iopass_recovery_action a)
-{
-	static const char *const names[] = {
-		[IOPASS_RECOVERY_ROLLED_BACK] = "rolled-back",
-		[IOPASS_RECOVERY_ROLLED_FORWARD] = "rolled-forward",
-		[IOPASS_RECOVERY_CONTINUED] = "continued",
-		[IOPASS_RECOVERY_LEFT_ALONE] = "left-alone",
-		[IOPASS_RECOVERY_GONE] = "gone",
-	};
-
-	return (size_t)a < ARRAY_SIZE(names) ? names[a] : NULL;
-}
-
 const char *jop_name(enum jop op)
 {
 	return (size_t)op < ARRAY_SIZE(jop_names) ? jop_names[op] : "none";
@@ -400,25 +387,7 @@ bool journal_pending(struct iopass_ctx *ctx)
 
 	if (dfd >= 0)
 		close(dfd);
-	return pending || persist_journal_pending(ctx);
-}
-
-/* ---- what recovery reports ------------------------------------------------------ */
-
-void txn_recovered(struct iopass_txn *t, const char *op, const char *target,
-		   enum iopass_recovery_action action, const char *driver)
-{
-	struct recovered *nr = reallocarray(t->recovered, t->nrecovered + 1, sizeof(*nr));
-
-	if (!nr) {
-		t->oom = true;
-		return;
-	}
-	t->recovered = nr;
-	nr = &t->recovered[t->nrecovered++];
-	*nr = (struct recovered){ .op = op, .action = action,
-				  .target = xstrdup_or_null(t, target),
-				  .driver = xstrdup_or_null(t, driver && *driver ? driver : NULL) };
+	return pending;
 }
 
 /* ---- the lock ------------------------------------------------------------------ */
@@ -833,8 +802,6 @@ int session_begin(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *
 		return r;
 	}
 	r = recover(ctx, t, s, in);
-	if (r == 0)
-		r = persist_recover(ctx, t);
 	/* what recovery scanned is older than what it wrote: the run's own guards scan again */
 	iopass_devlist_free(s->list);
 	s->list = NULL;
