@@ -77,6 +77,30 @@ static int guard_vfs(struct iopass_ctx *ctx, struct iopass_dev *const *vfs, size
 	return refuse && !(flags & IOPASS_BIND_FORCE) ? -ECANCELED : 0;
 }
 
+/* One write to a PF attribute of the plan of vf create. */
+struct pf_step {
+	const char *attr;
+	int value;
+};
+
+/*
+ * The PF writes that make count VFs, printed by --dry-run and executed by the
+ * real run: with attach, sriov_drivers_autoprobe off first (unless it is off
+ * already) so that no host driver takes the VFs, and back to autoprobe after.
+ */
+static size_t vf_create_plan(unsigned count, bool attach, int autoprobe, struct pf_step out[3])
+{
+	bool off = attach && autoprobe != 0;
+	size_t n = 0;
+
+	if (off)
+		out[n++] = (struct pf_step){ "sriov_drivers_autoprobe", 0 };
+	out[n++] = (struct pf_step){ "sriov_numvfs", (int)count };
+	if (off)
+		out[n++] = (struct pf_step){ "sriov_drivers_autoprobe", autoprobe };
+	return n;
+}
+
 /*
  * Make count VFs under the lock; with attach, journaled from the first write
  * (autoprobe off, sriov_numvfs, autoprobe back) to the record of the VFs on
@@ -89,7 +113,8 @@ static int vf_create_locked(struct iopass_ctx *ctx, struct iopass_txn *t, struct
 	struct iopass_dev *const *vfs = NULL, *npf;
 	bool attach = flags & IOPASS_VF_ATTACH;
 	int autoprobe = 1, numvfs = 0, r, rr;
-	size_t n;
+	struct pf_step plan[3];
+	size_t n, nplan;
 
 	r = sriov_read(ctx, pf->bdf, "sriov_numvfs", &numvfs);
 	if (r == 0 && numvfs > 0) {
@@ -111,27 +136,29 @@ static int vf_create_locked(struct iopass_ctx *ctx, struct iopass_txn *t, struct
 			txn_error(t, "cannot write the journal: %s; nothing was changed", strerror(-r));
 			return r;
 		}
-		if (autoprobe != 0) {
-			r = pf_write(ctx, t, pf->bdf, "sriov_drivers_autoprobe", 0, false);
-			if (r < 0) {
-				txn_error(t, "%s: cannot turn sriov_drivers_autoprobe off: %s", pf->bdf,
-					  strerror(-r));
-				goto fail;
-			}
-		}
 	}
-	r = pf_write(ctx, t, pf->bdf, "sriov_numvfs", (int)count, false);
-	if (r < 0)
-		txn_error(t, "%s: writing %u to sriov_numvfs failed: %s%s", pf->bdf, count, strerror(-r),
-			  r == -ENOENT ? " (the PF needs its driver bound)" :
-			  r == -ERANGE ? " (more than sriov_totalvfs)" : "");
-	if (attach && autoprobe != 0) {
-		rr = pf_write(ctx, t, pf->bdf, "sriov_drivers_autoprobe", autoprobe, r < 0);
-		if (rr < 0 && r == 0) {
+	/* a failed write stops the plan, but for autoprobe put back after a failed sriov_numvfs */
+	r = 0;
+	nplan = vf_create_plan(count, attach, autoprobe, plan);
+	for (size_t k = 0; k < nplan; k++) {
+		bool back = k > 0 && streq(plan[k].attr, "sriov_drivers_autoprobe");
+
+		if (r < 0 && !back)
+			break;
+		rr = pf_write(ctx, t, pf->bdf, plan[k].attr, plan[k].value, back && r < 0);
+		if (rr >= 0 || r < 0)
+			continue;
+		r = rr;
+		if (back)
 			txn_error(t, "%s: the VFs exist, but sriov_drivers_autoprobe could not be set back "
 				     "to %d: %s", pf->bdf, autoprobe, strerror(-rr));
-			r = rr;
-		}
+		else if (streq(plan[k].attr, "sriov_numvfs"))
+			txn_error(t, "%s: writing %u to sriov_numvfs failed: %s%s", pf->bdf, count,
+				  strerror(-r), r == -ENOENT ? " (the PF needs its driver bound)" :
+				  r == -ERANGE ? " (more than sriov_totalvfs)" : "");
+		else
+			txn_error(t, "%s: cannot turn sriov_drivers_autoprobe off: %s", pf->bdf,
+				  strerror(-r));
 	}
 	if (r < 0)
 		goto fail;
@@ -262,18 +289,23 @@ int iopass_vf_create(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 			}
 			return t->oom ? -ENOMEM : 0;
 		}
-		if (attach) {
-			pf_path(path, sizeof(path), pf->bdf, "sriov_drivers_autoprobe");
-			txn_step(t, path, "0", false);
+		struct pf_step plan[3];
+		int autoprobe = 1;
+		size_t nplan;
+
+		/* the plan the real run makes: it reads autoprobe as this does */
+		if (attach && sriov_read(ctx, pf->bdf, "sriov_drivers_autoprobe", &autoprobe) < 0) {
+			txn_error(t, "%s: cannot read sriov_drivers_autoprobe", pf->bdf);
+			return -EIO;
 		}
-		pf_path(path, sizeof(path), pf->bdf, "sriov_numvfs");
-		snprintf(val, sizeof(val), "%u", count);
-		txn_step(t, path, val, false);
-		if (attach) {
-			pf_path(path, sizeof(path), pf->bdf, "sriov_drivers_autoprobe");
-			txn_step(t, path, "1", false);
+		nplan = vf_create_plan(count, attach, autoprobe, plan);
+		for (size_t k = 0; k < nplan; k++) {
+			pf_path(path, sizeof(path), pf->bdf, plan[k].attr);
+			snprintf(val, sizeof(val), "%d", plan[k].value);
+			txn_step(t, path, val, false);
+		}
+		if (attach)
 			txn_error(t, "then each new VF is attached to vfio-pci");
-		}
 		return t->oom ? -ENOMEM : 0;
 	}
 

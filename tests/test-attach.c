@@ -945,6 +945,69 @@ static void test_vf_create_attach(void **state)
 	sim_close(&s);
 }
 
+/* The PF writes a text names, one "attr value" line each: --dry-run's "echo V > .../attr" lines or the sim log. */
+static char *pf_writes(const char *text, bool from_log)
+{
+	char *out = calloc(1, strlen(text) + 1), *copy = strdup(text), *save = NULL;
+
+	assert_non_null(out);
+	assert_non_null(copy);
+	for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		char attr[64], bdf[32], val[16];
+
+		if (from_log && sscanf(l, "%63s %31s %15s", attr, bdf, val) == 3 &&
+		    (!strcmp(attr, "autoprobe") || !strcmp(attr, "numvfs")))
+			sprintf(out + strlen(out), "%s %s\n",
+				!strcmp(attr, "autoprobe") ? "sriov_drivers_autoprobe" : "sriov_numvfs", val);
+		else if (!from_log && sscanf(l, " echo %15s >", val) == 1 && strstr(l, "/sriov_"))
+			sprintf(out + strlen(out), "%s %s\n", strrchr(l, '/') + 1, val);
+	}
+	free(copy);
+	return out;
+}
+
+/*
+ * vf create --dry-run prints the PF writes the real run makes, whatever
+ * sriov_drivers_autoprobe is: with it off already, neither turns it off or on.
+ */
+static void test_vf_plan_is_the_run(void **state)
+{
+	static const char *const autoprobe[] = { "1", "0" };
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		struct sim s;
+		struct run r;
+		char *plan, *done, *log;
+
+		sim_open(&s, fx_workstation());
+		SIM(&s, &r, "vf", "remove", "03:00.0");
+		assert_int_equal(r.status, 0);
+		run_free(&r);
+		fx_printf(s.fx, "sys/bus/pci/devices/0000:03:00.0/sriov_drivers_autoprobe", "%s\n",
+			  autoprobe[i]);
+		sim_log_reset(&s);
+		SIM(&s, &r, "vf", "create", "-n", "--attach", "03:00.0", "2");
+		assert_int_equal(r.status, 0);
+		plan = pf_writes(r.out, false);
+		run_free(&r);
+		SIM(&s, &r, "vf", "create", "--attach", "03:00.0", "2");
+		assert_int_equal(r.status, 0);
+		run_free(&r);
+		log = sim_log(&s);
+		done = pf_writes(log, true);
+		assert_text_equal(plan, done);
+		assert_text_equal(done, i == 0 ? "sriov_drivers_autoprobe 0\nsriov_numvfs 2\n"
+						 "sriov_drivers_autoprobe 1\n"
+					       : "sriov_numvfs 2\n");
+		assert_file(&s, "sys/bus/pci/devices/0000:03:00.0/sriov_drivers_autoprobe", autoprobe[i]);
+		free(plan);
+		free(done);
+		free(log);
+		sim_close(&s);
+	}
+}
+
 static void test_vf_errors(void **state)
 {
 	struct sim s;
@@ -1318,6 +1381,7 @@ int main(void)
 		cmocka_unit_test(test_corrupt_journal),
 		cmocka_unit_test(test_needs_root),
 		cmocka_unit_test(test_vf_create_attach),
+		cmocka_unit_test(test_vf_plan_is_the_run),
 		cmocka_unit_test(test_vf_errors),
 		cmocka_unit_test(test_fault_matrix),
 		cmocka_unit_test(test_vf_fault_matrix),
