@@ -1262,7 +1262,21 @@ bench_op() {
 	t0=$EPOCHREALTIME
 	case $1 in
 	raw) for b in $BENCH_NICS; do if [ "$2" = attach ]; then raw_bind "$b" vfio-pci; else raw_bind "$b" ''; fi; done ;;
+	# the same writes by a new sh per NIC: what any one-command-per-device tool starts from
+	raw-sh)
+		for b in $BENCH_NICS; do
+			# shellcheck disable=SC2016 # expanded by the inner sh
+			sh -c 'echo "$2" >/sys/bus/pci/devices/$1/driver_override
+				[ -e /sys/bus/pci/devices/$1/driver ] && echo "$1" >/sys/bus/pci/devices/$1/driver/unbind
+				echo "$1" >/sys/bus/pci/drivers_probe' sh "$b" "$([ "$2" = attach ] && echo vfio-pci)" || { echo FAIL; return; }
+		done ;;
 	iopass) for b in $BENCH_NICS; do "$IOPASS" "$2" "$b" >>"$LOG" 2>&1 || { echo FAIL; return; }; done ;;
+	# what starting iopass costs here (exec, the dynamic linker over 9p), with no device read
+	iopass-start)
+		for b in $BENCH_NICS; do
+			"$IOPASS" --version >/dev/null 2>&1 || { echo FAIL; return; }
+			if [ "$2" = attach ]; then raw_bind "$b" vfio-pci; else raw_bind "$b" ''; fi
+		done ;;
 	iopass-9)
 		# shellcheck disable=SC2086 # one address a word
 		"$IOPASS" "$2" $BENCH_NICS >>"$LOG" 2>&1 || { echo FAIL; return; } ;;
@@ -1290,7 +1304,7 @@ bench_all_on() { # DRIVER: every bench NIC on it, with no override left over
 }
 
 scenario_bench() {
-	local tools="raw iopass iopass-9" rounds=${BENCH_ROUNDS:-5} tool op s
+	local tools="raw raw-sh iopass-start iopass iopass-9" rounds=${BENCH_ROUNDS:-5} tool op s
 	begin bench "attach/detach of $(echo "$BENCH_NICS" | wc -w) e1000e next to raw sysfs, driverctl, dpdk-devbind"
 	if command -v driverctl >/dev/null; then tools="$tools driverctl"
 	else skip "no driverctl (Debian package driverctl): not timed"; fi
@@ -1328,10 +1342,10 @@ scenario_bench() {
 			return m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
 		}
 		END {
-			printf "%-13s %12s %8s %12s %8s   (median of %d rounds, %d NICs, ms per NIC)\n", "tool", "attach", "x raw", "detach", "x raw", c["raw", "attach"], n
+			printf "%-13s %9s %7s %9s %9s %7s %9s   (median of %d rounds, %d NICs, ms per NIC)\n", "tool", "attach", "x raw", "x raw-sh", "detach", "x raw", "x raw-sh", c["raw", "attach"], n
 			for (i = 1; i <= nt; i++) {
 				t = order[i]
-				printf "%-13s %12.1f %8.2f %12.1f %8.2f\n", t, 1000 * median(t, "attach") / n, median(t, "attach") / median("raw", "attach"), 1000 * median(t, "detach") / n, median(t, "detach") / median("raw", "detach")
+				printf "%-13s %9.1f %7.2f %9.2f %9.1f %7.2f %9.2f\n", t, 1000 * median(t, "attach") / n, median(t, "attach") / median("raw", "attach"), median(t, "attach") / median("raw-sh", "attach"), 1000 * median(t, "detach") / n, median(t, "detach") / median("raw", "detach"), median(t, "detach") / median("raw-sh", "detach")
 			}
 			for (i = 1; i <= nt; i++) {
 				t = order[i]
@@ -1340,6 +1354,15 @@ scenario_bench() {
 			}
 		}' $T/bench >$R/bench.txt
 	while read -r line; do info "$line"; done <$R/bench.txt
+	# where one attach spends its time here, for the log
+	if command -v strace >/dev/null; then
+		# shellcheck disable=SC2086 # the first address
+		set -- $BENCH_NICS
+		strace -f -c -o $T/strace.c "$IOPASS" attach "$1" >>"$LOG" 2>&1
+		strace -f -r -o $T/strace.r "$IOPASS" detach "$1" >>"$LOG" 2>&1
+		{ echo "strace -c of iopass attach $1:"; cat $T/strace.c
+		  echo "strace -r of iopass detach $1 (the 25 longest gaps):"; sort -k2 -rn $T/strace.r | head -n 25; } >>"$LOG"
+	fi
 	expect "bench NICs on e1000e after" yes "$(bench_all_on e1000e)"
 	end
 }
