@@ -691,14 +691,20 @@ int cli_parse_group(const char *cmd, const char *arg, int *ret)
 	return -EINVAL;
 }
 
-int cli_scan(const char *cmd, struct iopass_ctx *ctx, struct iopass_devlist **ret)
+/* The one message of a scan that failed; r passes through. */
+static int scan_error(const char *cmd, struct iopass_ctx *ctx, int r)
 {
-	int r = iopass_scan(ctx, ret);
-
 	if (r < 0)
 		cli_err(cmd, "cannot read PCI devices below %s: %s", iopass_ctx_get_sysroot(ctx),
 			strerror(-r));
 	return r;
+}
+
+int cli_scan(const char *cmd, struct iopass_ctx *ctx, struct iopass_devlist **ret)
+{
+	int r = iopass_scan(ctx, ret);
+
+	return scan_error(cmd, ctx, r);
 }
 
 int cli_scan_addrs(const char *cmd, struct iopass_ctx *ctx, const struct iopass_addr *addrs,
@@ -706,10 +712,7 @@ int cli_scan_addrs(const char *cmd, struct iopass_ctx *ctx, const struct iopass_
 {
 	int r = iopass_scan_related(ctx, addrs, n, NULL, 0, ret);
 
-	if (r < 0)
-		cli_err(cmd, "cannot read PCI devices below %s: %s", iopass_ctx_get_sysroot(ctx),
-			strerror(-r));
-	return r;
+	return scan_error(cmd, ctx, r);
 }
 
 int cli_scan_args(const char *cmd, struct iopass_ctx *ctx, char *const *args, size_t nargs,
@@ -735,10 +738,7 @@ int cli_scan_args(const char *cmd, struct iopass_ctx *ctx, char *const *args, si
 	}
 	free(addrs);
 	free(groups);
-	if (r < 0)
-		cli_err(cmd, "cannot read PCI devices below %s: %s", iopass_ctx_get_sysroot(ctx),
-			strerror(-r));
-	return r;
+	return scan_error(cmd, ctx, r);
 }
 
 int cli_write_option(const char *cmd, int c, const char *arg, struct cli_write_opts *w)
