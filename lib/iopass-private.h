@@ -250,7 +250,7 @@ struct records {
 };
 
 /* state.c: the lock, the record (run/iopass/state), the journal, recovery */
-enum jop { JOP_NONE, JOP_ATTACH, JOP_DETACH, JOP_VF_CREATE, JOP_VF_REMOVE };
+enum jop { JOP_NONE, JOP_ATTACH, JOP_DETACH, JOP_VF_CREATE, JOP_VF_REMOVE, JOP_UNCLAIM };
 
 struct journal {
 	enum jop op;
@@ -324,6 +324,9 @@ int session_devs(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s
 /* Lock, record, a scan, recovery from an interrupted run (in: what this run will do). */
 int session_begin(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s,
 		  const struct intent *in);
+/* Give back a device a stale udev rule put on vfio-pci (journaled): see state.c. */
+int session_unclaim(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s,
+		    const char *bdf);
 /* persist.c: what every writing command opens, session_begin and then the /etc journal's recovery */
 int session_open(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s,
 		 const struct intent *in);

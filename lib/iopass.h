@@ -314,7 +314,7 @@ const struct iopass_report *iopass_txn_guards(const struct iopass_txn *t);
 /*
  * What recovery did with the journal of an interrupted run, found before this
  * one started: per device (or file under /etc), the interrupted operation
- * ("attach", "detach", "vf-create", "vf-remove", "persist"), the target (an
+ * ("attach", "detach", "vf-create", "vf-remove", "unclaim", "persist"), the target (an
  * address or a path), the action ("rolled-back", "rolled-forward"; "continued":
  * left to this run, which moves it the same way; "left-alone": another card sits
  * at the address now; "gone") and the driver it is on afterwards (NULL: none).
@@ -436,7 +436,8 @@ int iopass_persist_claims(struct iopass_ctx *ctx, const struct iopass_devlist *l
  * Undo what a stale rule did to dev: clear a driver_override of vfio-pci and, if
  * that left it without a driver, or on vfio-pci with no record of iopass's and no
  * process holding its group (udev set the override before the kernel's probe),
- * probe it so its own driver binds again.
+ * probe it so its own driver binds again. A writing session of its own (lock,
+ * recovery), journaled as "unclaim": an interrupted one is finished by the next run.
  */
 int iopass_persist_unclaim(struct iopass_ctx *ctx, struct iopass_dev *dev);
 

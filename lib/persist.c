@@ -322,62 +322,23 @@ int iopass_persist_claims(struct iopass_ctx *ctx, const struct iopass_devlist *l
 	return claimed;
 }
 
-static int unclaim_locked(struct iopass_ctx *ctx, struct iopass_dev *dev);
 static int persist_lock(struct iopass_ctx *ctx, struct iopass_txn *t, unsigned flags, char **msg);
 
-/* Under the lock, as every writing run: an attach of the device may be under way. */
+/* A session of its own, as every writing run: an attach of the device may be under way. */
 int iopass_persist_unclaim(struct iopass_ctx *ctx, struct iopass_dev *dev)
 {
+	struct session s = { .dirfd = -1, .lockfd = -1 };
 	struct iopass_txn *t = txn_new();
-	char *msg = NULL;
-	int lock, r;
+	int r;
 
 	if (!t)
 		return -ENOMEM;
-	lock = persist_lock(ctx, t, 0, &msg);
-	free(msg);
+	r = session_open(ctx, t, &s, &(struct intent){ .op = JOP_NONE });
+	if (r == 0)
+		r = session_unclaim(ctx, t, &s, dev->bdf);
+	session_end(&s);
 	iopass_txn_free(t);
-	if (lock < 0)
-		return lock;
-	r = unclaim_locked(ctx, dev);
-	close(lock);
 	return r;
-}
-
-static int unclaim_locked(struct iopass_ctx *ctx, struct iopass_dev *dev)
-{
-	char path[256], ovr[64], drv[64];
-	int r = current_override(ctx, dev->bdf, ovr, sizeof(ovr));
-
-	if (r < 0)
-		return r;
-	if (!streq(ovr, "vfio-pci"))
-		return 0; /* not the rule's doing: left alone */
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", dev->bdf);
-	r = sysfs_write(ctx, path, "\n");
-	if (r < 0)
-		return r;
-	r = current_driver(ctx, dev->bdf, drv, sizeof(drv));
-	if (r == 0 && streq(drv, "vfio-pci")) {
-		char users[256], *rec = NULL;
-		bool recorded = iopass_record_get(ctx, dev->bdf, &rec) == 0;
-
-		free(rec);
-		/*
-		 * The kernel probes after the add uevent (device_add()), so udev can set
-		 * the override first and vfio-pci takes the device: that was the stale
-		 * rule too. Not iopass's by record and held by nobody: give it back.
-		 */
-		if (recorded || (dev->group >= 0 && vfio_group_users(ctx, dev->group, users, sizeof(users))))
-			return 0;
-		snprintf(path, sizeof(path), "/sys/bus/pci/drivers/%s/unbind", drv);
-		r = sysfs_write(ctx, path, dev->bdf);
-		if (r == 0)
-			drv[0] = '\0';
-	}
-	if (r == 0 && !*drv)
-		r = sysfs_write(ctx, "/sys/bus/pci/drivers_probe", dev->bdf);
-	return r < 0 ? r : 0;
 }
 
 static char *rules_body(const struct iopass_persist *p)

@@ -189,6 +189,7 @@ int records_store(int dirfd, const struct records *rs)
 static const char *const jop_names[] = {
 	[JOP_NONE] = "none",       [JOP_ATTACH] = "attach",       [JOP_DETACH] = "detach",
 	[JOP_VF_CREATE] = "vf-create", [JOP_VF_REMOVE] = "vf-remove",
+	[JOP_UNCLAIM] = "unclaim",
 };
 
 const char *jop_name(enum jop op)
@@ -477,7 +478,8 @@ static bool op_completed(struct iopass_ctx *ctx, const struct session *s, const 
 		}
 	}
 	/* a vf-create that never got to its VFs made none of them its own */
-	return j->op == JOP_VF_REMOVE || (j->op != JOP_VF_CREATE ? true : here > 0);
+	return j->op == JOP_VF_REMOVE || j->op == JOP_UNCLAIM ||
+	       (j->op != JOP_VF_CREATE ? true : here > 0);
 }
 
 /* The run at hand moves this device the same way: leave it to that run. */
@@ -559,6 +561,73 @@ out:
 }
 
 /*
+ * A device that no iopass run put on vfio-pci, claimed by a udev rule that
+ * is stale (udevd reloads rules lazily): clear the rule's override and give
+ * the device back to the host unless it is recorded or a process holds its
+ * group. The kernel probes after the add uevent (device_add()), so udev can
+ * set the override before the probe and vfio-pci takes the device. The same
+ * steps finish an interrupted unclaim: each is written only if still needed.
+ */
+static int unclaim_finish(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s,
+			  const char *bdf)
+{
+	char path[256], ovr[72] = "", drv[72] = "", grp[16], users[256];
+	_cleanup_close_ int dfd = -1;
+	unsigned group;
+	int r = current_override(ctx, bdf, ovr, sizeof(ovr));
+
+	if (r == 0 && streq(ovr, "vfio-pci")) {
+		dev_path(path, sizeof(path), bdf, "driver_override");
+		r = do_write(ctx, t, path, "\n", false);
+	}
+	if (r == 0)
+		r = current_driver(ctx, bdf, drv, sizeof(drv));
+	if (r < 0)
+		return r;
+	if (streq(drv, "vfio-pci")) {
+		if (records_find(&s->state, bdf))
+			return 0;
+		dfd = sysfs_open_dir(ctx, "/sys/bus/pci/devices");
+		snprintf(path, sizeof(path), "%s/iommu_group", bdf);
+		if (dfd >= 0 && sysfs_link_name_at(dfd, path, grp, sizeof(grp)) == 0 &&
+		    parse_uint(grp, INT32_MAX, &group) == 0 &&
+		    vfio_group_users(ctx, (int)group, users, sizeof(users)))
+			return 0;
+		r = do_write(ctx, t, "/sys/bus/pci/drivers/vfio-pci/unbind", bdf, false);
+		if (r < 0)
+			return r;
+		drv[0] = '\0';
+	}
+	return *drv ? 0 : do_write(ctx, t, "/sys/bus/pci/drivers_probe", bdf, false);
+}
+
+int session_unclaim(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s,
+		    const char *bdf)
+{
+	struct journal j = { .op = JOP_UNCLAIM };
+	char ovr[72] = "", drv[72] = "";
+	int r = current_override(ctx, bdf, ovr, sizeof(ovr));
+
+	if (r == 0)
+		r = current_driver(ctx, bdf, drv, sizeof(drv));
+	if (r < 0)
+		return r;
+	if (!streq(ovr, "vfio-pci"))
+		return 0; /* not the rule's doing: left alone */
+	/* three writes: killed between them, the next run finishes the unclaim */
+	if (!journal_add(ctx, &j, bdf, drv, ovr)) {
+		journal_free(&j);
+		return -ENOMEM;
+	}
+	r = journal_store(s->dirfd, &j);
+	journal_free(&j);
+	if (r < 0)
+		return r;
+	r = unclaim_finish(ctx, t, s, bdf);
+	return r < 0 ? r : journal_remove(s->dirfd);
+}
+
+/*
  * A journal left behind means a run died half way: finish it or undo it, as
  * above. in: what the run at hand means to do (NULL: nothing of the kind).
  */
@@ -608,6 +677,13 @@ static int recover(struct iopass_ctx *ctx, struct iopass_txn *t, struct session 
 				/* the VFs went if sriov_numvfs went to 0; else nothing happened */
 				if (sriov_read(ctx, j.pf, "sriov_numvfs", &nv) < 0 || nv == 0)
 					records_remove(&s->state, e->bdf);
+			}
+			if (j.op == JOP_UNCLAIM && where[i] == HERE)
+				r = unclaim_finish(ctx, t, s, e->bdf);
+			if (r < 0) {
+				txn_error(t, "%s: cannot finish the interrupted unclaim of the journal %s: %s; "
+					     "the journal is kept", e->bdf, jpath, strerror(-r));
+				goto out;
 			}
 			if (where[i] == HERE)
 				current_driver(ctx, e->bdf, cur, sizeof(cur));
