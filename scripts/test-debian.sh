@@ -11,6 +11,10 @@
 # $IOPASS_DEBIAN_CACHE (default /var/cache/iopass-ci), is only the downloaded .deb
 # files, so a second run downloads nothing that did not change. Exit status: that of
 # scripts/test.sh in the root (1 when the root could not be made).
+#
+# IOPASS_DEBIAN_RUN="COMMAND" runs COMMAND (in /src, after the build) instead of
+# scripts/test.sh, and IOPASS_DEBIAN_OUT=DIR is that root's /out, to keep what it
+# makes (tests/dumps/capture-debian.sh uses both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -67,12 +71,13 @@ unshare --mount --propagation private /bin/bash -euc '
 	mount --rbind /sys "$root/sys"
 	mount --rbind /dev "$root/dev"
 	mount --bind "$apt_debs" "$root/var/cache/apt/archives"
+	if [ -n "$3" ]; then mkdir -p "$root/out" && mount --bind "$3" "$root/out"; fi
 	exec chroot "$root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 		HOME=/root LANG=C.UTF-8 CI="${CI:-}" FUZZ_SECONDS="${FUZZ_SECONDS:-}" \
 		/bin/sh -c "cd /src && . /etc/os-release && echo \"test-debian: in \$PRETTY_NAME\" &&
 			scripts/deps.sh && cmake -S . -B build >/dev/null && cmake --build build -j\"\$(nproc)\" >/dev/null &&
-			./build/iopass list >/dev/null && echo \"test-debian: command 1 passed\" && scripts/test.sh"
-' test-debian "$root" "$apt_debs" && status=0 || status=$?
+			./build/iopass list >/dev/null && echo \"test-debian: command 1 passed\" && $4"
+' test-debian "$root" "$apt_debs" "${IOPASS_DEBIAN_OUT:-}" "${IOPASS_DEBIAN_RUN:-scripts/test.sh}" && status=0 || status=$?
 t2=$(date +%s)
 echo "test-debian: $suite: root made in $((t1 - t0)) s, README's commands ran $((t2 - t1)) s, exit status $status"
 exit $status

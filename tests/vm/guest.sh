@@ -122,6 +122,13 @@ expect_restored() {
 		fail "$2: devices changed (before -> now): $(diff "$1" $T/snap.now | grep '^[<>]' | tr '\n' ' ')"
 	fi
 }
+# need_strace WHAT: strace is there, or the scenario fails (saying WHAT did not happen) and ends
+need_strace() {
+	command -v strace >/dev/null && return 0
+	fail "no strace: $1"
+	end
+	return 1
+}
 journal_state() { [ -e /run/iopass/journal ] && echo present || echo absent; }
 vfio_node() { [ -c "/dev/vfio/$1" ] && echo "char device" || echo absent; }
 
@@ -821,11 +828,7 @@ scenario_11() {
 	local g=$BR_GROUP m k n i nwrites paths=() eps=() pf=$PORT_NVME_EP ap_before b=$NIC_ROOTBUS if1 f
 	begin 11 "detach, vf create --attach and attach --persist killed at each step; the next run recovers"
 	snapshot >$T/snap.11
-	if ! command -v strace >/dev/null; then
-		fail "no strace: the deterministic kills did not run"
-		end
-		return
-	fi
+	need_strace "the deterministic kills did not run" || return
 
 	# (a) detach --group $g killed entering each of its kernel writes
 	for m in $(members "$g"); do
@@ -1247,6 +1250,80 @@ scenario_5() {
 	end
 }
 
+# ---- 12: dumps of what iopass reads here, replayed as a sysroot ----------------------
+# iopass-sysfs-dump (tests/dump.c) turns an strace -y of the read-only commands into a
+# manifest of every file, link and directory they touched; replayed below a directory,
+# iopass --sysroot must print there what it prints on this kernel. The dumps go to the
+# results share (dump-STATE.dump) for tests/dumps/capture.sh, with the kernel's facts.
+DUMP_CMDS=("list -J" "list" "check --all -J" "check --all")
+dump_state() { # STATE: capture, replay, compare
+	local state=$1 c i=0 dir=$T/replay-$1 d b
+	: >$T/dump.st
+	for c in "${DUMP_CMDS[@]}"; do
+		i=$((i + 1))
+		# shellcheck disable=SC2086 # the command's words
+		strace -qq -y -e trace=openat,openat2,readlinkat,newfstatat,faccessat2,readlink,access,statx,stat,lstat,open \
+			-o $T/dump.st.$i "$IOPASS" $c >$T/live.$i 2>$T/live.err.$i
+		echo "$?" >$T/live.rc.$i
+		cat $T/dump.st.$i >>$T/dump.st
+	done
+	# the kernel's own word, for the replay test: address, group, driver, IDs
+	{
+		echo "kernel $(uname -r) state $state"
+		for d in "$SYS"/*; do
+			b=${d##*/}
+			echo "fact $b $(grp_of "$b") $(drv_of "$b") $(sed 's/^0x//' "$d/vendor"):$(sed 's/^0x//' "$d/device")"
+		done
+	} >$T/dump.facts
+	"$DUMPER" capture $T/dump.st $T/dump.facts >$R/dump-"$state".dump 2>$T/err
+	RC=$?
+	expect "$state: the dump was captured (exit status)" 0 "$RC" "stderr: $(oneline $T/err)"
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	run "$DUMPER" replay $R/dump-"$state".dump "$dir"
+	expect "$state: the dump replays (exit status)" 0 "$RC" "stderr: $(oneline $T/err)"
+	info "$state: the dump has $(grep -c '^[dlefx] ' $R/dump-"$state".dump) entries, $(wc -c <$R/dump-"$state".dump) bytes"
+	i=0
+	for c in "${DUMP_CMDS[@]}"; do
+		i=$((i + 1))
+		# shellcheck disable=SC2086
+		"$IOPASS" --sysroot "$dir" $c >$T/rep.$i 2>$T/rep.err.$i
+		RC=$?
+		expect "$state: iopass $c on the replay: exit status as here" "$(cat $T/live.rc.$i)" "$RC"
+		if cmp -s $T/live.$i $T/rep.$i; then
+			pass "$state: iopass $c on the replay prints what it prints here ($(wc -l <$T/live.$i) lines)"
+		else
+			fail "$state: iopass $c on the replay differs: $(diff $T/live.$i $T/rep.$i | grep '^[<>]' | head -n 6 | tr '\n' '|')"
+		fi
+		if cmp -s $T/live.err.$i $T/rep.err.$i; then
+			pass "$state: iopass $c on the replay: the same stderr"
+		else
+			fail "$state: iopass $c on the replay: stderr differs: $(diff $T/live.err.$i $T/rep.err.$i | grep '^[<>]' | head -n 4 | tr '\n' '|')"
+		fi
+	done
+}
+scenario_12() {
+	local b=$PORT_NIC_EP
+	begin 12 "dumps of what iopass reads on this kernel replay to the same output"
+	snapshot >$T/snap.12
+	need_strace "no dump was captured" || return
+	DUMPER=/run/results/bin/iopass-sysfs-dump
+	if [ ! -x "$DUMPER" ]; then
+		fail "no $DUMPER (the test target iopass-sysfs-dump was not built): no dump was captured"
+		end
+		return
+	fi
+	dump_state boot
+	# a device on vfio-pci with its group node, for the second state
+	run "$IOPASS" attach "$b"
+	expect "attach $b for the second dump: exit status" 0 "$RC" "stderr: $(oneline $T/err)"
+	[ "$RC" = 0 ] && dump_state vfio
+	run "$IOPASS" detach "$b"
+	expect "detach $b after the dumps: exit status" 0 "$RC" "stderr: $(oneline $T/err)"
+	expect_restored $T/snap.12 "after scenario 12"
+	end
+}
+
 # ---- bench: attach and detach next to the raw writes, driverctl and dpdk-devbind -----
 
 # The three writes of a rebind, from this shell (no process): the least any tool does.
@@ -1373,7 +1450,7 @@ raw_bind_all_back() {
 
 # run.sh may name a subset (IOPASS_VM_SCENARIOS); 5 stays last: if its guard
 # failed, the guest would lose its root filesystem
-for s in ${SCENARIOS:-1 2 3 4 6 8 7 11 9 10 5}; do
+for s in ${SCENARIOS:-1 2 3 4 6 8 7 11 12 9 10 5}; do
 	"scenario_$s"
 done
 SC=0

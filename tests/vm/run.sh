@@ -12,14 +12,14 @@
 # /boot/vmlinuz-KVER and /lib/modules/KVER), IOPASS_VM_TIMEOUT=SECONDS limits the
 # VM (default 900; a run takes about 130 s), IOPASS_VM_CONSOLE=1 shows the serial
 # console as it runs, IOPASS_VM_SCENARIOS="N ..." runs only those scenarios (for
-# work on one; the default is all, in the order 1 2 3 4 6 8 7 11 9 10 5).
+# work on one; the default is all, in the order 1 2 3 4 6 8 7 11 12 9 10 5).
 # IOPASS_VM_SCENARIOS=bench is the attach/detach benchmark (bench/vm.sh): the
 # machine gets nine more root ports with an e1000e each; IOPASS_VM_BENCH_ROUNDS=N
 # (default 5) rounds of every tool.
 set -euo pipefail
 
 SKIP=77
-ALL_SCENARIOS="1 2 3 4 6 8 7 11 9 10 5"
+ALL_SCENARIOS="1 2 3 4 6 8 7 11 12 9 10 5"
 here=$(cd "$(dirname "$0")" && pwd)
 t0=$(date +%s)
 
@@ -124,6 +124,9 @@ done <<<"$mods"
 mkdir -p "$results/bin"
 rm -f "$results/bench.txt"
 cp "$iopass" "$results/bin/iopass"
+rm -f "$results"/dump-*.dump
+# scenario 12's dumper (tests/dump.c)
+[ -x "$build/tests/iopass-sysfs-dump" ] && cp "$build/tests/iopass-sysfs-dump" "$results/bin/"
 cat >"$results/env" <<EOF
 IOPASS=/run/results/bin/iopass
 IOPASS_BUILT=$iopass

@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Real kernels, replayed: tests/dumps/NAME.dump is what iopass read in the
+ * real-kernel tier's guest (tests/vm scenario 12, captured with
+ * tests/dumps/capture.sh), with the kernel's own facts about each device.
+ *
+ * For each dump: the replayed tree must give the group, driver and IDs the
+ * kernel gave (an oracle that is not iopass), and the commands must print what
+ * NAME.expected says (reviewed by hand when written: IOPASS_DUMPS_WRITE=1
+ * writes it anew, as util-linux's tests do with their expected files).
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dump.h"
+#include "testutil.h"
+
+static const char *const commands[][5] = {
+	{ "list", "-J", NULL },
+	{ "list", NULL },
+	{ "list", "-D", "-o", "BDF,GROUP,CLASSID,ID,SUBSYS_ID,DRIVER,FLAGS", NULL },
+	{ "check", "--all", "-J", NULL },
+	{ "check", "--all", NULL },
+};
+
+static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static char *read_text(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t n = 0;
+	ssize_t k;
+
+	if (!f)
+		return NULL;
+	k = getdelim(&buf, &n, '\0', f);
+	fclose(f);
+	if (k < 0) {
+		free(buf);
+		return strdup("");
+	}
+	return buf;
+}
+
+/* Every device the kernel listed has, in iopass's listing, the group, driver and IDs it said. */
+static void assert_facts(const char *name, const char *root, const char *facts)
+{
+	struct run r;
+	size_t nfacts = 0;
+	char *copy = strdup(facts), *save = NULL;
+
+	assert_non_null(copy);
+	RUN(&r, root, "list", "-D", "-r", "-n", "-o", "BDF,GROUP,DRIVER,ID");
+	assert_int_equal(r.status, 0);
+	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char bdf[32], group[16], driver[64], id[16], want[160], *at;
+
+		if (sscanf(line, "%31s %15s %63s %15s", bdf, group, driver, id) != 4)
+			continue; /* the "kernel ... state ..." line */
+		/* raw output: the cells space-separated, an empty GROUP as nothing */
+		snprintf(want, sizeof(want), "%s %s %s %s\n", bdf, strcmp(group, "-") ? group : "", driver, id);
+		at = strstr(r.out, want);
+		if (!at || (at != r.out && at[-1] != '\n'))
+			fprintf(stderr, "%s: the kernel said \"%s\"; iopass listed:\n%s", name, line, r.out);
+		assert_true(at && (at == r.out || at[-1] == '\n'));
+		nfacts++;
+	}
+	assert_int_equal(nfacts, count_lines(r.out));
+	assert_true(nfacts > 0);
+	fprintf(stderr, "%s: %zu devices as the kernel said\n", name, nfacts);
+	run_free(&r);
+	free(copy);
+}
+
+/* What the commands print on the replayed tree, in the layout of NAME.expected. */
+static char *outputs(const char *root)
+{
+	char *text = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&text, &size);
+
+	assert_non_null(f);
+	for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++) {
+		struct run r;
+
+		run_iopass(&r, root, commands[c]);
+		fputs("=== iopass", f);
+		for (size_t i = 0; commands[c][i]; i++)
+			fprintf(f, " %s", commands[c][i]);
+		fprintf(f, ": exit status %d\n%s=== stderr\n%s", r.status, r.out, r.err);
+		run_free(&r);
+	}
+	fclose(f);
+	return text;
+}
+
+static void replay_one(const char *dir, const char *file)
+{
+	char path[4200], root[] = "/tmp/iopass-dump-XXXXXX", *facts = NULL, *got, *want;
+	size_t len = strlen(file) - strlen(".dump");
+	FILE *in;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	in = fopen(path, "re");
+	assert_non_null(in);
+	assert_non_null(mkdtemp(root));
+	assert_int_equal(dump_replay(in, root, &facts), 0);
+	fclose(in);
+	assert_non_null(facts);
+	assert_facts(file, root, facts);
+
+	got = outputs(root);
+	snprintf(path, sizeof(path), "%s/%.*s.expected", dir, (int)len, file);
+	if (getenv("IOPASS_DUMPS_WRITE")) {
+		FILE *out = fopen(path, "we");
+
+		assert_non_null(out);
+		fputs(got, out);
+		assert_int_equal(fclose(out), 0);
+		fprintf(stderr, "%s: written\n", path);
+	}
+	want = read_text(path);
+	if (!want)
+		fprintf(stderr, "%s: missing (IOPASS_DUMPS_WRITE=1 writes it)\n", path);
+	assert_non_null(want);
+	assert_text_equal(got, want);
+	free(want);
+	free(got);
+	free(facts);
+	nftw(root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void test_dumps_replay(void **state)
+{
+	struct dirent **names;
+	int n, ndumps = 0;
+
+	(void)state;
+	n = scandir(IOPASS_DUMPS_DIR, &names, NULL, alphasort);
+	assert_true(n >= 0);
+	for (int i = 0; i < n; i++) {
+		size_t len = strlen(names[i]->d_name);
+
+		if (len > 5 && strcmp(names[i]->d_name + len - 5, ".dump") == 0) {
+			replay_one(IOPASS_DUMPS_DIR, names[i]->d_name);
+			ndumps++;
+		}
+		free(names[i]);
+	}
+	free(names);
+	/* at least the two states of one kernel: no dump, no test */
+	assert_true(ndumps >= 2);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_dumps_replay),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
