@@ -171,17 +171,6 @@ static bool driver_present(struct iopass_ctx *ctx, const char *name)
 	return present;
 }
 
-/*
- * Is a device on driver name a vfio device? vfio-dev/ (Linux 6.1+, at
- * vfio_dev relative to dirfd) marks vfio-pci and its variant drivers alike;
- * the variants are all named *vfio* (mlx5_vfio_pci, pds_vfio_pci, ...), so
- * other drivers need no look.
- */
-static bool is_vfio_driver(const char *name, int dirfd, const char *vfio_dev)
-{
-	return streq(name, "vfio-pci") || (strstr(name, "vfio") && sysfs_exists_at(dirfd, vfio_dev) == 0);
-}
-
 static void dev_read_driver(struct iopass_dev *dev, int dfd)
 {
 	char name[256], target[4096], path[320];
@@ -209,7 +198,7 @@ static void dev_read_driver(struct iopass_dev *dev, int dfd)
 		return;
 	}
 	dev->driver = strdup(name);
-	if (dev->driver && is_vfio_driver(name, dfd, "vfio-dev"))
+	if (dev->driver && driver_bound_is_vfio(name, dfd, "vfio-dev"))
 		dev->flags |= DEV_VFIO;
 }
 
@@ -721,7 +710,7 @@ static void bind_listed(struct iopass_ctx *ctx, struct iopass_devlist *list, int
 		}
 		dev->driver = strdup(name);
 		snprintf(vfio_dev, sizeof(vfio_dev), "%s/vfio-dev", dev->bdf);
-		if (dev->driver && is_vfio_driver(name, devfd, vfio_dev))
+		if (dev->driver && driver_bound_is_vfio(name, devfd, vfio_dev))
 			dev->flags |= DEV_VFIO;
 		/* the PCI Express port driver binds to nothing but bridges */
 		if (streq(name, "pcieport"))

@@ -60,23 +60,40 @@ int current_override(struct iopass_ctx *ctx, const char *bdf, char *buf, size_t 
 	return 0;
 }
 
-/* vfio-pci and its variant drivers (mlx5_vfio_pci, ...) */
+/*
+ * The one rule of what a vfio driver is. By name (an override, a record, a
+ * journal: no device to look at): vfio-pci and its variants, all named
+ * *vfio* (mlx5_vfio_pci, pds_vfio_pci, ...).
+ */
 bool driver_name_is_vfio(const char *name)
 {
 	return strstr(name, "vfio") != NULL;
 }
 
-/* On vfio-pci or a vfio variant now (vfio-dev/ marks the variants)? */
+/*
+ * Bound now: vfio-pci, or a driver of that name whose device has vfio-dev/
+ * (at vfio_dev relative to dirfd; Linux 6.1+ gives it to vfio-pci and every
+ * variant, through vfio_pci_core_register_device()), so that no other driver
+ * with vfio in its name passes.
+ */
+bool driver_bound_is_vfio(const char *name, int dirfd, const char *vfio_dev)
+{
+	return streq(name, "vfio-pci") ||
+	       (driver_name_is_vfio(name) && sysfs_exists_at(dirfd, vfio_dev) == 0);
+}
+
 bool driver_is_vfio(struct iopass_ctx *ctx, const char *bdf, const char *cur)
 {
 	char path[256];
+	_cleanup_close_ int dfd = -1;
 
 	if (!*cur)
 		return false;
 	if (streq(cur, "vfio-pci"))
 		return true;
-	dev_path(path, sizeof(path), bdf, "vfio-dev");
-	return sysfs_exists(ctx, path) == 0;
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", bdf);
+	dfd = sysfs_open_dir(ctx, path);
+	return dfd >= 0 && driver_bound_is_vfio(cur, dfd, "vfio-dev");
 }
 
 /* One kernel write, recorded in the transaction. */

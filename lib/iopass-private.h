@@ -298,8 +298,10 @@ int do_write(struct iopass_ctx *ctx, struct iopass_txn *t, const char *path, con
 	     bool rollback);
 int current_driver(struct iopass_ctx *ctx, const char *bdf, char *drv, size_t size);
 int current_override(struct iopass_ctx *ctx, const char *bdf, char *buf, size_t size);
-/* vfio-pci and its variants, by name (an override) and bound now (vfio-dev/ marks variants) */
+/* The one "is a vfio driver" rule (driver.c): by name (an override, a record), bound to a
+ * device (vfio-dev/ at vfio_dev relative to dirfd marks variants), bound to bdf now */
 bool driver_name_is_vfio(const char *name);
+bool driver_bound_is_vfio(const char *name, int dirfd, const char *vfio_dev);
 bool driver_is_vfio(struct iopass_ctx *ctx, const char *bdf, const char *cur);
 /* The device's VFIO cdev exists: vfio-dev/vfioN and /dev/vfio/devices/vfioN. */
 bool vfio_cdev_present(struct iopass_ctx *ctx, const char *bdf);

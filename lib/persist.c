@@ -376,7 +376,7 @@ static char *modprobe_body(struct iopass_ctx *ctx, const struct iopass_persist *
 		char mod[72];
 		bool dup = false;
 
-		if (!p->e[i].driver[0] || strncmp(p->e[i].driver, "vfio", 4) == 0)
+		if (!p->e[i].driver[0] || driver_name_is_vfio(p->e[i].driver))
 			continue;
 		driver_module(ctx, p->e[i].driver, mod, sizeof(mod));
 		if (!*mod) {

@@ -194,7 +194,7 @@ static int capture_path(struct dump *d, const char *path, enum access how)
 
 	if (strlen(path) >= PATH_MAX || path[0] != '/')
 		return 0;
-	snprintf(todo, sizeof(todo), "%s", path + 1);
+	memcpy(todo, path + 1, strlen(path)); /* below PATH_MAX: checked above */
 	while (todo[0]) {
 		char comp[NAME_MAX + 1], next[PATH_MAX + NAME_MAX + 2], target[PATH_MAX];
 		size_t clen = strcspn(todo, "/");
@@ -236,7 +236,7 @@ static int capture_path(struct dump *d, const char *path, enum access how)
 		if (++hops > 40)
 			return 0;
 		{
-			char rest[PATH_MAX * 2];
+			char rest[PATH_MAX * 3 + 2];
 
 			if ((size_t)snprintf(rest, sizeof(rest), "%s%s%s", target[0] == '/' ? target + 1 : target,
 					     todo[0] ? "/" : "", todo) >= sizeof(todo))
@@ -431,7 +431,8 @@ static int parent_of(const char *full, char *buf, size_t size)
 {
 	char *slash;
 
-	snprintf(buf, size, "%s", full);
+	if ((size_t)snprintf(buf, size, "%s", full) >= size)
+		return -ENAMETOOLONG;
 	slash = strrchr(buf, '/');
 	if (!slash)
 		return -EINVAL;
@@ -503,7 +504,8 @@ int dump_replay(FILE *in, const char *dir, char **ret_facts)
 		if (sscanf(line, "%c %4095s", &kind, path) != 2 || path[0] != '/' || strstr(path, "/../"))
 			goto out;
 		rest = line + 2 + strlen(path);
-		snprintf(full, sizeof(full), "%s%s", dir, path);
+		if ((size_t)snprintf(full, sizeof(full), "%s%s", dir, path) >= sizeof(full))
+			goto out;
 		r = parent_of(full, parent, sizeof(parent));
 		if (r < 0)
 			goto out;

@@ -71,7 +71,8 @@ static void assert_facts(const char *name, const char *root, const char *facts)
 		if (sscanf(line, "%31s %15s %63s %15s", bdf, group, driver, id) != 4)
 			continue; /* the "kernel ... state ..." line */
 		/* raw output: the cells space-separated, an empty GROUP as nothing */
-		snprintf(want, sizeof(want), "%s %s %s %s\n", bdf, strcmp(group, "-") ? group : "", driver, id);
+		assert_true((size_t)snprintf(want, sizeof(want), "%s %s %s %s\n", bdf,
+					     strcmp(group, "-") ? group : "", driver, id) < sizeof(want));
 		at = strstr(r.out, want);
 		if (!at || (at != r.out && at[-1] != '\n'))
 			fprintf(stderr, "%s: the kernel said \"%s\"; iopass listed:\n%s", name, line, r.out);
@@ -113,7 +114,7 @@ static void replay_one(const char *dir, const char *file)
 	size_t len = strlen(file) - strlen(".dump");
 	FILE *in;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	assert_true((size_t)snprintf(path, sizeof(path), "%s/%s", dir, file) < sizeof(path));
 	in = fopen(path, "re");
 	assert_non_null(in);
 	assert_non_null(mkdtemp(root));
@@ -123,7 +124,8 @@ static void replay_one(const char *dir, const char *file)
 	assert_facts(file, root, facts);
 
 	got = outputs(root);
-	snprintf(path, sizeof(path), "%s/%.*s.expected", dir, (int)len, file);
+	assert_true((size_t)snprintf(path, sizeof(path), "%s/%.*s.expected", dir, (int)len, file) <
+		    sizeof(path));
 	if (getenv("IOPASS_DUMPS_WRITE")) {
 		FILE *out = fopen(path, "we");
 

@@ -411,6 +411,36 @@ static void test_repersist_after_reboot(void **state)
 	fx_free(fx);
 }
 
+/*
+ * A record whose host driver is a vfio variant (the card was on mlx5_vfio_pci before):
+ * vfio-pci needs no softdep against its own kind. The one "is a vfio driver" rule
+ * (driver_name_is_vfio) decides, not a "vfio" prefix.
+ */
+static void test_softdep_skips_vfio_variant(void **state)
+{
+	struct fx *fx = fx_persist();
+	struct run r;
+	char *mod;
+
+	(void)state;
+	fx_add_driver(fx, "mlx5_vfio_pci");
+	fx_mkdir(fx, "sys/module/mlx5_vfio_pci");
+	fx_symlink(fx, "sys/bus/pci/drivers/mlx5_vfio_pci/module", "../../../../module/mlx5_vfio_pci");
+	fx_printf(fx, "etc/iopass/persist", "iopass-persist 1\n0000:00:14.0 8086:a2af mlx5_vfio_pci\n");
+	SIMFX(fx, &r, "attach", "--persist", "--group", "1");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	mod = fx_read(fx, "etc/modprobe.d/iopass.conf");
+	assert_non_null(mod);
+	assert_non_null(strstr(mod, "softdep nvidia pre: vfio-pci"));
+	assert_null(strstr(mod, "mlx5_vfio_pci"));
+	free(mod);
+	mod = fx_read(fx, "etc/iopass/persist");
+	assert_non_null(strstr(mod, "0000:00:14.0 8086:a2af mlx5_vfio_pci"));
+	free(mod);
+	fx_free(fx);
+}
+
 /* From a build that is not installed, the rule would run a program that is not there. */
 static void test_helper_missing(void **state)
 {
@@ -449,6 +479,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_helper_missing),
+		cmocka_unit_test(test_softdep_skips_vfio_variant),
 		cmocka_unit_test(test_repersist_after_reboot),
 		cmocka_unit_test(test_checksum_whole_file),
 		cmocka_unit_test(test_persist_group), cmocka_unit_test(test_hand_edit),
