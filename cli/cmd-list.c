@@ -19,6 +19,7 @@
 #include <libsmartcols.h>
 
 #include "cli.h"
+#include "json.h"
 
 static const char CMD[] = "list";
 
@@ -198,7 +199,7 @@ static const char *description(struct iopass_dev *dev, char *buf)
 	return buf;
 }
 
-/* Comma-separated, also in JSON: libsmartcols cannot print an empty JSON array. */
+/* Comma-separated, also in JSON: a string, as in the table. */
 static const char *flags(const struct iopass_dev *dev, char *buf)
 {
 	size_t len = 0;
@@ -280,7 +281,7 @@ static const char *cell_text(struct iopass_dev *dev, int col, bool json, char *b
 	case COL_DRIVER:
 		s = iopass_dev_get_driver(dev);
 		return s ? s : json ? NULL : "-";
-	/* "yes"/"no" read well in a table and are what libsmartcols maps to JSON true/false */
+	/* "yes"/"no" read well in a table; print_json() maps them to true/false */
 	case COL_VFIO:
 		return iopass_dev_is_vfio(dev) ? "yes" : "no";
 	case COL_BRIDGE:
@@ -497,8 +498,6 @@ static int print_whole(const struct printer *pr)
 
 	if (!tb)
 		return -ENOMEM;
-	scols_table_enable_json(tb, o->json);
-	scols_table_set_name(tb, "devices");
 	scols_table_enable_raw(tb, o->raw);
 	scols_table_enable_noheadings(tb, o->noheadings);
 	for (size_t i = 0; i < o->ncols; i++) {
@@ -508,13 +507,11 @@ static int print_whole(const struct printer *pr)
 
 		if (!pr->tree)
 			fl &= ~SCOLS_FL_TREE;
-		if (o->json || o->raw)
+		if (o->raw)
 			fl &= ~SCOLS_FL_TRUNC;
 		cl = scols_table_new_column(tb, c->name, c->whint, fl);
 		if (!cl)
 			goto out;
-		if (o->json)
-			scols_column_set_json_type(cl, c->json_type);
 	}
 	for (size_t i = 0; i < pr->n; i++) {
 		struct iopass_dev *dev = pr->devs[i];
@@ -536,7 +533,7 @@ static int print_whole(const struct printer *pr)
 		if (!ln)
 			goto out;
 		for (size_t c = 0; c < o->ncols; c++) {
-			const char *s = cell_text(dev, o->cols[c], o->json, buf);
+			const char *s = cell_text(dev, o->cols[c], false, buf);
 
 			if (s && scols_line_set_data(ln, c, s) < 0)
 				goto out;
@@ -548,53 +545,16 @@ out:
 	return r;
 }
 
-/* A JSON string as libsmartcols quotes it; NULL and "" are null. */
-static void json_put_string(const char *s)
-{
-	if (!s || !*s) {
-		fputs("null", stdout);
-		return;
-	}
-	putchar('"');
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		switch (*p) {
-		case '"':
-		case '\\':
-			putchar('\\');
-			putchar(*p);
-			break;
-		case '\b':
-			fputs("\\b", stdout);
-			break;
-		case '\t':
-			fputs("\\t", stdout);
-			break;
-		case '\n':
-			fputs("\\n", stdout);
-			break;
-		case '\f':
-			fputs("\\f", stdout);
-			break;
-		case '\r':
-			fputs("\\r", stdout);
-			break;
-		default:
-			if (*p < 0x20)
-				printf("\\u00%02x", *p);
-			else
-				putchar(*p);
-		}
-	}
-	putchar('"');
-}
-
-/* libsmartcols' JSON for a flat table (three-space indents, "},{" between objects). */
+/*
+ * The JSON of every iopass command (cli/json.c), written as it is made: the
+ * keys are the column names in lower case; an empty cell is null.
+ */
 static int print_json(const struct printer *pr)
 {
 	const struct list_opts *o = pr->o;
 	char buf[CELL_MAX], keys[N_COLS * 2][32];
+	struct json j;
 
-	/* the keys: the column names in lower case */
 	for (size_t c = 0; c < o->ncols; c++) {
 		const char *name = columns[o->cols[c]].name;
 		size_t k;
@@ -603,24 +563,27 @@ static int print_json(const struct printer *pr)
 			keys[c][k] = (char)tolower((unsigned char)name[k]);
 		keys[c][k] = '\0';
 	}
-	fputs("{\n   \"devices\": [\n", stdout);
+	json_init(&j, stdout);
+	json_object_begin(&j, NULL);
+	json_array_begin(&j, "devices");
 	for (size_t i = 0; i < pr->n; i++) {
-		fputs(i ? ",{\n" : "      {\n", stdout);
+		json_object_begin(&j, NULL);
 		for (size_t c = 0; c < o->ncols; c++) {
 			const struct cli_column *col = &columns[o->cols[c]];
 			const char *s = cell_text(pr->devs[i], o->cols[c], true, buf);
 
-			printf("%s         \"%s\": ", c ? ",\n" : "", keys[c]);
-			if (col->json_type == SCOLS_JSON_NUMBER)
-				fputs(s && *s ? s : "null", stdout);
+			if (col->json_type == SCOLS_JSON_NUMBER && s && *s)
+				json_int(&j, keys[c], strtoll(s, NULL, 10));
 			else if (col->json_type == SCOLS_JSON_BOOLEAN)
-				fputs(s && *s && *s != '0' && *s != 'n' && *s != 'N' ? "true" : "false", stdout);
+				json_bool(&j, keys[c], s && *s && *s != '0' && *s != 'n' && *s != 'N');
 			else
-				json_put_string(s);
+				json_string(&j, keys[c], s && *s ? s : NULL);
 		}
-		fputs("\n      }", stdout);
+		json_object_end(&j);
 	}
-	fputs("\n   ]\n}\n", stdout);
+	json_array_end(&j);
+	json_object_end(&j);
+	json_finish(&j);
 	return ferror(stdout) ? -EIO : 0;
 }
 
@@ -629,11 +592,11 @@ static int print_devices(const struct list_opts *o, struct iopass_dev **devs, si
 	struct printer pr = { .o = o, .devs = devs, .n = n, .tree = tree };
 	const char *whole = getenv("IOPASS_LIST_WHOLE");
 
-	/* a terminal gets the table fitted to its width, which needs every line */
-	if ((whole && streq(whole, "1")) || (!whole && !o->json && !o->raw && isatty(STDOUT_FILENO)))
-		return print_whole(&pr);
 	if (o->json)
 		return print_json(&pr);
+	/* a terminal gets the table fitted to its width, which needs every line */
+	if ((whole && streq(whole, "1")) || (!whole && !o->raw && isatty(STDOUT_FILENO)))
+		return print_whole(&pr);
 	return print_stream(&pr);
 }
 

@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+#include <sys/param.h>
+
 #include "json.h"
 
 void json_init(struct json *j, FILE *out)
@@ -8,10 +10,21 @@ void json_init(struct json *j, FILE *out)
 	j->need_comma[0] = false;
 }
 
+/* A JSON string: runs of plain characters in one write, the rest escaped. */
 static void put_string(FILE *out, const char *s)
 {
+	const unsigned char *p = (const unsigned char *)s;
+
 	fputc('"', out);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+	for (;;) {
+		const unsigned char *run = p;
+
+		while (*p >= 0x20 && *p != '"' && *p != '\\' && *p != 0x7f)
+			p++;
+		if (p > run)
+			fwrite(run, 1, (size_t)(p - run), out);
+		if (!*p)
+			break;
 		switch (*p) {
 		case '"':
 			fputs("\\\"", out);
@@ -29,11 +42,9 @@ static void put_string(FILE *out, const char *s)
 			fputs("\\r", out);
 			break;
 		default:
-			if (*p < 0x20 || *p == 0x7f)
-				fprintf(out, "\\u%04x", *p);
-			else
-				fputc(*p, out);
+			fprintf(out, "\\u%04x", *p);
 		}
+		p++;
 	}
 	fputc('"', out);
 }
@@ -42,9 +53,10 @@ static void put_string(FILE *out, const char *s)
 static void prefix(struct json *j, const char *key)
 {
 	if (j->depth > 0) {
+		static const char spaces[] = "                                                                ";
+
 		fputs(j->need_comma[j->depth] ? ",\n" : "\n", j->out);
-		for (int i = 0; i < j->depth; i++)
-			fputs("  ", j->out);
+		fwrite(spaces, 1, MIN((size_t)j->depth * 2, sizeof(spaces) - 1), j->out);
 	}
 	j->need_comma[j->depth] = true;
 	if (key) {
