@@ -9,6 +9,14 @@
  *
  * All file access goes through the context's root prefix (sysroot), so the
  * whole library can run against a fixture tree.
+ *
+ * What it is: an internal library. It is built as a CMake OBJECT library and
+ * linked into the iopass binary and the tests; nothing of it is installed, and
+ * this header makes no ABI or API promise to anyone outside this tree. The
+ * door is kept open: the public names all start with iopass_ and the handles
+ * are opaque, so that a shared library with a version script could be cut from
+ * it once a consumer exists. Helpers that lib/, cli/ and tests/ share (cleanup
+ * attributes, streq) live in shared/macro.h, not here.
  */
 #pragma once
 

@@ -13,7 +13,7 @@ level=
 cppcheck --check-level=exhaustive --version >/dev/null 2>&1 && level=--check-level=exhaustive
 # shellcheck disable=SC2086 # $level is one option or none
 cppcheck --quiet $level --enable=warning,portability,performance --inline-suppr --error-exitcode=1 \
-	--suppress=missingIncludeSystem -I lib -I cli lib cli || status=1
+	--suppress=missingIncludeSystem -I shared -I lib -I cli lib cli || status=1
 
 # Off, with the reason:
 #  bugprone-easily-swappable-parameters, bugprone-narrowing-conversions: style, not bugs
@@ -41,7 +41,7 @@ fi
 echo "lint: gcc -fanalyzer"
 for f in lib/*.c cli/*.c; do
 	gcc -std=gnu11 -O1 -fanalyzer -Wno-analyzer-malloc-leak \
-		-Wno-analyzer-use-of-uninitialized-value -Werror -c -Ilib -Icli \
+		-Wno-analyzer-use-of-uninitialized-value -Werror -c -Ishared -Ilib -Icli \
 		$(pkg-config --cflags smartcols libpci) -DIOPASS_VERSION='"lint"' "$f" -o /dev/null || status=1
 done
 [ $status -eq 0 ] && echo "lint: clean"

@@ -30,13 +30,10 @@
 #include <unistd.h>
 
 #include "dump.h"
+#include "macro.h"
 
 #define FILE_MAX (1u << 20)
 
-static bool streq(const char *a, const char *b)
-{
-	return strcmp(a, b) == 0;
-}
 
 enum access { LOOKED, READ, LISTED, LINK };
 

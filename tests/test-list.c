@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "macro.h"
 #include "testutil.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char expected_tree[] =
 	"NAME           CLASS                          DEVICE                                                                               DRIVER        FLAGS\n"

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Small helpers shared by lib/ and cli/ (not installed). */
+/* Small helpers shared by lib/, cli/ and tests/ (not installed), as kmod keeps shared/. */
 #pragma once
 
 #include <stdbool.h>
