@@ -210,8 +210,7 @@ static int cmd_check_main(int argc, char *argv[])
 	if (json) {
 		struct json j;
 
-		json_init(&j, stdout);
-		json_object_begin(&j, NULL);
+		json_document_begin(&j, stdout);
 		json_bool(&j, "ready", !not_ready);
 		json_object_begin(&j, "host");
 		json_bool(&j, "ready", iopass_report_worst(host) != IOPASS_LEVEL_FAIL);
@@ -238,8 +237,7 @@ static int cmd_check_main(int argc, char *argv[])
 			json_object_end(&j);
 		}
 		json_array_end(&j);
-		json_object_end(&j);
-		json_finish(&j);
+		json_document_end(&j);
 	} else if (!cli.quiet) {
 		bool verbose = cli.verbose > 0;
 

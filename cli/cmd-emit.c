@@ -157,8 +157,7 @@ static void print_json(const struct iopass_emit *e)
 	_cleanup_free_ char *xml = NULL;
 	struct json j;
 
-	json_init(&j, stdout);
-	json_object_begin(&j, NULL);
+	json_document_begin(&j, stdout);
 	json_array_begin(&j, "devices");
 	for (size_t i = 0; i < iopass_emit_count(e); i++) {
 		json_object_begin(&j, NULL);
@@ -185,8 +184,7 @@ static void print_json(const struct iopass_emit *e)
 	}
 	json_array_end(&j);
 	json_string(&j, "libvirt", iopass_emit_libvirt(e, SIZE_MAX, &xml) == 0 ? xml : NULL);
-	json_object_end(&j);
-	json_finish(&j);
+	json_document_end(&j);
 }
 
 static int cmd_emit_main(int argc, char *argv[])

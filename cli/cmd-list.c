@@ -563,8 +563,7 @@ static int print_json(const struct printer *pr)
 			keys[c][k] = (char)tolower((unsigned char)name[k]);
 		keys[c][k] = '\0';
 	}
-	json_init(&j, stdout);
-	json_object_begin(&j, NULL);
+	json_document_begin(&j, stdout);
 	json_array_begin(&j, "devices");
 	for (size_t i = 0; i < pr->n; i++) {
 		json_object_begin(&j, NULL);
@@ -582,8 +581,7 @@ static int print_json(const struct printer *pr)
 		json_object_end(&j);
 	}
 	json_array_end(&j);
-	json_object_end(&j);
-	json_finish(&j);
+	json_document_end(&j);
 	return ferror(stdout) ? -EIO : 0;
 }
 

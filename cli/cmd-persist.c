@@ -57,8 +57,7 @@ static int persist_list(struct iopass_ctx *ctx, bool json)
 	struct json j;
 
 	if (json) {
-		json_init(&j, stdout);
-		json_object_begin(&j, NULL);
+		json_document_begin(&j, stdout);
 		json_array_begin(&j, "devices");
 	} else if (iopass_persist_count(p) && !cli.quiet) {
 		printf("%-13s %-9s %-14s %s\n", "BDF", "ID", "HOST-DRIVER", "STATE");
@@ -83,8 +82,7 @@ static int persist_list(struct iopass_ctx *ctx, bool json)
 	}
 	if (json) {
 		json_array_end(&j);
-		json_object_end(&j);
-		json_finish(&j);
+		json_document_end(&j);
 	}
 	iopass_devlist_free(list);
 	iopass_persist_free(p);

@@ -10,6 +10,19 @@ void json_init(struct json *j, FILE *out)
 	j->need_comma[0] = false;
 }
 
+void json_document_begin(struct json *j, FILE *out)
+{
+	json_init(j, out);
+	json_object_begin(j, NULL);
+	json_int(j, "schema", IOPASS_JSON_SCHEMA);
+}
+
+void json_document_end(struct json *j)
+{
+	json_object_end(j);
+	json_finish(j);
+}
+
 /* A JSON string: runs of plain characters in one write, the rest escaped. */
 static void put_string(FILE *out, const char *s)
 {

@@ -15,6 +15,14 @@ struct json {
 };
 
 void json_init(struct json *j, FILE *out);
+/*
+ * Every command's JSON document: an object whose first key is "schema", the
+ * version of the documents' keys (man page, JSON SCHEMA); json_document_end()
+ * closes it and ends the line.
+ */
+#define IOPASS_JSON_SCHEMA 1
+void json_document_begin(struct json *j, FILE *out);
+void json_document_end(struct json *j);
 /* key is NULL inside arrays and for the top level value */
 void json_object_begin(struct json *j, const char *key);
 void json_object_end(struct json *j);

@@ -18,8 +18,7 @@ static void print_json(const struct iopass_txn *t, int rc, bool dry_run)
 	const struct iopass_report *g = iopass_txn_guards(t);
 	struct json j;
 
-	json_init(&j, stdout);
-	json_object_begin(&j, NULL);
+	json_document_begin(&j, stdout);
 	json_bool(&j, "ok", rc == 0);
 	json_bool(&j, "dry_run", dry_run);
 	json_string(&j, "error", iopass_txn_error(t));
@@ -63,8 +62,7 @@ static void print_json(const struct iopass_txn *t, int rc, bool dry_run)
 		json_object_end(&j);
 	}
 	json_array_end(&j);
-	json_object_end(&j);
-	json_finish(&j);
+	json_document_end(&j);
 }
 
 /* "echo VALUE > PATH", as the plan would be typed at a shell, quoted for one */

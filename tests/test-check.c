@@ -1522,7 +1522,7 @@ static void test_cli(void **state)
 
 	RUN(&r, fx_root(fx), "check", "-J", "09:00.1");
 	assert_int_equal(r.status, 0);
-	assert_non_null(strstr(r.out, "{\n  \"ready\": true,\n  \"host\": {\n    \"ready\": true,\n"));
+	assert_non_null(strstr(r.out, "{\n  \"schema\": 1,\n  \"ready\": true,\n  \"host\": {\n    \"ready\": true,\n"));
 	assert_non_null(strstr(r.out, "\"devices\": [\n    {\n      \"bdf\": \"0000:09:00.1\",\n"
 				      "      \"group\": 34,\n      \"driver\": null,\n"
 				      "      \"verdict\": \"ready\",\n      \"needs\": [],\n"));

@@ -35,6 +35,7 @@ static const char expected_tree[] =
 
 static const char expected_json[] =
 	"{\n"
+	"  \"schema\": 1,\n"
 	"  \"devices\": [\n"
 	"    {\n"
 	"      \"bdf\": \"0000:01:00.0\",\n"
@@ -289,7 +290,7 @@ static void test_no_iommu(void **state)
 
 	RUN(&r, fx_root(fx), "list", "-J", "-o", "BDF,GROUP");
 	assert_int_equal(r.status, 0);
-	assert_text_equal(r.out, "{\n  \"devices\": [\n    {\n      \"bdf\": \"0000:00:02.0\",\n"
+	assert_text_equal(r.out, "{\n  \"schema\": 1,\n  \"devices\": [\n    {\n      \"bdf\": \"0000:00:02.0\",\n"
 				 "      \"group\": null\n    },\n    {\n      \"bdf\": \"0000:00:03.0\",\n"
 				 "      \"group\": null\n    }\n  ]\n}\n");
 	run_free(&r);
@@ -477,7 +478,7 @@ static void test_real_sys(void **state)
 	run_free(&r);
 	RUN(&r, "/", "list", "-q", "-J");
 	assert_int_equal(r.status, 0);
-	assert_true(strncmp(r.out, "{\n  \"devices\": [", 16) == 0);
+	assert_true(strncmp(r.out, "{\n  \"schema\": 1,\n  \"devices\": [", 31) == 0);
 	{
 		size_t objects = 0;
 
