@@ -1104,8 +1104,8 @@ int iopass_check_dev(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 					   "group with a VFIO device (only drivers that manage their own DMA, "
 					   "as pcieport and pci-stub, may)", m->bdf, dev->group, m->driver);
 				report_effect(r, IOPASS_EFFECT_NOT_VIABLE);
-				report_hint(r, "unbind it first (echo %s > /sys/bus/pci/drivers/%s/unbind), "
-					       "or pass --force", m->bdf, m->driver);
+				report_hint(r, "unbind it first (echo %s > /sys/bus/pci/drivers/%s/unbind)",
+					    m->bdf, m->driver);
 			}
 			continue;
 		}

@@ -64,7 +64,7 @@ int guard_group_open(struct iopass_ctx *ctx, struct iopass_dev *const *devs, siz
 			report_add(g, IOPASS_LEVEL_FAIL, "group-open",
 				   "%s%s: group %d is open by %s: a VM is using it", why ? why : "",
 				   devs[i]->bdf, devs[i]->group, users);
-			report_hint(g, "shut the VM down first, or pass --force");
+			report_hint(g, "shut the VM down first");
 			refuse |= !(flags & IOPASS_BIND_FORCE);
 		}
 	}

@@ -619,8 +619,7 @@ static void net_check(struct iopass_dev *dev, struct iopass_report *r, const cha
 	}
 	if (sb.len) {
 		report_add(r, IOPASS_LEVEL_FAIL, "nic-in-use", "%s%s", who, sb.buf);
-		report_hint(r, "take the interface down and move its addresses and routes first, "
-			       "or pass --force to take it anyway");
+		report_hint(r, "take the interface down and move its addresses and routes first");
 	}
 	sb.len = 0;
 	sb.buf[0] = '\0';
@@ -628,7 +627,7 @@ static void net_check(struct iopass_dev *dev, struct iopass_report *r, const cha
 	if (sb.len) {
 		report_add(r, IOPASS_LEVEL_FAIL, "nic-carries-storage", "%s%s", who, sb.buf);
 		report_hint(r, "unmount it, log out of the iSCSI session or disconnect the NVMe "
-			       "controller first (a root file system on it cannot be): or pass --force");
+			       "controller first (a root file system on it cannot be)");
 	}
 }
 
@@ -1161,8 +1160,8 @@ static void block_check(struct iopass_dev *dev, struct iopass_report *r, const c
 	}
 	if (sb.len) {
 		report_add(r, IOPASS_LEVEL_FAIL, "disk-in-use", "%s%s", who, sb.buf);
-		report_hint(r, "unmount it, deactivate what is stacked on it (swapoff, vgchange -an, "
-			       "mdadm --stop), or pass --force if you really mean it");
+		report_hint(r, "unmount it and deactivate what is stacked on it (swapoff, vgchange -an, "
+			       "mdadm --stop)");
 	}
 }
 
@@ -1211,7 +1210,7 @@ static void sharedfs_check(struct iopass_dev *dev, struct iopass_report *r, cons
 	closedir(dir);
 	if (sb.len) {
 		report_add(r, IOPASS_LEVEL_FAIL, "fs-in-use", "%s%s", who, sb.buf);
-		report_hint(r, "unmount the share first, or pass --force if you really mean it");
+		report_hint(r, "unmount the share first");
 	}
 }
 
@@ -1227,8 +1226,8 @@ static void display_check(struct iopass_dev *dev, struct iopass_report *r, const
 		report_add(r, IOPASS_LEVEL_FAIL, "boot-vga",
 			   "%sthe firmware's boot display device (boot_vga=1): the host console is on it",
 			   who);
-		report_hint(r, "give the host another display or run it headless, stop the console "
-			       "on this GPU (video=efifb:off, or unbind the framebuffer), then pass --force");
+		report_hint(r, "give the host another display or run it headless, and stop the console "
+			       "on this GPU (video=efifb:off, or unbind the framebuffer)");
 	}
 	if (sysfs_opendir(ctx, "/sys/class/graphics", &dir) < 0)
 		return;
@@ -1245,7 +1244,7 @@ static void display_check(struct iopass_dev *dev, struct iopass_report *r, const
 			report_add(r, IOPASS_LEVEL_FAIL, "console",
 				   "%sdrives framebuffer %s, the host console", who, de->d_name);
 			report_hint(r, "unbind the console from it (video=efifb:off, "
-				       "or echo 0 > /sys/class/vtconsole/vtcon1/bind) or pass --force");
+				       "or echo 0 > /sys/class/vtconsole/vtcon1/bind)");
 		}
 	}
 	closedir(dir);
@@ -1334,8 +1333,8 @@ static void nodes_check(struct iopass_dev *dev, struct iopass_report *r, const c
 	if (sb.len) {
 		report_add(r, IOPASS_LEVEL_FAIL, "device-open", "%s%s", who, sb.buf);
 		report_hint(r, "stop them first (a display server: stop the display manager's unit; a "
-			       "sound server: stop it for the user), or pass --force: the unbind then "
-			       "waits until they let go");
+			       "sound server: stop it for the user); taken anyway, the unbind waits "
+			       "until they let go");
 	}
 }
 
@@ -1368,7 +1367,7 @@ static void chipset_check(struct iopass_dev *dev, struct iopass_report *r, const
 		return;
 	report_add(r, IOPASS_LEVEL_FAIL, "chipset-core", "%sis %s; the host needs it", who, what);
 	report_hint(r, "pass through the other functions of the group one by one if the kernel "
-		       "groups them apart, or pass --force if you really mean it");
+		       "groups them apart");
 }
 
 void hostuse_check(struct iopass_dev *dev, struct iopass_report *r, const char *who)

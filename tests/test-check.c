@@ -990,6 +990,43 @@ static void test_nic_storage(void **state)
 	env_close(&e);
 }
 
+static size_t count_substr(const char *s, const char *what)
+{
+	size_t n = 0;
+
+	for (const char *p = s; (p = strstr(p, what)); p += strlen(what))
+		n++;
+	return n;
+}
+
+/*
+ * The hints say how to fix the cause; what --force does is the CLI's to say, on a
+ * fail it overrides (the NIC with the default route), not on one it cannot (the
+ * host bridge); -J has the hint alone and the effect.
+ */
+static void test_hint_force_text(void **state)
+{
+	struct fx *fx = fx_nics();
+	struct run r;
+
+	(void)state;
+	RUN(&r, fx_root(fx), "check", "00:1f.6", "00:00.0");
+	assert_int_equal(r.status, 3);
+	assert_non_null(strstr(r.out, "    fail  eno1 is up and carries the default route\n"
+				      "          fix: take the interface down and move its addresses and "
+				      "routes first; or attach with --force\n"));
+	assert_non_null(strstr(r.out, "0000:00:00.0 impossible"));
+	assert_int_equal(count_substr(r.out, "--force"), 1);
+	run_free(&r);
+	RUN(&r, fx_root(fx), "check", "-J", "00:1f.6");
+	assert_non_null(strstr(r.out, "\"effect\": \"unless-forced\",\n"));
+	assert_non_null(strstr(r.out, "\"hint\": \"take the interface down and move its addresses and "
+				      "routes first\"\n"));
+	assert_null(strstr(r.out, "--force"));
+	run_free(&r);
+	fx_free(fx);
+}
+
 /* IPv4 routes other than the default one count too; link-local ones do not. */
 static void test_nic_routes(void **state)
 {
@@ -1677,6 +1714,7 @@ int main(void)
 		cmocka_unit_test(test_storage_nvme_multipath),
 		cmocka_unit_test(test_nics),
 		cmocka_unit_test(test_nic_routes),
+		cmocka_unit_test(test_hint_force_text),
 		cmocka_unit_test(test_nic_storage),
 		cmocka_unit_test(test_bridge_drivers),
 		cmocka_unit_test(test_chipset_core),
