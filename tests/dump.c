@@ -47,7 +47,7 @@ struct entry {
 struct dump {
 	struct entry *e;
 	size_t n, cap;
-	size_t unreadable;
+	size_t unreadable, skipped;
 };
 
 static const char *const kept_prefixes[] = { "/sys/", "/proc/", "/dev/", "/run/", "/etc/",
@@ -71,6 +71,12 @@ static bool kept(const char *path)
 static int add(struct dump *d, const char *path, char kind, char *data, size_t len)
 {
 	struct entry *e;
+
+	if (strpbrk(path, " \t\n")) {
+		free(data); /* the manifest has no room for them: none is in /sys or /proc */
+		d->skipped++;
+		return 0;
+	}
 
 	if (d->n == d->cap) {
 		size_t cap = d->cap ? d->cap * 2 : 256;
@@ -333,9 +339,11 @@ static int capture_line(struct dump *d, const char *line)
 	}
 	if (strstr(call, "readlink"))
 		how = LINK;
+	else if (strstr(call, "open") && strstr(args, "O_PATH"))
+		how = LOOKED;
 	else if (strstr(call, "open") && strstr(args, "O_DIRECTORY"))
 		how = LISTED;
-	else if (strstr(call, "open") && !strstr(args, "O_PATH"))
+	else if (strstr(call, "open"))
 		how = READ;
 	else
 		how = LOOKED;
@@ -399,6 +407,8 @@ int dump_capture(FILE *strace_log, FILE *facts, FILE *out)
 	}
 	if (d.unreadable)
 		fprintf(stderr, "dump: %zu files refused their read; left out\n", d.unreadable);
+	if (d.skipped)
+		fprintf(stderr, "dump: %zu paths with blanks left out\n", d.skipped);
 	for (size_t i = 0; i < d.n; i++) {
 		free(d.e[i].path);
 		free(d.e[i].data);
@@ -409,37 +419,55 @@ int dump_capture(FILE *strace_log, FILE *facts, FILE *out)
 
 /* ---- replay ---------------------------------------------------------------------- */
 
-static int mkdir_p(char *path)
+/*
+ * The directory that holds path's last component, below rootfd: made as
+ * needed, each component opened with O_NOFOLLOW, so that no entry of a dump
+ * (a link made by an earlier one) can lead a write out of the tree; no "." or
+ * ".." either. *ret_name: the last component. A new fd, or -errno.
+ */
+static int open_parent(int rootfd, const char *path, const char **ret_name)
 {
-	for (char *p = path + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0755) < 0 && errno != EEXIST) {
-			*p = '/';
-			return -errno;
+	const char *p = path;
+	int fd = fcntl(rootfd, F_DUPFD_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		char comp[NAME_MAX + 1];
+		size_t len;
+		int next;
+
+		while (*p == '/')
+			p++;
+		len = strcspn(p, "/");
+		if (!len || len > NAME_MAX || (len == 1 && p[0] == '.') ||
+		    (len == 2 && p[0] == '.' && p[1] == '.')) {
+			close(fd);
+			return -EINVAL;
 		}
-		*p = '/';
+		if (!p[len]) {
+			*ret_name = p;
+			return fd;
+		}
+		memcpy(comp, p, len);
+		comp[len] = '\0';
+		if (mkdirat(fd, comp, 0755) < 0 && errno != EEXIST) {
+			next = -errno;
+			close(fd);
+			return next;
+		}
+		next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		close(fd);
+		if (next < 0)
+			return -errno;
+		fd = next;
+		p += len;
 	}
-	return mkdir(path, 0755) < 0 && errno != EEXIST ? -errno : 0;
 }
 
-static int parent_of(const char *full, char *buf, size_t size)
+static int put_file(int dirfd, const char *name, const char *data, size_t len)
 {
-	char *slash;
-
-	if ((size_t)snprintf(buf, size, "%s", full) >= size)
-		return -ENAMETOOLONG;
-	slash = strrchr(buf, '/');
-	if (!slash)
-		return -EINVAL;
-	*slash = '\0';
-	return mkdir_p(buf);
-}
-
-static int put_file(const char *full, const char *data, size_t len)
-{
-	int fd = open(full, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
 	ssize_t k = 0;
 
 	if (fd < 0)
@@ -473,16 +501,22 @@ static int unhex(const char *s, size_t len, char *out)
 
 int dump_replay(FILE *in, const char *dir, char **ret_facts)
 {
-	char *line = NULL, *facts = NULL, full[PATH_MAX * 2], parent[PATH_MAX * 2];
+	char *line = NULL, *facts = NULL;
 	size_t size = 0, flen = 0;
 	FILE *fm = ret_facts ? open_memstream(&facts, &flen) : NULL;
-	int r = -EBADMSG, lineno = 0;
+	int r = -EBADMSG, lineno = 0, rootfd, pfd = -1;
 	ssize_t n;
 
 	if (ret_facts && !fm)
 		return -ENOMEM;
+	rootfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0) {
+		r = -errno;
+		goto out;
+	}
 	while ((n = getline(&line, &size, in)) > 0) {
 		char kind, path[PATH_MAX], *rest;
+		const char *name;
 		size_t len = 0;
 
 		lineno++;
@@ -498,26 +532,31 @@ int dump_replay(FILE *in, const char *dir, char **ret_facts)
 				fprintf(fm, "%s\n", line + 7);
 			continue;
 		}
-		if (sscanf(line, "%c %4095s", &kind, path) != 2 || path[0] != '/' || strstr(path, "/../"))
+		if (sscanf(line, "%c %4095s", &kind, path) != 2 || path[0] != '/' || line[1] != ' ')
 			goto out;
 		rest = line + 2 + strlen(path);
-		if ((size_t)snprintf(full, sizeof(full), "%s%s", dir, path) >= sizeof(full))
+		/* d and e end with the path; l, f and x go on after one blank */
+		if ((kind == 'd' || kind == 'e') ? *rest != '\0' : *rest != ' ')
 			goto out;
-		r = parent_of(full, parent, sizeof(parent));
-		if (r < 0)
+		if (pfd >= 0)
+			close(pfd);
+		pfd = open_parent(rootfd, path, &name);
+		if (pfd < 0) {
+			r = pfd;
 			goto out;
+		}
 		r = -EBADMSG;
 		switch (kind) {
 		case 'd':
-			if (mkdir_p(full) < 0)
+			if (mkdirat(pfd, name, 0755) < 0 && errno != EEXIST)
 				goto out;
 			break;
 		case 'l':
-			if (*rest != ' ' || (symlink(rest + 1, full) < 0 && errno != EEXIST))
+			if (*rest != ' ' || !rest[1] || (symlinkat(rest + 1, pfd, name) < 0 && errno != EEXIST))
 				goto out;
 			break;
 		case 'e':
-			if (put_file(full, NULL, 0) < 0)
+			if (put_file(pfd, name, NULL, 0) < 0)
 				goto out;
 			break;
 		case 'f':
@@ -531,7 +570,7 @@ int dump_replay(FILE *in, const char *dir, char **ret_facts)
 			raw = malloc(want + 1);
 			data = kind == 'f' ? raw : malloc(len + 1);
 			if (!raw || !data || fread(raw, 1, want + 1, in) != want + 1 || raw[want] != '\n' ||
-			    (kind == 'x' && unhex(raw, len, data) < 0) || put_file(full, data, len) < 0) {
+			    (kind == 'x' && unhex(raw, len, data) < 0) || put_file(pfd, name, data, len) < 0) {
 				free(raw);
 				if (data != raw)
 					free(data);
@@ -550,6 +589,10 @@ int dump_replay(FILE *in, const char *dir, char **ret_facts)
 out:
 	if (r < 0 && lineno)
 		fprintf(stderr, "dump: entry %d: cannot replay it: %s\n", lineno, strerror(-r));
+	if (pfd >= 0)
+		close(pfd);
+	if (rootfd >= 0)
+		close(rootfd);
 	free(line);
 	if (fm) {
 		fclose(fm);

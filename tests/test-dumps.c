@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dump.h"
@@ -167,10 +168,64 @@ static void test_dumps_replay(void **state)
 	assert_true(ndumps >= 2);
 }
 
+/* A manifest cannot lead a replay out of its directory: not through a link it made, not by "..". */
+static void test_replay_stays_inside(void **state)
+{
+	static const char *const evil[] = {
+		"iopass-sysfs-dump 1\nl /sys/x OUTSIDE\nf /sys/x/pwned 3\nabc\n",
+		"iopass-sysfs-dump 1\nl /sys/y ../../outside\nd /sys/y/madedir\n",
+		"iopass-sysfs-dump 1\nd /sys/../../OUTSIDE\n",
+		"iopass-sysfs-dump 1\ne /sys/a/..\n",
+		"iopass-sysfs-dump 1\nl /sys/z OUTSIDE\ne /sys/z\n",
+		"iopass-sysfs-dump 1\ne /sys/a b\n",
+	};
+	char base[] = "/tmp/iopass-dump-evil-XXXXXX", root[4200], outside[4200], *text;
+
+	(void)state;
+	assert_non_null(mkdtemp(base));
+	snprintf(outside, sizeof(outside), "%s/outside", base);
+	assert_int_equal(mkdir(outside, 0755), 0);
+	for (size_t i = 0; i < sizeof(evil) / sizeof(evil[0]); i++) {
+		FILE *in;
+
+		snprintf(root, sizeof(root), "%s/root%zu", base, i);
+		assert_int_equal(mkdir(root, 0755), 0);
+		/* the links point at the directory beside the root, by its path or by ".." */
+		assert_true(asprintf(&text, "%s", evil[i]) > 0);
+		for (char *p; (p = strstr(text, "OUTSIDE"));) {
+			char *t;
+
+			*p = '\0';
+			assert_true(asprintf(&t, "%s%s%s", text, outside, p + 7) > 0);
+			free(text);
+			text = t;
+		}
+		in = fmemopen(text, strlen(text), "r");
+		assert_non_null(in);
+		assert_true(dump_replay(in, root, NULL) < 0);
+		fclose(in);
+		free(text);
+	}
+	/* nothing was made beside the roots */
+	{
+		DIR *d = opendir(outside);
+		struct dirent *de;
+		size_t n = 0;
+
+		assert_non_null(d);
+		while ((de = readdir(d)))
+			n += de->d_name[0] != '.';
+		closedir(d);
+		assert_int_equal(n, 0);
+	}
+	nftw(base, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dumps_replay),
+		cmocka_unit_test(test_replay_stays_inside),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
