@@ -233,7 +233,10 @@ static int cmd_udev_bind_main(int argc, char *argv[])
 		if (r < 0)
 			cli_err("__udev-bind", "the record /etc/iopass/persist: %s; %s left alone",
 				strerror(-r), iopass_dev_get_bdf(d));
-		r = iopass_persist_unclaim(ctx, d);
+		r = iopass_persist_unclaim(ctx, d, &t);
+		if (r < 0)
+			cli_err("__udev-bind", "%s: %s", iopass_dev_get_bdf(d),
+				t && iopass_txn_error(t) ? iopass_txn_error(t) : strerror(-r));
 		ret = r < 0 ? EXIT_FAIL : EXIT_OK;
 		goto out;
 	}

@@ -446,8 +446,10 @@ int iopass_persist_claims(struct iopass_ctx *ctx, const struct iopass_devlist *l
  * process holding its group (udev set the override before the kernel's probe),
  * probe it so its own driver binds again. A writing session of its own (lock,
  * recovery), journaled as "unclaim": an interrupted one is finished by the next run.
+ * *ret_txn (unless NULL) gets the transaction: its error says why it failed.
  */
-int iopass_persist_unclaim(struct iopass_ctx *ctx, struct iopass_dev *dev);
+int iopass_persist_unclaim(struct iopass_ctx *ctx, struct iopass_dev *dev,
+			   struct iopass_txn **ret_txn);
 
 #ifdef __cplusplus
 }

@@ -324,11 +324,14 @@ int iopass_persist_claims(struct iopass_ctx *ctx, const struct iopass_devlist *l
 
 static int persist_lock(struct iopass_ctx *ctx, struct iopass_txn *t, unsigned flags, char **msg);
 
+static struct iopass_txn *persist_txn(struct iopass_txn **ret_txn);
+
 /* A session of its own, as every writing run: an attach of the device may be under way. */
-int iopass_persist_unclaim(struct iopass_ctx *ctx, struct iopass_dev *dev)
+int iopass_persist_unclaim(struct iopass_ctx *ctx, struct iopass_dev *dev,
+			   struct iopass_txn **ret_txn)
 {
 	struct session s = { .dirfd = -1, .lockfd = -1 };
-	struct iopass_txn *t = txn_new();
+	struct iopass_txn *t = persist_txn(ret_txn);
 	int r;
 
 	if (!t)
@@ -337,7 +340,9 @@ int iopass_persist_unclaim(struct iopass_ctx *ctx, struct iopass_dev *dev)
 	if (r == 0)
 		r = session_unclaim(ctx, t, &s, dev->bdf);
 	session_end(&s);
-	iopass_txn_free(t);
+	txn_finish(t, r);
+	if (!ret_txn)
+		iopass_txn_free(t);
 	return r;
 }
 

@@ -678,11 +678,19 @@ static int recover(struct iopass_ctx *ctx, struct iopass_txn *t, struct session 
 				if (sriov_read(ctx, j.pf, "sriov_numvfs", &nv) < 0 || nv == 0)
 					records_remove(&s->state, e->bdf);
 			}
+			bool given_up = false;
+
 			if (j.op == JOP_UNCLAIM && where[i] == HERE)
 				r = unclaim_finish(ctx, t, s, e->bdf);
+			if (r < 0 && force) {
+				/* forced: leave the device as it is rather than block every run */
+				given_up = true;
+				r = 0;
+			}
 			if (r < 0) {
 				txn_error(t, "%s: cannot finish the interrupted unclaim of the journal %s: %s; "
-					     "the journal is kept", e->bdf, jpath, strerror(-r));
+					     "the journal is kept; pass --force to leave the device as it is",
+					  e->bdf, jpath, strerror(-r));
 				goto out;
 			}
 			if (where[i] == HERE)
@@ -692,6 +700,7 @@ static int recover(struct iopass_ctx *ctx, struct iopass_txn *t, struct session 
 				dirty = true;
 			}
 			txn_recovered(t, op, e->bdf,
+				      given_up ? IOPASS_RECOVERY_LEFT_ALONE :
 				      where[i] == HERE ? IOPASS_RECOVERY_ROLLED_FORWARD : where[i] == GONE ? IOPASS_RECOVERY_GONE : IOPASS_RECOVERY_LEFT_ALONE,
 				      cur);
 		}

@@ -647,6 +647,55 @@ static void variant_undo(struct sim *s, enum variant v)
 		fx_unlink(s->fx, "proc/4243/fd/5");
 }
 
+/*
+ * An interrupted unclaim whose finish fails (the unbind is refused): every later
+ * writing run says why and keeps the journal; with --force the run leaves the
+ * device as it is, says so, and the journal goes.
+ */
+static void test_unclaim_finish_fails(void **state)
+{
+	struct sim s;
+	struct run r;
+
+	(void)state;
+	sim_recovery(&s);
+	stale_rule_claimed(&s);
+	set_kill(&s, "IOPASS_SIM_KILL_AFTER_OP", 2); /* the journal, the override cleared */
+	SIM(&s, &r, "__udev-bind", "0000:00:14.0");
+	assert_int_equal(r.status, 128 + SIGKILL);
+	run_free(&r);
+	s.env_kill[0] = '\0';
+	assert_driver(&s, "0000:00:14.0", "vfio-pci");
+	snprintf(s.env_fail, sizeof(s.env_fail), "IOPASS_SIM_FAIL=unbind:0000:00:14.0:EBUSY");
+	SIM(&s, &r, "persist", "remove", "00:00.0");
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "0000:00:14.0: cannot finish the interrupted unclaim"));
+	assert_non_null(strstr(r.err, "pass --force to leave the device as it is"));
+	run_free(&r);
+	assert_true(fx_exists(s.fx, "run/iopass/journal"));
+	/* the udev helper itself says why too */
+	fx_printf(s.fx, "sys/bus/pci/devices/0000:00:14.0/driver_override", "vfio-pci\n");
+	SIM(&s, &r, "__udev-bind", "0000:00:14.0");
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "iopass: __udev-bind: 0000:00:14.0: "));
+	run_free(&r);
+	SIM(&s, &r, "persist", "remove", "--force", "00:00.0");
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.err, "0000:00:14.0"));
+	run_free(&r);
+	assert_false(fx_exists(s.fx, "run/iopass/journal"));
+	assert_driver(&s, "0000:00:14.0", "vfio-pci");
+	/* the fault gone, the stale rule's next claim is given back as always */
+	s.env_fail[0] = '\0';
+	fx_printf(s.fx, "sys/bus/pci/devices/0000:00:14.0/driver_override", "vfio-pci\n");
+	SIM(&s, &r, "__udev-bind", "0000:00:14.0");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	assert_driver(&s, "0000:00:14.0", "xhci_hcd");
+	assert_consistent(&s);
+	sim_close(&s);
+}
+
 static void test_crash_matrix(void **state)
 {
 	int cases = 0, refused = 0, completed_runs = 0, steps_total = 0;
@@ -744,6 +793,7 @@ int main(void)
 		cmocka_unit_test(test_continued_detach_fails),
 		cmocka_unit_test(test_etc_journal_empty_file),
 		cmocka_unit_test(test_vf_attach_reports_recovery),
+		cmocka_unit_test(test_unclaim_finish_fails),
 		cmocka_unit_test(test_crash_matrix),
 	};
 
