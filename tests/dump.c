@@ -516,7 +516,7 @@ int dump_replay(FILE *in, const char *dir, char **ret_facts)
 	}
 	while ((n = getline(&line, &size, in)) > 0) {
 		char kind, path[PATH_MAX], *rest;
-		const char *name;
+		const char *name = NULL;
 		size_t len = 0;
 
 		lineno++;
