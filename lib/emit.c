@@ -161,7 +161,8 @@ int iopass_emit_new(struct iopass_ctx *ctx, struct iopass_dev *const *devs, size
 {
 	struct iopass_emit *e = calloc(1, sizeof(*e));
 	size_t phys = 0;
-	int slot, r = 0;
+	int slot = 0; /* the first device always starts a card and sets it */
+	int r = 0;
 	bool any_vga = false, any_display = false;
 
 	if (!e)

@@ -23,7 +23,7 @@ fi
 
 # the other compiler and build types, warnings fatal (built, not run: the suites
 # run above and in the sanitizer build below)
-for cfg in gcc:Release clang:Debug clang:Release clang:RelWithDebInfo; do
+for cfg in gcc:Release gcc:RelWithDebInfo gcc:MinSizeRel clang:Debug clang:Release clang:RelWithDebInfo clang:MinSizeRel; do
 	cc=${cfg%%:*} type=${cfg#*:}
 	echo "test: build with $cc, $type"
 	CC=$cc cmake -S . -B "build-$cc-$type" -DIOPASS_WERROR=ON -DIOPASS_TESTS=ON \
