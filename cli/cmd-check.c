@@ -59,13 +59,10 @@ static void print_findings(const struct iopass_report *r, bool all, bool show_ok
 		cli_put_safe(iopass_report_message(r, i), stdout);
 		putchar('\n');
 		if (hint && (all || lv >= IOPASS_LEVEL_WARN)) {
-			enum iopass_effect ef = iopass_report_effect(r, i);
-
 			printf("%s      fix: ", indent);
 			cli_put_safe(hint, stdout);
 			/* the library says what fixes it; what --force does is the CLI's to say */
-			if (lv == IOPASS_LEVEL_FAIL &&
-			    (ef == IOPASS_EFFECT_UNLESS_FORCED || ef == IOPASS_EFFECT_NOT_VIABLE))
+			if (lv == IOPASS_LEVEL_FAIL && iopass_effect_forceable(iopass_report_effect(r, i)))
 				fputs("; or attach with --force", stdout);
 			putchar('\n');
 		}

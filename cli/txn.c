@@ -121,7 +121,7 @@ int cli_txn_report(const char *cmd, struct iopass_ctx *ctx, const struct iopass_
 	/* guards: what refused us, or what --force takes away */
 	for (size_t i = 0; g && i < iopass_report_count(g); i++) {
 		if (rc == -ECANCELED) {
-			bool forceable = iopass_report_effect(g, i) != IOPASS_EFFECT_BLOCKS;
+			bool forceable = iopass_effect_forceable(iopass_report_effect(g, i));
 
 			cli_err(cmd, "%s%s", iopass_report_message(g, i),
 				forceable ? "; pass --force to override" : "; it cannot be passed through");

@@ -32,7 +32,7 @@ int guard(struct iopass_ctx *ctx, const struct iopass_devlist *list, struct iopa
 			if (e == IOPASS_EFFECT_INFORMS)
 				continue;
 			/* nothing forces what cannot be */
-			refuse |= e == IOPASS_EFFECT_BLOCKS || !(flags & IOPASS_BIND_FORCE);
+			refuse |= !iopass_effect_forceable(e) || !(flags & IOPASS_BIND_FORCE);
 			report_add(g, iopass_report_level(r, k), iopass_report_code(r, k), "%s%s: %s",
 				   why ? why : "", devs[i]->bdf, iopass_report_message(r, k));
 			report_effect(g, e);

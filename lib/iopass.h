@@ -207,6 +207,8 @@ enum iopass_effect {
 const char *iopass_level_name(enum iopass_level level);     /* "ok", "info", "warn", "fail" */
 /* "informs", "unless-forced", "not-viable", "blocks" */
 const char *iopass_effect_name(enum iopass_effect effect);
+/* --force overrides it (unless-forced, not-viable): the one rule guards and output share */
+bool iopass_effect_forceable(enum iopass_effect effect);
 const char *iopass_verdict_name(enum iopass_verdict verdict); /* "ready", "needs-group", ... */
 
 /*

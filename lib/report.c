@@ -83,6 +83,11 @@ const char *iopass_effect_name(enum iopass_effect effect)
 	return (size_t)effect < ARRAY_SIZE(names) ? names[effect] : "informs";
 }
 
+bool iopass_effect_forceable(enum iopass_effect effect)
+{
+	return effect == IOPASS_EFFECT_UNLESS_FORCED || effect == IOPASS_EFFECT_NOT_VIABLE;
+}
+
 void report_hint(struct iopass_report *r, const char *fmt, ...)
 {
 	va_list ap;
