@@ -219,20 +219,6 @@ static void dev_read_group(struct iopass_dev *dev, int dfd, const char *path)
 	dev->group = (int)g;
 }
 
-static int read_count(int dfd, const char *name, int *ret)
-{
-	char buf[32];
-	unsigned v;
-	ssize_t n = sysfs_read_at(dfd, name, buf, sizeof(buf));
-
-	if (n < 0)
-		return (int)n;
-	if (parse_uint(buf, 65535, &v) < 0)
-		return -EINVAL;
-	*ret = (int)v;
-	return 0;
-}
-
 static void dev_read_sriov(struct iopass_dev *dev, int dfd)
 {
 	char name[64];
@@ -255,9 +241,9 @@ static void dev_read_sriov(struct iopass_dev *dev, int dfd)
 		dev_warn(dev, "physfn: unreadable link");
 	if (iopass_dev_is_bridge(dev))
 		return; /* nor does a bridge */
-	r = read_count(dfd, "sriov_totalvfs", &dev->totalvfs);
+	r = sysfs_read_count_at(dfd, "sriov_totalvfs", &dev->totalvfs);
 	if (r == 0) {
-		r = read_count(dfd, "sriov_numvfs", &dev->numvfs);
+		r = sysfs_read_count_at(dfd, "sriov_numvfs", &dev->numvfs);
 		if (r < 0) {
 			dev->numvfs = -ENOENT;
 			describe_errno(r, "sriov_numvfs", dev);

@@ -253,26 +253,12 @@ void pf_path(char *buf, size_t size, const char *bdf, const char *attr)
 	snprintf(buf, size, "/sys/bus/pci/devices/%s/%s", bdf, attr);
 }
 
-static int read_small_int(struct iopass_ctx *ctx, const char *path, int *ret)
-{
-	char buf[32];
-	unsigned v;
-	ssize_t n = sysfs_read(ctx, path, buf, sizeof(buf));
-
-	if (n < 0)
-		return (int)n;
-	if (parse_uint(buf, 65535, &v) < 0)
-		return -EINVAL;
-	*ret = (int)v;
-	return 0;
-}
-
 int sriov_read(struct iopass_ctx *ctx, const char *bdf, const char *attr, int *ret)
 {
 	char path[128];
 
 	pf_path(path, sizeof(path), bdf, attr);
-	return read_small_int(ctx, path, ret);
+	return sysfs_read_count(ctx, path, ret);
 }
 
 int pf_write(struct iopass_ctx *ctx, struct iopass_txn *t, const char *bdf, const char *attr,

@@ -123,6 +123,9 @@ int sysfs_exists(const struct iopass_ctx *ctx, const char *path);
 int sysfs_stat(const struct iopass_ctx *ctx, const char *path, struct stat *st);
 ssize_t sysfs_read(const struct iopass_ctx *ctx, const char *path, char *buf, size_t size);
 ssize_t sysfs_read_at(int dirfd, const char *name, char *buf, size_t size);
+/* A count (0..65535) such as sriov_numvfs: -EINVAL when it is not one. */
+int sysfs_read_count(const struct iopass_ctx *ctx, const char *path, int *ret);
+int sysfs_read_count_at(int dirfd, const char *name, int *ret);
 int sysfs_link_name_at(int dirfd, const char *name, char *buf, size_t size);
 int sysfs_exists_at(int dirfd, const char *name);
 /* The full path of a sysroot-relative path, for libraries that want a string (libpci). */

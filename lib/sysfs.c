@@ -199,6 +199,33 @@ ssize_t sysfs_read_at(int dirfd, const char *name, char *buf, size_t size)
 	return read_openat(dirfd, name, buf, size);
 }
 
+/* A count attribute (sriov_numvfs, sriov_totalvfs, ...): 0..65535, else -EINVAL. */
+static int count_parse(ssize_t n, const char *buf, int *ret)
+{
+	unsigned v;
+
+	if (n < 0)
+		return (int)n;
+	if (parse_uint(buf, 65535, &v) < 0)
+		return -EINVAL;
+	*ret = (int)v;
+	return 0;
+}
+
+int sysfs_read_count(const struct iopass_ctx *ctx, const char *path, int *ret)
+{
+	char buf[32];
+
+	return count_parse(sysfs_read(ctx, path, buf, sizeof(buf)), buf, ret);
+}
+
+int sysfs_read_count_at(int dirfd, const char *name, int *ret)
+{
+	char buf[32];
+
+	return count_parse(sysfs_read_at(dirfd, name, buf, sizeof(buf)), buf, ret);
+}
+
 /* The last component of a symlink's target ("../../../bus/pci/drivers/e1000e" -> "e1000e"). */
 int sysfs_link_name_at(int dirfd, const char *name, char *buf, size_t size)
 {
