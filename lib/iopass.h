@@ -453,6 +453,59 @@ int iopass_persist_claims(struct iopass_ctx *ctx, const struct iopass_devlist *l
 int iopass_persist_unclaim(struct iopass_ctx *ctx, struct iopass_dev *dev,
 			   struct iopass_txn **ret_txn);
 
+/* ---- desired state: what 'iopass apply' makes the host match -------------- */
+
+/*
+ * One line per device: ADDRESS VVVV:DDDD[/SSSS:SSSS] DRIVER [OPTION...], where
+ * ADDRESS is a PCI address or '*' (select by the IDs: the one such device, the
+ * nth=K in address order, or a VF of pf=ADDRESS), DRIVER is vfio-pci, a vfio
+ * variant driver or "host", and the options are boot, optional, vfs=N and
+ * vf-driver=DRIVER. '#' after a blank (or first on a line) starts a comment.
+ */
+struct iopass_desired_entry {
+	unsigned line;          /* in the file, from 1 */
+	bool by_address;        /* addr is set; else select by the IDs ('*') */
+	struct iopass_addr addr;
+	uint16_t vendor, device;
+	bool has_subsystem;
+	uint16_t subsystem_vendor, subsystem_device;
+	unsigned nth;           /* '*': the K-th device with the IDs (1-based); 0: the only one */
+	bool has_pf;            /* '*': a VF of this PF */
+	struct iopass_addr pf;
+	char driver[72];        /* "vfio-pci", a vfio variant, or "host" */
+	bool boot;              /* hold from boot on (the udev rule and softdep) */
+	bool optional;          /* absent is fine (another card at the address is not) */
+	int vfs;                /* the PF's VF count, -1: not stated */
+	char vf_driver[72];     /* where its VFs go, "" when not stated */
+};
+struct iopass_desired;
+
+/*
+ * Parse a desired-state text of len bytes (not NUL-terminated). All or nothing
+ * (*ret_desired NULL on a failure): -EINVAL with *ret_error (free() it) "line N:
+ * what is wrong; what to write" for the first line in error, -ENOMEM.
+ */
+int iopass_desired_parse(const char *text, size_t len, struct iopass_desired **ret_desired,
+			 char **ret_error);
+size_t iopass_desired_count(const struct iopass_desired *d);
+const struct iopass_desired_entry *iopass_desired_get(const struct iopass_desired *d, size_t i);
+struct iopass_desired *iopass_desired_free(struct iopass_desired *d); /* NULL-safe */
+/*
+ * The device entry i means on the host of list (a full scan: nth= counts in
+ * it): by address (with the same IDs: -ESTALE when another card sits there), or
+ * by IDs (the only one, the nth=, in address order; VFs only with pf=, PFs and
+ * other functions only without it; -EEXIST when several match and the line does
+ * not say which). Absent: -ENODEV, or 0 with *ret_dev NULL for an 'optional'
+ * line. vfs= on a device that is no SR-IOV PF: -EOPNOTSUPP. Errors as for the
+ * parser, "line N: ...".
+ */
+int iopass_desired_resolve(const struct iopass_desired *d, size_t i,
+			   const struct iopass_devlist *list, struct iopass_dev **ret_dev,
+			   char **ret_error);
+/* Every entry into devs[count]; the first error, also -EEXIST for two lines on one device. */
+int iopass_desired_resolve_all(const struct iopass_desired *d, const struct iopass_devlist *list,
+			       struct iopass_dev **devs, char **ret_error);
+
 #ifdef __cplusplus
 }
 #endif

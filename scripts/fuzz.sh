@@ -12,7 +12,7 @@ CC=clang cmake -S . -B build-fuzz -DIOPASS_FUZZ=ON -DIOPASS_TESTS=OFF -DIOPASS_W
 	-DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build build-fuzz -j"$JOBS" >/dev/null
 
-for f in parse uevent state config; do
+for f in parse uevent state config desired; do
 	work=build-fuzz/corpus-$f
 	rm -rf "$work"
 	mkdir -p "$work"

@@ -408,10 +408,112 @@ static void test_candidates(void **state)
 	fx_free(fx);
 }
 
+/* Which device a desired-state line means: by address and IDs, or by IDs with nth= or pf=. */
+static void test_desired_resolve(void **state)
+{
+	static const struct {
+		const char *line, *bdf, *error;
+		int r;
+	} cases[] = {
+		{ "0000:02:00.0 144d:a808 vfio-pci", "0000:02:00.0", NULL, 0 },
+		{ "02:00.0 144d:a808/144d:a801 vfio-pci", "0000:02:00.0", NULL, 0 },
+		/* the subsystem IDs tell two boards with one chip apart */
+		{ "0000:02:00.0 144d:a808/144d:a802 vfio-pci", NULL,
+		  "line 1: another card sits at 0000:02:00.0: 144d:a808/144d:a801, not 144d:a808/144d:a802; correct the line for this host", -ESTALE },
+		{ "0000:02:00.0 8086:10d3 vfio-pci", NULL,
+		  "line 1: another card sits at 0000:02:00.0: 144d:a808/144d:a801, not 8086:10d3; correct the line for this host", -ESTALE },
+		/* optional covers an absent card, never another one */
+		{ "0000:02:00.0 8086:10d3 vfio-pci optional", NULL,
+		  "line 1: another card sits at 0000:02:00.0: 144d:a808/144d:a801, not 8086:10d3; correct the line for this host", -ESTALE },
+		{ "0000:09:00.0 8086:10d3 vfio-pci", NULL,
+		  "line 1: no device at 0000:09:00.0 (the line is for 8086:10d3); mark the line 'optional' if the card may be absent", -ENODEV },
+		{ "0000:09:00.0 8086:10d3 vfio-pci optional", "", NULL, 0 },
+		/* by IDs: the only one, or which of several */
+		{ "* 144d:a808 vfio-pci", "0000:02:00.0", NULL, 0 },
+		{ "* 8086:1901 vfio-pci", NULL,
+		  "line 1: 3 devices are 8086:1901; name one by address, or add nth=K", -EEXIST },
+		{ "* 8086:1901 vfio-pci nth=1", "0000:00:01.0", NULL, 0 },
+		{ "* 8086:1901 vfio-pci nth=3", "0000:00:1c.0", NULL, 0 },
+		{ "* 8086:1901 vfio-pci nth=4", NULL,
+		  "line 1: 8086:1901 (nth=4): 3 such devices on this host, no number 4; mark the line 'optional' if the card may be absent", -ENODEV },
+		{ "* 8086:1901 vfio-pci nth=4 optional", "", NULL, 0 },
+		{ "* 10de:1eb8 vfio-pci", NULL,
+		  "line 1: no 10de:1eb8 on this host; mark the line 'optional' if the card may be absent", -ENODEV },
+		/* VFs by their PF: two PFs with two VFs each, the same IDs */
+		/* VFs only by their PF: a count over PFs and VFs would change after vfs= */
+		{ "* 15b3:1018 vfio-pci", NULL,
+		  "line 1: no 15b3:1018 on this host but VFs (select those with pf=ADDRESS); mark the line 'optional' if the card may be absent", -ENODEV },
+		{ "* 15b3:1017 vfio-pci", NULL,
+		  "line 1: 2 devices are 15b3:1017; name one by address, or add nth=K", -EEXIST },
+		{ "* 15b3:1017 host nth=2 vfs=4", "0000:04:00.0", NULL, 0 },
+		{ "0000:02:00.0 144d:a808 host vfs=2", NULL,
+		  "line 1: vfs=2: 0000:02:00.0 is not an SR-IOV physical function (no sriov_totalvfs); drop vfs= from the line", -EOPNOTSUPP },
+		{ "* 15b3:1018 host pf=0000:03:00.0 nth=2 optional", "0000:03:00.3", NULL, 0 },
+		{ "* 15b3:1018 vfio-pci pf=0000:04:00.0", NULL,
+		  "line 1: 2 devices are 15b3:1018 (0000:04:00.0); name one by address, or add nth=K", -EEXIST },
+		{ "* 15b3:1018 vfio-pci pf=0000:04:00.0 nth=2", "0000:04:00.3", NULL, 0 },
+		{ "* 15b3:1018 vfio-pci pf=03:00.0 nth=1", "0000:03:00.2", NULL, 0 },
+		{ "* 15b3:1018 vfio-pci nth=3", NULL,
+		  "line 1: 15b3:1018 (nth=3): 0 such devices on this host, no number 3; mark the line 'optional' if the card may be absent", -ENODEV },
+		/* the same device by IDs with and without its subsystem IDs */
+		{ "* 144d:a808 vfio-pci\n* 144d:a808/144d:a801 host", NULL,
+		  "line 2: the same device as line 1 (0000:02:00.0); one line per device", -EEXIST },
+		{ "* 15b3:1018 vfio-pci pf=0000:02:00.0", NULL,
+		  "line 1: no 15b3:1018 (0000:02:00.0) on this host; mark the line 'optional' if the card may be absent", -ENODEV },
+		/* two lines, one device: by address and by IDs */
+		{ "0000:02:00.0 144d:a808 vfio-pci\n* 144d:a808 host", NULL,
+		  "line 2: the same device as line 1 (0000:02:00.0); one line per device", -EEXIST },
+		{ "* 8086:1901 vfio-pci nth=2\n0000:00:1b.0 8086:1901 host", NULL,
+		  "line 2: the same device as line 1 (0000:00:1b.0); one line per device", -EEXIST },
+	};
+	struct fx *fx = fx_workstation();
+	struct iopass_ctx *ctx;
+	struct iopass_devlist *list;
+
+	(void)state;
+	fx_add(fx, &FX_DEV(.bdf = "0000:04:00.0", .vendor = 0x15b3, .device = 0x1017,
+			   .class = 0x020000, .driver = "mlx5_core", .group = 8, .totalvfs = 8,
+			   .numvfs = 2, .pcie = FX_PCIE_ENDPOINT, .vf_native = "mlx5_core"));
+	fx_add(fx, &FX_DEV(.bdf = "0000:04:00.2", .vendor = 0x15b3, .device = 0x1018,
+			   .class = 0x020000, .group = 9, .physfn = "0000:04:00.0",
+			   .pcie = FX_PCIE_ENDPOINT));
+	fx_add(fx, &FX_DEV(.bdf = "0000:04:00.3", .vendor = 0x15b3, .device = 0x1018,
+			   .class = 0x020000, .group = 10, .physfn = "0000:04:00.0",
+			   .pcie = FX_PCIE_ENDPOINT));
+	list = scan(fx, &ctx);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct iopass_desired *d = NULL;
+		struct iopass_dev *devs[2] = { NULL, NULL };
+		char *err = NULL;
+		int r;
+
+		assert_int_equal(iopass_desired_parse(cases[i].line, strlen(cases[i].line), &d, &err), 0);
+		r = iopass_desired_resolve_all(d, list, devs, &err);
+		assert_int_equal(r, cases[i].r);
+		if (cases[i].error) {
+			assert_non_null(err);
+			assert_text_equal(err, cases[i].error);
+		} else {
+			if (r != 0)
+				fail_msg("'%s': %d %s", cases[i].line, r, err ? err : "");
+			assert_null(err);
+			if (*cases[i].bdf)
+				assert_string_equal(iopass_dev_get_bdf(devs[0]), cases[i].bdf);
+			else
+				assert_null(devs[0]);
+		}
+		free(err);
+		iopass_desired_free(d);
+	}
+	iopass_devlist_free(list);
+	iopass_ctx_free(ctx);
+	fx_free(fx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_workstation),    cmocka_unit_test(test_no_iommu),
+		cmocka_unit_test(test_workstation), cmocka_unit_test(test_desired_resolve),    cmocka_unit_test(test_no_iommu),
 		cmocka_unit_test(test_candidates),
 		cmocka_unit_test(test_empty_sysroot),  cmocka_unit_test(test_broken_entries),
 		cmocka_unit_test(test_corrupt_ids_file), cmocka_unit_test(test_hostile_tree),
