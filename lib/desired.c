@@ -10,7 +10,8 @@
  *   *             10de:1eb8            vfio-pci   nth=2 optional
  *
  * Strict: every error names its line and what to write instead, and a file
- * with one error yields nothing. Parsing only; nothing here reads the host.
+ * with one error yields nothing. The resolver below matches lines to a scan
+ * the caller made; nothing here opens a file.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -406,22 +407,20 @@ static void describe(const struct iopass_desired_entry *e, char *buf, size_t siz
 			 e->nth && e->has_pf ? " " : "", e->has_pf ? pf : "");
 }
 
+/* fail(), keeping -ENOMEM over the error the caller meant */
+#define refuse(err, ...) ({ int r_ = fail(__VA_ARGS__); r_ == -ENOMEM ? r_ : (err); })
+
 /* vfs= is for an SR-IOV PF: say so before anything is planned for another device. */
 static int pf_check(const struct iopass_desired_entry *e, struct iopass_dev *dev,
 		    struct iopass_dev **ret_dev, char **ret_error)
 {
-	if (e->vfs >= 0 && iopass_dev_get_sriov_totalvfs(dev) <= 0) {
-		int r = fail(ret_error, e->line, "vfs=%d: %s is not an SR-IOV physical function (no "
-			     "sriov_totalvfs); drop vfs= from the line", e->vfs, iopass_dev_get_bdf(dev));
-
-		return r == -ENOMEM ? r : -EOPNOTSUPP;
-	}
+	if (e->vfs >= 0 && iopass_dev_get_sriov_totalvfs(dev) <= 0)
+		return refuse(-EOPNOTSUPP, ret_error, e->line, "vfs=%d: %s is not an SR-IOV physical "
+			      "function (no sriov_totalvfs); drop vfs= from the line", e->vfs,
+			      iopass_dev_get_bdf(dev));
 	*ret_dev = dev;
 	return 0;
 }
-
-/* fail(), keeping -ENOMEM over the error the caller meant */
-#define refuse(err, ...) ({ int r_ = fail(__VA_ARGS__); r_ == -ENOMEM ? r_ : (err); })
 
 int iopass_desired_resolve(const struct iopass_desired *d, size_t i,
 			   const struct iopass_devlist *list, struct iopass_dev **ret_dev,
