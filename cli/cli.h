@@ -14,6 +14,7 @@ enum {
 	EXIT_FAIL = 1,
 	EXIT_USAGE = 2,
 	EXIT_NOT_READY = 3, /* checked, and the answer is "not ready" */
+	EXIT_CHANGED = 4,   /* apply: the host did not match, and was changed (or would be) */
 };
 
 struct cli_cmd {
@@ -30,6 +31,7 @@ extern const struct cli_cmd cmd_emit;
 extern const struct cli_cmd cmd_vf;
 extern const struct cli_cmd cmd_complete;
 extern const struct cli_cmd cmd_persist;
+extern const struct cli_cmd cmd_apply;
 extern const struct cli_cmd cmd_udev_bind;
 
 /* Global options: may stand before the command or among its options. */
@@ -141,6 +143,12 @@ int cli_txn_report(const char *cmd, struct iopass_ctx *ctx, const struct iopass_
 		   bool json, bool dry_run);
 /* What recovery of an interrupted run did, one line each on stderr. */
 void cli_txn_recovery(const char *cmd, const struct iopass_txn *t);
+/* The guards' findings on stderr: what refused the run (refused), or what --force took. */
+void cli_txn_guards(const char *cmd, const struct iopass_txn *t, bool refused);
+/* The "guards" (under key) and "recovered" arrays of a writing command's JSON. */
+struct json;
+void cli_json_guards(struct json *j, const char *key, const struct iopass_txn *t);
+void cli_json_recovered(struct json *j, const struct iopass_txn *t);
 
 /* Column tables in the util-linux manner (-o, --output-all, -J, -r, -n). */
 struct cli_column {

@@ -22,6 +22,7 @@ static const struct cli_cmd *const commands[] = {
 	&cmd_emit,
 	&cmd_vf,
 	&cmd_persist,
+	&cmd_apply,
 	&cmd_complete,
 	&cmd_udev_bind,
 };
@@ -76,7 +77,8 @@ static void usage(FILE *out)
 	      "  -q, --quiet        no warnings or notes on stderr\n"
 	      "  -h, --help         show this help\n"
 	      "  -V, --version      show the version\n"
-	      "\nExit status: 0 ok, 1 failure, 2 usage error, 3 checked and not ready.\n"
+	      "\nExit status: 0 ok, 1 failure, 2 usage error, 3 checked and not ready or refused;\n"
+	      "apply: 4 changed.\n"
 	      "See iopass(8) for details.\n",
 	      out);
 }

@@ -13,9 +13,38 @@ static const char *step_result(int r)
 	return r > 0 ? "done" : r < 0 ? "failed" : "not-run";
 }
 
-static void print_json(const struct iopass_txn *t, int rc, bool dry_run)
+void cli_json_guards(struct json *j, const char *key, const struct iopass_txn *t)
 {
 	const struct iopass_report *g = iopass_txn_guards(t);
+
+	json_array_begin(j, key);
+	for (size_t i = 0; g && i < iopass_report_count(g); i++) {
+		json_object_begin(j, NULL);
+		json_string(j, "code", iopass_report_code(g, i));
+		json_string(j, "effect", iopass_effect_name(iopass_report_effect(g, i)));
+		json_string(j, "message", iopass_report_message(g, i));
+		json_string(j, "hint", iopass_report_hint(g, i));
+		json_object_end(j);
+	}
+	json_array_end(j);
+}
+
+void cli_json_recovered(struct json *j, const struct iopass_txn *t)
+{
+	json_array_begin(j, "recovered");
+	for (size_t i = 0; i < iopass_txn_recovered_count(t); i++) {
+		json_object_begin(j, NULL);
+		json_string(j, "op", iopass_txn_recovered_op(t, i));
+		json_string(j, "target", iopass_txn_recovered(t, i));
+		json_string(j, "action", iopass_txn_recovered_action(t, i));
+		json_string(j, "driver", iopass_txn_recovered_driver(t, i));
+		json_object_end(j);
+	}
+	json_array_end(j);
+}
+
+static void print_json(const struct iopass_txn *t, int rc, bool dry_run)
+{
 	struct json j;
 
 	json_document_begin(&j, stdout);
@@ -42,26 +71,8 @@ static void print_json(const struct iopass_txn *t, int rc, bool dry_run)
 		json_object_end(&j);
 	}
 	json_array_end(&j);
-	json_array_begin(&j, "guards");
-	for (size_t i = 0; g && i < iopass_report_count(g); i++) {
-		json_object_begin(&j, NULL);
-		json_string(&j, "code", iopass_report_code(g, i));
-		json_string(&j, "effect", iopass_effect_name(iopass_report_effect(g, i)));
-		json_string(&j, "message", iopass_report_message(g, i));
-		json_string(&j, "hint", iopass_report_hint(g, i));
-		json_object_end(&j);
-	}
-	json_array_end(&j);
-	json_array_begin(&j, "recovered");
-	for (size_t i = 0; i < iopass_txn_recovered_count(t); i++) {
-		json_object_begin(&j, NULL);
-		json_string(&j, "op", iopass_txn_recovered_op(t, i));
-		json_string(&j, "target", iopass_txn_recovered(t, i));
-		json_string(&j, "action", iopass_txn_recovered_action(t, i));
-		json_string(&j, "driver", iopass_txn_recovered_driver(t, i));
-		json_object_end(&j);
-	}
-	json_array_end(&j);
+	cli_json_guards(&j, "guards", t);
+	cli_json_recovered(&j, t);
 	json_document_end(&j);
 }
 
@@ -111,20 +122,21 @@ void cli_txn_recovery(const char *cmd, const struct iopass_txn *t)
 	}
 }
 
-int cli_txn_report(const char *cmd, struct iopass_ctx *ctx, const struct iopass_txn *t, int rc,
-		   bool json, bool dry_run)
+/* The guards: what refused the run (refused), or what --force takes away. */
+void cli_txn_guards(const char *cmd, const struct iopass_txn *t, bool refused)
 {
 	const struct iopass_report *g = iopass_txn_guards(t);
-	const char *root = iopass_ctx_get_sysroot(ctx);
 
-	cli_txn_recovery(cmd, t);
-	/* guards: what refused us, or what --force takes away */
 	for (size_t i = 0; g && i < iopass_report_count(g); i++) {
-		if (rc == -ECANCELED) {
-			bool forceable = iopass_effect_forceable(iopass_report_effect(g, i));
+		if (refused) {
+			enum iopass_effect e = iopass_report_effect(g, i);
+
+			/* a line of apply's file names its own fix */
+			bool line = !strncmp(iopass_report_code(g, i), "desired-", 8);
 
 			cli_err(cmd, "%s%s", iopass_report_message(g, i),
-				forceable ? "; pass --force to override" : "; it cannot be passed through");
+				line ? "" : iopass_effect_forceable(e) ? "; pass --force to override"
+								       : "; it cannot be passed through");
 			if (iopass_report_hint(g, i) && !cli.quiet)
 				fprintf(stderr, "  fix: %s\n", iopass_report_hint(g, i));
 		} else {
@@ -132,6 +144,15 @@ int cli_txn_report(const char *cmd, struct iopass_ctx *ctx, const struct iopass_
 			cli_err(cmd, "warning: forced: %s", iopass_report_message(g, i));
 		}
 	}
+}
+
+int cli_txn_report(const char *cmd, struct iopass_ctx *ctx, const struct iopass_txn *t, int rc,
+		   bool json, bool dry_run)
+{
+	const char *root = iopass_ctx_get_sysroot(ctx);
+
+	cli_txn_recovery(cmd, t);
+	cli_txn_guards(cmd, t, rc == -ECANCELED);
 	if (json) {
 		print_json(t, rc, dry_run);
 	} else if (dry_run && rc == 0) {

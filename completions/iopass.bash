@@ -16,10 +16,11 @@
 # (./build/iopass, say), else the one in $PATH, else /usr/sbin/iopass or
 # /usr/local/sbin/iopass (not in a normal user's $PATH on Debian; the query
 # needs no root). Columns and class names are the lists of 'iopass list
-# --help' (tests/test-completion.sh keeps them in step).
+# --help' (tests/test-completion.sh keeps them in step). apply completes a
+# file name, or - for standard input, and runs nothing.
 
-_iopass_commands="list check attach detach emit vf persist help"
-_iopass_help_topics="list check attach detach emit vf persist"
+_iopass_commands="list check attach detach emit vf persist apply help"
+_iopass_help_topics="list check attach detach emit vf persist apply"
 _iopass_global_opts="--sysroot --color -v --verbose -q --quiet -h --help -V --version"
 _iopass_common_opts="--sysroot --color -v --verbose -q --quiet -h --help"
 _iopass_list_opts="-D --devices -o --output --output-all -J --json -r --raw
@@ -34,6 +35,8 @@ _iopass_emit_opts="--qemu --libvirt -J --json -g --group --bus --first-slot
 	--strict $_iopass_common_opts"
 _iopass_vf_opts="-f --force -n --dry-run -J --json -w --wait $_iopass_common_opts"
 _iopass_persist_opts="$_iopass_common_opts"
+_iopass_apply_opts="-f --force -n --check --dry-run --diff -J --json -w --wait
+	$_iopass_common_opts"
 _iopass_classes="storage nvme net display gpu multimedia audio memory bridge
 	communication system input processor serial usb wireless crypto signal
 	accelerator unassigned"
@@ -531,6 +534,59 @@ _iopass()
 			fi
 			;;
 		esac
+	elif [[ $cmd == apply ]]; then
+		# one FILE (or - for standard input): the words that are neither
+		# options nor option values
+		local dashdash=0 letters nfile=0
+		for ((i = cmd_at + 1; i < cword; i++)); do
+			w=${words[i]}
+			if ((dashdash)); then
+				((nfile++))
+				continue
+			fi
+			case $w in
+			--) dashdash=1 ;;
+			-w | --wait | --sysroot)
+				[[ ${words[i + 1]-} == "=" ]] && ((i++))
+				((i++))
+				;;
+			--*)
+				[[ ${words[i + 1]-} == "=" ]] && ((i += 2))
+				;;
+			-) ((nfile++)) ;;
+			-*)
+				# a bundle such as -nw: a w at its end takes the
+				# next word
+				letters=${w#-}
+				[[ $letters == *w && ${letters%%w*}w == "$letters" ]] && ((i++))
+				;;
+			*) ((nfile++)) ;;
+			esac
+		done
+		if ((dashdash)); then
+			opt=""
+		elif [[ $opt == -[!-]?* ]]; then
+			letters=${opt#-}
+			w=${letters%%w*}
+			if ((${#w} == ${#letters} - 1)); then
+				opt=-w
+			else
+				opt=""
+			fi
+		fi
+		if [[ $opt == -w || $opt == --wait ]]; then
+			# a number of seconds: nothing to offer
+			:
+		elif [[ $cur == -* ]] && ((!dashdash)); then
+			# shellcheck disable=SC2086
+			_iopass_add "" "$cur" $_iopass_apply_opts
+			((nfile == 0)) && [[ $cur == - ]] && COMPREPLY+=(-)
+		elif ((nfile == 0)); then
+			# the desired-state file, or - for standard input
+			compopt -o filenames 2>/dev/null
+			mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+			[[ -z $cur ]] && COMPREPLY+=(-)
+		fi
 	elif [[ $cmd == vf || $cmd == persist ]]; then
 		# the action, PF and COUNT typed so far: the words that are
 		# neither options nor option values

@@ -10,7 +10,8 @@
 # --sysroot DIR on the command line, else $IOPASS_SYSROOT. The iopass run is
 # the one on the command line, else the one in $PATH, else /usr/sbin/iopass
 # or /usr/local/sbin/iopass (the query needs no root). Short addresses
-# (01:00.0) match through fish's substring matching.
+# (01:00.0) match through fish's substring matching. apply completes a file
+# name, or - for standard input, and runs nothing.
 
 # The options that take a value, per command ("" holds the global ones).
 function __iopass_value_opts --argument-names cmd
@@ -26,7 +27,7 @@ function __iopass_value_opts --argument-names cmd
             set -a opts -g --group -w --wait
         case emit
             set -a opts -g --group --bus --first-slot --rombar --romfile --display --split
-        case vf
+        case vf apply
             set -a opts -w --wait
     end
     printf '%s\n' $opts
@@ -367,8 +368,9 @@ complete -c iopass -n __iopass_no_command -a detach -d 'Give devices back to the
 complete -c iopass -n __iopass_no_command -a emit -d 'Print QEMU arguments or libvirt XML for devices'
 complete -c iopass -n __iopass_no_command -a vf -d 'Create or remove SR-IOV virtual functions'
 complete -c iopass -n __iopass_no_command -a persist -d 'List or remove the devices passed through from boot'
+complete -c iopass -n __iopass_no_command -a apply -d 'Make the host match a desired-state file'
 complete -c iopass -n __iopass_no_command -a help -d 'Show help for a command'
-complete -c iopass -n '__iopass_using help 0' -a 'list check attach detach emit vf persist'
+complete -c iopass -n '__iopass_using help 0' -a 'list check attach detach emit vf persist apply'
 
 # list
 complete -c iopass -n '__iopass_using list' -s D -l devices -d 'Flat list, one line per device'
@@ -438,3 +440,12 @@ complete -c iopass -n '__iopass_using persist 0' -a remove -d 'Drop devices from
 complete -c iopass -n '__iopass_using persist; and not __iopass_action remove' -s J -l json -d 'JSON output (list)'
 complete -c iopass -n '__iopass_using persist; and not __iopass_action list' -s f -l force -d 'remove: overwrite generated files edited by hand'
 complete -c iopass -n '__iopass_using persist; and __iopass_action remove' -a '(__iopass_persisted)'
+
+# apply
+complete -c iopass -n '__iopass_using apply' -s n -l check -d 'Compute the plan and its guards, change nothing'
+complete -c iopass -n '__iopass_using apply' -l dry-run -d 'The same as --check'
+complete -c iopass -n '__iopass_using apply' -l diff -d 'Print every field of every line, before and after'
+complete -c iopass -n '__iopass_using apply' -s f -l force -d 'Override the guards; overwrite boot files edited by hand'
+complete -c iopass -n '__iopass_using apply' -s J -l json -d 'JSON output: changes, refusals, recovery, boot'
+complete -c iopass -n '__iopass_using apply' -s w -l wait -x -d 'Wait SECONDS for another iopass (default 30)'
+complete -c iopass -n '__iopass_using apply 0' -F -a - -d 'Standard input'

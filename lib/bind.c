@@ -481,17 +481,124 @@ static const struct record *detach_record(struct iopass_ctx *ctx, struct records
 	return rec;
 }
 
+/*
+ * The detach of devs (of s->list) inside a session: plan, journal, writes,
+ * record. With dry_run, s->state is a peek of the record and nothing is
+ * journaled or written: the plan lands in t.
+ */
+int detach_locked(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s,
+		  struct iopass_dev *const *devs, size_t n, bool dry_run)
+{
+	struct journal j = { .op = JOP_DETACH, .driver = "vfio-pci" };
+	struct records fallback = { NULL, 0 };
+	size_t changed = 0, first = t->ndevs;
+	bool adopted = false;
+	int r = 0;
+
+	if (n && !devs)
+		return -EINVAL;
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		char cur[128] = "", ovr[128] = "";
+		struct txdev *d = txn_dev(t, devs[i]->bdf);
+		const struct record *rec, *was;
+
+		if (!d) {
+			r = -ENOMEM;
+			break;
+		}
+		r = current_driver(ctx, d->bdf, cur, sizeof(cur));
+		if (r == 0)
+			r = current_override(ctx, d->bdf, ovr, sizeof(ovr));
+		if (r < 0) {
+			txn_error(t, "%s: cannot read its driver: %s", d->bdf, strerror(-r));
+			break;
+		}
+		rec = detach_record(ctx, &s->state, &fallback, d->bdf);
+		was = records_find(&s->inherited, d->bdf);
+		d->from = xstrdup_or_null(t, *cur ? cur : NULL);
+		d->override = xstrdup_or_null(t, *ovr ? ovr : NULL);
+		/* a rollback puts back what it has now, or had before an interrupted detach of it */
+		d->undo_driver = xstrdup_or_null(t, was ? (*was->driver ? was->driver : NULL) : d->from);
+		d->undo_override = xstrdup_or_null(t, was ? (*was->override ? was->override : NULL)
+						      : d->override);
+		d->to = xstrdup_or_null(t, rec && *rec->driver ? rec->driver : NULL);
+		/*
+		 * Only devices on vfio (or with a record) are ours to give back, judged
+		 * as they are now, under the lock: the scan may be older than another
+		 * run's detach.
+		 */
+		if (!driver_is_vfio(ctx, d->bdf, cur) && !rec && !*ovr) {
+			d->status = IOPASS_DEV_UNCHANGED;
+			continue;
+		}
+		/* back where the record says already (an interrupted detach): only the record goes */
+		if (rec && !driver_is_vfio(ctx, d->bdf, cur) && !driver_name_is_vfio(ovr) &&
+		    streq(cur, rec->driver) && records_find(&s->state, d->bdf)) {
+			d->adopt = true;
+			continue;
+		}
+		if (!journal_add(ctx, &j, d->bdf, d->undo_driver, d->undo_override))
+			r = -ENOMEM;
+	}
+	if (r == 0 && t->oom)
+		r = -ENOMEM;
+	for (size_t i = first; i < t->ndevs; i++)
+		adopted |= t->devs[i].adopt;
+	if (r < 0 || (j.devs.n == 0 && !adopted && !dry_run))
+		goto out; /* nothing of ours among them */
+	if (dry_run) {
+		for (size_t i = first; r == 0 && i < t->ndevs; i++)
+			if (t->devs[i].status != IOPASS_DEV_UNCHANGED && !t->devs[i].adopt)
+				r = detach_one(ctx, t, &t->devs[i],
+					       detach_record(ctx, &s->state, &fallback, t->devs[i].bdf), true);
+		goto out;
+	}
+	if (j.devs.n) {
+		r = journal_store(s->dirfd, &j);
+		if (r < 0) {
+			txn_error(t, "cannot write the journal: %s; nothing was changed", strerror(-r));
+			goto out;
+		}
+	}
+	for (size_t i = first; i < t->ndevs; i++) {
+		struct txdev *d = &t->devs[i];
+
+		if (d->status == IOPASS_DEV_UNCHANGED)
+			continue;
+		changed = i + 1;
+		if (!d->adopt)
+			r = detach_one(ctx, t, d, detach_record(ctx, &s->state, &fallback, d->bdf), false);
+		if (r < 0)
+			break;
+		d->status = IOPASS_DEV_DETACHED;
+	}
+	if (r < 0) {
+		rollback_all(ctx, t, s->dirfd, changed, "every device is back on the driver it had", true);
+		goto out;
+	}
+	for (size_t i = first; i < t->ndevs; i++)
+		if (t->devs[i].status == IOPASS_DEV_DETACHED)
+			records_remove(&s->state, t->devs[i].bdf);
+	r = records_store(s->dirfd, &s->state);
+	if (r == 0)
+		r = journal_remove(s->dirfd);
+	else
+		txn_error(t, "the devices are detached, but the record could not be updated: %s",
+			  strerror(-r));
+out:
+	records_free(&fallback);
+	journal_free(&j);
+	return r;
+}
+
 int iopass_detach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 		  struct iopass_dev *const *devs, size_t n, unsigned flags,
 		  struct iopass_txn **ret_txn)
 {
 	struct session s = { .dirfd = -1, .lockfd = -1 };
-	struct journal j = { .op = JOP_DETACH, .driver = "vfio-pci" };
-	struct records fallback = { NULL, 0 };
 	struct iopass_dev **now = NULL;
 	struct iopass_txn *t;
-	bool dry_run = flags & IOPASS_BIND_DRY_RUN, adopted = false;
-	size_t changed = 0;
+	bool dry_run = flags & IOPASS_BIND_DRY_RUN;
 	int r;
 
 	if (!ctx || !list || (!devs && n) || !ret_txn)
@@ -528,98 +635,9 @@ int iopass_detach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 	}
 	if (r == -ECANCELED && !t->error)
 		txn_error(t, "refused: nothing was changed");
-	for (size_t i = 0; r == 0 && i < n; i++) {
-		char cur[128] = "", ovr[128] = "";
-		struct txdev *d = txn_dev(t, devs[i]->bdf);
-		const struct record *rec, *was;
-
-		if (!d) {
-			r = -ENOMEM;
-			break;
-		}
-		r = current_driver(ctx, d->bdf, cur, sizeof(cur));
-		if (r == 0)
-			r = current_override(ctx, d->bdf, ovr, sizeof(ovr));
-		if (r < 0) {
-			txn_error(t, "%s: cannot read its driver: %s", d->bdf, strerror(-r));
-			break;
-		}
-		rec = detach_record(ctx, &s.state, &fallback, d->bdf);
-		was = records_find(&s.inherited, d->bdf);
-		d->from = xstrdup_or_null(t, *cur ? cur : NULL);
-		d->override = xstrdup_or_null(t, *ovr ? ovr : NULL);
-		/* a rollback puts back what it has now, or had before an interrupted detach of it */
-		d->undo_driver = xstrdup_or_null(t, was ? (*was->driver ? was->driver : NULL) : d->from);
-		d->undo_override = xstrdup_or_null(t, was ? (*was->override ? was->override : NULL)
-						      : d->override);
-		d->to = xstrdup_or_null(t, rec && *rec->driver ? rec->driver : NULL);
-		/*
-		 * Only devices on vfio (or with a record) are ours to give back, judged
-		 * as they are now, under the lock: the scan may be older than another
-		 * run's detach.
-		 */
-		if (!driver_is_vfio(ctx, d->bdf, cur) && !rec && !*ovr) {
-			d->status = IOPASS_DEV_UNCHANGED;
-			continue;
-		}
-		/* back where the record says already (an interrupted detach): only the record goes */
-		if (rec && !driver_is_vfio(ctx, d->bdf, cur) && !driver_name_is_vfio(ovr) &&
-		    streq(cur, rec->driver) && records_find(&s.state, d->bdf)) {
-			d->adopt = true;
-			continue;
-		}
-		if (!journal_add(ctx, &j, d->bdf, d->undo_driver, d->undo_override))
-			r = -ENOMEM;
-	}
-	if (r == 0 && t->oom)
-		r = -ENOMEM;
-	for (size_t i = 0; i < t->ndevs; i++)
-		adopted |= t->devs[i].adopt;
-	if (r < 0 || (j.devs.n == 0 && !adopted && !dry_run))
-		goto out; /* nothing of ours among them */
-	if (dry_run) {
-		for (size_t i = 0; r == 0 && i < t->ndevs; i++)
-			if (t->devs[i].status != IOPASS_DEV_UNCHANGED && !t->devs[i].adopt)
-				r = detach_one(ctx, t, &t->devs[i],
-					       detach_record(ctx, &s.state, &fallback, t->devs[i].bdf), true);
-		goto out;
-	}
-	if (j.devs.n) {
-		r = journal_store(s.dirfd, &j);
-		if (r < 0) {
-			txn_error(t, "cannot write the journal: %s; nothing was changed", strerror(-r));
-			goto out;
-		}
-	}
-	for (size_t i = 0; i < t->ndevs; i++) {
-		struct txdev *d = &t->devs[i];
-
-		if (d->status == IOPASS_DEV_UNCHANGED)
-			continue;
-		changed = i + 1;
-		if (!d->adopt)
-			r = detach_one(ctx, t, d, detach_record(ctx, &s.state, &fallback, d->bdf), false);
-		if (r < 0)
-			break;
-		d->status = IOPASS_DEV_DETACHED;
-	}
-	if (r < 0) {
-		rollback_all(ctx, t, s.dirfd, changed, "every device is back on the driver it had", true);
-		goto out;
-	}
-	for (size_t i = 0; i < t->ndevs; i++)
-		if (t->devs[i].status == IOPASS_DEV_DETACHED)
-			records_remove(&s.state, t->devs[i].bdf);
-	r = records_store(s.dirfd, &s.state);
 	if (r == 0)
-		r = journal_remove(s.dirfd);
-	else
-		txn_error(t, "the devices are detached, but the record could not be updated: %s",
-			  strerror(-r));
-out:
+		r = detach_locked(ctx, t, &s, dry_run ? devs : now, n, dry_run);
 	free(now);
-	records_free(&fallback);
-	journal_free(&j);
 	session_end(&s);
 	txn_finish(t, r);
 	return r;

@@ -11,7 +11,7 @@
  *
  * Strict: every error names its line and what to write instead, and a file
  * with one error yields nothing. The resolver below matches lines to a scan
- * the caller made; nothing here opens a file.
+ * the caller made; the one file read here is the default desired state.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -25,6 +25,7 @@
 #define DESIRED_MAX_ENTRIES 65536
 #define DESIRED_MAX_LINE 1024
 #define DESIRED_MAX_FIELDS 16
+#define DESIRED_MAX_FILE (16u << 20) /* 65536 lines of 256 bytes */
 
 struct iopass_desired {
 	struct iopass_desired_entry *e;
@@ -157,6 +158,16 @@ static int entry_check(const struct iopass_desired_entry *e, unsigned line, char
 		return fail(ret_error, line,
 			    "'boot' holds a device on a vfio driver from boot on; a 'host' entry has "
 			    "nothing to hold: drop 'boot'");
+	/* the generated udev rule sets driver_override to vfio-pci, no other driver */
+	if (e->boot && !streq(e->driver, "vfio-pci"))
+		return fail(ret_error, line,
+			    "'boot' holds a device on vfio-pci from boot on, not on %s; write vfio-pci, "
+			    "or drop 'boot'", e->driver);
+	/* moving the PF unbinds the driver that made its VFs: they would go with it */
+	if (e->vfs > 0 && !streq(e->driver, "host"))
+		return fail(ret_error, line,
+			    "vfs=%d: a PF's VFs are made by its host driver, and moving the PF to %s "
+			    "takes them away; write host as the PF's driver, or vfs=0", e->vfs, e->driver);
 	return 0;
 }
 
@@ -513,6 +524,29 @@ int iopass_desired_resolve_all(const struct iopass_desired *d, const struct iopa
 			}
 	}
 	return 0;
+}
+
+int iopass_desired_load(struct iopass_ctx *ctx, struct iopass_desired **ret_desired,
+			char **ret_error)
+{
+	static const char *const parts[] = { "etc", "iopass" };
+	_cleanup_close_ int dfd = -1;
+	_cleanup_free_ char *text = NULL;
+	int r;
+
+	if (ret_error)
+		*ret_error = NULL;
+	if (!ctx || !ret_desired)
+		return -EINVAL;
+	*ret_desired = NULL;
+	/* root acts on it: root's, and nobody else may write it (nor the directory) */
+	dfd = sysfs_open_owned_dir(ctx, parts, ARRAY_SIZE(parts), false, 0755);
+	if (dfd < 0)
+		return dfd;
+	r = state_read_mode(dfd, "desired", DESIRED_MAX_FILE, 022, &text);
+	if (r < 0)
+		return r;
+	return iopass_desired_parse(text, strlen(text), ret_desired, ret_error);
 }
 
 size_t iopass_desired_count(const struct iopass_desired *d)

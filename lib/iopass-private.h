@@ -289,6 +289,8 @@ void txn_finish(struct iopass_txn *t, int r);
 struct iopass_report *txn_guards_new(struct iopass_txn *t);
 void txn_recovered(struct iopass_txn *t, const char *op, const char *target,
 		   enum iopass_recovery_action action, const char *driver);
+/* Append what a nested transaction did (steps, devices, recovery, its error, its guards). */
+void txn_merge(struct iopass_txn *t, const struct iopass_txn *sub);
 
 /* driver.c: reading a device's driver, the kernel writes, loading a driver */
 void dev_path(char *buf, size_t size, const char *bdf, const char *attr);
@@ -322,6 +324,17 @@ int guard_group_open(struct iopass_ctx *ctx, struct iopass_dev *const *devs, siz
 int attach_locked(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s,
 		  struct iopass_dev *const *devs, size_t n, const char *driver, struct journal *j,
 		  bool own_journal);
+/* bind.c: the detach of devs (of s->list) inside a session; dry_run: the plan only, s->state a peek */
+int detach_locked(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s,
+		  struct iopass_dev *const *devs, size_t n, bool dry_run);
+/* sriov.c, inside a session: count VFs on pf (IOPASS_VF_ATTACH: onto vfio-pci), or none;
+ * the guards of a removal (no VM or host use of the VFs) */
+int vf_create_locked(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s,
+		     const struct iopass_dev *pf, unsigned count, unsigned flags);
+int vf_remove_locked(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s,
+		     const struct iopass_dev *pf, unsigned flags);
+int guard_vfs(struct iopass_ctx *ctx, struct iopass_dev *const *vfs, size_t n, unsigned flags,
+	      struct iopass_txn *t);
 /* devs (from any scan) as they are in s->list, scanned under the lock; free() the array */
 int session_devs(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s,
 		 struct iopass_dev *const *devs, size_t n, struct iopass_dev ***ret);
@@ -373,6 +386,11 @@ int persist_parse(const char *text, struct iopass_persist *p);
 /* The /etc journal of an interrupted change of the boot configuration: finish or undo it. */
 int persist_recover(struct iopass_ctx *ctx, struct iopass_txn *t);
 bool persist_journal_pending(struct iopass_ctx *ctx);
+/* The command that regenerates the initramfs on this distribution (os-release), or NULL. */
+const char *persist_initramfs_command(struct iopass_ctx *ctx);
+int persist_set_locked(struct iopass_ctx *ctx, struct iopass_dev *const *add,
+		       const char *const *add_drivers, size_t nadd, const char *const *remove,
+		       size_t nremove, unsigned flags, bool check_only, char **msg);
 
 /* ctx.c: forget the host-wide facts read so far (routes, mounts, open files) */
 void ctx_forget_host_facts(struct iopass_ctx *ctx);

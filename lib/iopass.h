@@ -487,6 +487,14 @@ struct iopass_desired;
  */
 int iopass_desired_parse(const char *text, size_t len, struct iopass_desired **ret_desired,
 			 char **ret_error);
+/*
+ * The desired state at <sysroot>/etc/iopass/desired (IOPASS_DESIRED_FILE), read
+ * only when it and its directory are root's and nobody else can write them
+ * (-EPERM otherwise; -ENOENT when absent); then as iopass_desired_parse().
+ */
+#define IOPASS_DESIRED_FILE "/etc/iopass/desired"
+int iopass_desired_load(struct iopass_ctx *ctx, struct iopass_desired **ret_desired,
+			char **ret_error);
 size_t iopass_desired_count(const struct iopass_desired *d);
 const struct iopass_desired_entry *iopass_desired_get(const struct iopass_desired *d, size_t i);
 struct iopass_desired *iopass_desired_free(struct iopass_desired *d); /* NULL-safe */
@@ -505,6 +513,64 @@ int iopass_desired_resolve(const struct iopass_desired *d, size_t i,
 /* Every entry into devs[count]; the first error, also -EEXIST for two lines on one device. */
 int iopass_desired_resolve_all(const struct iopass_desired *d, const struct iopass_devlist *list,
 			       struct iopass_dev **devs, char **ret_error);
+
+/* ---- apply: make the host match a desired state ---------------------------- */
+
+/*
+ * One writing run (lock, recovery, a scan under the lock): every line resolved
+ * to its device, the plan, every guard of it before the first write, then the
+ * VF counts, the moves back to the host drivers, the moves onto vfio drivers
+ * (each a journaled step of attach's, detach's or vf's), and the boot
+ * configuration last. A failed step is rolled back and the moves made before it
+ * are undone; VF counts changed before it stay. Devices no line names are left
+ * alone. IOPASS_BIND_DRY_RUN: the plan and its guards, no lock, no write.
+ * Returns 0, -ECANCELED (a guard refused, or a line cannot be resolved: its
+ * finding is among iopass_txn_guards(), codes "desired-absent", "desired-other-card",
+ * "desired-ambiguous", "desired-not-pf", "desired-vfs-range"; nothing was
+ * written), -EPERM, -ETIMEDOUT or another -errno (iopass_txn_error says what,
+ * and what was undone). *ret is set whenever the call got as far as planning.
+ */
+struct iopass_apply;
+
+enum iopass_change_field {
+	IOPASS_CHANGE_DRIVER, /* "driver": the driver, "host" for the kernel's choice */
+	IOPASS_CHANGE_VFS,    /* "vfs": a PF's VF count */
+	IOPASS_CHANGE_BOOT,   /* "boot": "yes" when in the boot configuration */
+};
+
+enum iopass_change_status {
+	IOPASS_CHANGE_UNCHANGED,   /* the host matched the line already */
+	IOPASS_CHANGE_PLANNED,     /* dry run */
+	IOPASS_CHANGE_DONE,
+	IOPASS_CHANGE_ROLLED_BACK, /* done, or begun, and undone after a failure */
+	IOPASS_CHANGE_FAILED,      /* its step failed and could not be undone */
+	IOPASS_CHANGE_NOT_RUN,     /* a step before it failed */
+};
+
+int iopass_apply(struct iopass_ctx *ctx, const struct iopass_desired *d, unsigned flags,
+		 struct iopass_apply **ret);
+struct iopass_apply *iopass_apply_free(struct iopass_apply *a); /* NULL-safe */
+/* Something was changed (or, dry run, would be: not when refused). A run refused after
+ * it changed VF counts has changed something. */
+bool iopass_apply_changed(const struct iopass_apply *a);
+/* The writes, the guards and the lines refused, what recovery did, the error. */
+const struct iopass_txn *iopass_apply_txn(const struct iopass_apply *a);
+/* Per device and field of every line resolved, unchanged ones included, in line order. */
+size_t iopass_apply_count(const struct iopass_apply *a);
+unsigned iopass_apply_line(const struct iopass_apply *a, size_t i);
+const char *iopass_apply_bdf(const struct iopass_apply *a, size_t i);
+enum iopass_change_field iopass_apply_field(const struct iopass_apply *a, size_t i);
+const char *iopass_change_field_name(enum iopass_change_field f); /* "driver", "vfs", "boot" */
+const char *iopass_apply_from(const struct iopass_apply *a, size_t i);
+const char *iopass_apply_to(const struct iopass_apply *a, size_t i);
+enum iopass_change_status iopass_apply_status(const struct iopass_apply *a, size_t i);
+/* "unchanged", "planned", "done", "rolled-back", "failed", "not-run" */
+const char *iopass_change_status_name(enum iopass_change_status s);
+/* The boot configuration was written (dry run: would be); its note; the initramfs
+ * command when devices go in. */
+bool iopass_apply_boot_changed(const struct iopass_apply *a);
+const char *iopass_apply_boot_note(const struct iopass_apply *a);
+const char *iopass_apply_initramfs(const struct iopass_apply *a);
 
 #ifdef __cplusplus
 }

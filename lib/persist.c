@@ -404,7 +404,7 @@ static char *modprobe_body(struct iopass_ctx *ctx, const struct iopass_persist *
 	return buf;
 }
 
-static const char *initramfs_command(struct iopass_ctx *ctx)
+const char *persist_initramfs_command(struct iopass_ctx *ctx)
 {
 	char osr[4096];
 	const char *id;
@@ -696,6 +696,22 @@ int session_open(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s
 	return r < 0 ? r : persist_recover(ctx, t);
 }
 
+/* The generated files are iopass's and untouched (or absent): 0, else -EEXIST with *msg. */
+static int persist_files_check(int dfd_rules, int dfd_mod, char **msg)
+{
+	const char *edited = NULL;
+
+	if (dfd_rules >= 0 && managed_file_check(dfd_rules, RULES_NAME, RULES_HEADER) < 0)
+		edited = "/etc/udev/rules.d/" RULES_NAME;
+	else if (dfd_mod >= 0 && managed_file_check(dfd_mod, MODPROBE_NAME, MODPROBE_HEADER) < 0)
+		edited = "/etc/modprobe.d/" MODPROBE_NAME;
+	if (!edited)
+		return 0;
+	set_msg(msg, "%s was edited by hand (or is not iopass's); nothing was changed; move your "
+		     "changes to a file of your own, or pass --force to overwrite it", edited);
+	return -EEXIST;
+}
+
 static int persist_store(struct iopass_ctx *ctx, const struct iopass_persist *p, unsigned flags,
 			 bool adding, char **msg)
 {
@@ -724,17 +740,9 @@ static int persist_store(struct iopass_ctx *ctx, const struct iopass_persist *p,
 		goto out;
 	}
 	if (!(flags & IOPASS_BIND_FORCE)) {
-		r = managed_file_check(dfd_rules, RULES_NAME, RULES_HEADER);
-		if (r == 0)
-			r = managed_file_check(dfd_mod, MODPROBE_NAME, MODPROBE_HEADER);
-		if (r < 0) {
-			set_msg(msg, "%s was edited by hand (or is not iopass's); nothing was changed; "
-				     "move your changes to a file of your own, or pass --force to overwrite it",
-				managed_file_check(dfd_rules, RULES_NAME, RULES_HEADER) < 0 ? "/etc/udev/rules.d/" RULES_NAME
-									       : "/etc/modprobe.d/" MODPROBE_NAME);
-			r = -EEXIST;
+		r = persist_files_check(dfd_rules, dfd_mod, msg);
+		if (r < 0)
 			goto out;
-		}
 	}
 	/* the undo journal first; then the generated files, the record last: the record never
 	 * claims more than is in effect, and it is the commit */
@@ -758,7 +766,7 @@ static int persist_store(struct iopass_ctx *ctx, const struct iopass_persist *p,
 	if (!adding) {
 		set_msg(msg, "removed from the boot configuration%s", p->n ? "" : " (no device is left in it)");
 	} else {
-		const char *cmd = initramfs_command(ctx);
+		const char *cmd = persist_initramfs_command(ctx);
 
 		set_msg(msg, "persisted: the udev rule takes effect at the next boot or hotplug%s%s%s; "
 			     "if the host drivers are in the initramfs, regenerate it so that vfio-pci "
@@ -815,7 +823,6 @@ int iopass_persist_add(struct iopass_ctx *ctx, struct iopass_dev *const *devs,
 		       const char *const *host_drivers, size_t n, unsigned flags, char **ret_msg,
 		       struct iopass_txn **ret_txn)
 {
-	struct iopass_persist *p = NULL;
 	struct iopass_txn *t = persist_txn(ret_txn);
 	int lock, r;
 
@@ -823,37 +830,16 @@ int iopass_persist_add(struct iopass_ctx *ctx, struct iopass_dev *const *devs,
 	if (!t)
 		return -ENOMEM;
 	lock = persist_lock(ctx, t, flags, ret_msg);
-	if (lock < 0)
-		goto fail;
-	r = iopass_persist_load(ctx, &p);
-	if (r < 0) {
-		set_msg(ret_msg, "the record /etc/iopass/persist is %s; inspect and remove it by hand",
-			r == -EBADMSG ? "corrupt" : strerror(-r));
+	if (lock < 0) {
+		r = lock;
 		goto out;
 	}
-	for (size_t i = 0; i < n && r == 0; i++) {
-		char ids[12];
-
-		if (!(devs[i]->flags & DEV_HAVE_VENDOR) || !(devs[i]->flags & DEV_HAVE_DEVICE)) {
-			set_msg(ret_msg, "%s: its IDs cannot be read, and a record needs them", devs[i]->bdf);
-			r = -ENODATA;
-			break;
-		}
-		snprintf(ids, sizeof(ids), "%04x:%04x", devs[i]->vendor, devs[i]->device);
-		r = persist_add_entry(p, devs[i]->bdf, ids, host_drivers ? host_drivers[i] : NULL);
-	}
-	if (r == 0)
-		r = persist_store(ctx, p, flags, true, ret_msg);
-out:
-	iopass_persist_free(p);
+	r = persist_set_locked(ctx, devs, host_drivers, n, NULL, 0, flags, false, ret_msg);
 	close(lock);
+out:
 	if (!ret_txn)
 		iopass_txn_free(t);
 	return r;
-fail:
-	if (!ret_txn)
-		iopass_txn_free(t);
-	return lock;
 }
 
 int iopass_persist_remove(struct iopass_ctx *ctx, const char *const *bdfs, size_t n,
@@ -898,4 +884,54 @@ fail:
 	if (!ret_txn)
 		iopass_txn_free(t);
 	return lock;
+}
+
+/*
+ * apply's change of the boot configuration, under the caller's lock: the
+ * devices in add (with the host drivers they had, NULL entries for none) go
+ * in, the addresses in remove go out, in one store. With check_only nothing is
+ * written: 0 when the store would go ahead, -EEXIST with *msg when a generated
+ * file was edited by hand (unless IOPASS_BIND_FORCE). *msg on success: the note.
+ */
+int persist_set_locked(struct iopass_ctx *ctx, struct iopass_dev *const *add,
+		       const char *const *add_drivers, size_t nadd, const char *const *remove,
+		       size_t nremove, unsigned flags, bool check_only, char **msg)
+{
+	struct iopass_persist *p = NULL;
+	int r;
+
+	*msg = NULL;
+	if (check_only) {
+		_cleanup_close_ int dfd_rules = etc_dir(ctx, "udev", "rules.d", false);
+		_cleanup_close_ int dfd_mod = etc_dir(ctx, "modprobe.d", NULL, false);
+
+		return flags & IOPASS_BIND_FORCE ? 0 : persist_files_check(dfd_rules, dfd_mod, msg);
+	}
+	r = iopass_persist_load(ctx, &p);
+	if (r < 0) {
+		set_msg(msg, "the record /etc/iopass/persist is %s; inspect and remove it by hand",
+			r == -EBADMSG ? "corrupt" : strerror(-r));
+		return r;
+	}
+	for (size_t i = 0; i < nremove; i++)
+		for (size_t k = 0; k < p->n; k++)
+			if (streq(p->e[k].bdf, remove[i])) {
+				p->e[k] = p->e[--p->n];
+				break;
+			}
+	for (size_t i = 0; i < nadd && r == 0; i++) {
+		char ids[12];
+
+		if (!(add[i]->flags & DEV_HAVE_VENDOR) || !(add[i]->flags & DEV_HAVE_DEVICE)) {
+			set_msg(msg, "%s: its IDs cannot be read, and a record needs them", add[i]->bdf);
+			r = -ENODATA;
+			break;
+		}
+		snprintf(ids, sizeof(ids), "%04x:%04x", add[i]->vendor, add[i]->device);
+		r = persist_add_entry(p, add[i]->bdf, ids, add_drivers ? add_drivers[i] : NULL);
+	}
+	if (r == 0)
+		r = persist_store(ctx, p, flags, nadd > 0, msg);
+	iopass_persist_free(p);
+	return r;
 }

@@ -19,43 +19,8 @@ static size_t vfs_of(const struct iopass_devlist *list, const struct iopass_dev 
 	return devlist_vfs(list, pf, ret);
 }
 
-/* Append what a nested transaction did. */
-static void txn_merge(struct iopass_txn *t, const struct iopass_txn *sub)
-{
-	for (size_t i = 0; i < sub->nsteps; i++) {
-		struct step *s = txn_step(t, sub->steps[i].path, sub->steps[i].value,
-					  sub->steps[i].rollback);
-
-		if (s)
-			s->result = sub->steps[i].result;
-	}
-	for (size_t i = 0; i < sub->ndevs; i++) {
-		struct txdev *d = txn_dev(t, sub->devs[i].bdf);
-
-		if (!d)
-			continue;
-		d->from = xstrdup_or_null(t, sub->devs[i].from);
-		d->to = xstrdup_or_null(t, sub->devs[i].to);
-		d->status = sub->devs[i].status;
-	}
-	for (size_t i = 0; i < sub->nrecovered; i++)
-		txn_recovered(t, sub->recovered[i].op, sub->recovered[i].target, sub->recovered[i].action,
-			      sub->recovered[i].driver);
-	if (sub->error)
-		txn_error(t, "%s", sub->error);
-	if (sub->guards && !t->guards)
-		t->guards = report_new();
-	for (size_t i = 0; sub->guards && t->guards && i < iopass_report_count(sub->guards); i++) {
-		report_add(t->guards, iopass_report_level(sub->guards, i),
-			   iopass_report_code(sub->guards, i), "%s", iopass_report_message(sub->guards, i));
-		report_effect(t->guards, iopass_report_effect(sub->guards, i));
-		if (iopass_report_hint(sub->guards, i))
-			report_hint(t->guards, "%s", iopass_report_hint(sub->guards, i));
-	}
-}
-
 /* Refuse VFs that a VM or the host uses. */
-static int guard_vfs(struct iopass_ctx *ctx, struct iopass_dev *const *vfs, size_t n,
+int guard_vfs(struct iopass_ctx *ctx, struct iopass_dev *const *vfs, size_t n,
 		     unsigned flags, struct iopass_txn *t)
 {
 	bool refuse = false;
@@ -106,7 +71,7 @@ static size_t vf_create_plan(unsigned count, bool attach, int autoprobe, struct 
  * (autoprobe off, sriov_numvfs, autoprobe back) to the record of the VFs on
  * vfio-pci, so that recovery can remove VFs a killed run left behind.
  */
-static int vf_create_locked(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s,
+int vf_create_locked(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s,
 			    const struct iopass_dev *pf, unsigned count, unsigned flags)
 {
 	struct journal j = { .op = JOP_VF_CREATE };
@@ -342,7 +307,7 @@ int iopass_vf_create(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 }
 
 /* The VFs of pf go, under the lock, guarded on a scan made there; journaled with their records. */
-static int vf_remove_locked(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s,
+int vf_remove_locked(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s,
 			    const struct iopass_dev *pf, unsigned flags)
 {
 	struct journal j = { .op = JOP_VF_REMOVE };

@@ -145,6 +145,44 @@ void txn_recovered(struct iopass_txn *t, const char *op, const char *target,
 				  .driver = xstrdup_or_null(t, driver && *driver ? driver : NULL) };
 }
 
+void txn_merge(struct iopass_txn *t, const struct iopass_txn *sub)
+{
+	if (t == sub)
+		return; /* nothing nested */
+	/* out of memory: stop at the first failed append (t->oom says so) */
+	for (size_t i = 0; i < sub->nsteps; i++) {
+		struct step *s = txn_step(t, sub->steps[i].path, sub->steps[i].value,
+					  sub->steps[i].rollback);
+
+		if (!s)
+			return;
+		s->result = sub->steps[i].result;
+	}
+	for (size_t i = 0; i < sub->ndevs; i++) {
+		struct txdev *d = txn_dev(t, sub->devs[i].bdf);
+
+		if (!d)
+			return;
+		d->from = xstrdup_or_null(t, sub->devs[i].from);
+		d->to = xstrdup_or_null(t, sub->devs[i].to);
+		d->status = sub->devs[i].status;
+	}
+	for (size_t i = 0; i < sub->nrecovered && !t->oom; i++)
+		txn_recovered(t, sub->recovered[i].op, sub->recovered[i].target, sub->recovered[i].action,
+			      sub->recovered[i].driver);
+	if (sub->error)
+		txn_error(t, "%s", sub->error);
+	if (sub->guards && !t->guards)
+		t->guards = report_new();
+	for (size_t i = 0; sub->guards && t->guards && i < iopass_report_count(sub->guards); i++) {
+		report_add(t->guards, iopass_report_level(sub->guards, i),
+			   iopass_report_code(sub->guards, i), "%s", iopass_report_message(sub->guards, i));
+		report_effect(t->guards, iopass_report_effect(sub->guards, i));
+		if (iopass_report_hint(sub->guards, i))
+			report_hint(t->guards, "%s", iopass_report_hint(sub->guards, i));
+	}
+}
+
 /* ---- reading it (iopass.h) --------------------------------------------------- */
 
 size_t iopass_txn_step_count(const struct iopass_txn *t)

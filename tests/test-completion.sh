@@ -188,9 +188,10 @@ I="iopass"
 
 # ---- commands and options ---------------------------------------------------
 
-has "$I " list check attach detach emit vf persist help
+has "$I " list check attach detach emit vf persist apply help
 exactly "$I p" persist
-has "$I help " persist vf
+exactly "$I ap" apply
+has "$I help " persist vf apply
 has "$I --" --sysroot --color --help --version
 has "$I --color=" always never auto
 has "$I attach --p" --persist
@@ -282,6 +283,27 @@ has "$I persist remove " 0000:00:14.0 0000:01:00.0 0000:06:00.0
 maxcalls=$m # the one case of two runs: 'persist list -J', then the query
 mv "$tmp/persist" "$root/etc/iopass/persist"
 
+# ---- apply: one desired-state file, or - for standard input; no iopass run ----------
+
+mkdir -p "$tmp/files/desired.d"
+: >"$tmp/files/desired"
+: >"$tmp/files/other"
+has "$I apply -" -n --check --dry-run --diff -f --force -J --json -w --wait --sysroot -
+lacks "$I apply -" --persist --all --group --attach
+exactly "$I apply --d" --dry-run --diff
+exactly "$I apply $tmp/files/d" "$tmp/files/desired" "$tmp/files/desired.d"
+exactly "$I apply -n $tmp/files/o" "$tmp/files/other"
+exactly "$I apply -w 5 $tmp/files/o" "$tmp/files/other"
+exactly "$I apply --wait=5 $tmp/files/o" "$tmp/files/other"
+exactly "$I apply -nw 5 $tmp/files/o" "$tmp/files/other"
+exactly "$I apply -w "
+exactly "$I apply -nw "
+exactly "$I apply $tmp/files/desired "
+exactly "$I apply - "
+exactly "$I apply --diff - "
+has "$I apply --diff " -
+if [[ $ncalls -eq 0 ]]; then ok; else bad "apply ran iopass $ncalls times, not at all"; fi
+
 # ---- the sysroot: --sysroot on the line wins over IOPASS_SYSROOT ------------------
 
 export IOPASS_SYSROOT=$empty
@@ -325,7 +347,7 @@ if [[ $columns == $(xargs <<<"$_iopass_columns") ]]; then
 else
 	bad "columns: --help has '$columns'"
 fi
-for c in list check attach detach emit vf persist; do
+for c in list check attach detach emit vf persist apply; do
 	var=_iopass_${c}_opts
 	opts=" $(xargs <<<"${!var-}") "
 	[[ $c == vf ]] && opts+="-a --attach "
@@ -428,7 +450,7 @@ for sh in zsh fish; do
 	fi
 	if out=$("$sh" -n "$f" 2>&1) && [[ -z $out ]]; then ok; else bad "$sh -n $f: $out"; fi
 	[[ $zmodload_ok == yes ]] || continue
-	sh_has "$sh" "$I " list check attach detach emit vf persist help
+	sh_has "$sh" "$I " list check attach detach emit vf persist apply help
 	sh_has "$sh" "$I attach " 0000:00:14.0 0000:01:00.1
 	sh_lacks "$sh" "$I attach " 0000:01:00.0 0000:00:01.0 group:3 group:6
 	sh_exactly "$sh" "$I attach g" group:0 group:1 group:3 group:5 group:7 group:8 group:10
@@ -446,15 +468,24 @@ for sh in zsh fish; do
 	sh_exactly "$sh" "$I persist " list remove
 	sh_exactly "$sh" "$I persist remove " 0000:01:00.0 0000:05:00.0
 	sh_exactly "$sh" "$I emit " 0000:01:00.0 0000:03:00.2 0000:05:00.0 group:1 group:6 group:9
+	sh_has "$sh" "$I apply --" --check --dry-run --diff --force --json --wait
+	sh_lacks "$sh" "$I apply --" --persist --all
+	sh_has "$sh" "$I apply " -
+	sh_has "$sh" "$I apply --diff " -
+	# one FILE only (zsh offers the options then)
+	sh_lacks "$sh" "$I apply $tmp/files/other " - other "$tmp/files/other"
 	# --sysroot on the line wins over $IOPASS_SYSROOT (zsh then offers options)
 	sh_lacks "$sh" "$I --sysroot $empty detach " 0000:01:00.0 group:1
 	if [[ $sh == zsh ]]; then
 		# _values completes the column after the comma
 		sh_has zsh "$I list -o BDF," GROUP DRIVER
 		sh_lacks zsh "$I list -o BDF," BDF
+		# _files adds the last part of a path
+		sh_has zsh "$I apply $tmp/files/o" other
 	else
 		sh_has fish "$I list -o BDF," BDF,GROUP BDF,DRIVER
 		sh_lacks fish "$I list -o BDF," BDF,BDF
+		sh_exactly fish "$I apply $tmp/files/o" "$tmp/files/other"
 	fi
 done
 
