@@ -36,6 +36,8 @@ if [ $tests -eq 1 ]; then
 	WANT="$WANT clang libclang-rt-dev|libclang-rt-14-dev cppcheck clang-tidy valgrind"
 	# The zsh and fish completions, driven by tests/test-completion.sh.
 	WANT="$WANT zsh fish"
+	# The Ansible collection (ansible/): ansible-playbook on a fleet of fixture hosts.
+	WANT="$WANT ansible-core"
 fi
 
 export DEBIAN_FRONTEND=noninteractive

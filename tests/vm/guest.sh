@@ -1448,9 +1448,82 @@ raw_bind_all_back() {
 	for b in $BENCH_NICS; do [ "$(drv_of "$b")" = e1000e ] || raw_bind "$b" ''; done
 }
 
+# ---- 13: the Ansible collection on the guest ---------------------------------------------
+
+# The playbook of scenario 13: iopass.vfio.device on a real kernel, each step followed by
+# the kernel's own word (the driver link), all of it written to a JSON file for the checks.
+write_playbook_13() {
+	cat >"$1" <<EOF
+- hosts: localhost
+  connection: local
+  gather_facts: false
+  module_defaults:
+    group/iopass.vfio.iopass: { executable: "$IOPASS" }
+  tasks:
+    - { name: attach, iopass.vfio.device: { device: "$PORT_NIC_EP" }, register: a1 }
+    - { name: its driver, command: "readlink $SYS/$PORT_NIC_EP/driver", register: l1, changed_when: false }
+    - { name: attach again, iopass.vfio.device: { device: "$PORT_NIC_EP" }, register: a2 }
+    - name: the NIC that carries the default route
+      iopass.vfio.device: { device: "$NIC_ROOTBUS" }
+      register: a3
+      ignore_errors: true
+    - { name: its driver, command: "readlink $SYS/$NIC_ROOTBUS/driver", register: l3, changed_when: false }
+    - { name: detach, iopass.vfio.device: { device: "$PORT_NIC_EP", state: detached }, register: d1 }
+    - { name: its driver, command: "readlink $SYS/$PORT_NIC_EP/driver", register: l4, changed_when: false }
+    - name: what each step said
+      copy:
+        dest: "$2"
+        content: >-
+          {{ {'a1': a1.changed, 'l1': l1.stdout | basename, 'a2': a2.changed,
+              'a2_status': a2.exit_status, 'a3_failed': a3.failed, 'a3_msg': a3.msg | default(''),
+              'l3': l3.stdout | basename, 'd1': d1.changed, 'l4': l4.stdout | basename} | to_json }}
+EOF
+}
+
+scenario_13() {
+	local b=$NIC_ROOTBUS if1 i
+	begin 13 "the Ansible collection: attach, idempotence, the up NIC refused, detach"
+	if ! command -v ansible-playbook >/dev/null; then
+		skip "no ansible-playbook (ansible-core): the collection did not run on a real kernel"
+		end
+		return
+	fi
+	snapshot >$T/snap.13
+	for i in $(seq 50); do if1=$(netifs "$b"); [ -n "$if1" ] && break; sleep 0.1; done
+	if [ -z "$if1" ] || ! ip link set dev "$if1" up >>"$LOG" 2>&1 ||
+		! ip addr add 10.78.0.2/24 dev "$if1" >>"$LOG" 2>&1 ||
+		! ip route add default via 10.78.0.1 dev "$if1" onlink >>"$LOG" 2>&1; then
+		fail "cannot bring $b's interface up with the default route (${if1:-no interface})"
+		end
+		return
+	fi
+	write_playbook_13 $T/play13.yml $T/play13.json
+	run env LC_ALL=C.UTF-8 ANSIBLE_COLLECTIONS_PATH="$ANSIBLE_DIR" ANSIBLE_LOCAL_TEMP=$T/ans ANSIBLE_REMOTE_TEMP=$T/ans \
+		ANSIBLE_NOCOLOR=1 ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3 ANSIBLE_RETRY_FILES_ENABLED=0 \
+		ansible-playbook -i localhost, $T/play13.yml
+	expect "ansible-playbook exit status (the refused task ignored)" 0 "$RC" "$(tail -n 5 $T/out | tr '\n' ' ')"
+	cat $T/play13.json >>"$LOG" 2>/dev/null
+	expect "attach $PORT_NIC_EP: changed" true "$(j13 a1)"
+	expect "attach $PORT_NIC_EP: the driver link" vfio-pci "$(j13 l1)"
+	expect "attach again: changed" false "$(j13 a2)"
+	expect "attach again: iopass apply's exit status (0: unchanged)" 0 "$(j13 a2_status)"
+	expect "attach $b ($if1 up, default route): the task failed" true "$(j13 a3_failed)"
+	expect "the refusal is iopass's: it names the route" yes \
+		"$(j13 a3_msg | grep -q "$if1.*default route" && echo yes || echo no)" "$(j13 a3_msg)"
+	expect "$b after the refusal: the driver link" e1000e "$(j13 l3)"
+	expect "detach $PORT_NIC_EP: changed" true "$(j13 d1)"
+	expect "detach $PORT_NIC_EP: the driver link" e1000e "$(j13 l4)"
+	ip route del default >>"$LOG" 2>&1
+	ip addr flush dev "$if1" >>"$LOG" 2>&1
+	ip link set dev "$if1" down >>"$LOG" 2>&1
+	expect_restored $T/snap.13 "after the playbook"
+	end
+}
+j13() { jq -r ".$1" $T/play13.json 2>/dev/null; }
+
 # run.sh may name a subset (IOPASS_VM_SCENARIOS); 5 stays last: if its guard
 # failed, the guest would lose its root filesystem
-for s in ${SCENARIOS:-1 2 3 4 6 8 7 11 12 9 10 5}; do
+for s in ${SCENARIOS:-1 2 3 4 6 8 7 11 12 13 9 10 5}; do
 	"scenario_$s"
 done
 SC=0

@@ -19,7 +19,7 @@
 set -euo pipefail
 
 SKIP=77
-ALL_SCENARIOS="1 2 3 4 6 8 7 11 12 9 10 5"
+ALL_SCENARIOS="1 2 3 4 6 8 7 11 12 13 9 10 5"
 here=$(cd "$(dirname "$0")" && pwd)
 t0=$(date +%s)
 
@@ -136,6 +136,7 @@ PORT_NVME=0000:00:06.0
 PCI_BRIDGE=0000:00:07.0
 ROOT_TAG=hostroot
 DISK_SERIAL=iopassdisk
+ANSIBLE_DIR=$(cd "$here/../../ansible" && pwd)
 SCENARIOS="$scenarios"
 BENCH_PORTS="$bench_ports"
 BENCH_ROUNDS=${IOPASS_VM_BENCH_ROUNDS:-5}
