@@ -125,6 +125,10 @@ mkdir -p "$results/bin"
 rm -f "$results/bench.txt"
 cp "$iopass" "$results/bin/iopass"
 rm -f "$results"/dump-*.dump
+# scenario 13's Ansible collection, likewise (the tree may be below /tmp)
+rm -rf "$results/ansible"
+mkdir -p "$results/ansible"
+cp -r "$here/../../ansible/ansible_collections" "$results/ansible/"
 # scenario 12's dumper (tests/dump.c)
 [ -x "$build/tests/iopass-sysfs-dump" ] && cp "$build/tests/iopass-sysfs-dump" "$results/bin/"
 cat >"$results/env" <<EOF
@@ -136,7 +140,7 @@ PORT_NVME=0000:00:06.0
 PCI_BRIDGE=0000:00:07.0
 ROOT_TAG=hostroot
 DISK_SERIAL=iopassdisk
-ANSIBLE_DIR=$(cd "$here/../../ansible" && pwd)
+ANSIBLE_DIR=/run/results/ansible
 SCENARIOS="$scenarios"
 BENCH_PORTS="$bench_ports"
 BENCH_ROUNDS=${IOPASS_VM_BENCH_ROUNDS:-5}
