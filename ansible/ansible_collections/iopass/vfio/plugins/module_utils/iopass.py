@@ -18,9 +18,12 @@ import re
 # iopass(8), EXIT STATUS: apply's 0 unchanged, 4 changed; 3 refused, 1 failed, 2 usage
 APPLY_OK = (0, 4)
 
-ADDRESS_RE = re.compile(r'^([0-9a-fA-F]{4,8}:)?[0-9a-fA-F]{2}:[0-1][0-9a-fA-F]\.[0-7]$')
-GROUP_RE = re.compile(r'^group:(0|[1-9][0-9]{0,8})$')
-DRIVER_RE = re.compile(r'^[A-Za-z0-9_-]{1,64}$')
+# Whole values, \Z and not $ (which takes a trailing newline): a value goes into a line of the
+# desired state, and a blank, a '#' or a newline in it would add fields, options or lines.
+ADDRESS_RE = re.compile(r'^([0-9a-fA-F]{4,8}:)?[0-9a-fA-F]{2}:[0-1][0-9a-fA-F]\.[0-7]\Z')
+GROUP_RE = re.compile(r'^group:(0|[1-9][0-9]{0,8})\Z')
+DRIVER_RE = re.compile(r'^[A-Za-z0-9_-]{1,64}\Z')
+IDS_RE = re.compile(r'^[0-9a-fA-F]{4}:[0-9a-fA-F]{4}(/[0-9a-fA-F]{4}:[0-9a-fA-F]{4})?\Z')
 
 COMMON_ARGS = dict(
     sysroot=dict(type='path'),
@@ -74,17 +77,28 @@ class Iopass(object):
 
 def check_address(module, name, value):
     if value is not None and not ADDRESS_RE.match(value):
-        module.fail_json(msg="%s=%s: not a PCI address; write DDDD:BB:SS.F" % (name, value))
+        module.fail_json(msg="%s=%r: not a PCI address; write DDDD:BB:SS.F" % (name, value))
 
 
 def check_driver(module, name, value):
     if value is not None and not DRIVER_RE.match(value):
-        module.fail_json(msg="%s=%s: not a driver name" % (name, value))
+        module.fail_json(msg="%s=%r: not a driver name (letters, digits, _ and -)" % (name, value))
 
 
-def desired_line(address, ids, driver, boot=False, optional=False, vfs=None, vf_driver=None,
-                 nth=None, pf=None):
-    """One line of a desired state (iopass(8), DESIRED STATE FILE)."""
+def desired_line(module, address, ids, driver, boot=False, optional=False, vfs=None,
+                 vf_driver=None, nth=None, pf=None):
+    """One line of a desired state (iopass(8), DESIRED STATE FILE), every field checked first."""
+    if address != '*':
+        check_address(module, 'address', address)
+    if not isinstance(ids, str) or not IDS_RE.match(ids):
+        module.fail_json(msg="ids=%r: not device IDs; write VVVV:DDDD or VVVV:DDDD/SSSS:SSSS" % (ids,))
+    check_driver(module, 'driver', driver)
+    check_driver(module, 'vf_driver', vf_driver)
+    check_address(module, 'pf', pf)
+    if vfs is not None and vfs < 0:
+        module.fail_json(msg="vfs=%d: a count, 0 or more" % vfs)
+    if nth is not None and nth < 1:
+        module.fail_json(msg="nth=%d: an ordinal, 1 or more" % nth)
     words = [address, ids, driver]
     if boot:
         words.append('boot')
@@ -94,7 +108,7 @@ def desired_line(address, ids, driver, boot=False, optional=False, vfs=None, vf_
         words.append('vfs=%d' % vfs)
     if vf_driver:
         words.append('vf-driver=%s' % vf_driver)
-    if nth:
+    if nth is not None:
         words.append('nth=%d' % nth)
     if pf:
         words.append('pf=%s' % pf)
@@ -137,7 +151,7 @@ def run_apply(module, ipa, lines=None, path=None, extra=None):
         args.append('-')
         data = ''.join(line + '\n' for line in lines)
     elif path:
-        args.append(path)
+        args += ['--', path]
     rc, out, err = ipa.run(args, data=data)
     try:
         doc = json.loads(out) if out.strip() else None

@@ -144,7 +144,7 @@ def main():
     ipa = Iopass(module)
     if p['entries'] is not None:
         # iopass's parser checks every field: a bad one fails the task with its line
-        lines = [desired_line(e['address'], e['ids'], e['driver'], boot=e['boot'],
+        lines = [desired_line(module, e['address'], e['ids'], e['driver'], boot=e['boot'],
                               optional=e['optional'], vfs=e['vfs'], vf_driver=e['vf_driver'],
                               nth=e['nth'], pf=e['pf']) for e in p['entries']]
         run_apply(module, ipa, lines=lines)

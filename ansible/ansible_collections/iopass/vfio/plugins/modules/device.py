@@ -134,7 +134,7 @@ def main():
     ipa = Iopass(module)
     devs = ipa.devices(p['device'])
     driver = p['driver'] if p['state'] == 'attached' else 'host'
-    lines = [desired_line(d['bdf'], device_ids(d), driver, boot=p['persist']) for d in devs]
+    lines = [desired_line(module, d['bdf'], device_ids(d), driver, boot=p['persist']) for d in devs]
     run_apply(module, ipa, lines=lines, extra=dict(devices=[d['bdf'] for d in devs]))
 
 

@@ -115,7 +115,7 @@ def main():
     pf = ipa.devices(p['pf'])[0]
     count = p['count'] if p['state'] == 'present' else 0
     vf_driver = None if p['attach'] is None else 'vfio-pci' if p['attach'] else 'host'
-    line = desired_line(pf['bdf'], device_ids(pf), 'host', vfs=count, vf_driver=vf_driver)
+    line = desired_line(module, pf['bdf'], device_ids(pf), 'host', vfs=count, vf_driver=vf_driver)
     run_apply(module, ipa, lines=[line])
 
 
