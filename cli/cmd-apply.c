@@ -54,8 +54,12 @@ static int read_input(const char *path, char **ret, size_t *ret_len)
 
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
-		r = fd != STDIN_FILENO && S_ISDIR(st.st_mode) ? -EISDIR : -errno;
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		r = -EISDIR;
 		goto out;
 	}
 	if (fd != STDIN_FILENO && fcntl(fd, F_SETFL, 0) < 0) {
@@ -118,6 +122,7 @@ static void print_json(const struct iopass_apply *a, const char *file, int rc, b
 	json_bool(&j, "changed", iopass_apply_changed(a));
 	json_string(&j, "file", file);
 	json_string(&j, "error", iopass_txn_error(t));
+	json_string(&j, "note", iopass_apply_note(a));
 	json_array_begin(&j, "changes");
 	for (size_t i = 0; i < iopass_apply_count(a); i++) {
 		json_object_begin(&j, NULL);
@@ -254,6 +259,13 @@ static int cmd_apply_main(int argc, char *argv[])
 		ret = r == -EINVAL ? EXIT_USAGE : EXIT_FAIL;
 		goto out;
 	}
+	if (iopass_desired_count(d) == 0) {
+		/* a generator that failed upstream writes nothing: that is not "the host matches" */
+		cli_err(CMD, "%s names no device; a desired state has one line per device (an empty "
+			     "one would change nothing)", streq(file, "-") ? "standard input" : file);
+		ret = EXIT_USAGE;
+		goto out;
+	}
 	if (w.wait_ms >= 0)
 		iopass_ctx_set_lock_timeout(ctx, w.wait_ms);
 	if (streq(file, "-"))
@@ -268,12 +280,12 @@ static int cmd_apply_main(int argc, char *argv[])
 	cli_txn_guards(CMD, iopass_apply_txn(a), r == -ECANCELED);
 	if (w.json)
 		print_json(a, file, r, check);
-	else if (r != -ECANCELED && !cli.quiet)
-		print_text(a, file, check, diff, r == 0);
+	else if (r != -ECANCELED && !(check && r < 0) && !cli.quiet)
+		print_text(a, file, check, diff, r == 0); /* a failed plan has nothing to show */
 	if (r == 0 && iopass_apply_boot_note(a))
 		cli_note(CMD, "%s", iopass_apply_boot_note(a));
-	if (r == 0 && check && iopass_txn_error(iopass_apply_txn(a)))
-		cli_note(CMD, "note: %s", iopass_txn_error(iopass_apply_txn(a)));
+	if (r == 0 && iopass_apply_note(a))
+		cli_note(CMD, "note: %s", iopass_apply_note(a));
 	if (r < 0)
 		cli_err(CMD, "%s", iopass_txn_error(iopass_apply_txn(a)) ? iopass_txn_error(iopass_apply_txn(a))
 									 : strerror(-r));

@@ -16,6 +16,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -36,6 +37,8 @@ struct iopass_apply {
 	size_t n;
 	size_t *order;          /* c by line (the plan makes VF counts first) */
 	char *boot_note;
+	char *undo_error;       /* why undoing a move failed */
+	char *note;             /* dry run: what the plan could not say yet */
 	const char *initramfs;
 	bool boot_changed;
 	bool dry_run;           /* the plan only: PLANNED counts as a change when it was not refused */
@@ -50,13 +53,15 @@ struct move {
 	size_t change;       /* its entry in a->c */
 	const char *host;    /* back to the host: the recorded driver, NULL: the kernel's choice */
 	bool recorded;       /* attach's record had it before this run */
+	char override[72];   /* back to the host: its driver_override before this run */
 };
 
 struct vfcount {
-	struct iopass_dev pf; /* a copy: bdf, addr, numvfs, totalvfs (scans replace the list) */
+	struct iopass_dev pf; /* a copy: bdf, addr, IDs, VF counts (scans replace the list) */
 	unsigned to;
 	bool attach;
 	size_t change;
+	unsigned line;        /* the vfs= line */
 };
 
 struct plan {
@@ -73,6 +78,7 @@ struct plan {
 	const char **boot_remove;
 	size_t nremove;
 	bool deferred;           /* lines wait for the VFs that vfs= makes */
+	bool deferred_boot;      /* ... and one of them has 'boot' */
 };
 
 static void plan_free(struct plan *pl)
@@ -137,7 +143,7 @@ static void refuse_line(struct iopass_txn *t, int r, const char *msg)
 	struct iopass_report *g = txn_guards_new(t);
 	const char *code = r == -ESTALE ? "desired-other-card" : r == -EEXIST ? "desired-ambiguous"
 			 : r == -EOPNOTSUPP ? "desired-not-pf" : r == -ERANGE ? "desired-vfs-range"
-			 : "desired-absent";
+			 : r == -EXDEV ? "desired-vf-remade" : "desired-absent";
 
 	if (!g) {
 		t->oom = true;
@@ -158,18 +164,86 @@ static bool is_persisted(const struct iopass_persist *p, const struct iopass_dev
 	return false;
 }
 
-/* The VF count a line's PF is given in this run, or -1. */
-static int vfcount_for(const struct plan *pl, const struct iopass_addr *pf)
+/* The VF count this run gives a PF, or NULL when it keeps its count. */
+static const struct vfcount *vfcount_for(const struct plan *pl, const struct iopass_addr *pf)
 {
 	for (size_t i = 0; i < pl->nvf; i++)
 		if (iopass_addr_cmp(&pl->vf[i].pf.addr, pf) == 0)
-			return (int)pl->vf[i].to;
-	return -1;
+			return &pl->vf[i];
+	return NULL;
+}
+
+/* A refusal of line e, with its message; -ENOMEM when even that fails. */
+static int refuse_fmt(struct iopass_apply *a, int err, const char *fmt, ...) _printf_(3, 4);
+static int refuse_fmt(struct iopass_apply *a, int err, const char *fmt, ...)
+{
+	char *m = NULL;
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&m, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return -ENOMEM;
+	refuse_line(a->t, err, m);
+	free(m);
+	return 0;
+}
+
+/*
+ * A pf= line whose PF gets a new VF count: its VFs do not exist yet, so what
+ * can be known now is checked now, before any write: the VFs' IDs (the PF's
+ * vendor, its sriov_vf_device), whether the count leaves the line a VF, and
+ * which one. 1 when the line is refused.
+ */
+static int check_deferred(struct iopass_ctx *ctx, struct iopass_apply *a,
+			  const struct iopass_desired_entry *e, const struct vfcount *v)
+{
+	char path[128], buf[16];
+	uint32_t vfdev = 0;
+	bool ids_known = false, ids_ok;
+	ssize_t len;
+	int r = 0;
+
+	dev_path(path, sizeof(path), v->pf.bdf, "sriov_vf_device");
+	len = sysfs_read(ctx, path, buf, sizeof(buf));
+	if (len > 0) {
+		buf[strcspn(buf, "\n")] = '\0';
+		ids_known = parse_hex(buf, 4, true, &vfdev) == 0;
+	}
+	/* a VF has its PF's vendor ID (PCIe SR-IOV 9.3.3.11: VF Device ID, the vendor is the PF's) */
+	ids_ok = e->vendor == v->pf.vendor && (!ids_known || e->device == vfdev);
+	if (!ids_ok) {
+		if (e->optional)
+			return 0; /* no such VF: passed over, as an absent device is */
+		if (ids_known)
+			r = refuse_fmt(a, -ENODEV, "line %u: the VFs that line %u makes on %s are "
+				       "%04x:%04x (sriov_vf_device), not %04x:%04x; correct the IDs, or "
+				       "mark the line 'optional'", e->line, v->line, v->pf.bdf,
+				       v->pf.vendor, vfdev, e->vendor, e->device);
+		else
+			r = refuse_fmt(a, -ENODEV, "line %u: the VFs that line %u makes on %s have its "
+				       "vendor ID %04x, not %04x; correct the IDs, or mark the line "
+				       "'optional'", e->line, v->line, v->pf.bdf, v->pf.vendor, e->vendor);
+	} else if (v->to == 0 && !e->optional) {
+		r = refuse_fmt(a, -ENODEV, "line %u: line %u gives %s vfs=0: no VF is left for it; drop "
+			       "the line, or mark it 'optional'", e->line, v->line, v->pf.bdf);
+	} else if (e->nth && e->nth > v->to && !e->optional) {
+		r = refuse_fmt(a, -ENODEV, "line %u: nth=%u, but %s gets %u VFs (line %u); correct nth= "
+			       "or vfs=", e->line, e->nth, v->pf.bdf, v->to, v->line);
+	} else if (!e->nth && v->to > 1) {
+		r = refuse_fmt(a, -EEXIST, "line %u: %s gets %u VFs of %04x:%04x (line %u); add nth=K "
+			       "to say which", e->line, v->pf.bdf, v->to, e->vendor, e->device, v->line);
+	} else {
+		return 0;
+	}
+	return r < 0 ? r : 1;
 }
 
 /* The driver field of dev against want ("host" or a vfio driver): a move when they differ. */
-static int plan_driver(struct iopass_apply *a, struct plan *pl, struct records *state,
-		       unsigned line, struct iopass_dev *dev, const char *want)
+static int plan_driver(struct iopass_ctx *ctx, struct iopass_apply *a, struct plan *pl,
+		       struct records *state, unsigned line, struct iopass_dev *dev, const char *want)
 {
 	const char *cur = dev->driver;
 	const struct record *rec = records_find(state, dev->bdf);
@@ -189,6 +263,9 @@ static int plan_driver(struct iopass_apply *a, struct plan *pl, struct records *
 			return -ENOMEM;
 		*m = (struct move){ .dev = dev, .driver = NULL, .change = ci, .host = host,
 				    .recorded = rec != NULL };
+		/* unreadable: "" (undo then clears the override, as detach would have) */
+		if (current_override(ctx, dev->bdf, m->override, sizeof(m->override)) < 0)
+			m->override[0] = '\0';
 		return a->oom ? -ENOMEM : 0;
 	}
 	ci = change_add(a, line, dev->bdf, IOPASS_CHANGE_DRIVER, cur ? cur : "none", want);
@@ -253,7 +330,6 @@ static int plan_make(struct iopass_ctx *ctx, struct iopass_apply *a, const struc
 	bool refused = false;
 	int r;
 
-	(void)ctx;
 	pl->dev = calloc(n ? n : 1, sizeof(*pl->dev));
 	if (!pl->dev)
 		return -ENOMEM;
@@ -263,24 +339,19 @@ static int plan_make(struct iopass_ctx *ctx, struct iopass_apply *a, const struc
 			const struct iopass_desired_entry *e = iopass_desired_get(d, i);
 			_cleanup_free_ char *msg = NULL;
 			struct iopass_dev *dev = NULL;
-			int want;
+			const struct vfcount *v;
 
 			if (e->has_pf != (pass == 2))
 				continue;
-			want = e->has_pf ? vfcount_for(pl, &e->pf) : -1;
-			if (e->has_pf && want >= 0 && !after_vfs) {
+			v = e->has_pf && !after_vfs ? vfcount_for(pl, &e->pf) : NULL;
+			if (v) {
 				/* the VFs of that PF are made in this run: planned after them */
-				if (e->nth && e->nth > (unsigned)want) {
-					char *m = NULL;
-
-					if (asprintf(&m, "line %u: nth=%u, but the PF gets %d VFs (vfs= on its "
-							 "line); correct nth= or vfs=", e->line, e->nth, want) < 0)
-						return -ENOMEM;
-					refuse_line(a->t, -ENODEV, m);
-					free(m);
-					refused = true;
-				}
+				r = check_deferred(ctx, a, e, v);
+				if (r < 0)
+					return r;
+				refused |= r > 0;
 				pl->deferred = true;
+				pl->deferred_boot |= e->boot;
 				continue;
 			}
 			r = iopass_desired_resolve(d, i, list, &dev, &msg);
@@ -314,7 +385,7 @@ static int plan_make(struct iopass_ctx *ctx, struct iopass_apply *a, const struc
 			if (!after_vfs) {
 				int now = dev->numvfs > 0 ? dev->numvfs : 0;
 				char from[16], to[16];
-				struct vfcount *v;
+				struct vfcount *nv;
 				size_t ci;
 
 				snprintf(from, sizeof(from), "%d", now);
@@ -322,17 +393,35 @@ static int plan_make(struct iopass_ctx *ctx, struct iopass_apply *a, const struc
 				ci = change_add(a, e->line, dev->bdf, IOPASS_CHANGE_VFS, from, to);
 				if (now == e->vfs)
 					continue;
-				v = push(&pl->vf, &pl->nvf, sizeof(*v));
-				if (!v)
+				nv = push(&pl->vf, &pl->nvf, sizeof(*nv));
+				if (!nv)
 					return -ENOMEM;
-				v->pf = (struct iopass_dev){ .addr = dev->addr, .numvfs = dev->numvfs,
-							     .totalvfs = dev->totalvfs };
-				snprintf(v->pf.bdf, sizeof(v->pf.bdf), "%s", dev->bdf);
-				v->to = (unsigned)e->vfs;
-				v->attach = e->vf_driver[0] && !streq(e->vf_driver, "host");
-				v->change = ci;
+				nv->pf = (struct iopass_dev){ .addr = dev->addr, .numvfs = dev->numvfs,
+							      .totalvfs = dev->totalvfs, .vendor = dev->vendor,
+							      .device = dev->device };
+				snprintf(nv->pf.bdf, sizeof(nv->pf.bdf), "%s", dev->bdf);
+				nv->to = (unsigned)e->vfs;
+				nv->attach = e->vf_driver[0] && !streq(e->vf_driver, "host");
+				nv->change = ci;
+				nv->line = e->line;
 			}
 		}
+	}
+	/* a VF named by its address, of a PF whose VFs this run makes anew: gone by then */
+	for (size_t i = 0; !after_vfs && i < n; i++) {
+		const struct iopass_desired_entry *e = iopass_desired_get(d, i);
+		const struct vfcount *v;
+		struct iopass_addr pfa;
+
+		if (!e->by_address || !pl->dev[i] || !pl->dev[i]->physfn ||
+		    iopass_addr_parse(pl->dev[i]->physfn, &pfa) < 0 || !(v = vfcount_for(pl, &pfa)))
+			continue;
+		r = refuse_fmt(a, -EXDEV, "line %u: %s is a VF of %s, whose VFs line %u makes anew (vfs=); "
+			       "select it as '* %04x:%04x %s pf=%s nth=K'", e->line, pl->dev[i]->bdf,
+			       v->pf.bdf, v->line, e->vendor, e->device, e->driver, v->pf.bdf);
+		if (r < 0)
+			return r;
+		refused = true;
 	}
 	if (refused)
 		return -ECANCELED;
@@ -345,14 +434,14 @@ static int plan_make(struct iopass_ctx *ctx, struct iopass_apply *a, const struc
 
 		if (!dev)
 			continue;
-		r = plan_driver(a, pl, state, e->line, dev, e->driver);
+		r = plan_driver(ctx, a, pl, state, e->line, dev, e->driver);
 		if (r == 0)
 			r = plan_boot(a, pl, p, state, e->line, dev, e->boot);
 		if (r < 0)
 			return r;
 		if (!e->vf_driver[0])
 			continue;
-		if (!after_vfs && vfcount_for(pl, &dev->addr) >= 0) {
+		if (!after_vfs && vfcount_for(pl, &dev->addr)) {
 			pl->deferred = true; /* the VFs that vfs= makes: planned once they are there */
 			continue;
 		}
@@ -361,7 +450,7 @@ static int plan_make(struct iopass_ctx *ctx, struct iopass_apply *a, const struc
 		for (size_t k = 0; k < nvfs; k++) {
 			if (line_names(pl, n, vfs[k]))
 				continue;
-			r = plan_driver(a, pl, state, e->line, vfs[k], e->vf_driver);
+			r = plan_driver(ctx, a, pl, state, e->line, vfs[k], e->vf_driver);
 			if (r < 0)
 				return r;
 		}
@@ -457,9 +546,9 @@ static int boot_check(struct iopass_ctx *ctx, struct iopass_apply *a, const stru
 	_cleanup_free_ char *msg = NULL;
 	int r;
 
-	if (!pl->nadd && !pl->nremove)
+	if (!pl->nadd && !pl->nremove && !pl->deferred_boot)
 		return 0;
-	if (pl->nadd) {
+	if (pl->nadd || pl->deferred_boot) {
 		const char *helper;
 
 		r = iopass_persist_helper(ctx, &helper);
@@ -528,10 +617,20 @@ static bool undo_moves(struct iopass_ctx *ctx, struct iopass_apply *a, struct se
 				records_remove(&s->state, dev->bdf);
 				r = records_store(s->dirfd, &s->state);
 			}
+			/* and its override: attach wrote vfio's, where it may have had none */
+			if (r == 0 && !streq(m->override, was)) {
+				char path[256];
+
+				dev_path(path, sizeof(path), dev->bdf, "driver_override");
+				r = do_write(ctx, sub, path, *m->override ? m->override : "\n", true);
+			}
 		}
 		clean &= r == 0;
 		change_set(a, m->change, r == 0 ? IOPASS_CHANGE_ROLLED_BACK : IOPASS_CHANGE_FAILED);
-		iopass_txn_free(sub); /* its writes are the rollback's: the error below says it */
+		/* the first undo that failed says why, after the run's own error */
+		if (r < 0 && !a->undo_error && sub->error)
+			a->undo_error = strdup(sub->error);
+		iopass_txn_free(sub);
 	}
 	return clean;
 }
@@ -655,15 +754,41 @@ static int run_boot(struct iopass_ctx *ctx, struct iopass_apply *a, const struct
 	return 0;
 }
 
-/* A new scan of the whole host under the lock, as session_scan does for a few devices. */
-static int scan_all(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s)
+/*
+ * What the plan reads: every device when a line selects by IDs ('*': nth= counts
+ * over the host), else the devices the lines name with what their guards read
+ * (iopass_scan_related: the same findings at a cost that does not grow with the host).
+ */
+static int scan_for(struct iopass_ctx *ctx, const struct iopass_desired *d,
+		    struct iopass_devlist **ret)
+{
+	size_t n = iopass_desired_count(d);
+	struct iopass_addr *seeds;
+	int r;
+
+	for (size_t i = 0; i < n; i++)
+		if (!iopass_desired_get(d, i)->by_address)
+			return iopass_scan(ctx, ret);
+	seeds = calloc(n + 1, sizeof(*seeds));
+	if (!seeds)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		seeds[i] = iopass_desired_get(d, i)->addr;
+	r = iopass_scan_related(ctx, seeds, n, NULL, 0, ret);
+	free(seeds);
+	return r;
+}
+
+/* A new scan under the lock, as session_scan does, of what the plan reads. */
+static int scan_locked(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s,
+		       const struct iopass_desired *d)
 {
 	int r;
 
 	iopass_devlist_free(s->list);
 	s->list = NULL;
 	ctx_forget_host_facts(ctx);
-	r = iopass_scan(ctx, &s->list);
+	r = scan_for(ctx, d, &s->list);
 	if (r < 0)
 		txn_error(t, "cannot read the devices: %s", strerror(-r));
 	return r;
@@ -693,7 +818,7 @@ static int apply_locked(struct iopass_ctx *ctx, struct iopass_apply *a, struct s
 	bool *done = NULL, vfs_changed;
 	int r;
 
-	r = scan_all(ctx, a->t, s);
+	r = scan_locked(ctx, a->t, s, d);
 	if (r < 0)
 		return r;
 	r = iopass_persist_load(ctx, &p);
@@ -724,14 +849,23 @@ static int apply_locked(struct iopass_ctx *ctx, struct iopass_apply *a, struct s
 		/* the VFs as the kernel made them: the lines about them, and the rest, planned anew */
 		plan_free(&pl);
 		changes_keep_vfs(a);
-		r = scan_all(ctx, a->t, s);
+		r = scan_locked(ctx, a->t, s, d);
 		if (r == 0)
 			r = plan_make(ctx, a, d, s->list, p, &s->state, true, &pl);
 		if (r == 0)
 			r = plan_guards(ctx, a, &pl, s->list, flags);
+		if (r == 0)
+			r = boot_check(ctx, a, &pl, flags);
 		if (r < 0) {
-			txn_error(a->t, "%s after the VF counts changed; the VF counts stay as they are now",
-				  r == -ECANCELED ? "refused" : strerror(-r));
+			char *e = NULL;
+
+			/* whatever the step said, the VF counts have changed */
+			if (asprintf(&e, "%s%safter the VF counts changed; the VF counts stay as they are now",
+				     a->t->error ? a->t->error : r == -ECANCELED ? "refused" : strerror(-r),
+				     a->t->error ? "; this was found " : " ") >= 0) {
+				free(a->t->error);
+				a->t->error = e;
+			}
 			changes_not_run(a, 0);
 			goto out;
 		}
@@ -752,10 +886,15 @@ static int apply_locked(struct iopass_ctx *ctx, struct iopass_apply *a, struct s
 			undone |= done[i];
 		clean = undo_moves(ctx, a, s, &pl, done);
 		changes_not_run(a, 0);
-		if (asprintf(&e, "%s%s%s", a->t->error ? a->t->error : strerror(-r),
+		bool why = undone && !clean && a->undo_error;
+
+		if (asprintf(&e, "%s%s%s%s%s%s%s", a->t->error ? a->t->error : strerror(-r),
 			     !undone ? "" : clean ? "; the moves this run made before it were undone"
-			     : "; undoing the moves this run made before it failed too: the journal in "
-			       "run/iopass is kept and the next iopass run retries it",
+			     : "; undoing the moves this run made before it failed too",
+			     why ? " (" : "", why ? a->undo_error : "", why ? ")" : "",
+			     !undone || clean ? "" : journal_pending(ctx)
+			     ? ": the journal in run/iopass is kept and the next iopass run retries it"
+			     : ": each change says where its device is; run apply again",
 			     vfs_changed ? "; the VF counts it changed before stay" : "") >= 0) {
 			free(a->t->error);
 			a->t->error = e;
@@ -776,7 +915,7 @@ static int apply_check(struct iopass_ctx *ctx, struct iopass_apply *a, const str
 	struct iopass_persist *p = NULL;
 	struct records state = { NULL, 0 };
 	struct plan pl = { 0 };
-	int r = iopass_scan(ctx, &list);
+	int r = scan_for(ctx, d, &list);
 
 	if (r < 0) {
 		txn_error(a->t, "cannot read the devices: %s", strerror(-r));
@@ -800,9 +939,10 @@ static int apply_check(struct iopass_ctx *ctx, struct iopass_apply *a, const str
 		a->boot_changed = true; /* would be */
 		a->initramfs = pl.nadd ? persist_initramfs_command(ctx) : NULL;
 	}
-	if (r == 0 && pl.deferred)
-		txn_error(a->t, "the drivers of the VFs that vfs= makes (pf= lines, vf-driver=) are "
-				"planned once the VFs are made");
+	if (r == 0 && pl.deferred &&
+	    !(a->note = strdup("the drivers of the VFs that vfs= makes (pf= lines, vf-driver=) are "
+			       "planned once the VFs are made")))
+		r = -ENOMEM;
 	plan_free(&pl);
 	records_free(&state);
 	iopass_persist_free(p);
@@ -873,6 +1013,8 @@ struct iopass_apply *iopass_apply_free(struct iopass_apply *a)
 	free(a->c);
 	free(a->order);
 	free(a->boot_note);
+	free(a->undo_error);
+	free(a->note);
 	iopass_txn_free(a->t);
 	free(a);
 	return NULL;
@@ -881,7 +1023,7 @@ struct iopass_apply *iopass_apply_free(struct iopass_apply *a)
 bool iopass_apply_changed(const struct iopass_apply *a)
 {
 	for (size_t i = 0; a && i < a->n; i++)
-		if (a->c[i].status == IOPASS_CHANGE_DONE ||
+		if (a->c[i].status == IOPASS_CHANGE_DONE || a->c[i].status == IOPASS_CHANGE_FAILED ||
 		    (a->c[i].status == IOPASS_CHANGE_PLANNED && a->dry_run && a->rc == 0))
 			return true;
 	return false;
@@ -968,4 +1110,9 @@ const char *iopass_apply_boot_note(const struct iopass_apply *a)
 const char *iopass_apply_initramfs(const struct iopass_apply *a)
 {
 	return a ? a->initramfs : NULL;
+}
+
+const char *iopass_apply_note(const struct iopass_apply *a)
+{
+	return a ? a->note : NULL;
 }

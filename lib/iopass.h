@@ -526,7 +526,7 @@ int iopass_desired_resolve_all(const struct iopass_desired *d, const struct iopa
  * alone. IOPASS_BIND_DRY_RUN: the plan and its guards, no lock, no write.
  * Returns 0, -ECANCELED (a guard refused, or a line cannot be resolved: its
  * finding is among iopass_txn_guards(), codes "desired-absent", "desired-other-card",
- * "desired-ambiguous", "desired-not-pf", "desired-vfs-range"; nothing was
+ * "desired-ambiguous", "desired-not-pf", "desired-vfs-range", "desired-vf-remade"; nothing was
  * written), -EPERM, -ETIMEDOUT or another -errno (iopass_txn_error says what,
  * and what was undone). *ret is set whenever the call got as far as planning.
  */
@@ -551,7 +551,7 @@ int iopass_apply(struct iopass_ctx *ctx, const struct iopass_desired *d, unsigne
 		 struct iopass_apply **ret);
 struct iopass_apply *iopass_apply_free(struct iopass_apply *a); /* NULL-safe */
 /* Something was changed (or, dry run, would be: not when refused). A run refused after
- * it changed VF counts has changed something. */
+ * it changed VF counts has changed something, and so has one whose undo failed. */
 bool iopass_apply_changed(const struct iopass_apply *a);
 /* The writes, the guards and the lines refused, what recovery did, the error. */
 const struct iopass_txn *iopass_apply_txn(const struct iopass_apply *a);
@@ -571,6 +571,8 @@ const char *iopass_change_status_name(enum iopass_change_status s);
 bool iopass_apply_boot_changed(const struct iopass_apply *a);
 const char *iopass_apply_boot_note(const struct iopass_apply *a);
 const char *iopass_apply_initramfs(const struct iopass_apply *a);
+/* Dry run: what the plan could not say yet (the drivers of VFs that vfs= makes), or NULL. */
+const char *iopass_apply_note(const struct iopass_apply *a);
 
 #ifdef __cplusplus
 }

@@ -902,9 +902,21 @@ int persist_set_locked(struct iopass_ctx *ctx, struct iopass_dev *const *add,
 
 	*msg = NULL;
 	if (check_only) {
+		/* what persist_store will open: absent is fine (it makes them), not ours is not */
+		_cleanup_close_ int dfd_rec = etc_dir(ctx, "iopass", NULL, false);
 		_cleanup_close_ int dfd_rules = etc_dir(ctx, "udev", "rules.d", false);
 		_cleanup_close_ int dfd_mod = etc_dir(ctx, "modprobe.d", NULL, false);
+		const char *bad = dfd_rec < 0 && dfd_rec != -ENOENT ? "/etc/iopass"
+				: dfd_rules < 0 && dfd_rules != -ENOENT ? "/etc/udev/rules.d"
+				: dfd_mod < 0 && dfd_mod != -ENOENT ? "/etc/modprobe.d" : NULL;
 
+		if (bad) {
+			r = dfd_rec < 0 && dfd_rec != -ENOENT ? dfd_rec
+			    : dfd_rules < 0 && dfd_rules != -ENOENT ? dfd_rules : dfd_mod;
+			set_msg(msg, "cannot use %s: %s; nothing was changed", bad, r == -EPERM ?
+				"it is not root's, or others can write to it" : strerror(-r));
+			return r;
+		}
 		return flags & IOPASS_BIND_FORCE ? 0 : persist_files_check(dfd_rules, dfd_mod, msg);
 	}
 	r = iopass_persist_load(ctx, &p);

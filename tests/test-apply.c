@@ -189,8 +189,25 @@ static void test_apply_refusals(void **state)
 		  "iopass: apply: line 1: vfs=9, but 0000:03:00.0 supports at most 8 VFs "
 		  "(sriov_totalvfs); correct vfs=\n", 3 },
 		{ "0000:03:00.0 15b3:1017 host vfs=4\n* 15b3:1018 vfio-pci pf=0000:03:00.0 nth=5\n",
-		  "iopass: apply: line 2: nth=5, but the PF gets 4 VFs (vfs= on its line); correct nth= "
-		  "or vfs=\n", 3 },
+		  "iopass: apply: line 2: nth=5, but 0000:03:00.0 gets 4 VFs (line 1); correct nth= or "
+		  "vfs=\n", 3 },
+		/* pf= lines of a PF whose VFs the run makes anew: checked before the first write */
+		{ "0000:03:00.0 15b3:1017 host vfs=0\n* 15b3:1018 vfio-pci pf=0000:03:00.0\n",
+		  "iopass: apply: line 2: line 1 gives 0000:03:00.0 vfs=0: no VF is left for it; drop "
+		  "the line, or mark it 'optional'\n", 3 },
+		{ "0000:03:00.0 15b3:1017 host vfs=3\n* 15b3:1019 vfio-pci pf=0000:03:00.0 nth=1\n",
+		  "iopass: apply: line 2: the VFs that line 1 makes on 0000:03:00.0 are 15b3:1018 "
+		  "(sriov_vf_device), not 15b3:1019; correct the IDs, or mark the line 'optional'\n", 3 },
+		{ "0000:03:00.0 15b3:1017 host vfs=3\n* 15b3:1018 vfio-pci pf=0000:03:00.0\n",
+		  "iopass: apply: line 2: 0000:03:00.0 gets 3 VFs of 15b3:1018 (line 1); add nth=K to "
+		  "say which\n", 3 },
+		{ "0000:03:00.2 15b3:1018 vfio-pci\n0000:03:00.0 15b3:1017 host vfs=3\n",
+		  "iopass: apply: line 1: 0000:03:00.2 is a VF of 0000:03:00.0, whose VFs line 2 makes anew "
+		  "(vfs=); select it as '* 15b3:1018 vfio-pci pf=0000:03:00.0 nth=K'\n", 3 },
+		/* a generator that failed upstream: not "the host matches" */
+		{ "",
+		  "iopass: apply: %s names no device; a desired state has one line per device (an empty "
+		  "one would change nothing)\n", 2 },
 		{ "0000:00:14.0 8086:a2af vfio-pci\n* 8086:a2af host\n",
 		  "iopass: apply: line 2: the same device as line 1 (0000:00:14.0); one line per device\n", 3 },
 		/* the parser's: a usage error, before the host is read */
@@ -336,6 +353,8 @@ static void test_apply_failure_undoes(void **state)
 	assert_driver(&s, "0000:01:00.0", "nvidia");
 	assert_driver(&s, "0000:01:00.1", "snd_hda_intel");
 	assert_driver(&s, "0000:03:00.2", "vfio-pci");
+	/* and its override as it was: none */
+	assert_file(&s, "sys/bus/pci/devices/0000:03:00.2/driver_override", "(null)");
 	assert_file(&s, "run/iopass/journal", NULL);
 	assert_file(&s, "run/iopass/state", NULL);
 
@@ -582,6 +601,115 @@ static void test_apply_vf_lines(void **state)
 	sim_close(&s);
 }
 
+/*
+ * What the boot step will need is checked before the first write: a directory
+ * of /etc it cannot use, and the helper for a 'boot' line that waits for the VFs.
+ */
+static void test_apply_boot_checked_before_moves(void **state)
+{
+	struct sim s;
+	struct run r;
+	char *file, *path;
+
+	(void)state;
+	sim_open(&s, fx_apply());
+	fx_mkdir(s.fx, "etc/modprobe.d");
+	assert_true(asprintf(&path, "%s/etc/modprobe.d", fx_root(s.fx)) > 0);
+	assert_int_equal(chmod(path, 0777), 0);
+	free(path);
+	file = desired(&s, "0000:01:00.0 10de:1b80 vfio-pci boot\n0000:01:00.1 10de:10f0 vfio-pci boot\n");
+	for (int check = 0; check <= 1; check++) {
+		SIM(&s, &r, "apply", check ? "--check" : "--wait=1", file);
+		assert_status(&r, 1);
+		assert_non_null(strstr(r.err, "iopass: apply: cannot use /etc/modprobe.d: it is not root's, "
+					      "or others can write to it; nothing was changed\n"));
+		run_free(&r);
+		assert_no_writes(&s);
+	}
+	free(file);
+	sim_close(&s);
+
+	/* a 'boot' on a pf= line of a PF whose VFs are made: the helper is checked first */
+	sim_open(&s, fx_apply());
+	assert_true(asprintf(&path, "%s%s/iopass", fx_root(s.fx), IOPASS_SBINDIR_TEST) > 0);
+	assert_int_equal(unlink(path), 0);
+	free(path);
+	file = desired(&s, "0000:03:00.0 15b3:1017 host vfs=3\n"
+			   "* 15b3:1018 vfio-pci pf=0000:03:00.0 nth=1 boot\n");
+	SIM(&s, &r, "apply", file);
+	assert_status(&r, 1);
+	assert_non_null(strstr(r.err, "'boot': the udev rule would run " IOPASS_SBINDIR_TEST "/iopass, "
+				      "which does not exist (this build is not installed); nothing was changed"));
+	run_free(&r);
+	assert_no_writes(&s);
+	assert_file(&s, "sys/bus/pci/devices/0000:03:00.0/sriov_numvfs", "2");
+	free(file);
+	sim_close(&s);
+}
+
+/*
+ * An undo that fails too: the run says so, names why, counts the host as
+ * changed, and a next run that can write converges.
+ */
+static void test_apply_undo_fails(void **state)
+{
+	struct sim s;
+	struct run r;
+	char *file;
+
+	(void)state;
+	sim_open(&s, fx_apply());
+	file = desired(&s, "0000:01:00.0 10de:1b80 vfio-pci\n0000:01:00.1 10de:10f0 vfio-pci\n"
+			   "0000:03:00.2 15b3:1018 host\n");
+	/* the GPU's audio probe fails; putting the VF back on vfio-pci fails too */
+	snprintf(s.env_fail, sizeof(s.env_fail),
+		 "IOPASS_SIM_FAIL=probe:0000:01:00.1:EIO,unbind=mlx5_core:0000:03:00.2:EBUSY");
+	SIM(&s, &r, "apply", "-J", file);
+	assert_status(&r, 1);
+	assert_non_null(strstr(r.out, "\"changed\": true"));
+	assert_non_null(strstr(r.out, "\"status\": \"failed\""));
+	assert_non_null(strstr(r.out, "; undoing the moves this run made before it failed too (0000:03:00.2: "
+				      "unbinding from mlx5_core failed: Device or resource busy; every device "
+				      "is back on its driver, the host is as it was): each change says where its "
+				      "device is; run apply again"));
+	run_free(&r);
+	assert_driver(&s, "0000:01:00.0", "nvidia");
+	assert_driver(&s, "0000:03:00.2", "mlx5_core");
+	s.env_fail[0] = '\0';
+	SIM(&s, &r, "apply", file);
+	assert_status(&r, 4);
+	run_free(&r);
+	assert_driver(&s, "0000:01:00.1", "vfio-pci");
+	SIM(&s, &r, "apply", file);
+	assert_status(&r, 0);
+	run_free(&r);
+	free(file);
+	sim_close(&s);
+}
+
+/* FILE as given: standard input, and what is no file */
+static void test_apply_input(void **state)
+{
+	struct sim s;
+	struct run r;
+	char *dir;
+
+	(void)state;
+	sim_open(&s, fx_apply());
+	assert_true(asprintf(&dir, "%s/etc", fx_root(s.fx)) > 0);
+	SIM(&s, &r, "apply", "--check", dir);
+	assert_status(&r, 2);
+	assert_non_null(strstr(r.err, "iopass: apply: cannot read "));
+	assert_non_null(strstr(r.err, ": Is a directory; name a readable desired-state file\n"));
+	run_free(&r);
+	SIM(&s, &r, "apply", "--check", "a", "b");
+	assert_status(&r, 2);
+	assert_non_null(strstr(r.err, "one desired-state file at most, got 2"));
+	run_free(&r);
+	free(dir);
+	sim_close(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -595,6 +723,9 @@ int main(void)
 		cmocka_unit_test(test_apply_group_split),
 		cmocka_unit_test(test_apply_vf_lines),
 		cmocka_unit_test(test_apply_boot_files_checked_first),
+		cmocka_unit_test(test_apply_boot_checked_before_moves),
+		cmocka_unit_test(test_apply_undo_fails),
+		cmocka_unit_test(test_apply_input),
 		cmocka_unit_test(test_apply_kill_matrix),
 	};
 

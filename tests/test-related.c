@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "iopass.h"
 #include "testutil.h"
 
 static void gen_tree(const char *dir, int n, int seed)
@@ -73,10 +74,76 @@ static void test_generated_servers(void **state)
 	}
 }
 
+/*
+ * apply plans address lines on the related scan of their devices: what it
+ * prints (--check --diff, every field of every line, and the guards' words)
+ * is what it prints on a full scan, which a '*' line forces.
+ */
+static void test_apply_related_agrees(void **state)
+{
+	char dir[] = "/tmp/iopass-related.XXXXXX", root[64], *file, *full;
+	struct iopass_devlist *list = NULL;
+	struct iopass_ctx *ctx = NULL;
+	struct run a, b;
+	FILE *f, *g;
+	size_t lines = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(root, sizeof(root), "%s/t", dir);
+	/* under valgrind (IOPASS_TEST_QUICK) a smaller server */
+	gen_tree(root, getenv("IOPASS_TEST_QUICK") ? 256 : 1024, 5);
+	assert_int_equal(iopass_ctx_new(root, &ctx), 0);
+	assert_int_equal(iopass_scan(ctx, &list), 0);
+	assert_true(asprintf(&file, "%s/desired", dir) > 0);
+	assert_true(asprintf(&full, "%s/desired.full", dir) > 0);
+	f = fopen(file, "w");
+	g = fopen(full, "w");
+	assert_non_null(f);
+	assert_non_null(g);
+	for (size_t i = 0; i < iopass_devlist_count(list); i += 3) {
+		struct iopass_dev *d = iopass_devlist_get(list, i);
+
+		/* bridges and the host bridge: what no --force overrides */
+		if (iopass_dev_is_bridge(d) || iopass_dev_get_vendor(d) < 0 ||
+		    (iopass_dev_get_class(d) >> 16) == 0x06)
+			continue;
+		fprintf(f, "%s %04x:%04x %s\n", iopass_dev_get_bdf(d), iopass_dev_get_vendor(d),
+			iopass_dev_get_device(d), lines % 2 ? "host" : "vfio-pci");
+		fprintf(g, "%s %04x:%04x %s\n", iopass_dev_get_bdf(d), iopass_dev_get_vendor(d),
+			iopass_dev_get_device(d), lines % 2 ? "host" : "vfio-pci");
+		lines++;
+	}
+	fprintf(g, "* ffff:fff0 vfio-pci optional\n"); /* no such device: a full scan, nothing else */
+	fclose(f);
+	fclose(g);
+	assert_true(lines > 20);
+	/* the guards' refusals, then (forced) every field of every line */
+	for (int force = 0; force <= 1; force++) {
+		RUN(&a, root, "apply", "--check", "--diff", force ? "--force" : "--wait=1", file);
+		RUN(&b, root, "apply", "--check", "--diff", force ? "--force" : "--wait=1", full);
+		assert_int_equal(a.status, force ? 4 : 3);
+		assert_int_equal(a.status, b.status);
+		assert_text_equal(a.out, b.out);
+		assert_text_equal(a.err, b.err);
+		assert_int_equal(count_lines(a.out), force ? 2 * lines : 0);
+		if (!force)
+			assert_true(count_lines(a.err) > 1); /* the findings, and "refused" */
+		run_free(&a);
+		run_free(&b);
+	}
+	free(file);
+	free(full);
+	iopass_devlist_free(list);
+	iopass_ctx_free(ctx);
+	rm_tree(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_generated_servers),
+		cmocka_unit_test(test_apply_related_agrees),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
