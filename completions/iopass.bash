@@ -43,6 +43,17 @@ _iopass_classes="storage nvme net display gpu multimedia audio memory bridge
 _iopass_columns="NAME BDF GROUP CLASS CLASSID DEVICE VENDOR PRODUCT ID VENDOR_ID
 	DEVICE_ID SUBSYS_ID DRIVER VFIO BRIDGE BOOT_VGA PHYSFN NUMVFS TOTALVFS FLAGS"
 
+# The option of a bundle (-nw, -fg) that takes the next word: -X for its last letter X
+# when that is one of the letters in $2 and the only one there; else nothing.
+_iopass_bundle_opt()
+{
+	local letters=${1#-} w
+	w=${letters%%[$2]*}
+	if ((${#w} == ${#letters} - 1)); then
+		echo "-${letters: -1}"
+	fi
+}
+
 # Append to COMPREPLY each candidate (after $1, the prefix to put in front)
 # that starts with $2.
 _iopass_add()
@@ -369,13 +380,7 @@ _iopass()
 		elif [[ $opt == -[!-]?* ]]; then
 			# a bundle such as -fg: the value of its last option,
 			# when that takes one and nothing follows it
-			letters=${opt#-}
-			w=${letters%%[gdw]*}
-			if ((${#w} == ${#letters} - 1)); then
-				opt=-${letters: -1}
-			else
-				opt=""
-			fi
+			opt=$(_iopass_bundle_opt "$opt" gdw)
 		fi
 		case $opt in
 		-g | --group)
@@ -461,13 +466,7 @@ _iopass()
 			opt=""
 		elif [[ $opt == -[!-]?* ]]; then
 			# a bundle such as -Jg: g takes the group number
-			letters=${opt#-}
-			w=${letters%%g*}
-			if ((${#w} == ${#letters} - 1)); then
-				opt=-g
-			else
-				opt=""
-			fi
+			opt=$(_iopass_bundle_opt "$opt" g)
 		fi
 		case $opt in
 		-g | --group)
@@ -566,13 +565,7 @@ _iopass()
 		if ((dashdash)); then
 			opt=""
 		elif [[ $opt == -[!-]?* ]]; then
-			letters=${opt#-}
-			w=${letters%%w*}
-			if ((${#w} == ${#letters} - 1)); then
-				opt=-w
-			else
-				opt=""
-			fi
+			opt=$(_iopass_bundle_opt "$opt" w)
 		fi
 		if [[ $opt == -w || $opt == --wait ]]; then
 			# a number of seconds: nothing to offer
@@ -622,13 +615,7 @@ _iopass()
 		elif [[ $cmd == persist ]]; then
 			opt=""
 		elif [[ $opt == -[!-]?* ]]; then
-			letters=${opt#-}
-			w=${letters%%w*}
-			if ((${#w} == ${#letters} - 1)); then
-				opt=-w
-			else
-				opt=""
-			fi
+			opt=$(_iopass_bundle_opt "$opt" w)
 		fi
 		if [[ $opt == -w || $opt == --wait ]]; then
 			# a number of seconds: nothing to offer
