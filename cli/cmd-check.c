@@ -19,6 +19,8 @@ static void usage(void)
 	fputs("Usage: iopass check [options] [DEVICE... | --group N | --all]\n"
 	      "\nWithout devices: is the host ready for VFIO (IOMMU, interrupt remapping, vfio\n"
 	      "modules)? With devices: can they be passed through, attached together?\n"
+	      "Without devices it also says how the host differs from " IOPASS_DESIRED_FILE ",\n"
+	      "when there is one (the plan of 'iopass apply --check').\n"
 	      "DEVICE is a PCI address (DDDD:BB:SS.F or BB:SS.F) or group:N.\n"
 	      "\nVerdicts: ready, needs-group (attach with the listed group members), unsafe\n"
 	      "(the host uses it or a group member), impossible (no IOMMU group, not an endpoint).\n"
@@ -118,6 +120,106 @@ static void print_device(struct iopass_dev *dev, const struct iopass_report *r, 
 	print_findings(r, all, false, "    ");
 }
 
+/*
+ * The host against its desired state (/etc/iopass/desired, when there is one):
+ * the plan of 'apply --check', each field that differs a warning. Drift changes
+ * no verdict and no exit status: 'apply --check' exits 4 on it, for scripts.
+ */
+struct desired_check {
+	bool present;            /* the file is there */
+	char *error;             /* it could not be read or applied: why */
+	struct iopass_apply *plan;
+};
+
+static void desired_check(struct iopass_ctx *ctx, struct desired_check *dc)
+{
+	struct iopass_desired *d = NULL;
+	char *perr = NULL;
+	int r = iopass_desired_load(ctx, &d, &perr);
+
+	if (r == -ENOENT)
+		return;
+	dc->present = true;
+	if (r == 0) {
+		r = iopass_apply(ctx, d, IOPASS_BIND_DRY_RUN, &dc->plan);
+		if (r < 0 && dc->plan && iopass_txn_error(iopass_apply_txn(dc->plan))) {
+			const struct iopass_report *g = iopass_txn_guards(iopass_apply_txn(dc->plan));
+
+			/* the first finding that refused it says the most */
+			if (asprintf(&dc->error, "apply would be refused: %s",
+				     g && iopass_report_count(g) ? iopass_report_message(g, 0)
+								 : iopass_txn_error(iopass_apply_txn(dc->plan))) < 0)
+				dc->error = NULL;
+		} else if (r < 0 && asprintf(&dc->error, "cannot plan it: %s", strerror(-r)) < 0) {
+			dc->error = NULL;
+		}
+	} else if (asprintf(&dc->error, "%s", perr ? perr : r == -EPERM ? "not root's, or writable "
+			    "by others" : strerror(-r)) < 0) {
+		dc->error = NULL;
+	}
+	free(perr);
+	iopass_desired_free(d);
+}
+
+static void desired_print(const struct desired_check *dc)
+{
+	const struct iopass_apply *a = dc->plan;
+	size_t ndrift = 0;
+
+	if (!dc->present)
+		return;
+	if (dc->error || !a) {
+		printf("  %swarn%s  " IOPASS_DESIRED_FILE ": ", cli_color_on(COLOR_YELLOW), cli_color_off());
+		cli_put_safe(dc->error ? dc->error : "out of memory", stdout);
+		fputs("\n        fix: correct it, then 'iopass apply --check' shows the plan\n", stdout);
+		return;
+	}
+	for (size_t i = 0; i < iopass_apply_count(a); i++) {
+		if (iopass_apply_status(a, i) != IOPASS_CHANGE_PLANNED)
+			continue;
+		ndrift++;
+		printf("  %swarn%s  %s: %s is %s, but " IOPASS_DESIRED_FILE " line %u says %s\n",
+		       cli_color_on(COLOR_YELLOW), cli_color_off(), iopass_apply_bdf(a, i),
+		       iopass_change_field_name(iopass_apply_field(a, i)),
+		       iopass_apply_from(a, i) ? iopass_apply_from(a, i) : "none",
+		       iopass_apply_line(a, i), iopass_apply_to(a, i) ? iopass_apply_to(a, i) : "none");
+	}
+	if (ndrift)
+		fputs("        fix: 'iopass apply' makes the host match it ('iopass apply --check' shows "
+		      "the plan)\n", stdout);
+	else
+		printf("  %sok%s    the host matches " IOPASS_DESIRED_FILE "\n", cli_color_on(COLOR_GREEN),
+		       cli_color_off());
+}
+
+static void desired_json(struct json *j, const struct desired_check *dc)
+{
+	const struct iopass_apply *a = dc->plan;
+
+	if (!dc->present) {
+		json_null(j, "desired");
+		return;
+	}
+	json_object_begin(j, "desired");
+	json_string(j, "file", IOPASS_DESIRED_FILE);
+	json_bool(j, "matches", !dc->error && a && !iopass_apply_changed(a));
+	json_string(j, "error", dc->error ? dc->error : a ? NULL : "out of memory");
+	json_array_begin(j, "drift");
+	for (size_t i = 0; !dc->error && i < iopass_apply_count(a); i++) {
+		if (iopass_apply_status(a, i) != IOPASS_CHANGE_PLANNED)
+			continue;
+		json_object_begin(j, NULL);
+		json_int(j, "line", iopass_apply_line(a, i));
+		json_string(j, "bdf", iopass_apply_bdf(a, i));
+		json_string(j, "field", iopass_change_field_name(iopass_apply_field(a, i)));
+		json_string(j, "from", iopass_apply_from(a, i));
+		json_string(j, "to", iopass_apply_to(a, i));
+		json_object_end(j);
+	}
+	json_array_end(j);
+	json_object_end(j);
+}
+
 static int cmd_check_main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
@@ -131,6 +233,7 @@ static int cmd_check_main(int argc, char *argv[])
 	struct iopass_devlist *list = NULL;
 	struct iopass_report *host = NULL, **reports = NULL;
 	struct cli_selection sel = { NULL, 0 };
+	struct desired_check dc = { 0 };
 	bool all = false, json = false, have_group = false, not_ready;
 	int c, r, group = -1, ret = EXIT_FAIL;
 
@@ -206,6 +309,9 @@ static int cmd_check_main(int argc, char *argv[])
 		}
 	}
 
+	/* the host's own check: and its desired state, when it has one */
+	if (!have_group && optind >= argc)
+		desired_check(ctx, &dc);
 	not_ready = iopass_report_worst(host) == IOPASS_LEVEL_FAIL;
 	for (size_t i = 0; i < sel.n; i++)
 		not_ready |= iopass_report_verdict(reports[i]) != IOPASS_READY;
@@ -218,6 +324,7 @@ static int cmd_check_main(int argc, char *argv[])
 		json_object_begin(&j, "host");
 		json_bool(&j, "ready", iopass_report_worst(host) != IOPASS_LEVEL_FAIL);
 		json_findings(&j, host, false);
+		desired_json(&j, &dc);
 		json_object_end(&j);
 		json_array_begin(&j, "devices");
 		for (size_t i = 0; i < sel.n; i++) {
@@ -250,12 +357,15 @@ static int cmd_check_main(int argc, char *argv[])
 			printf("host: %s%s%s\n", cli_color_on(host_ok ? COLOR_GREEN : COLOR_RED),
 			       host_ok ? "ready" : "not ready", cli_color_off());
 			print_findings(host, verbose, !sel.n, "  ");
+			desired_print(&dc);
 		}
 		for (size_t i = 0; i < sel.n; i++)
 			print_device(sel.devs[i], reports[i], verbose);
 	}
 	ret = not_ready ? EXIT_NOT_READY : EXIT_OK;
 out:
+	free(dc.error);
+	iopass_apply_free(dc.plan);
 	for (size_t i = 0; reports && i < sel.n; i++)
 		iopass_report_free(reports[i]);
 	free(reports);

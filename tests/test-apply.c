@@ -710,6 +710,60 @@ static void test_apply_input(void **state)
 	sim_close(&s);
 }
 
+/* check reports the host's drift from /etc/iopass/desired, when there is one */
+static void test_check_drift(void **state)
+{
+	struct sim s;
+	struct run r;
+	char *path;
+
+	(void)state;
+	sim_open(&s, fx_apply());
+	SIM(&s, &r, "check");
+	assert_status(&r, 0);
+	assert_null(strstr(r.out, "desired"));
+	run_free(&r);
+	SIM(&s, &r, "check", "-J");
+	assert_non_null(strstr(r.out, "\"desired\": null"));
+	run_free(&r);
+
+	fx_printf(s.fx, "etc/iopass/desired", "0000:01:00.0 10de:1b80 vfio-pci\n"
+		  "0000:01:00.1 10de:10f0 vfio-pci\n0000:00:14.0 8086:a2af host\n");
+	assert_true(asprintf(&path, "%s/etc/iopass", fx_root(s.fx)) > 0);
+	assert_int_equal(chmod(path, 0755), 0);
+	free(path);
+	SIM(&s, &r, "check");
+	assert_status(&r, 0); /* drift is no verdict: apply --check exits 4 on it */
+	assert_non_null(strstr(r.out, "  warn  0000:01:00.0: driver is nvidia, but /etc/iopass/desired "
+				      "line 1 says vfio-pci\n"
+				      "  warn  0000:01:00.1: driver is snd_hda_intel, but /etc/iopass/desired "
+				      "line 2 says vfio-pci\n"
+				      "        fix: 'iopass apply' makes the host match it ('iopass apply "
+				      "--check' shows the plan)\n"));
+	run_free(&r);
+	SIM(&s, &r, "check", "-J");
+	assert_non_null(strstr(r.out, "\"matches\": false"));
+	assert_non_null(strstr(r.out, "\"line\": 2,\n          \"bdf\": \"0000:01:00.1\""));
+	run_free(&r);
+	assert_no_writes(&s);
+
+	SIM(&s, &r, "apply");
+	assert_status(&r, 4);
+	run_free(&r);
+	SIM(&s, &r, "check");
+	assert_non_null(strstr(r.out, "  ok    the host matches /etc/iopass/desired\n"));
+	assert_null(strstr(r.out, "warn"));
+	run_free(&r);
+
+	/* one that cannot be read or applied says so */
+	fx_printf(s.fx, "etc/iopass/desired", "0000:01:00.0 10de:1b80 nouveau\n");
+	SIM(&s, &r, "check");
+	assert_non_null(strstr(r.out, "  warn  /etc/iopass/desired: line 1: 'nouveau': not a target "
+				      "driver"));
+	run_free(&r);
+	sim_close(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -726,6 +780,7 @@ int main(void)
 		cmocka_unit_test(test_apply_boot_checked_before_moves),
 		cmocka_unit_test(test_apply_undo_fails),
 		cmocka_unit_test(test_apply_input),
+		cmocka_unit_test(test_check_drift),
 		cmocka_unit_test(test_apply_kill_matrix),
 	};
 
