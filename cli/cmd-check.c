@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "json.h"
@@ -137,10 +138,15 @@ static void desired_check(struct iopass_ctx *ctx, struct desired_check *dc)
 	char *perr = NULL;
 	int r = iopass_desired_load(ctx, &d, &perr);
 
-	if (r == -ENOENT)
+	/* absent; or unreadable to a user, as root's files may be: root's check says it */
+	if (r == -ENOENT || (r == -EACCES && geteuid() != 0))
 		return;
 	dc->present = true;
-	if (r == 0) {
+	if (r == 0 && iopass_desired_count(d) == 0) {
+		if (asprintf(&dc->error, "names no device (apply refuses it: an empty desired state "
+				       "would change nothing)") < 0)
+			dc->error = NULL;
+	} else if (r == 0) {
 		r = iopass_apply(ctx, d, IOPASS_BIND_DRY_RUN, &dc->plan);
 		if (r < 0 && dc->plan && iopass_txn_error(iopass_apply_txn(dc->plan))) {
 			const struct iopass_report *g = iopass_txn_guards(iopass_apply_txn(dc->plan));

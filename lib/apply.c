@@ -78,6 +78,11 @@ struct plan {
 	const char **boot_remove;
 	size_t nremove;
 	bool deferred;           /* lines wait for the VFs that vfs= makes */
+	struct wait {            /* ... which VF each of them means: PF, nth (1 for the only one) */
+		struct iopass_addr pf;
+		unsigned nth, line;
+	} *waits;
+	size_t nwaits;
 	bool deferred_boot;      /* ... and one of them has 'boot' */
 };
 
@@ -88,6 +93,7 @@ static void plan_free(struct plan *pl)
 	free(pl->vf);
 	free(pl->boot_add);
 	free(pl->boot_remove);
+	free(pl->waits);
 	*pl = (struct plan){ 0 };
 }
 
@@ -143,7 +149,8 @@ static void refuse_line(struct iopass_txn *t, int r, const char *msg)
 	struct iopass_report *g = txn_guards_new(t);
 	const char *code = r == -ESTALE ? "desired-other-card" : r == -EEXIST ? "desired-ambiguous"
 			 : r == -EOPNOTSUPP ? "desired-not-pf" : r == -ERANGE ? "desired-vfs-range"
-			 : r == -EXDEV ? "desired-vf-remade" : "desired-absent";
+			 : r == -EXDEV ? "desired-vf-remade" : r == -ENOLINK ? "desired-pf-driver"
+			 : "desired-absent";
 
 	if (!g) {
 		t->oom = true;
@@ -214,6 +221,13 @@ static int check_deferred(struct iopass_ctx *ctx, struct iopass_apply *a,
 	}
 	/* a VF has its PF's vendor ID (PCIe SR-IOV 9.3.3.11: VF Device ID, the vendor is the PF's) */
 	ids_ok = e->vendor == v->pf.vendor && (!ids_known || e->device == vfdev);
+	if (ids_ok && e->has_subsystem && !e->optional) {
+		/* a VF's subsystem device ID is its own, known only once it is there */
+		r = refuse_fmt(a, -ENODEV, "line %u: the subsystem IDs of VFs that line %u makes cannot "
+			       "be checked before they are there; drop /%04x:%04x from the line, or mark "
+			       "it 'optional'", e->line, v->line, e->subsystem_vendor, e->subsystem_device);
+		return r < 0 ? r : 1;
+	}
 	if (!ids_ok) {
 		if (e->optional)
 			return 0; /* no such VF: passed over, as an absent device is */
@@ -350,6 +364,29 @@ static int plan_make(struct iopass_ctx *ctx, struct iopass_apply *a, const struc
 				if (r < 0)
 					return r;
 				refused |= r > 0;
+				/* two lines for one VF to be: its PF and number (the only one: 1) */
+				if (r == 0 && (e->nth || v->to == 1)) {
+					unsigned nth = e->nth ? e->nth : 1;
+					struct wait *w = NULL;
+
+					for (size_t k = 0; k < pl->nwaits && !w; k++)
+						if (!iopass_addr_cmp(&pl->waits[k].pf, &e->pf) &&
+						    pl->waits[k].nth == nth)
+							w = &pl->waits[k];
+					if (w) {
+						r = refuse_fmt(a, -EEXIST, "line %u: the same VF as line %u "
+							       "(VF %u of %s); one line per device", e->line,
+							       w->line, nth, v->pf.bdf);
+						if (r < 0)
+							return r;
+						refused = true;
+					} else {
+						w = push(&pl->waits, &pl->nwaits, sizeof(*w));
+						if (!w)
+							return -ENOMEM;
+						*w = (struct wait){ .pf = e->pf, .nth = nth, .line = e->line };
+					}
+				}
 				pl->deferred = true;
 				pl->deferred_boot |= e->boot;
 				continue;
@@ -366,6 +403,17 @@ static int plan_make(struct iopass_ctx *ctx, struct iopass_apply *a, const struc
 						iopass_desired_get(d, k)->line, dev->bdf) < 0)
 						return -ENOMEM;
 				r = -EEXIST;
+			}
+			/* the PF's driver makes its VFs (as iopass vf create checks) */
+			if (r == 0 && dev && e->vfs > 0 && e->vfs <= dev->totalvfs && !after_vfs &&
+			    (!dev->driver || iopass_dev_is_vfio(dev)) && dev->numvfs != e->vfs) {
+				if (asprintf(&msg, "line %u: vfs=%d: %s is %s%s, and VFs are made by a PF's "
+						   "host driver; bind it to its host driver first (a line with vfs= "
+						   "gives it none)", e->line, e->vfs, dev->bdf,
+					     dev->driver ? "on " : "bound to no driver",
+					     dev->driver ? dev->driver : "") < 0)
+					return -ENOMEM;
+				r = -ENOLINK;
 			}
 			if (r == 0 && dev && e->vfs > 0 && e->vfs > dev->totalvfs) {
 				if (asprintf(&msg, "line %u: vfs=%d, but %s supports at most %d VFs "
@@ -715,8 +763,50 @@ static int run_vfs(struct iopass_ctx *ctx, struct iopass_apply *a, struct sessio
 					     flags | (v->attach ? IOPASS_VF_ATTACH : 0));
 		change_set(a, v->change, r == 0 ? IOPASS_CHANGE_DONE : IOPASS_CHANGE_FAILED);
 		step_merge(a, sub);
+		if (r < 0 && i > 0) {
+			char *e = NULL;
+
+			if (asprintf(&e, "%s; the VF counts this run changed before it stay",
+				     a->t->error ? a->t->error : strerror(-r)) >= 0) {
+				free(a->t->error);
+				a->t->error = e;
+			}
+		}
 		if (r < 0)
 			return r;
+	}
+	return 0;
+}
+
+/*
+ * The vfio drivers the plan moves devices to, loaded before the first write
+ * (attach loads its driver after its guards, as here): a driver that cannot be
+ * is a failure with nothing changed, not one after the VF counts changed.
+ */
+static int load_drivers(struct iopass_ctx *ctx, struct iopass_apply *a,
+			const struct iopass_desired *d, const struct plan *pl)
+{
+	for (size_t i = 0; i <= pl->nmoves + iopass_desired_count(d); i++) {
+		const char *drv;
+		int r;
+
+		if (i < pl->nmoves)
+			drv = pl->moves[i].driver;
+		else if (i < pl->nmoves + iopass_desired_count(d))
+			drv = iopass_desired_get(d, i - pl->nmoves)->vf_driver;
+		else
+			drv = NULL;
+		for (size_t k = 0; !drv && i == pl->nmoves + iopass_desired_count(d) && k < pl->nvf; k++)
+			if (pl->vf[k].attach)
+				drv = "vfio-pci"; /* vf create --attach's */
+		if (!drv || !*drv || streq(drv, "host") || driver_loaded(ctx, drv))
+			continue;
+		r = load_driver(ctx, drv);
+		if (r < 0) {
+			txn_error(a->t, "driver %s is not loaded and could not be loaded: %s; nothing was "
+					"changed", drv, strerror(-r));
+			return r;
+		}
 	}
 	return 0;
 }
@@ -832,6 +922,8 @@ static int apply_locked(struct iopass_ctx *ctx, struct iopass_apply *a, struct s
 		r = plan_guards(ctx, a, &pl, s->list, flags);
 	if (r == 0)
 		r = boot_check(ctx, a, &pl, flags);
+	if (r == 0)
+		r = load_drivers(ctx, a, d, &pl);
 	if (r == -ECANCELED)
 		txn_error(a->t, "refused: nothing was changed");
 	if (r < 0) {
@@ -943,6 +1035,17 @@ static int apply_check(struct iopass_ctx *ctx, struct iopass_apply *a, const str
 	    !(a->note = strdup("the drivers of the VFs that vfs= makes (pf= lines, vf-driver=) are "
 			       "planned once the VFs are made")))
 		r = -ENOMEM;
+	for (size_t i = 0; r == 0 && !a->note && i < pl.nmoves; i++) {
+		const char *drv = pl.moves[i].driver;
+
+		if (drv && !driver_loaded(ctx, drv) &&
+		    asprintf(&a->note, *ctx->sysroot ? "driver %s is not loaded below the sysroot, and "
+				       "modules cannot be loaded there" : "driver %s is not loaded; apply "
+				       "loads it first", drv) < 0) {
+			a->note = NULL;
+			r = -ENOMEM;
+		}
+	}
 	plan_free(&pl);
 	records_free(&state);
 	iopass_persist_free(p);

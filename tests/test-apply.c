@@ -204,6 +204,14 @@ static void test_apply_refusals(void **state)
 		{ "0000:03:00.2 15b3:1018 vfio-pci\n0000:03:00.0 15b3:1017 host vfs=3\n",
 		  "iopass: apply: line 1: 0000:03:00.2 is a VF of 0000:03:00.0, whose VFs line 2 makes anew "
 		  "(vfs=); select it as '* 15b3:1018 vfio-pci pf=0000:03:00.0 nth=K'\n", 3 },
+		/* two lines for one VF to be; subsystem IDs of VFs not made yet */
+		{ "0000:03:00.0 15b3:1017 host vfs=1\n* 15b3:1018 vfio-pci pf=0000:03:00.0\n"
+		  "* 15b3:1018 vfio-pci pf=0000:03:00.0 nth=1\n",
+		  "iopass: apply: line 3: the same VF as line 2 (VF 1 of 0000:03:00.0); one line per "
+		  "device\n", 3 },
+		{ "0000:03:00.0 15b3:1017 host vfs=3\n* 15b3:1018/15b3:0007 vfio-pci pf=0000:03:00.0 nth=1\n",
+		  "iopass: apply: line 2: the subsystem IDs of VFs that line 1 makes cannot be checked "
+		  "before they are there; drop /15b3:0007 from the line, or mark it 'optional'\n", 3 },
 		/* a generator that failed upstream: not "the host matches" */
 		{ "",
 		  "iopass: apply: %s names no device; a desired state has one line per device (an empty "
@@ -755,12 +763,63 @@ static void test_check_drift(void **state)
 	assert_null(strstr(r.out, "warn"));
 	run_free(&r);
 
+	/* one that names no device: apply refuses it, check says so */
+	fx_printf(s.fx, "etc/iopass/desired", "# nothing yet\n");
+	SIM(&s, &r, "check");
+	assert_non_null(strstr(r.out, "  warn  /etc/iopass/desired: names no device (apply refuses it: "
+				      "an empty desired state would change nothing)\n"));
+	run_free(&r);
+
 	/* one that cannot be read or applied says so */
 	fx_printf(s.fx, "etc/iopass/desired", "0000:01:00.0 10de:1b80 nouveau\n");
 	SIM(&s, &r, "check");
 	assert_non_null(strstr(r.out, "  warn  /etc/iopass/desired: line 1: 'nouveau': not a target "
 				      "driver"));
 	run_free(&r);
+	sim_close(&s);
+}
+
+/* What a VF count needs is there before the first write: the PF's host driver, the vfio driver. */
+static void test_apply_vf_needs(void **state)
+{
+	struct sim s;
+	struct run r;
+	char *file;
+
+	(void)state;
+	sim_open(&s, fx_apply());
+	/* the PF bound to no driver: nothing makes its VFs */
+	fx_unlink(s.fx, "sys/bus/pci/devices/0000:03:00.0/driver");
+	file = desired(&s, "0000:00:14.0 8086:a2af vfio-pci\n0000:03:00.0 15b3:1017 host vfs=3\n");
+	for (int check = 0; check <= 1; check++) {
+		SIM(&s, &r, "apply", check ? "--check" : "--wait=1", file);
+		assert_status(&r, 3);
+		assert_non_null(strstr(r.err, "iopass: apply: line 2: vfs=3: 0000:03:00.0 is bound to no "
+					      "driver, and VFs are made by a PF's host driver; bind it to its "
+					      "host driver first (a line with vfs= gives it none)\n"));
+		run_free(&r);
+		assert_no_writes(&s);
+	}
+	free(file);
+	sim_close(&s);
+
+	/* a vfio driver that is not there: found before the VF count changes */
+	sim_open(&s, fx_apply());
+	file = desired(&s, "0000:03:00.0 15b3:1017 host vfs=3\n0000:00:14.0 8086:a2af vfio_nope\n");
+	SIM(&s, &r, "apply", "--check", file);
+	assert_status(&r, 4);
+	assert_non_null(strstr(r.err, "note: driver vfio_nope is not loaded below the sysroot, and "
+				      "modules cannot be loaded there\n"));
+	run_free(&r);
+	SIM(&s, &r, "apply", file);
+	assert_status(&r, 1);
+	assert_non_null(strstr(r.err, "iopass: apply: driver vfio_nope is not loaded and could not be "
+				      "loaded: "));
+	assert_non_null(strstr(r.err, "; nothing was changed\n"));
+	run_free(&r);
+	assert_no_writes(&s);
+	assert_file(&s, "sys/bus/pci/devices/0000:03:00.0/sriov_numvfs", "2");
+	free(file);
 	sim_close(&s);
 }
 
@@ -781,6 +840,7 @@ int main(void)
 		cmocka_unit_test(test_apply_undo_fails),
 		cmocka_unit_test(test_apply_input),
 		cmocka_unit_test(test_check_drift),
+		cmocka_unit_test(test_apply_vf_needs),
 		cmocka_unit_test(test_apply_kill_matrix),
 	};
 

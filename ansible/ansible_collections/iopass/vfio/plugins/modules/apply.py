@@ -149,7 +149,8 @@ def main():
                               nth=e['nth'], pf=e['pf']) for e in p['entries']]
         run_apply(module, ipa, lines=lines)
     elif p['content'] is not None:
-        run_apply(module, ipa, lines=p['content'].splitlines())
+        # lines as iopass reads them: at '\n' only (splitlines() also breaks at U+2028, \x1c ...)
+        run_apply(module, ipa, lines=p['content'].split('\n'))
     else:
         run_apply(module, ipa, path=p['src'])
 
