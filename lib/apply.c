@@ -462,7 +462,10 @@ static int plan_make(struct iopass_ctx *ctx, struct iopass_apply *a, const struc
 		struct iopass_addr pfa;
 
 		if (!e->by_address || !pl->dev[i] || !pl->dev[i]->physfn ||
-		    iopass_addr_parse(pl->dev[i]->physfn, &pfa) < 0 || !(v = vfcount_for(pl, &pfa)))
+		    iopass_addr_parse(pl->dev[i]->physfn, &pfa) < 0)
+			continue;
+		v = vfcount_for(pl, &pfa);
+		if (!v)
 			continue;
 		r = refuse_fmt(a, -EXDEV, "line %u: %s is a VF of %s, whose VFs line %u makes anew (vfs=); "
 			       "select it as '* %04x:%04x %s pf=%s nth=K'", e->line, pl->dev[i]->bdf,
@@ -1031,10 +1034,12 @@ static int apply_check(struct iopass_ctx *ctx, struct iopass_apply *a, const str
 		a->boot_changed = true; /* would be */
 		a->initramfs = pl.nadd ? persist_initramfs_command(ctx) : NULL;
 	}
-	if (r == 0 && pl.deferred &&
-	    !(a->note = strdup("the drivers of the VFs that vfs= makes (pf= lines, vf-driver=) are "
-			       "planned once the VFs are made")))
-		r = -ENOMEM;
+	if (r == 0 && pl.deferred) {
+		a->note = strdup("the drivers of the VFs that vfs= makes (pf= lines, vf-driver=) are "
+				 "planned once the VFs are made");
+		if (!a->note)
+			r = -ENOMEM;
+	}
 	for (size_t i = 0; r == 0 && !a->note && i < pl.nmoves; i++) {
 		const char *drv = pl.moves[i].driver;
 
