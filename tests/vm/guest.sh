@@ -1488,6 +1488,19 @@ scenario_13() {
 		end
 		return
 	fi
+	# Debian 13's 6.12 guest stalled under TCG as this scenario began (RCU stalls, "timer
+	# wakeup didn't happen", the VM's time limit then spent): in the default run it runs on
+	# 6.1 only; IOPASS_VM_SCENARIOS=13 runs it on any kernel
+	case $(uname -r) in
+	6.1.*) ;;
+	*)
+		if [ -z "${SCENARIOS_ASKED:-}" ]; then
+			skip "kernel $(uname -r): the 6.12 guest stalls under TCG during this scenario; run it with IOPASS_VM_SCENARIOS=13"
+			end
+			return
+		fi
+		;;
+	esac
 	snapshot >$T/snap.13
 	for i in $(seq 50); do if1=$(netifs "$b"); [ -n "$if1" ] && break; sleep 0.1; done
 	if [ -z "$if1" ] || ! ip link set dev "$if1" up >>"$LOG" 2>&1 ||
