@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -514,6 +515,27 @@ static void test_sigkill_recovery(void **state)
 	}
 }
 
+/* Until another process holds the writing runs' lock below the fixture (30 s at most). */
+static void wait_lock_held(struct sim *s)
+{
+	char path[4200];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/run/iopass/lock", fx_root(s->fx));
+	for (int i = 0; i < 3000; i++) {
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd >= 0) {
+			bool held = flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+
+			close(fd); /* releases it when this took it */
+			if (held)
+				return;
+		}
+		usleep(10 * 1000);
+	}
+	fail_msg("no iopass took the lock %s within 30 s", path);
+}
+
 /* Two runs on overlapping devices: the second waits for the lock, then finds them attached. */
 static void test_concurrent(void **state)
 {
@@ -549,7 +571,7 @@ static void test_concurrent(void **state)
 		    "iopass-state 1\n0000:01:00.0 nvidia -\n0000:01:00.1 snd_hda_intel -");
 
 	/* --wait 0 gives up at once */
-	snprintf(s.env_delay, sizeof(s.env_delay), "IOPASS_SIM_DELAY_MS=300");
+	snprintf(s.env_delay, sizeof(s.env_delay), "IOPASS_SIM_DELAY_MS=600");
 	pid = fork();
 	if (pid == 0) {
 		struct run r1;
@@ -557,7 +579,8 @@ static void test_concurrent(void **state)
 		SIM(&s, &r1, "detach", "--all");
 		_exit(r1.status);
 	}
-	usleep(150 * 1000);
+	/* until the first run holds the lock: a fixed sleep loses the race under valgrind */
+	wait_lock_held(&s);
 	s.env_delay[0] = '\0';
 	SIM(&s, &r, "attach", "--wait", "0", "00:14.0");
 	assert_int_equal(r.status, 1);
