@@ -75,6 +75,17 @@ static int persist_add_entry(struct iopass_persist *p, const char *bdf, const ch
 	return 0;
 }
 
+/* Drop the entry of bdf from the record: true when there was one. */
+static bool persist_drop(struct iopass_persist *p, const char *bdf)
+{
+	for (size_t k = 0; k < p->n; k++)
+		if (streq(p->e[k].bdf, bdf)) {
+			p->e[k] = p->e[--p->n];
+			return true;
+		}
+	return false;
+}
+
 /* "iopass-persist 1" then "<bdf> <vvvv:dddd> <host driver|->" lines, strictly. */
 int persist_parse(const char *text, struct iopass_persist *p)
 {
@@ -863,12 +874,7 @@ int iopass_persist_remove(struct iopass_ctx *ctx, const char *const *bdfs, size_
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++)
-		for (size_t k = 0; k < p->n; k++)
-			if (streq(p->e[k].bdf, bdfs[i])) {
-				p->e[k] = p->e[--p->n];
-				changed = true;
-				break;
-			}
+		changed |= persist_drop(p, bdfs[i]);
 	if (changed)
 		r = persist_store(ctx, p, flags, false, ret_msg);
 	if (r == 0 && !*ret_msg)
@@ -926,11 +932,7 @@ int persist_set_locked(struct iopass_ctx *ctx, struct iopass_dev *const *add,
 		return r;
 	}
 	for (size_t i = 0; i < nremove; i++)
-		for (size_t k = 0; k < p->n; k++)
-			if (streq(p->e[k].bdf, remove[i])) {
-				p->e[k] = p->e[--p->n];
-				break;
-			}
+		persist_drop(p, remove[i]);
 	for (size_t i = 0; i < nadd && r == 0; i++) {
 		char ids[12];
 
