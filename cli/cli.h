@@ -149,6 +149,8 @@ void cli_txn_guards(const char *cmd, const struct iopass_txn *t, bool refused);
 struct json;
 void cli_json_guards(struct json *j, const char *key, const struct iopass_txn *t);
 void cli_json_recovered(struct json *j, const struct iopass_txn *t);
+/* One change of apply's plan: line, bdf, field, from, to (apply's JSON and check's drift). */
+void cli_json_change(struct json *j, const struct iopass_apply *a, size_t i);
 
 /* Column tables in the util-linux manner (-o, --output-all, -J, -r, -n). */
 struct cli_column {

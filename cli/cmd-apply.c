@@ -111,6 +111,15 @@ static const char *show(const char *s)
 	return s ? s : "none";
 }
 
+void cli_json_change(struct json *j, const struct iopass_apply *a, size_t i)
+{
+	json_int(j, "line", iopass_apply_line(a, i));
+	json_string(j, "bdf", iopass_apply_bdf(a, i));
+	json_string(j, "field", iopass_change_field_name(iopass_apply_field(a, i)));
+	json_string(j, "from", iopass_apply_from(a, i));
+	json_string(j, "to", iopass_apply_to(a, i));
+}
+
 static void print_json(const struct iopass_apply *a, const char *file, int rc, bool check)
 {
 	const struct iopass_txn *t = iopass_apply_txn(a);
@@ -126,11 +135,7 @@ static void print_json(const struct iopass_apply *a, const char *file, int rc, b
 	json_array_begin(&j, "changes");
 	for (size_t i = 0; i < iopass_apply_count(a); i++) {
 		json_object_begin(&j, NULL);
-		json_int(&j, "line", iopass_apply_line(a, i));
-		json_string(&j, "bdf", iopass_apply_bdf(a, i));
-		json_string(&j, "field", iopass_change_field_name(iopass_apply_field(a, i)));
-		json_string(&j, "from", iopass_apply_from(a, i));
-		json_string(&j, "to", iopass_apply_to(a, i));
+		cli_json_change(&j, a, i);
 		json_string(&j, "status", iopass_change_status_name(iopass_apply_status(a, i)));
 		json_object_end(&j);
 	}

@@ -215,11 +215,7 @@ static void desired_json(struct json *j, const struct desired_check *dc)
 		if (iopass_apply_status(a, i) != IOPASS_CHANGE_PLANNED)
 			continue;
 		json_object_begin(j, NULL);
-		json_int(j, "line", iopass_apply_line(a, i));
-		json_string(j, "bdf", iopass_apply_bdf(a, i));
-		json_string(j, "field", iopass_change_field_name(iopass_apply_field(a, i)));
-		json_string(j, "from", iopass_apply_from(a, i));
-		json_string(j, "to", iopass_apply_to(a, i));
+		cli_json_change(j, a, i);
 		json_object_end(j);
 	}
 	json_array_end(j);
