@@ -82,6 +82,8 @@ const char *cli_did_you_mean(const char *word, const char *const *candidates);
 int cli_ctx_new(const char *cmd, struct iopass_ctx **ret_ctx);
 /* The same for a command that writes: as root, IOPASS_SYSROOT is ignored (only --sysroot). */
 int cli_ctx_new_writer(const char *cmd, struct iopass_ctx **ret_ctx);
+/* The desired state that --persist edits reads and parses: 0, else an error line and -errno. */
+int cli_desired_check(const char *cmd, struct iopass_ctx *ctx);
 
 /* --group N; prints the error itself. */
 int cli_parse_group(const char *cmd, const char *arg, int *ret);

@@ -27,7 +27,8 @@ static void usage(void)
 	      "  -n, --dry-run          print each write, in order, and change nothing\n"
 	      "  -J, --json             JSON output: devices, steps, guards\n"
 	      "  -w, --wait SECONDS     wait this long for another iopass to finish (default 30)\n"
-	      "      --persist          also on every boot: a udev rule and softdep, by address and IDs\n"
+	      "      --persist          also on every boot: the device's line in " IOPASS_DESIRED_FILE ",\n"
+	      "                         a udev rule and softdep, by address and IDs\n"
 	      "      --sysroot DIR      act below DIR instead of /\n"
 	      "  -v, --verbose          more detail\n"
 	      "  -q, --quiet            print only errors\n"
@@ -39,7 +40,7 @@ static void usage(void)
 
 /* --persist: record the devices for every boot, with the drivers they had before. */
 static int persist_devices(struct iopass_ctx *ctx, const struct iopass_txn *t,
-			   const struct cli_selection *sel, unsigned flags)
+			   const struct cli_selection *sel, const char *driver, unsigned flags)
 {
 	const char **drivers = calloc(sel->n ? sel->n : 1, sizeof(*drivers));
 	char **owned = calloc(sel->n ? sel->n : 1, sizeof(*owned));
@@ -62,7 +63,7 @@ static int persist_devices(struct iopass_ctx *ctx, const struct iopass_txn *t,
 		if (!drivers[i] && iopass_record_get(ctx, bdf, &owned[i]) == 0)
 			drivers[i] = owned[i]; /* attached before: the record knows */
 	}
-	r = iopass_persist_add(ctx, sel->devs, drivers, sel->n,
+	r = iopass_persist_add(ctx, sel->devs, drivers, sel->n, driver,
 			       flags & (IOPASS_BIND_FORCE | IOPASS_BIND_FORCE_RECOVERY), &msg, &pt);
 	cli_txn_recovery(CMD, pt);
 	iopass_txn_free(pt);
@@ -169,6 +170,10 @@ static int cmd_attach_main(int argc, char *argv[])
 	if (persist && !(w.flags & IOPASS_BIND_DRY_RUN)) {
 		const char *helper;
 
+		if (cli_desired_check(CMD, ctx) < 0) {
+			ret = EXIT_FAIL;
+			goto out;
+		}
 		r = iopass_persist_helper(ctx, &helper);
 		if (r < 0) {
 			/* the rule would name a program udev cannot run: the rebind would never happen */
@@ -188,7 +193,7 @@ static int cmd_attach_main(int argc, char *argv[])
 	}
 	ret = cli_txn_report(CMD, ctx, t, r, w.json, w.flags & IOPASS_BIND_DRY_RUN);
 	if (ret == EXIT_OK && persist && !(w.flags & IOPASS_BIND_DRY_RUN))
-		ret = persist_devices(ctx, t, &sel, w.flags);
+		ret = persist_devices(ctx, t, &sel, driver, w.flags);
 out:
 	iopass_txn_free(t);
 	cli_selection_free(&sel);

@@ -26,7 +26,8 @@ static void usage(void)
 	      "  -n, --dry-run          print each write, in order, and change nothing\n"
 	      "  -J, --json             JSON output: devices, steps, guards\n"
 	      "  -w, --wait SECONDS     wait this long for another iopass to finish (default 30)\n"
-	      "      --persist          also drop the devices from the boot configuration\n"
+	      "      --persist          also drop the devices from the boot configuration (their\n"
+	      "                         lines in " IOPASS_DESIRED_FILE " say host, or go)\n"
 	      "      --sysroot DIR      act below DIR instead of /\n"
 	      "  -v, --verbose          more detail\n"
 	      "  -q, --quiet            print only errors\n"
@@ -141,6 +142,10 @@ static int cmd_detach_main(int argc, char *argv[])
 				 have_group ? &group : NULL, false, &sel);
 	if (ret != EXIT_OK)
 		goto out;
+	if (persist && !(w.flags & IOPASS_BIND_DRY_RUN) && cli_desired_check(CMD, ctx) < 0) {
+		ret = EXIT_FAIL;
+		goto out;
+	}
 	r = iopass_detach(ctx, list, sel.devs, sel.n, w.flags, &t);
 	if (!t) {
 		cli_err(CMD, "%s", strerror(-r));
@@ -161,7 +166,7 @@ static int cmd_detach_main(int argc, char *argv[])
 			bdfs[i] = iopass_dev_get_bdf(sel.devs[i]);
 		struct iopass_txn *pt = NULL;
 
-		r = iopass_persist_remove(ctx, bdfs, sel.n,
+		r = iopass_persist_remove(ctx, bdfs, sel.n, true,
 					  w.flags & (IOPASS_BIND_FORCE | IOPASS_BIND_FORCE_RECOVERY), &msg, &pt);
 		cli_txn_recovery(CMD, pt);
 		iopass_txn_free(pt);

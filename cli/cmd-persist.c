@@ -19,10 +19,13 @@ static void usage(void)
 {
 	fputs("Usage: iopass persist list [-J]\n"
 	      "       iopass persist remove [options] DEVICE...\n"
-	      "\nThe devices 'iopass attach --persist' put on vfio-pci at every boot, by address\n"
-	      "and IDs, and whether that is in effect now: active (on vfio-pci), inactive (not\n"
-	      "yet: the next boot or hotplug applies it), moved (another card is at the\n"
-	      "address now: it is left alone), absent.\n"
+	      "\nThe devices held on a vfio driver at every boot, by address and IDs, and whether\n"
+	      "that is in effect now: active (on that driver), inactive (not yet: the next boot\n"
+	      "or hotplug applies it), moved (another card is at the address now: it is left\n"
+	      "alone), absent; and whether the desired state (" IOPASS_DESIRED_FILE ") holds\n"
+	      "them from boot on: its 'boot' lines are the one source of truth, which 'attach\n"
+	      "--persist', 'detach --persist', 'persist remove' and 'apply' edit. remove takes\n"
+	      "'boot' off the devices' lines.\n"
 	      "\nOptions:\n"
 	      "  -J, --json             JSON output (list)\n"
 	      "  -f, --force            remove: overwrite generated files that were edited by hand,\n"
@@ -31,9 +34,10 @@ static void usage(void)
 	      "  -v, --verbose          more detail\n"
 	      "  -q, --quiet            print only errors\n"
 	      "  -h, --help             show this help\n"
-	      "\nFiles: /etc/iopass/persist, /etc/udev/rules.d/60-iopass.rules,\n"
+	      "\nFiles: " IOPASS_DESIRED_FILE ", /etc/iopass/persist, /etc/udev/rules.d/60-iopass.rules,\n"
 	      "/etc/modprobe.d/iopass.conf. Exit status: 0 ok, 1 failure, 2 usage error,\n"
-	      "3 (list) a persisted device is not in effect.\n",
+	      "3 (list) a persisted device is not in effect, or the desired state and the\n"
+	      "boot configuration differ.\n",
 	      stdout);
 }
 
@@ -41,7 +45,12 @@ static int persist_list(struct iopass_ctx *ctx, bool json)
 {
 	struct iopass_persist *p = NULL;
 	struct iopass_devlist *list = NULL;
+	struct iopass_persist_pending *pend = NULL;
+	_cleanup_free_ bool *in_desired = NULL;
+	_cleanup_free_ char *msg = NULL;
+	size_t npend = 0;
 	int r, ret = EXIT_OK;
+	struct json j;
 
 	r = iopass_persist_load(ctx, &p);
 	if (r < 0) {
@@ -54,36 +63,70 @@ static int persist_list(struct iopass_ctx *ctx, bool json)
 		iopass_persist_free(p);
 		return EXIT_FAIL;
 	}
-	struct json j;
-
+	in_desired = calloc(iopass_persist_count(p) + 1, sizeof(*in_desired));
+	r = in_desired ? iopass_persist_drift(ctx, p, list, in_desired, &pend, &npend, &msg) : -ENOMEM;
+	if (r < 0) {
+		cli_err(CMD, "%s", msg ? msg : strerror(-r));
+		ret = EXIT_FAIL;
+		goto out;
+	}
 	if (json) {
 		json_document_begin(&j, stdout);
 		json_array_begin(&j, "devices");
 	} else if (iopass_persist_count(p) && !cli.quiet) {
-		printf("%-13s %-9s %-14s %s\n", "BDF", "ID", "HOST-DRIVER", "STATE");
+		printf("%-13s %-9s %-14s %-14s %-8s %s\n", "BDF", "ID", "DRIVER", "HOST-DRIVER", "STATE",
+		       "DESIRED");
 	}
 	for (size_t i = 0; i < iopass_persist_count(p); i++) {
 		enum iopass_persist_state s = iopass_persist_state(p, i, list);
 		const char *drv = iopass_persist_host_driver(p, i);
 
-		if (s != IOPASS_PERSIST_ACTIVE)
+		if (s != IOPASS_PERSIST_ACTIVE || !in_desired[i])
 			ret = EXIT_NOT_READY;
 		if (json) {
 			json_object_begin(&j, NULL);
 			json_string(&j, "bdf", iopass_persist_bdf(p, i));
 			json_string(&j, "id", iopass_persist_ids(p, i));
+			json_string(&j, "driver", iopass_persist_driver(p, i));
 			json_string(&j, "host_driver", drv);
 			json_string(&j, "state", iopass_persist_state_name(s));
+			json_bool(&j, "desired", in_desired[i]);
 			json_object_end(&j);
 		} else if (!cli.quiet) {
-			printf("%-13s %-9s %-14s %s\n", iopass_persist_bdf(p, i), iopass_persist_ids(p, i),
-			       drv ? drv : "-", iopass_persist_state_name(s));
+			printf("%-13s %-9s %-14s %-14s %-8s %s\n", iopass_persist_bdf(p, i),
+			       iopass_persist_ids(p, i), iopass_persist_driver(p, i), drv ? drv : "-",
+			       iopass_persist_state_name(s), in_desired[i] ? "yes" : "no");
+		}
+	}
+	/* what the desired state holds from boot on and the boot configuration does not */
+	if (json) {
+		json_array_end(&j);
+		json_array_begin(&j, "pending");
+	}
+	for (size_t i = 0; i < npend; i++) {
+		ret = EXIT_NOT_READY;
+		if (json) {
+			json_object_begin(&j, NULL);
+			json_int(&j, "line", pend[i].line);
+			json_string(&j, "bdf", *pend[i].bdf ? pend[i].bdf : NULL);
+			json_string(&j, "driver", pend[i].driver);
+			json_object_end(&j);
+		} else if (*pend[i].bdf) {
+			cli_warn(CMD, IOPASS_DESIRED_FILE " line %u holds %s on %s from boot on, but the boot "
+				      "configuration does not; run 'iopass apply'", pend[i].line,
+				 pend[i].bdf, pend[i].driver);
+		} else {
+			cli_warn(CMD, IOPASS_DESIRED_FILE " line %u holds a device on %s from boot on that "
+				      "is not there now: the boot configuration names devices by address, "
+				      "so it does not hold this one", pend[i].line, pend[i].driver);
 		}
 	}
 	if (json) {
 		json_array_end(&j);
 		json_document_end(&j);
 	}
+out:
+	free(pend);
 	iopass_devlist_free(list);
 	iopass_persist_free(p);
 	return ret;
@@ -170,7 +213,7 @@ static int cmd_persist_main(int argc, char *argv[])
 		}
 		struct iopass_txn *t = NULL;
 
-		r = iopass_persist_remove(ctx, bdfs, (size_t)(argc - optind),
+		r = iopass_persist_remove(ctx, bdfs, (size_t)(argc - optind), false,
 					  force ? IOPASS_BIND_FORCE | IOPASS_BIND_FORCE_RECOVERY : 0, &msg, &t);
 		if (r != -ECANCELED)
 			cli_txn_recovery(CMD, t);
@@ -210,6 +253,7 @@ static int cmd_udev_bind_main(int argc, char *argv[])
 	struct iopass_txn *t = NULL;
 	struct iopass_addr a;
 	struct iopass_dev *d;
+	char target[72];
 	int c, r, ret;
 
 	while ((c = getopt_long(argc, argv, ":" CLI_GLOBAL_SHORTOPTS, longopts, NULL)) != -1)
@@ -228,7 +272,7 @@ static int cmd_udev_bind_main(int argc, char *argv[])
 		goto out;
 	/* udev reloads rules lazily: a rule for a device no longer in the record (or a card
 	 * that took its address) still fires; undo its override and leave the device be */
-	r = iopass_persist_claims(ctx, list, d);
+	r = iopass_persist_claims(ctx, list, d, target, sizeof(target));
 	if (r <= 0) {
 		if (r < 0)
 			cli_err("__udev-bind", "the record /etc/iopass/persist: %s; %s left alone",
@@ -240,11 +284,11 @@ static int cmd_udev_bind_main(int argc, char *argv[])
 		ret = r < 0 ? EXIT_FAIL : EXIT_OK;
 		goto out;
 	}
-	if (iopass_dev_is_vfio(d)) {
+	if (iopass_dev_get_driver(d) && streq(iopass_dev_get_driver(d), target)) {
 		ret = EXIT_OK;
 		goto out;
 	}
-	r = iopass_attach(ctx, list, &d, 1, "vfio-pci", IOPASS_BIND_FORCE, &t);
+	r = iopass_attach(ctx, list, &d, 1, target, IOPASS_BIND_FORCE, &t);
 	if (r < 0 && t && iopass_txn_error(t))
 		cli_err("__udev-bind", "%s", iopass_txn_error(t));
 	ret = r < 0 ? EXIT_FAIL : EXIT_OK;

@@ -383,6 +383,24 @@ int cli_ctx_new_writer(const char *cmd, struct iopass_ctx **ret_ctx)
 	return ctx_new(cmd, true, ret_ctx);
 }
 
+int cli_desired_check(const char *cmd, struct iopass_ctx *ctx)
+{
+	struct iopass_desired *d = NULL;
+	_cleanup_free_ char *err = NULL;
+	int r = iopass_desired_load(ctx, &d, &err);
+
+	iopass_desired_free(d);
+	if (r == 0 || r == -ENOENT)
+		return 0;
+	/* --persist edits it: a file the edit could not read is refused before any write */
+	cli_err(cmd, "--persist: %s%s%s: %s; correct it (or move it away), then run again; nothing "
+		     "was changed", streq(iopass_ctx_get_sysroot(ctx), "/") ? ""
+		: iopass_ctx_get_sysroot(ctx), IOPASS_DESIRED_FILE,
+		err ? "" : " cannot be read", err ? err : r == -EPERM ?
+		"it is not root's, or others can write to it" : strerror(-r));
+	return r;
+}
+
 int cli_parse_bdf(const char *cmd, const char *arg, struct iopass_addr *ret)
 {
 	if (iopass_addr_parse(arg, ret) == 0)

@@ -70,13 +70,8 @@ struct plan {
 	size_t nmoves;
 	struct vfcount *vf;
 	size_t nvf;
-	struct boot_add {
-		struct iopass_dev *dev;
-		const char *driver; /* its host driver, NULL: none known */
-	} *boot_add;
-	size_t nadd;
-	const char **boot_remove;
-	size_t nremove;
+	struct persist_change *boot; /* in and out of the boot configuration */
+	size_t nboot, nadd;
 	bool deferred;           /* lines wait for the VFs that vfs= makes */
 	struct wait {            /* ... which VF each of them means: PF, nth (1 for the only one) */
 		struct iopass_addr pf;
@@ -91,8 +86,7 @@ static void plan_free(struct plan *pl)
 	free(pl->dev);
 	free(pl->moves);
 	free(pl->vf);
-	free(pl->boot_add);
-	free(pl->boot_remove);
+	free(pl->boot);
 	free(pl->waits);
 	*pl = (struct plan){ 0 };
 }
@@ -160,15 +154,16 @@ static void refuse_line(struct iopass_txn *t, int r, const char *msg)
 	report_effect(g, IOPASS_EFFECT_BLOCKS);
 }
 
-static bool is_persisted(const struct iopass_persist *p, const struct iopass_dev *dev)
+/* The vfio driver the record holds dev on from boot on (its IDs checked), or NULL. */
+static const char *persisted_driver(const struct iopass_persist *p, const struct iopass_dev *dev)
 {
 	char ids[12];
 
 	snprintf(ids, sizeof(ids), "%04x:%04x", dev->vendor, dev->device);
 	for (size_t i = 0; i < iopass_persist_count(p); i++)
 		if (streq(iopass_persist_bdf(p, i), dev->bdf))
-			return streq(iopass_persist_ids(p, i), ids);
-	return false;
+			return streq(iopass_persist_ids(p, i), ids) ? iopass_persist_driver(p, i) : NULL;
+	return NULL;
 }
 
 /* The VF count this run gives a PF, or NULL when it keeps its count. */
@@ -292,34 +287,39 @@ static int plan_driver(struct iopass_ctx *ctx, struct iopass_apply *a, struct pl
 	return a->oom ? -ENOMEM : 0;
 }
 
-/* The boot field: a vfio line with 'boot' is in the boot configuration, any other line is not. */
+/*
+ * The boot field: a vfio line with 'boot' is in the boot configuration (on its
+ * driver), any other line is not. The change carries the line: it is what the
+ * desired state at IOPASS_DESIRED_FILE says of the device afterwards.
+ */
 static int plan_boot(struct iopass_apply *a, struct plan *pl, const struct iopass_persist *p,
-		     struct records *state, unsigned line, struct iopass_dev *dev, bool want)
+		     struct records *state, const struct iopass_desired_entry *e,
+		     struct iopass_dev *dev)
 {
-	bool now = is_persisted(p, dev);
+	const char *held = persisted_driver(p, dev);
 	const struct record *rec = records_find(state, dev->bdf);
-	struct boot_add *b;
-	const char **bdf;
+	bool want = e->boot, now = held != NULL;
+	/* held from boot on by another vfio driver than the line's: the rule changes */
+	bool other = want && now && !streq(held, e->driver);
+	struct persist_change *c;
 
-	change_add(a, line, dev->bdf, IOPASS_CHANGE_BOOT, now ? "yes" : "no", want ? "yes" : "no");
+	change_add(a, e->line, dev->bdf, IOPASS_CHANGE_BOOT, other ? held : now ? "yes" : "no",
+		   want ? "yes" : "no");
 	if (a->oom)
 		return -ENOMEM;
-	if (now == want)
+	if (now == want && !other)
 		return 0;
-	if (!want) {
-		bdf = push(&pl->boot_remove, &pl->nremove, sizeof(*bdf));
-		if (!bdf)
-			return -ENOMEM;
-		*bdf = dev->bdf;
-		return 0;
-	}
-	b = push(&pl->boot_add, &pl->nadd, sizeof(*b));
-	if (!b)
+	c = push(&pl->boot, &pl->nboot, sizeof(*c));
+	if (!c)
 		return -ENOMEM;
+	*c = (struct persist_change){ .op = want ? PERSIST_ADD : PERSIST_REMOVE, .dev = dev,
+				      .bdf = dev->bdf, .driver = e->driver, .line = e };
+	if (!want)
+		return 0;
+	pl->nadd++;
 	/* the host driver it has, or the one the record keeps for a device on vfio */
-	b->dev = dev;
-	b->driver = rec ? (*rec->driver ? rec->driver : NULL)
-			: dev->driver && !driver_name_is_vfio(dev->driver) ? dev->driver : NULL;
+	c->host_driver = rec ? (*rec->driver ? rec->driver : NULL)
+			     : dev->driver && !driver_name_is_vfio(dev->driver) ? dev->driver : NULL;
 	return 0;
 }
 
@@ -487,7 +487,7 @@ static int plan_make(struct iopass_ctx *ctx, struct iopass_apply *a, const struc
 			continue;
 		r = plan_driver(ctx, a, pl, state, e->line, dev, e->driver);
 		if (r == 0)
-			r = plan_boot(a, pl, p, state, e->line, dev, e->boot);
+			r = plan_boot(a, pl, p, state, e, dev);
 		if (r < 0)
 			return r;
 		if (!e->vf_driver[0])
@@ -597,7 +597,7 @@ static int boot_check(struct iopass_ctx *ctx, struct iopass_apply *a, const stru
 	_cleanup_free_ char *msg = NULL;
 	int r;
 
-	if (!pl->nadd && !pl->nremove && !pl->deferred_boot)
+	if (!pl->nboot && !pl->deferred_boot)
 		return 0;
 	if (pl->nadd || pl->deferred_boot) {
 		const char *helper;
@@ -611,7 +611,7 @@ static int boot_check(struct iopass_ctx *ctx, struct iopass_apply *a, const stru
 			return r;
 		}
 	}
-	r = persist_set_locked(ctx, NULL, NULL, 0, NULL, 0, flags, true, &msg);
+	r = persist_set_locked(ctx, NULL, 0, flags, true, &msg);
 	if (r < 0)
 		txn_error(a->t, "%s", msg ? msg : strerror(-r));
 	return r;
@@ -819,22 +819,9 @@ static int run_boot(struct iopass_ctx *ctx, struct iopass_apply *a, const struct
 {
 	int r;
 
-	if (!pl->nadd && !pl->nremove)
+	if (!pl->nboot)
 		return 0;
-
-	struct iopass_dev **devs = calloc(pl->nadd + 1, sizeof(*devs) + sizeof(const char *));
-	const char **drivers;
-
-	if (!devs)
-		return -ENOMEM;
-	drivers = (const char **)(devs + pl->nadd + 1);
-	for (size_t i = 0; i < pl->nadd; i++) {
-		devs[i] = pl->boot_add[i].dev;
-		drivers[i] = pl->boot_add[i].driver;
-	}
-	r = persist_set_locked(ctx, devs, drivers, pl->nadd, pl->boot_remove, pl->nremove, flags,
-			       false, &a->boot_note);
-	free(devs);
+	r = persist_set_locked(ctx, pl->boot, pl->nboot, flags, false, &a->boot_note);
 	if (r < 0) {
 		txn_error(a->t, "%s", a->boot_note ? a->boot_note : strerror(-r));
 		return r;
@@ -1030,7 +1017,7 @@ static int apply_check(struct iopass_ctx *ctx, struct iopass_apply *a, const str
 		r = boot_check(ctx, a, &pl, flags);
 	if (r == -ECANCELED)
 		txn_error(a->t, "refused: nothing would be changed");
-	if (r == 0 && (pl.nadd || pl.nremove)) {
+	if (r == 0 && pl.nboot) {
 		a->boot_changed = true; /* would be */
 		a->initramfs = pl.nadd ? persist_initramfs_command(ctx) : NULL;
 	}

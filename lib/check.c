@@ -381,11 +381,11 @@ static void check_persisted(struct iopass_ctx *ctx, struct iopass_report *r)
 		if (s == IOPASS_PERSIST_ACTIVE)
 			continue;
 		report_add(r, IOPASS_LEVEL_WARN, "persist-not-in-effect",
-			   "%s [%s] is persisted for vfio-pci but %s",
-			   iopass_persist_bdf(p, i), iopass_persist_ids(p, i),
+			   "%s [%s] is persisted for %s but %s",
+			   iopass_persist_bdf(p, i), iopass_persist_ids(p, i), iopass_persist_driver(p, i),
 			   s == IOPASS_PERSIST_MOVED ? "another card sits at that address now (left alone)"
 			   : s == IOPASS_PERSIST_ABSENT ? "no device is at that address"
-							: "it is not on vfio-pci now");
+							: "it is not on that driver now");
 		if (s == IOPASS_PERSIST_INACTIVE)
 			report_hint(r, "the rule applies at the next boot or hotplug; 'iopass attach %s' "
 				       "does it now", iopass_persist_bdf(p, i));

@@ -158,11 +158,6 @@ static int entry_check(const struct iopass_desired_entry *e, unsigned line, char
 		return fail(ret_error, line,
 			    "'boot' holds a device on a vfio driver from boot on; a 'host' entry has "
 			    "nothing to hold: drop 'boot'");
-	/* the generated udev rule sets driver_override to vfio-pci, no other driver */
-	if (e->boot && !streq(e->driver, "vfio-pci"))
-		return fail(ret_error, line,
-			    "'boot' holds a device on vfio-pci from boot on, not on %s; write vfio-pci, "
-			    "or drop 'boot'", e->driver);
 	/* moving the PF unbinds the driver that made its VFs: they would go with it */
 	if (e->vfs > 0 && !streq(e->driver, "host"))
 		return fail(ret_error, line,
@@ -566,4 +561,121 @@ struct iopass_desired *iopass_desired_free(struct iopass_desired *d)
 	free(d->e);
 	free(d);
 	return NULL;
+}
+
+/* ---- editing: what attach --persist, detach --persist, persist remove and apply write -- */
+
+int desired_format(const struct iopass_desired_entry *e, char *buf, size_t size)
+{
+	char addr[IOPASS_BDF_MAX] = "*", pf[IOPASS_BDF_MAX] = "";
+	FILE *f = fmemopen(buf, size, "w");
+
+	if (!f)
+		return -errno;
+	if (e->by_address)
+		iopass_addr_format(&e->addr, addr);
+	if (e->has_pf)
+		iopass_addr_format(&e->pf, pf);
+	fprintf(f, "%s %04x:%04x", addr, e->vendor, e->device);
+	if (e->has_subsystem)
+		fprintf(f, "/%04x:%04x", e->subsystem_vendor, e->subsystem_device);
+	fprintf(f, " %s", e->driver);
+	if (e->boot)
+		fputs(" boot", f);
+	if (e->optional)
+		fputs(" optional", f);
+	if (e->nth)
+		fprintf(f, " nth=%u", e->nth);
+	if (e->has_pf)
+		fprintf(f, " pf=%s", pf);
+	if (e->vfs >= 0)
+		fprintf(f, " vfs=%d", e->vfs);
+	if (e->vf_driver[0])
+		fprintf(f, " vf-driver=%s", e->vf_driver);
+	fputc('\0', f);
+	if (fclose(f) != 0 || !memchr(buf, '\0', size))
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+bool desired_entry_equal(const struct iopass_desired_entry *a, const struct iopass_desired_entry *b)
+{
+	return key_cmp(a, b) == 0 && a->vendor == b->vendor && a->device == b->device &&
+	       a->has_subsystem == b->has_subsystem &&
+	       (!a->has_subsystem || (a->subsystem_vendor == b->subsystem_vendor &&
+				      a->subsystem_device == b->subsystem_device)) &&
+	       streq(a->driver, b->driver) && a->boot == b->boot && a->optional == b->optional &&
+	       a->vfs == b->vfs && streq(a->vf_driver, b->vf_driver);
+}
+
+ssize_t desired_find(const struct iopass_desired *d, const struct iopass_devlist *list,
+		     const struct iopass_addr *addr)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		struct iopass_dev *dev = NULL;
+
+		if (d->e[i].by_address) {
+			if (iopass_addr_cmp(&d->e[i].addr, addr) == 0)
+				return (ssize_t)i;
+			continue;
+		}
+		/* by IDs: the device it resolves to now (an unresolvable line names nothing) */
+		if (list && iopass_desired_resolve(d, i, list, &dev, NULL) == 0 && dev &&
+		    iopass_addr_cmp(&dev->addr, addr) == 0)
+			return (ssize_t)i;
+	}
+	return -1;
+}
+
+/* The comment that ends a line ("# ..." after a blank), or "". */
+static const char *line_comment(const char *s, size_t n, size_t *ret_len)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == '#' && (i == 0 || s[i - 1] == ' ' || s[i - 1] == '\t')) {
+			*ret_len = n - i;
+			return s + i;
+		}
+	*ret_len = 0;
+	return "";
+}
+
+char *desired_rewrite(const char *text, const struct desired_edit *edits, size_t n)
+{
+	char *buf = NULL;
+	size_t size = 0, len = text ? strlen(text) : 0;
+	unsigned line = 0;
+	FILE *f = open_memstream(&buf, &size);
+
+	if (!f)
+		return NULL;
+	for (size_t off = 0; off < len;) {
+		const char *s = text + off, *nl = memchr(s, '\n', len - off);
+		size_t k = nl ? (size_t)(nl - s) : len - off, clen;
+		const struct desired_edit *ed = NULL;
+		const char *comment;
+
+		line++;
+		off += k + 1;
+		for (size_t i = 0; i < n && !ed; i++)
+			if (edits[i].line == line)
+				ed = &edits[i];
+		if (!ed) {
+			fwrite(s, 1, k, f);
+			fputc('\n', f);
+			continue;
+		}
+		if (!ed->text)
+			continue; /* the line goes, and its comment with it */
+		/* the replaced line keeps its comment: the admin's words about the card */
+		comment = line_comment(s, k, &clen);
+		fprintf(f, "%s%s%.*s\n", ed->text, clen ? "  " : "", (int)clen, comment);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!edits[i].line && edits[i].text)
+			fprintf(f, "%s\n", edits[i].text);
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
 }

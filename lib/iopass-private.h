@@ -388,9 +388,38 @@ int persist_recover(struct iopass_ctx *ctx, struct iopass_txn *t);
 bool persist_journal_pending(struct iopass_ctx *ctx);
 /* The command that regenerates the initramfs on this distribution (os-release), or NULL. */
 const char *persist_initramfs_command(struct iopass_ctx *ctx);
-int persist_set_locked(struct iopass_ctx *ctx, struct iopass_dev *const *add,
-		       const char *const *add_drivers, size_t nadd, const char *const *remove,
-		       size_t nremove, unsigned flags, bool check_only, char **msg);
+/* One device's change of the boot configuration. */
+enum persist_op {
+	PERSIST_ADD,     /* held on a vfio driver from boot on */
+	PERSIST_REMOVE,  /* no longer: its desired-state line loses 'boot' */
+	PERSIST_RELEASE, /* detach --persist: ... and the line says host (or goes) */
+};
+struct persist_change {
+	enum persist_op op;
+	struct iopass_dev *dev;    /* PERSIST_ADD: the device (else unused) */
+	const char *bdf;           /* its address */
+	const char *host_driver;   /* PERSIST_ADD: the driver it had, NULL: none known */
+	const char *driver;        /* PERSIST_ADD: the vfio driver it is held on */
+	const struct iopass_desired_entry *line; /* apply: its line, written as it is */
+};
+int persist_set_locked(struct iopass_ctx *ctx, const struct persist_change *c, size_t n,
+		       unsigned flags, bool check_only, char **msg);
+
+/* desired.c: editing a desired-state text */
+/* Entry e as one line, the way iopass writes it (no newline); -ENAMETOOLONG when size is short. */
+int desired_format(const struct iopass_desired_entry *e, char *buf, size_t size);
+/* The same device, driver and options (not the same line number). */
+bool desired_entry_equal(const struct iopass_desired_entry *a, const struct iopass_desired_entry *b);
+/* The entry naming the device at addr: by address, or by IDs resolved on list (a full
+ * scan; NULL: by address only); -1 when none does. */
+ssize_t desired_find(const struct iopass_desired *d, const struct iopass_devlist *list,
+		     const struct iopass_addr *addr);
+struct desired_edit {
+	unsigned line;    /* the line replaced (from 1), 0: text is a line to append */
+	const char *text; /* the new line, without newline; NULL: the line goes */
+};
+/* text with the edits made (a replaced line keeps its comment), or NULL on ENOMEM. */
+char *desired_rewrite(const char *text, const struct desired_edit *edits, size_t n);
 
 /* ctx.c: forget the host-wide facts read so far (routes, mounts, open files) */
 void ctx_forget_host_facts(struct iopass_ctx *ctx);

@@ -393,9 +393,10 @@ struct iopass_emit *iopass_emit_free(struct iopass_emit *e); /* NULL-safe */
 /*
  * The record (<sysroot>/etc/iopass/persist) keys each device by address and
  * IDs; from it iopass generates, whole and atomically, a udev rule file
- * (etc/udev/rules.d/60-iopass.rules: driver_override on add, then a rebind
- * through 'iopass __udev-bind') and a modprobe file (etc/modprobe.d/iopass.conf:
- * softdep <host driver's module> pre: vfio-pci). Each carries a header and a
+ * (etc/udev/rules.d/60-iopass.rules: driver_override to the device's vfio
+ * driver on add, then a rebind through 'iopass __udev-bind') and a modprobe
+ * file (etc/modprobe.d/iopass.conf: softdep <host driver's module> pre:
+ * vfio-pci, for the devices held on vfio-pci). Each carries a header and a
  * checksum; a file edited by hand is not overwritten without IOPASS_BIND_FORCE.
  */
 struct iopass_persist;
@@ -412,23 +413,45 @@ size_t iopass_persist_count(const struct iopass_persist *p);
 const char *iopass_persist_bdf(const struct iopass_persist *p, size_t i);
 const char *iopass_persist_ids(const struct iopass_persist *p, size_t i); /* "vvvv:dddd" */
 const char *iopass_persist_host_driver(const struct iopass_persist *p, size_t i); /* or NULL */
+const char *iopass_persist_driver(const struct iopass_persist *p, size_t i); /* vfio-pci, a variant */
 enum iopass_persist_state iopass_persist_state(const struct iopass_persist *p, size_t i,
 					       const struct iopass_devlist *list);
 const char *iopass_persist_state_name(enum iopass_persist_state s); /* "active", ... */
 struct iopass_persist *iopass_persist_free(struct iopass_persist *p);
 
 /*
- * Add or remove devices from the record and regenerate the files. *ret_msg
- * gets an error line, or on success a note (e.g. regenerate the initramfs);
- * free() it. host_drivers: the driver each device had before attach (NULL
- * entries for none), for the softdep lines.
+ * Add or remove devices from the boot configuration: their lines in the
+ * desired state (IOPASS_DESIRED_FILE, the one source of truth: add sets the
+ * line's driver and 'boot', appending a line pinned to address and IDs when
+ * none names the device; remove takes 'boot' off it, and with release the line
+ * says host, or goes when it said no more), the record and the generated
+ * files, in one /etc journal. *ret_msg gets an error line, or on success a
+ * note (e.g. regenerate the initramfs); free() it. host_drivers: the driver
+ * each device had before attach (NULL entries for none), for the softdep
+ * lines; driver: the vfio driver they are held on (NULL: vfio-pci).
  */
 int iopass_persist_add(struct iopass_ctx *ctx, struct iopass_dev *const *devs,
-		       const char *const *host_drivers, size_t n, unsigned flags, char **ret_msg,
-		       struct iopass_txn **ret_txn);
+		       const char *const *host_drivers, size_t n, const char *driver,
+		       unsigned flags, char **ret_msg, struct iopass_txn **ret_txn);
 int iopass_persist_remove(struct iopass_ctx *ctx, const char *const *bdfs, size_t n,
-			  unsigned flags, char **ret_msg, struct iopass_txn **ret_txn);
+			  bool release, unsigned flags, char **ret_msg, struct iopass_txn **ret_txn);
 /* (ret_txn, when not NULL: what recovery did, and the writes under /etc, as for attach) */
+/*
+ * The drift between the desired state (IOPASS_DESIRED_FILE) and the boot
+ * configuration, on the host of list (a full scan): in_desired[i] (p's count
+ * of them) tells whether a 'boot' line holds entry i on the record's driver;
+ * *ret_pending (free() it) the 'boot' lines the record does not hold (bdf ""
+ * when the line names no device now). No desired state: 0, none in it. A file
+ * that cannot be read or parsed: -errno with *ret_msg (free() it).
+ */
+struct iopass_persist_pending {
+	unsigned line;
+	char bdf[IOPASS_BDF_MAX];
+	char driver[72];
+};
+int iopass_persist_drift(struct iopass_ctx *ctx, const struct iopass_persist *p,
+			 const struct iopass_devlist *list, bool *in_desired,
+			 struct iopass_persist_pending **ret_pending, size_t *ret_n, char **ret_msg);
 /*
  * The program the generated udev rule runs (RUN+=, the compiled-in sbindir), and
  * 0 when it is there below the sysroot and executable, else -errno: an uninstalled
@@ -438,10 +461,11 @@ int iopass_persist_helper(struct iopass_ctx *ctx, const char **ret_path);
 /*
  * For 'iopass __udev-bind': is dev in the record, with the IDs it has now? A rule
  * udev has not reloaded yet (or one for a card that moved) matches devices that
- * are not. 1 yes, 0 no, -errno when the record cannot be read.
+ * are not. 1 yes (driver: the vfio driver it is held on), 0 no, -errno when the
+ * record cannot be read.
  */
 int iopass_persist_claims(struct iopass_ctx *ctx, const struct iopass_devlist *list,
-			  const struct iopass_dev *dev);
+			  const struct iopass_dev *dev, char *driver, size_t size);
 /*
  * Undo what a stale rule did to dev: clear a driver_override of vfio-pci and, if
  * that left it without a driver, or on vfio-pci with no record of iopass's and no

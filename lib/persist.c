@@ -34,6 +34,7 @@ struct pentry {
 	char bdf[IOPASS_BDF_MAX];
 	char ids[12];
 	char driver[72]; /* the host driver's name, "" when none */
+	char target[72]; /* the vfio driver it is held on: vfio-pci, or a variant */
 };
 
 struct iopass_persist {
@@ -51,7 +52,7 @@ struct iopass_persist *iopass_persist_free(struct iopass_persist *p)
 }
 
 static int persist_add_entry(struct iopass_persist *p, const char *bdf, const char *ids,
-			     const char *driver)
+			     const char *driver, const char *target)
 {
 	struct pentry *ne = NULL;
 
@@ -67,8 +68,11 @@ static int persist_add_entry(struct iopass_persist *p, const char *bdf, const ch
 	}
 	/* persisted again with no driver known (after a reboot the device came up on vfio-pci
 	 * and /run/iopass/state is gone): the record keeps the driver it knows for that card */
-	if ((!driver || !*driver) && streq(ne->bdf, bdf) && streq(ne->ids, ids))
+	if ((!driver || !*driver) && streq(ne->bdf, bdf) && streq(ne->ids, ids)) {
+		snprintf(ne->target, sizeof(ne->target), "%s", target);
 		return 0;
+	}
+	snprintf(ne->target, sizeof(ne->target), "%s", target);
 	snprintf(ne->bdf, sizeof(ne->bdf), "%s", bdf);
 	snprintf(ne->ids, sizeof(ne->ids), "%s", ids);
 	snprintf(ne->driver, sizeof(ne->driver), "%s", driver ? driver : "");
@@ -86,17 +90,20 @@ static bool persist_drop(struct iopass_persist *p, const char *bdf)
 	return false;
 }
 
-/* "iopass-persist 1" then "<bdf> <vvvv:dddd> <host driver|->" lines, strictly. */
+/*
+ * "iopass-persist 1" then "<bdf> <vvvv:dddd> <host driver|->" lines, strictly;
+ * version 2 adds the vfio driver the device is held on (1: vfio-pci).
+ */
 int persist_parse(const char *text, struct iopass_persist *p)
 {
 	const char *line = text;
-	int lineno = 0;
+	int lineno = 0, version = 0;
 
 	p->e = NULL;
 	p->n = 0;
 	while (*line) {
 		const char *nl = strchr(line, '\n');
-		char buf[256], bdf[32], ids[32], drv[80], extra[2];
+		char buf[256], bdf[32], ids[32], drv[80], target[80] = "vfio-pci", extra[2];
 		struct iopass_addr a;
 		uint16_t v, d;
 		size_t len;
@@ -110,17 +117,21 @@ int persist_parse(const char *text, struct iopass_persist *p)
 		buf[len] = '\0';
 		line = nl + 1;
 		if (lineno++ == 0) {
-			if (!streq(buf, "iopass-persist 1"))
+			version = streq(buf, "iopass-persist 1") ? 1 : streq(buf, "iopass-persist 2") ? 2 : 0;
+			if (!version)
 				goto corrupt;
 			continue;
 		}
-		if (sscanf(buf, "%31s %31s %79s %1s", bdf, ids, drv, extra) != 3 ||
+		if ((version == 1 ? sscanf(buf, "%31s %31s %79s %1s", bdf, ids, drv, extra) != 3
+				  : sscanf(buf, "%31s %31s %79s %79s %1s", bdf, ids, drv, target, extra) != 4) ||
 		    iopass_addr_parse(bdf, &a) < 0 || iopass_id_parse(ids, &v, &d) < 0 ||
-		    (!streq(drv, "-") && !iopass_driver_name_valid(drv)))
+		    (!streq(drv, "-") && !iopass_driver_name_valid(drv)) ||
+		    !iopass_driver_name_valid(target) || !driver_name_is_vfio(target) ||
+		    strspn(target, "abcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(target))
 			goto corrupt;
 		iopass_addr_format(&a, bdf);
 		snprintf(ids, sizeof(ids), "%04x:%04x", v, d);
-		if (persist_add_entry(p, bdf, ids, streq(drv, "-") ? NULL : drv) < 0) {
+		if (persist_add_entry(p, bdf, ids, streq(drv, "-") ? NULL : drv, target) < 0) {
 			free(p->e);
 			p->e = NULL;
 			p->n = 0;
@@ -197,6 +208,11 @@ const char *iopass_persist_host_driver(const struct iopass_persist *p, size_t i)
 	return i < p->n && p->e[i].driver[0] ? p->e[i].driver : NULL;
 }
 
+const char *iopass_persist_driver(const struct iopass_persist *p, size_t i)
+{
+	return i < p->n ? p->e[i].target : NULL;
+}
+
 enum iopass_persist_state iopass_persist_state(const struct iopass_persist *p, size_t i,
 					       const struct iopass_devlist *list)
 {
@@ -212,7 +228,8 @@ enum iopass_persist_state iopass_persist_state(const struct iopass_persist *p, s
 	snprintf(ids, sizeof(ids), "%04x:%04x", d->vendor, d->device);
 	if (!(d->flags & DEV_HAVE_VENDOR) || !streq(ids, p->e[i].ids))
 		return IOPASS_PERSIST_MOVED;
-	return iopass_dev_is_vfio(d) ? IOPASS_PERSIST_ACTIVE : IOPASS_PERSIST_INACTIVE;
+	return d->driver && streq(d->driver, p->e[i].target) ? IOPASS_PERSIST_ACTIVE
+							     : IOPASS_PERSIST_INACTIVE;
 }
 
 const char *iopass_persist_state_name(enum iopass_persist_state s)
@@ -314,7 +331,7 @@ int iopass_persist_helper(struct iopass_ctx *ctx, const char **ret_path)
 }
 
 int iopass_persist_claims(struct iopass_ctx *ctx, const struct iopass_devlist *list,
-			  const struct iopass_dev *dev)
+			  const struct iopass_dev *dev, char *driver, size_t size)
 {
 	struct iopass_persist *p = NULL;
 	int r = iopass_persist_load(ctx, &p), claimed = 0;
@@ -328,6 +345,8 @@ int iopass_persist_claims(struct iopass_ctx *ctx, const struct iopass_devlist *l
 			enum iopass_persist_state s = iopass_persist_state(p, i, list);
 
 			claimed = s == IOPASS_PERSIST_ACTIVE || s == IOPASS_PERSIST_INACTIVE;
+			if (claimed && driver)
+				snprintf(driver, size, "%s", p->e[i].target);
 		}
 	iopass_persist_free(p);
 	return claimed;
@@ -368,9 +387,9 @@ static char *rules_body(const struct iopass_persist *p)
 	for (size_t i = 0; i < p->n; i++)
 		fprintf(f,
 			"ACTION==\"add\", SUBSYSTEM==\"pci\", KERNEL==\"%s\", ATTR{vendor}==\"0x%.4s\", "
-			"ATTR{device}==\"0x%.4s\", ATTR{driver_override}=\"vfio-pci\", "
+			"ATTR{device}==\"0x%.4s\", ATTR{driver_override}=\"%s\", "
 			"RUN+=\"" IOPASS_SBINDIR "/iopass __udev-bind %s\"\n",
-			p->e[i].bdf, p->e[i].ids, p->e[i].ids + 5, p->e[i].bdf);
+			p->e[i].bdf, p->e[i].ids, p->e[i].ids + 5, p->e[i].target, p->e[i].bdf);
 	if (fclose(f) != 0) {
 		free(buf);
 		return NULL;
@@ -392,7 +411,10 @@ static char *modprobe_body(struct iopass_ctx *ctx, const struct iopass_persist *
 		char mod[72];
 		bool dup = false;
 
-		if (!p->e[i].driver[0] || driver_name_is_vfio(p->e[i].driver))
+		/* a variant driver's module needs its host driver's (mlx5_vfio_pci: mlx5_core):
+		 * no softdep there, the override alone keeps the host driver off the device */
+		if (!p->e[i].driver[0] || driver_name_is_vfio(p->e[i].driver) ||
+		    !streq(p->e[i].target, "vfio-pci"))
 			continue;
 		driver_module(ctx, p->e[i].driver, mod, sizeof(mod));
 		if (!*mod) {
@@ -464,12 +486,18 @@ static char *record_text(const struct iopass_persist *p)
 	char *buf = NULL;
 	size_t size = 0;
 	FILE *f = open_memstream(&buf, &size);
+	bool v2 = false;
 
 	if (!f)
 		return NULL;
-	fputs("iopass-persist 1\n", f);
+	/* version 1 while every device is held on vfio-pci: what older iopass reads */
 	for (size_t i = 0; i < p->n; i++)
-		fprintf(f, "%s %s %s\n", p->e[i].bdf, p->e[i].ids, p->e[i].driver[0] ? p->e[i].driver : "-");
+		v2 |= !streq(p->e[i].target, "vfio-pci");
+	fputs(v2 ? "iopass-persist 2\n" : "iopass-persist 1\n", f);
+	for (size_t i = 0; i < p->n; i++) {
+		fprintf(f, "%s %s %s", p->e[i].bdf, p->e[i].ids, p->e[i].driver[0] ? p->e[i].driver : "-");
+		fprintf(f, "%s%s\n", v2 ? " " : "", v2 ? p->e[i].target : "");
+	}
 	if (fclose(f) != 0) {
 		free(buf);
 		return NULL;
@@ -484,7 +512,8 @@ static char *record_text(const struct iopass_persist *p)
  *
  *   iopass-etc-journal 1
  *   after <hex>|-                     (- : the record goes)
- *   file <n> <length>|-               (n: 0 record, 1 rule, 2 modprobe; - : absent)
+ *   file <n> <length>|-               (n: 0 record, 1 rule, 2 modprobe, 3 the
+ *                                      desired state, when it changes; - : absent)
  *   <length bytes>
  *
  * The record is written last: when it is as the journal says it will be, the
@@ -496,21 +525,24 @@ struct etc_file {
 	const char *dir_a, *dir_b, *name, *shown;
 };
 
-static const struct etc_file etc_files[3] = {
+#define ETC_DESIRED 3
+static const struct etc_file etc_files[4] = {
 	{ "iopass", NULL, "persist", "/etc/iopass/persist" },
 	{ "udev", "rules.d", RULES_NAME, "/etc/udev/rules.d/" RULES_NAME },
 	{ "modprobe.d", NULL, MODPROBE_NAME, "/etc/modprobe.d/" MODPROBE_NAME },
+	{ "iopass", NULL, "desired", IOPASS_DESIRED_FILE },
 };
 
 struct etc_journal {
 	bool has_after;
 	uint64_t after;
-	char *before[3]; /* NULL: absent */
+	bool kept[4];    /* in the journal: to be put back on the way back */
+	char *before[4]; /* NULL: absent */
 };
 
 static void etc_journal_free(struct etc_journal *j)
 {
-	for (size_t i = 0; i < 3; i++)
+	for (size_t i = 0; i < ARRAY_SIZE(j->before); i++)
 		free(j->before[i]);
 	*j = (struct etc_journal){ 0 };
 }
@@ -534,7 +566,7 @@ static const char *etc_line(const char *p, char *buf, size_t size)
 static int etc_journal_parse(const char *text, struct etc_journal *j)
 {
 	const char *p = text;
-	bool seen[3] = { false };
+	bool *seen = j->kept;
 	char line[64], extra;
 
 	*j = (struct etc_journal){ 0 };
@@ -558,8 +590,9 @@ static int etc_journal_parse(const char *text, struct etc_journal *j)
 
 		/* "file N LEN" or "file N -", then exactly LEN bytes and a newline */
 		p = etc_line(p, line, sizeof(line));
-		if (!p || sscanf(line, "file %u %15s%c", &idx, lenbuf, &extra) != 2 || idx >= 3 ||
-		    seen[idx] || line[5] < '0' || line[5] > '2' || line[6] != ' ')
+		if (!p || sscanf(line, "file %u %15s%c", &idx, lenbuf, &extra) != 2 ||
+		    idx >= ARRAY_SIZE(etc_files) || seen[idx] || line[5] != (char)('0' + idx) ||
+		    line[6] != ' ')
 			goto bad;
 		seen[idx] = true;
 		if (streq(lenbuf, "-"))
@@ -574,7 +607,7 @@ static int etc_journal_parse(const char *text, struct etc_journal *j)
 		}
 		p += len + 1;
 	}
-	if (!seen[0] || !seen[1] || !seen[2])
+	if (!seen[0] || !seen[1] || !seen[2]) /* the desired state is there when it changes */
 		goto bad;
 	return 0;
 bad:
@@ -587,8 +620,10 @@ static int etc_open(struct iopass_ctx *ctx, size_t i, bool create)
 	return etc_dir(ctx, etc_files[i].dir_a, etc_files[i].dir_b, create);
 }
 
-/* Keep the three files as they are now, and what the record will hash to. */
-static int etc_journal_write(struct iopass_ctx *ctx, int dfd_rec, const char *record_after)
+/* Keep the files as they are now (the desired state too when it changes), and what the
+ * record will hash to. */
+static int etc_journal_write(struct iopass_ctx *ctx, int dfd_rec, const char *record_after,
+			     bool with_desired)
 {
 	char *buf = NULL;
 	size_t size = 0;
@@ -603,7 +638,7 @@ static int etc_journal_write(struct iopass_ctx *ctx, int dfd_rec, const char *re
 			(unsigned long long)fnv1a(FNV1A_START, record_after, strlen(record_after)));
 	else
 		fputs("after -\n", f);
-	for (size_t i = 0; i < 3 && r == 0; i++) {
+	for (size_t i = 0; i < (with_desired ? 4u : 3u) && r == 0; i++) {
 		_cleanup_free_ char *text = NULL;
 		int dfd = etc_open(ctx, i, false);
 
@@ -650,7 +685,7 @@ int persist_recover(struct iopass_ctx *ctx, struct iopass_txn *t)
 		txn_error(t, "cannot use /etc/iopass: %s", strerror(-dfd));
 		return dfd;
 	}
-	r = state_read(dfd, ETC_JOURNAL, (size_t)RECORD_MAX * 4, &text);
+	r = state_read(dfd, ETC_JOURNAL, (size_t)RECORD_MAX * (ARRAY_SIZE(etc_files) + 1), &text);
 	if (r == -ENOENT) {
 		close(dfd);
 		return 0;
@@ -670,10 +705,12 @@ int persist_recover(struct iopass_ctx *ctx, struct iopass_txn *t)
 			      : !record;
 	r = 0;
 	/* the record last on the way forward, first on the way back: it never claims more than is there */
-	for (size_t k = 0; k < 3 && r == 0; k++) {
-		size_t i = forward ? k : 2 - k;
+	for (size_t k = 0; k < ARRAY_SIZE(etc_files) && r == 0; k++) {
+		size_t i = forward ? k : ARRAY_SIZE(etc_files) - 1 - k;
 		int fd;
 
+		if (!j.kept[i])
+			continue;
 		if (!forward) {
 			fd = etc_open(ctx, i, true);
 			if (fd < 0) {
@@ -723,8 +760,9 @@ static int persist_files_check(int dfd_rules, int dfd_mod, char **msg)
 	return -EEXIST;
 }
 
-static int persist_store(struct iopass_ctx *ctx, const struct iopass_persist *p, unsigned flags,
-			 bool adding, char **msg)
+/* desired: the desired state's new text (NULL: it stays as it is, "": it goes) */
+static int persist_store(struct iopass_ctx *ctx, const struct iopass_persist *p,
+			 const char *desired, unsigned flags, bool adding, char **msg)
 {
 	char *record, *rbody, *mbody, *rules = NULL, *modp = NULL;
 	char builtin[256];
@@ -757,7 +795,10 @@ static int persist_store(struct iopass_ctx *ctx, const struct iopass_persist *p,
 	}
 	/* the undo journal first; then the generated files, the record last: the record never
 	 * claims more than is in effect, and it is the commit */
-	r = etc_journal_write(ctx, dfd_rec, p->n ? record : NULL);
+	r = etc_journal_write(ctx, dfd_rec, p->n ? record : NULL, desired != NULL);
+	if (r == 0 && desired)
+		r = *desired ? state_write_mode(dfd_rec, "desired", desired, 0644)
+			     : state_remove(dfd_rec, "desired");
 	if (r == 0)
 		r = p->n ? state_write_mode(dfd_rules, RULES_NAME, rules, 0644)
 			 : state_remove(dfd_rules, RULES_NAME);
@@ -831,79 +872,335 @@ static struct iopass_txn *persist_txn(struct iopass_txn **ret_txn)
 }
 
 int iopass_persist_add(struct iopass_ctx *ctx, struct iopass_dev *const *devs,
-		       const char *const *host_drivers, size_t n, unsigned flags, char **ret_msg,
-		       struct iopass_txn **ret_txn)
+		       const char *const *host_drivers, size_t n, const char *driver,
+		       unsigned flags, char **ret_msg, struct iopass_txn **ret_txn)
 {
 	struct iopass_txn *t = persist_txn(ret_txn);
-	int lock, r;
+	struct persist_change *c = calloc(n ? n : 1, sizeof(*c));
+	int lock, r = -ENOMEM;
 
 	*ret_msg = NULL;
-	if (!t)
-		return -ENOMEM;
+	if (!t || !c)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		c[i] = (struct persist_change){ .op = PERSIST_ADD, .dev = devs[i], .bdf = devs[i]->bdf,
+						.host_driver = host_drivers ? host_drivers[i] : NULL,
+						.driver = driver ? driver : "vfio-pci" };
 	lock = persist_lock(ctx, t, flags, ret_msg);
 	if (lock < 0) {
 		r = lock;
 		goto out;
 	}
-	r = persist_set_locked(ctx, devs, host_drivers, n, NULL, 0, flags, false, ret_msg);
+	r = persist_set_locked(ctx, c, n, flags, false, ret_msg);
 	close(lock);
 out:
+	free(c);
 	if (!ret_txn)
 		iopass_txn_free(t);
 	return r;
 }
 
 int iopass_persist_remove(struct iopass_ctx *ctx, const char *const *bdfs, size_t n,
-			  unsigned flags, char **ret_msg, struct iopass_txn **ret_txn)
+			  bool release, unsigned flags, char **ret_msg, struct iopass_txn **ret_txn)
 {
-	struct iopass_persist *p = NULL;
 	struct iopass_txn *t = persist_txn(ret_txn);
-	int lock, r;
-	bool changed = false;
+	struct persist_change *c = calloc(n ? n : 1, sizeof(*c));
+	int lock, r = -ENOMEM;
 
 	*ret_msg = NULL;
-	if (!t)
-		return -ENOMEM;
+	if (!t || !c)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		c[i] = (struct persist_change){ .op = release ? PERSIST_RELEASE : PERSIST_REMOVE,
+						.bdf = bdfs[i] };
 	lock = persist_lock(ctx, t, flags, ret_msg);
-	if (lock < 0)
-		goto fail;
-	r = iopass_persist_load(ctx, &p);
-	if (r < 0) {
-		set_msg(ret_msg, "the record /etc/iopass/persist is %s; inspect and remove it by hand",
-			r == -EBADMSG ? "corrupt" : strerror(-r));
+	if (lock < 0) {
+		r = lock;
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++)
-		changed |= persist_drop(p, bdfs[i]);
-	if (changed)
-		r = persist_store(ctx, p, flags, false, ret_msg);
-	if (r == 0 && !*ret_msg)
-		set_msg(ret_msg, changed ? "removed from the boot configuration"
-					 : "not persisted: nothing to remove");
-out:
-	iopass_persist_free(p);
+	r = persist_set_locked(ctx, c, n, flags, false, ret_msg);
 	close(lock);
+out:
+	free(c);
 	if (!ret_txn)
 		iopass_txn_free(t);
 	return r;
-fail:
-	if (!ret_txn)
-		iopass_txn_free(t);
-	return lock;
+}
+
+/* ---- the desired state, edited with the boot configuration ---------------------------- */
+
+#define DESIRED_HEADER                                                                          \
+	"# The desired state of this host's PCI passthrough: iopass(8), DESIRED STATE FILE.\n"  \
+	"# Edited by hand, or by 'iopass attach --persist', 'detach --persist', 'persist\n"       \
+	"# remove' and 'apply'; 'iopass apply' makes the host match it.\n"
+
+/* Its text (NULL when there is none), root's and nobody else's to write. */
+static int desired_read(struct iopass_ctx *ctx, char **ret_text, char **msg)
+{
+	_cleanup_close_ int dfd = etc_dir(ctx, "iopass", NULL, false);
+	int r;
+
+	*ret_text = NULL;
+	if (dfd == -ENOENT)
+		return 0;
+	r = dfd < 0 ? dfd : state_read_mode(dfd, "desired", RECORD_MAX, 022, ret_text);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		set_msg(msg, "cannot read " IOPASS_DESIRED_FILE ": %s; nothing was changed",
+			r == -EPERM ? "it is not root's, or others can write to it"
+			: r == -EFBIG ? "it is larger than 1 MiB" : strerror(-r));
+	return r;
+}
+
+static int desired_parse_text(const char *text, struct iopass_desired **ret_d, char **msg)
+{
+	_cleanup_free_ char *err = NULL;
+	int r = iopass_desired_parse(text, strlen(text), ret_d, &err);
+
+	if (r < 0)
+		set_msg(msg, IOPASS_DESIRED_FILE " %s; correct it (or move it away), then run again; "
+			"nothing was changed", err ? err : strerror(-r));
+	return r;
+}
+
+int iopass_persist_drift(struct iopass_ctx *ctx, const struct iopass_persist *p,
+			 const struct iopass_devlist *list, bool *in_desired,
+			 struct iopass_persist_pending **ret_pending, size_t *ret_n, char **ret_msg)
+{
+	_cleanup_free_ char *text = NULL;
+	struct iopass_desired *d = NULL;
+	struct iopass_persist_pending *pend = NULL;
+	size_t n = 0;
+	int r;
+
+	*ret_pending = NULL;
+	*ret_n = 0;
+	*ret_msg = NULL;
+	for (size_t i = 0; i < p->n; i++)
+		in_desired[i] = false;
+	r = desired_read(ctx, &text, ret_msg);
+	if (r < 0 || !text)
+		return r;
+	r = desired_parse_text(text, &d, ret_msg);
+	if (r < 0)
+		return r;
+	for (size_t k = 0; k < iopass_desired_count(d); k++) {
+		const struct iopass_desired_entry *e = iopass_desired_get(d, k);
+		struct iopass_dev *dev = NULL;
+		char bdf[IOPASS_BDF_MAX] = "";
+		bool held = false;
+
+		if (!e->boot)
+			continue;
+		if (iopass_desired_resolve(d, k, list, &dev, NULL) == 0 && dev)
+			snprintf(bdf, sizeof(bdf), "%s", dev->bdf);
+		else if (e->by_address)
+			iopass_addr_format(&e->addr, bdf); /* absent: the rule waits for it by address */
+		for (size_t i = 0; i < p->n && *bdf; i++)
+			if (streq(p->e[i].bdf, bdf) && streq(p->e[i].target, e->driver)) {
+				in_desired[i] = true;
+				held = true;
+			}
+		if (held)
+			continue;
+		struct iopass_persist_pending *np = reallocarray(pend, n + 1, sizeof(*np));
+
+		if (!np) {
+			r = -ENOMEM;
+			break;
+		}
+		pend = np;
+		pend[n] = (struct iopass_persist_pending){ .line = e->line };
+		snprintf(pend[n].bdf, sizeof(pend[n].bdf), "%s", bdf);
+		snprintf(pend[n].driver, sizeof(pend[n].driver), "%s", e->driver);
+		n++;
+	}
+	iopass_desired_free(d);
+	if (r < 0) {
+		free(pend);
+		return r;
+	}
+	*ret_pending = pend;
+	*ret_n = n;
+	return 0;
+}
+
+/* A record written before the desired state existed: its devices, as lines with 'boot'. */
+static char *desired_seed(const struct iopass_persist *p)
+{
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&buf, &size);
+
+	if (!f)
+		return NULL;
+	fputs(DESIRED_HEADER, f);
+	for (size_t i = 0; i < p->n; i++)
+		fprintf(f, "%s %s %s boot\n", p->e[i].bdf, p->e[i].ids, p->e[i].target);
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* What change c makes of the line e naming its device (NULL: none does) into want;
+ * false: the line goes (or stays absent). */
+static bool desired_want(const struct persist_change *c, const struct iopass_desired_entry *e,
+			 struct iopass_desired_entry *want)
+{
+	if (c->line) {
+		*want = *c->line; /* apply: the line it applied, as written */
+		return true;
+	}
+	if (c->op == PERSIST_ADD) {
+		const struct iopass_dev *d = c->dev;
+
+		if (e) {
+			*want = *e;
+		} else {
+			*want = (struct iopass_desired_entry){ .by_address = true, .addr = d->addr,
+							      .vendor = d->vendor, .device = d->device,
+							      .vfs = -1 };
+			/* pinned to the card: another one of the same chip is not this one */
+			if ((d->flags & DEV_HAVE_SUBVENDOR) && (d->flags & DEV_HAVE_SUBDEVICE)) {
+				want->has_subsystem = true;
+				want->subsystem_vendor = d->subvendor;
+				want->subsystem_device = d->subdevice;
+			}
+		}
+		snprintf(want->driver, sizeof(want->driver), "%s", c->driver);
+		want->boot = true;
+		return true;
+	}
+	if (!e)
+		return false;
+	*want = *e;
+	want->boot = false;
+	if (c->op == PERSIST_REMOVE || streq(want->driver, "host"))
+		return true;
+	/* detach --persist: the device is the host's; a line that says no more than that goes */
+	snprintf(want->driver, sizeof(want->driver), "host");
+	return want->vfs >= 0 || want->vf_driver[0] || want->optional;
 }
 
 /*
- * apply's change of the boot configuration, under the caller's lock: the
- * devices in add (with the host drivers they had, NULL entries for none) go
- * in, the addresses in remove go out, in one store. With check_only nothing is
- * written: 0 when the store would go ahead, -EEXIST with *msg when a generated
- * file was edited by hand (unless IOPASS_BIND_FORCE). *msg on success: the note.
+ * The desired state's text after changes c (*ret_text NULL: it stays as it is, ""
+ * when it goes): each device's line edited in place, a new one appended.
  */
-int persist_set_locked(struct iopass_ctx *ctx, struct iopass_dev *const *add,
-		       const char *const *add_drivers, size_t nadd, const char *const *remove,
-		       size_t nremove, unsigned flags, bool check_only, char **msg)
+static int desired_edit(struct iopass_ctx *ctx, const struct iopass_persist *p,
+			const struct persist_change *c, size_t n, char **ret_text, char **msg)
+{
+	size_t nedits = 0, linelen = 256; /* a line iopass writes: its fields, no comment */
+	struct desired_edit *edits = calloc(n ? n : 1, sizeof(*edits));
+	char *text = NULL, *out = NULL, *buf = calloc(n ? n : 1, linelen);
+	struct iopass_desired *d = NULL, *check = NULL;
+	struct iopass_devlist *list = NULL;
+	bool seeded = false, by_ids = false;
+	int r = edits && buf ? 0 : -ENOMEM;
+
+	*ret_text = NULL;
+	if (r == 0)
+		r = desired_read(ctx, &text, msg);
+	if (r < 0)
+		goto out;
+	if (!text && p->n) {
+		text = desired_seed(p);
+		seeded = true;
+	} else if (!text) {
+		text = strdup("");
+	}
+	r = text ? desired_parse_text(text, &d, msg) : -ENOMEM;
+	if (r < 0)
+		goto out;
+	for (size_t i = 0; i < iopass_desired_count(d); i++)
+		by_ids |= !iopass_desired_get(d, i)->by_address;
+	/* a '*' line names a device through the IDs of all of them (nth=) */
+	r = by_ids ? iopass_scan(ctx, &list) : 0;
+	if (r < 0) {
+		set_msg(msg, "cannot read the devices " IOPASS_DESIRED_FILE " selects by IDs: %s",
+			strerror(-r));
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct iopass_desired_entry want;
+		const struct iopass_desired_entry *e;
+		struct iopass_addr a;
+		ssize_t k;
+		bool keep;
+
+		if (iopass_addr_parse(c[i].bdf, &a) < 0) {
+			r = -EINVAL;
+			goto out;
+		}
+		k = desired_find(d, list, &a);
+		e = k >= 0 ? iopass_desired_get(d, (size_t)k) : NULL;
+		keep = desired_want(&c[i], e, &want);
+		if (keep && e && desired_entry_equal(&want, e))
+			continue;
+		if (!keep && !e)
+			continue;
+		edits[nedits] = (struct desired_edit){ .line = e ? e->line : 0 };
+		if (keep) {
+			r = desired_format(&want, buf + i * linelen, linelen);
+			if (r < 0)
+				goto out;
+			edits[nedits].text = buf + i * linelen;
+		}
+		nedits++;
+	}
+	if (!nedits && !seeded)
+		goto out;
+	out = desired_rewrite(text, edits, nedits);
+	if (!out) {
+		r = -ENOMEM;
+		goto out;
+	}
+	/* never a file the next run cannot read: the edits made, it parses as a whole */
+	r = desired_parse_text(out, &check, msg);
+	if (r < 0)
+		goto out;
+	if (!*text && iopass_desired_count(check)) {
+		char *with_header = NULL;
+
+		if (asprintf(&with_header, DESIRED_HEADER "%s", out) < 0) {
+			r = -ENOMEM;
+			goto out;
+		}
+		free(out);
+		out = with_header;
+	}
+	/* nothing but iopass's own header left: the file goes, as the record does */
+	if (streq(out, DESIRED_HEADER))
+		out[0] = '\0';
+	*ret_text = out;
+	out = NULL;
+out:
+	iopass_desired_free(check);
+	iopass_desired_free(d);
+	iopass_devlist_free(list);
+	free(out);
+	free(text);
+	free(buf);
+	free(edits);
+	return r;
+}
+
+/*
+ * Every change of the boot configuration, under the caller's lock: the desired
+ * state's lines first (the one source of truth), the record and the generated
+ * files from the same changes, all in one /etc journal. With check_only nothing
+ * is written: 0 when the store would go ahead, else -errno with *msg (a generated
+ * file edited by hand, unless IOPASS_BIND_FORCE; a desired state that does not
+ * parse). *msg on success: the note.
+ */
+int persist_set_locked(struct iopass_ctx *ctx, const struct persist_change *c, size_t n,
+		       unsigned flags, bool check_only, char **msg)
 {
 	struct iopass_persist *p = NULL;
+	_cleanup_free_ char *desired = NULL;
+	bool adding = false, dropped = false;
 	int r;
 
 	*msg = NULL;
@@ -915,6 +1212,8 @@ int persist_set_locked(struct iopass_ctx *ctx, struct iopass_dev *const *add,
 		const char *bad = dfd_rec < 0 && dfd_rec != -ENOENT ? "/etc/iopass"
 				: dfd_rules < 0 && dfd_rules != -ENOENT ? "/etc/udev/rules.d"
 				: dfd_mod < 0 && dfd_mod != -ENOENT ? "/etc/modprobe.d" : NULL;
+		_cleanup_free_ char *text = NULL;
+		struct iopass_desired *d = NULL;
 
 		if (bad) {
 			r = dfd_rec < 0 && dfd_rec != -ENOENT ? dfd_rec
@@ -923,6 +1222,13 @@ int persist_set_locked(struct iopass_ctx *ctx, struct iopass_dev *const *add,
 				"it is not root's, or others can write to it" : strerror(-r));
 			return r;
 		}
+		/* the desired state is edited with the files: it must read and parse */
+		r = desired_read(ctx, &text, msg);
+		if (r == 0 && text)
+			r = desired_parse_text(text, &d, msg);
+		iopass_desired_free(d);
+		if (r < 0)
+			return r;
 		return flags & IOPASS_BIND_FORCE ? 0 : persist_files_check(dfd_rules, dfd_mod, msg);
 	}
 	r = iopass_persist_load(ctx, &p);
@@ -931,21 +1237,30 @@ int persist_set_locked(struct iopass_ctx *ctx, struct iopass_dev *const *add,
 			r == -EBADMSG ? "corrupt" : strerror(-r));
 		return r;
 	}
-	for (size_t i = 0; i < nremove; i++)
-		persist_drop(p, remove[i]);
-	for (size_t i = 0; i < nadd && r == 0; i++) {
+	r = desired_edit(ctx, p, c, n, &desired, msg);
+	for (size_t i = 0; i < n && r == 0; i++) {
+		const struct iopass_dev *d = c[i].dev;
 		char ids[12];
 
-		if (!(add[i]->flags & DEV_HAVE_VENDOR) || !(add[i]->flags & DEV_HAVE_DEVICE)) {
-			set_msg(msg, "%s: its IDs cannot be read, and a record needs them", add[i]->bdf);
+		if (c[i].op != PERSIST_ADD) {
+			dropped |= persist_drop(p, c[i].bdf);
+			continue;
+		}
+		if (!(d->flags & DEV_HAVE_VENDOR) || !(d->flags & DEV_HAVE_DEVICE)) {
+			set_msg(msg, "%s: its IDs cannot be read, and a record needs them", d->bdf);
 			r = -ENODATA;
 			break;
 		}
-		snprintf(ids, sizeof(ids), "%04x:%04x", add[i]->vendor, add[i]->device);
-		r = persist_add_entry(p, add[i]->bdf, ids, add_drivers ? add_drivers[i] : NULL);
+		adding = true;
+		snprintf(ids, sizeof(ids), "%04x:%04x", d->vendor, d->device);
+		r = persist_add_entry(p, d->bdf, ids, c[i].host_driver,
+				      c[i].line ? c[i].line->driver : c[i].driver);
 	}
-	if (r == 0)
-		r = persist_store(ctx, p, flags, nadd > 0, msg);
+	/* nothing to take out (nor a line to edit): nothing is written, hand-edited files or not */
+	if (r == 0 && !adding && !dropped && !desired)
+		set_msg(msg, "not persisted: nothing to remove");
+	else if (r == 0)
+		r = persist_store(ctx, p, desired, flags, adding, msg);
 	iopass_persist_free(p);
 	return r;
 }

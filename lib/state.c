@@ -576,7 +576,8 @@ static int unclaim_finish(struct iopass_ctx *ctx, struct iopass_txn *t, struct s
 	unsigned group;
 	int r = current_override(ctx, bdf, ovr, sizeof(ovr));
 
-	if (r == 0 && streq(ovr, "vfio-pci")) {
+	/* vfio-pci or the variant driver a rule names (mlx5_vfio_pci): the rule's override */
+	if (r == 0 && driver_name_is_vfio(ovr)) {
 		dev_path(path, sizeof(path), bdf, "driver_override");
 		r = do_write(ctx, t, path, "\n", false);
 	}
@@ -584,7 +585,7 @@ static int unclaim_finish(struct iopass_ctx *ctx, struct iopass_txn *t, struct s
 		r = current_driver(ctx, bdf, drv, sizeof(drv));
 	if (r < 0)
 		return r;
-	if (streq(drv, "vfio-pci")) {
+	if (driver_name_is_vfio(drv)) {
 		if (records_find(&s->state, bdf))
 			return 0;
 		dfd = sysfs_open_dir(ctx, "/sys/bus/pci/devices");
@@ -593,7 +594,8 @@ static int unclaim_finish(struct iopass_ctx *ctx, struct iopass_txn *t, struct s
 		    parse_uint(grp, INT32_MAX, &group) == 0 &&
 		    vfio_group_users(ctx, (int)group, users, sizeof(users)))
 			return 0;
-		r = do_write(ctx, t, "/sys/bus/pci/drivers/vfio-pci/unbind", bdf, false);
+		snprintf(path, sizeof(path), "/sys/bus/pci/drivers/%s/unbind", drv);
+		r = do_write(ctx, t, path, bdf, false);
 		if (r < 0)
 			return r;
 		drv[0] = '\0';
@@ -612,7 +614,7 @@ int session_unclaim(struct iopass_ctx *ctx, struct iopass_txn *t, struct session
 		r = current_driver(ctx, bdf, drv, sizeof(drv));
 	if (r < 0)
 		return r;
-	if (!streq(ovr, "vfio-pci"))
+	if (!driver_name_is_vfio(ovr))
 		return 0; /* not the rule's doing: left alone */
 	/* three writes: killed between them, the next run finishes the unclaim */
 	if (!journal_add(ctx, &j, bdf, drv, ovr)) {

@@ -13,7 +13,7 @@
  *   drivers_probe           binds the override's driver, or the native one,
  *                           if that driver is loaded; nothing if bound
  *
- * Binding vfio-pci (or a vfio-* variant) adds vfio-dev/vfio0 and the group's
+ * Binding vfio-pci (or a variant: vfio-*, *_vfio_pci) adds vfio-dev/vfio0 and the group's
  * /dev/vfio/<group>, unbinding the last one removes it. A device's native
  * driver is in <dev>/.sim-native.
  *
@@ -162,7 +162,7 @@ static int group_of(const char *dir)
 
 static bool is_vfio(const char *drv)
 {
-	return strncmp(drv, "vfio", 4) == 0;
+	return strstr(drv, "vfio") != NULL; /* vfio-pci and its variants (mlx5_vfio_pci) */
 }
 
 /* linkpath -> to, written relative to from_dir as the kernel does; both absolute below root. */

@@ -285,9 +285,6 @@ static void test_desired_invalid(void **state)
 		  "line 1: vfs= on a VF (pf=): a VF has no VFs of its own" },
 		{ "0000:03:00.0 8086:10d3 host boot\n",
 		  "line 1: 'boot' holds a device on a vfio driver from boot on; a 'host' entry has nothing to hold: drop 'boot'" },
-		/* the udev rule holds vfio-pci only */
-		{ "0000:03:00.0 15b3:101e mlx5_vfio_pci boot\n",
-		  "line 1: 'boot' holds a device on vfio-pci from boot on, not on mlx5_vfio_pci; write vfio-pci, or drop 'boot'" },
 		/* the PF's VFs go when its host driver is unbound */
 		{ "0000:03:00.0 8086:10d3 vfio-pci vfs=2\n",
 		  "line 1: vfs=2: a PF's VFs are made by its host driver, and moving the PF to vfio-pci takes them away; write host as the PF's driver, or vfs=0" },

@@ -97,9 +97,9 @@ static void test_persist_group(void **state)
 	/* parsed back */
 	RUN(&r, fx_root(fx), "persist", "list");
 	assert_int_equal(r.status, 0);
-	assert_text_equal(r.out, "BDF           ID        HOST-DRIVER    STATE\n"
-				 "0000:01:00.0  10de:1b80 nvidia         active\n"
-				 "0000:01:00.1  10de:10f0 snd_hda_intel  active\n");
+	assert_text_equal(r.out, "BDF           ID        DRIVER         HOST-DRIVER    STATE    DESIRED\n"
+				 "0000:01:00.0  10de:1b80 vfio-pci       nvidia         active   yes\n"
+				 "0000:01:00.1  10de:10f0 vfio-pci       snd_hda_intel  active   yes\n");
 	run_free(&r);
 
 	/* idempotent: the same files, byte for byte */
@@ -185,7 +185,7 @@ static void test_moved_card(void **state)
 	run_free(&r);
 	RUN(&r, fx_root(fx), "persist", "list");
 	assert_int_equal(r.status, 3);
-	assert_non_null(strstr(r.out, "0000:00:14.0  8086:a2af xhci_hcd       inactive\n"));
+	assert_non_null(strstr(r.out, "0000:00:14.0  8086:a2af vfio-pci       xhci_hcd       inactive yes\n"));
 	run_free(&r);
 
 	/* another card at the address */
@@ -475,6 +475,352 @@ static void test_helper_missing(void **state)
 	fx_free(fx);
 }
 
+/* ---- the desired state: the one source of truth of the boot configuration -------------- */
+
+#define DESIRED_HEADER                                                                          \
+	"# The desired state of this host's PCI passthrough: iopass(8), DESIRED STATE FILE.\n"  \
+	"# Edited by hand, or by 'iopass attach --persist', 'detach --persist', 'persist\n"       \
+	"# remove' and 'apply'; 'iopass apply' makes the host match it.\n"
+
+static void assert_desired(struct fx *fx, const char *want)
+{
+	char *text = fx_read(fx, "etc/iopass/desired");
+
+	if (!want) {
+		assert_null(text);
+		return;
+	}
+	assert_non_null(text);
+	assert_text_equal(text, want);
+	free(text);
+}
+
+/* attach --persist writes the lines, apply finds nothing to do, remove and detach take them back. */
+static void test_desired_follows_persist(void **state)
+{
+	struct fx *fx = fx_persist();
+	struct run r;
+	char *rec;
+
+	(void)state;
+	SIMFX(fx, &r, "attach", "--persist", "--group", "1");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	/* pinned to the cards: address, IDs and subsystem IDs */
+	assert_desired(fx, DESIRED_HEADER "0000:01:00.0 10de:1b80/1043:8591 vfio-pci boot\n"
+					  "0000:01:00.1 10de:10f0/1043:8591 vfio-pci boot");
+	/* the host is as the desired state says: apply changes nothing (exit 0, not 4) */
+	SIMFX(fx, &r, "apply");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	/* persist remove: out of the boot configuration, still wanted on vfio-pci now */
+	SIMFX(fx, &r, "persist", "remove", "01:00.1");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	assert_desired(fx, DESIRED_HEADER "0000:01:00.0 10de:1b80/1043:8591 vfio-pci boot\n"
+					  "0000:01:00.1 10de:10f0/1043:8591 vfio-pci");
+	rec = fx_read(fx, "etc/iopass/persist");
+	assert_text_equal(rec, "iopass-persist 1\n0000:01:00.0 10de:1b80 nvidia");
+	free(rec);
+	SIMFX(fx, &r, "apply");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	/* detach --persist: the devices are the host's; lines that said no more than that go,
+	 * and the file with them when only iopass's header is left */
+	SIMFX(fx, &r, "detach", "--persist", "--group", "1");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	assert_desired(fx, NULL);
+	assert_false(fx_exists(fx, "etc/iopass/persist"));
+	fx_free(fx);
+}
+
+/* The admin's file: the line naming the device is edited in place, comments and other lines kept. */
+static void test_desired_edited_in_place(void **state)
+{
+	static const char before[] =
+		"# my workstation\n"
+		"0000:00:14.0 8086:a2af vfio-pci optional  # the USB card for the VM\n"
+		"*\t10de:1b80 vfio-pci   # the GPU, by its IDs\n"
+		"\n"
+		"0000:02:00.0 144d:a808 host # the boot disk\n";
+	struct fx *fx = fx_persist();
+	struct run r;
+	char drv[64];
+
+	(void)state;
+	fx_printf(fx, "etc/iopass/desired", "%s", before);
+	SIMFX(fx, &r, "attach", "--persist", "00:14.0");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	assert_desired(fx, "# my workstation\n"
+			   "0000:00:14.0 8086:a2af vfio-pci boot optional  # the USB card for the VM\n"
+			   "*\t10de:1b80 vfio-pci   # the GPU, by its IDs\n"
+			   "\n"
+			   "0000:02:00.0 144d:a808 host # the boot disk");
+	/* the '*' line resolves to 01:00.0: that line gets 'boot', none is appended */
+	SIMFX(fx, &r, "attach", "--persist", "01:00.0", "01:00.1");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	assert_desired(fx, "# my workstation\n"
+			   "0000:00:14.0 8086:a2af vfio-pci boot optional  # the USB card for the VM\n"
+			   "* 10de:1b80 vfio-pci boot  # the GPU, by its IDs\n"
+			   "\n"
+			   "0000:02:00.0 144d:a808 host # the boot disk\n"
+			   "0000:01:00.1 10de:10f0/1043:8591 vfio-pci boot");
+	/* again: nothing to edit, the text as it was */
+	SIMFX(fx, &r, "attach", "--persist", "00:14.0", "01:00.0", "01:00.1");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	assert_desired(fx, "# my workstation\n"
+			   "0000:00:14.0 8086:a2af vfio-pci boot optional  # the USB card for the VM\n"
+			   "* 10de:1b80 vfio-pci boot  # the GPU, by its IDs\n"
+			   "\n"
+			   "0000:02:00.0 144d:a808 host # the boot disk\n"
+			   "0000:01:00.1 10de:10f0/1043:8591 vfio-pci boot");
+	/* detach --persist: 'optional' says more than "the host's": the line stays, as host */
+	SIMFX(fx, &r, "detach", "--persist", "00:14.0", "01:00.0", "01:00.1");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	assert_desired(fx, "# my workstation\n"
+			   "0000:00:14.0 8086:a2af host optional  # the USB card for the VM\n"
+			   "\n"
+			   "0000:02:00.0 144d:a808 host # the boot disk");
+	assert_string_equal(fx_driver(fx, "0000:00:14.0", drv, sizeof(drv)), "xhci_hcd");
+	fx_free(fx);
+}
+
+/* A desired state the edit cannot read is refused before the attach: nothing written. */
+static void test_desired_broken_refused(void **state)
+{
+	struct fx *fx = fx_persist();
+	struct run r;
+	char drv[64], *path;
+
+	(void)state;
+	fx_printf(fx, "etc/iopass/desired", "0000:00:14.0 8086:a2af vfio-pci\n0000:01:00.0 10de:1b80 nvidia\n");
+	SIMFX(fx, &r, "attach", "--persist", "00:14.0");
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "/etc/iopass/desired: line 2: 'nvidia': not a target driver"));
+	assert_non_null(strstr(r.err, "nothing was changed"));
+	run_free(&r);
+	assert_string_equal(fx_driver(fx, "0000:00:14.0", drv, sizeof(drv)), "xhci_hcd");
+	assert_false(fx_exists(fx, "etc/iopass/persist"));
+	assert_false(fx_exists(fx, "etc/udev/rules.d/60-iopass.rules"));
+	/* others may write it: root does not act on it */
+	fx_printf(fx, "etc/iopass/desired", "0000:00:14.0 8086:a2af vfio-pci\n");
+	assert_true(asprintf(&path, "%s/etc/iopass/desired", fx_root(fx)) > 0);
+	assert_int_equal(chmod(path, 0666), 0);
+	SIMFX(fx, &r, "attach", "--persist", "00:14.0");
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "cannot be read: it is not root's, or others can write to it"));
+	run_free(&r);
+	assert_string_equal(fx_driver(fx, "0000:00:14.0", drv, sizeof(drv)), "xhci_hcd");
+	/* detach --persist refuses as well, before the detach */
+	assert_int_equal(chmod(path, 0644), 0);
+	SIMFX(fx, &r, "attach", "00:14.0");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	fx_printf(fx, "etc/iopass/desired", "0000:00:14.0 8086:a2af vfio-pci boot bogus\n");
+	SIMFX(fx, &r, "detach", "--persist", "00:14.0");
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "line 1: unknown option 'bogus'"));
+	run_free(&r);
+	assert_string_equal(fx_driver(fx, "0000:00:14.0", drv, sizeof(drv)), "vfio-pci");
+	free(path);
+	fx_free(fx);
+}
+
+/* A record from before the desired state existed: its devices become lines, none is dropped. */
+static void test_desired_seeded_from_record(void **state)
+{
+	struct fx *fx = fx_persist();
+	struct run r;
+	char *rec;
+
+	(void)state;
+	fx_printf(fx, "etc/iopass/persist", "iopass-persist 1\n0000:00:14.0 8086:a2af xhci_hcd\n");
+	SIMFX(fx, &r, "attach", "--persist", "01:00.0", "01:00.1");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	assert_desired(fx, DESIRED_HEADER "0000:00:14.0 8086:a2af vfio-pci boot\n"
+					  "0000:01:00.0 10de:1b80/1043:8591 vfio-pci boot\n"
+					  "0000:01:00.1 10de:10f0/1043:8591 vfio-pci boot");
+	rec = fx_read(fx, "etc/iopass/persist");
+	assert_non_null(strstr(rec, "0000:00:14.0 8086:a2af xhci_hcd\n"));
+	free(rec);
+	fx_free(fx);
+}
+
+/*
+ * Held on a vfio variant driver from boot on: the rule sets that driver's
+ * override, no softdep (the variant's module needs its host driver's), the
+ * record says which driver (version 2), __udev-bind binds it.
+ */
+static void test_persist_variant_driver(void **state)
+{
+	struct fx *fx = fx_persist();
+	struct run r;
+	char *text, drv[64];
+
+	(void)state;
+	fx_add_driver(fx, "mlx5_vfio_pci");
+	SIMFX(fx, &r, "attach", "--persist", "--driver", "mlx5_vfio_pci", "03:00.3");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	assert_string_equal(fx_driver(fx, "0000:03:00.3", drv, sizeof(drv)), "mlx5_vfio_pci");
+	text = fx_read(fx, "etc/udev/rules.d/60-iopass.rules");
+	assert_non_null(strstr(text, "KERNEL==\"0000:03:00.3\", ATTR{vendor}==\"0x15b3\", "
+				     "ATTR{device}==\"0x1018\", ATTR{driver_override}=\"mlx5_vfio_pci\""));
+	free(text);
+	text = fx_read(fx, "etc/modprobe.d/iopass.conf");
+	assert_null(strstr(text, "softdep"));
+	free(text);
+	text = fx_read(fx, "etc/iopass/persist");
+	assert_text_equal(text, "iopass-persist 2\n0000:03:00.3 15b3:1018 - mlx5_vfio_pci");
+	free(text);
+	assert_desired(fx, DESIRED_HEADER "0000:03:00.3 15b3:1018/15b3:0007 mlx5_vfio_pci boot");
+	RUN(&r, fx_root(fx), "persist", "list");
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "0000:03:00.3  15b3:1018 mlx5_vfio_pci  -              active   yes\n"));
+	run_free(&r);
+	SIMFX(fx, &r, "apply");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	/* after a reboot the rule's override is set and the device has no driver yet */
+	SIMFX(fx, &r, "detach", "03:00.3");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	fx_printf(fx, "sys/bus/pci/devices/0000:03:00.3/driver_override", "mlx5_vfio_pci\n");
+	SIMFX(fx, &r, "__udev-bind", "0000:03:00.3");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	assert_string_equal(fx_driver(fx, "0000:03:00.3", drv, sizeof(drv)), "mlx5_vfio_pci");
+	/* out of the record, the stale rule's variant override is undone like vfio-pci's */
+	SIMFX(fx, &r, "detach", "--persist", "03:00.3");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	assert_desired(fx, NULL);
+	fx_printf(fx, "sys/bus/pci/devices/0000:03:00.3/driver_override", "mlx5_vfio_pci\n");
+	SIMFX(fx, &r, "__udev-bind", "0000:03:00.3");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	text = fx_read(fx, "sys/bus/pci/devices/0000:03:00.3/driver_override");
+	assert_true(streq_or_null(text));
+	free(text);
+	/* a version 1 record (older iopass) reads as vfio-pci */
+	fx_printf(fx, "etc/iopass/persist", "iopass-persist 1\n0000:03:00.3 15b3:1018 -\n");
+	RUN(&r, fx_root(fx), "persist", "list", "-J");
+	assert_non_null(strstr(r.out, "\"driver\": \"vfio-pci\""));
+	run_free(&r);
+	fx_free(fx);
+}
+
+/* apply's boot changes are written into the desired state: the line it applied. */
+static void test_apply_writes_desired(void **state)
+{
+	struct fx *fx = fx_persist();
+	struct run r;
+	char *file, *rec, drv[64];
+
+	(void)state;
+	assert_true(asprintf(&file, "%s/want", fx_root(fx)) > 0);
+	fx_printf(fx, "want", "0000:00:14.0 8086:a2af vfio-pci boot\n");
+	SIMFX(fx, &r, "apply", file);
+	assert_int_equal(r.status, 4);
+	run_free(&r);
+	assert_desired(fx, DESIRED_HEADER "0000:00:14.0 8086:a2af vfio-pci boot");
+	/* the desired state itself: nothing to do, nothing rewritten */
+	SIMFX(fx, &r, "apply");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	fx_printf(fx, "want", "0000:00:14.0 8086:a2af vfio-pci\n");
+	SIMFX(fx, &r, "apply", file);
+	assert_int_equal(r.status, 4);
+	run_free(&r);
+	assert_desired(fx, DESIRED_HEADER "0000:00:14.0 8086:a2af vfio-pci");
+	assert_false(fx_exists(fx, "etc/iopass/persist"));
+	/* apply's '*' line takes the place of the admin's line for that device */
+	fx_printf(fx, "etc/iopass/desired", "0000:00:14.0 8086:a2af vfio-pci  # usb\n");
+	fx_printf(fx, "want", "* 8086:a2af vfio-pci boot\n");
+	SIMFX(fx, &r, "apply", file);
+	assert_int_equal(r.status, 4);
+	run_free(&r);
+	assert_desired(fx, "* 8086:a2af vfio-pci boot  # usb");
+	SIMFX(fx, &r, "detach", "--persist", "00:14.0");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	assert_desired(fx, NULL);
+	/* an edit that would leave a file the next run cannot read (the line and its comment
+	 * over 1024 bytes) is refused: the boot step fails and the attach is undone */
+	fx_printf(fx, "etc/iopass/desired", "0000:00:14.0 8086:a2af vfio-pci  # %0985d\n", 0);
+	fx_printf(fx, "want", "0000:00:14.0 8086:a2af vfio-pci boot\n");
+	SIMFX(fx, &r, "apply", file);
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "line 1: longer than 1024 bytes"));
+	run_free(&r);
+	assert_string_equal(fx_driver(fx, "0000:00:14.0", drv, sizeof(drv)), "xhci_hcd");
+	rec = fx_read(fx, "etc/iopass/persist");
+	assert_null(rec);
+	assert_false(fx_exists(fx, "etc/iopass/journal"));
+	free(file);
+	fx_free(fx);
+}
+
+/* persist list: the record against the desired state, both ways; apply makes them agree. */
+static void test_persist_list_drift(void **state)
+{
+	struct fx *fx = fx_persist();
+	struct run r;
+
+	(void)state;
+	SIMFX(fx, &r, "attach", "--persist", "00:14.0");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	RUN(&r, fx_root(fx), "persist", "list");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	/* edited by hand: the USB controller is no longer wanted from boot on, the GPU is,
+	 * and a card that is not there (by IDs) */
+	fx_printf(fx, "etc/iopass/desired", "0000:00:14.0 8086:a2af vfio-pci\n"
+					    "0000:01:00.0 10de:1b80 vfio-pci boot\n"
+					    "* 1234:5678 vfio-pci boot optional\n");
+	RUN(&r, fx_root(fx), "persist", "list");
+	assert_int_equal(r.status, 3);
+	assert_non_null(strstr(r.out, "0000:00:14.0  8086:a2af vfio-pci       xhci_hcd       active   no\n"));
+	assert_text_equal(r.err, "iopass: persist: warning: /etc/iopass/desired line 2 holds 0000:01:00.0 on vfio-pci "
+				 "from boot on, but the boot configuration does not; run 'iopass apply'\n"
+				 "iopass: persist: warning: /etc/iopass/desired line 3 holds a device on vfio-pci from "
+				 "boot on that is not there now: the boot configuration names devices by "
+				 "address, so it does not hold this one\n");
+	run_free(&r);
+	RUN(&r, fx_root(fx), "persist", "list", "-J");
+	assert_int_equal(r.status, 3);
+	assert_non_null(strstr(r.out, "\"desired\": false"));
+	assert_non_null(strstr(r.out, "\"pending\": [\n"));
+	assert_non_null(strstr(r.out, "\"line\": 2,\n"));
+	run_free(&r);
+	/* the GPU with its audio function (one group): apply moves both, and holds them from boot on */
+	fx_printf(fx, "etc/iopass/desired", "0000:00:14.0 8086:a2af vfio-pci\n"
+					    "0000:01:00.0 10de:1b80 vfio-pci boot\n"
+					    "0000:01:00.1 10de:10f0 vfio-pci boot\n");
+	SIMFX(fx, &r, "apply");
+	assert_int_equal(r.status, 4);
+	run_free(&r);
+	RUN(&r, fx_root(fx), "persist", "list");
+	assert_int_equal(r.status, 0);
+	assert_string_equal(r.err, "");
+	assert_null(strstr(r.out, "0000:00:14.0"));
+	run_free(&r);
+	/* a desired state that does not parse: said, exit 1 */
+	fx_printf(fx, "etc/iopass/desired", "0000:00:14.0 8086:a2af\n");
+	RUN(&r, fx_root(fx), "persist", "list");
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "line 1: 2 fields"));
+	run_free(&r);
+	fx_free(fx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -485,6 +831,13 @@ int main(void)
 		cmocka_unit_test(test_persist_group), cmocka_unit_test(test_hand_edit),
 		cmocka_unit_test(test_moved_card),    cmocka_unit_test(test_udev_bind),
 		cmocka_unit_test(test_corrupt_record),
+		cmocka_unit_test(test_desired_follows_persist),
+		cmocka_unit_test(test_desired_edited_in_place),
+		cmocka_unit_test(test_desired_broken_refused),
+		cmocka_unit_test(test_desired_seeded_from_record),
+		cmocka_unit_test(test_persist_variant_driver),
+		cmocka_unit_test(test_apply_writes_desired),
+		cmocka_unit_test(test_persist_list_drift),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

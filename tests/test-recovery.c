@@ -76,11 +76,26 @@ static bool has_line_with(const char *text, const char *word)
 	return text && strstr(text, word);
 }
 
+/* The desired state has a line for bdf with 'boot' (the record has to agree). */
+static bool desired_boot(const char *text, const char *bdf)
+{
+	for (const char *p = text; p && *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+
+		if (!strncmp(p, bdf, strlen(bdf)) && memmem(p, n, " boot", 5))
+			return true;
+		p = nl ? nl + 1 : NULL;
+	}
+	return false;
+}
+
 /*
  * The invariants every run leaves, killed or not, once recovered: no journal;
  * no device without a driver; a device is on vfio-pci exactly when the record has it, and one that is not
  * carries no vfio-pci override; autoprobe is on; the udev rule exists exactly
- * when the persistence record does.
+ * when the persistence record does, and the desired state holds a device from boot
+ * on exactly when the persistence record has it.
  */
 static void assert_consistent(struct sim *s)
 {
@@ -88,6 +103,8 @@ static void assert_consistent(struct sim *s)
 					    "0000:00:1f.6", "0000:03:00.2", "0000:03:00.3",
 					    "0000:03:00.4" };
 	char *state = fx_read(s->fx, "run/iopass/state");
+	char *record = fx_read(s->fx, "etc/iopass/persist");
+	char *desired = fx_read(s->fx, "etc/iopass/desired");
 
 	assert_false(fx_exists(s->fx, "run/iopass/journal"));
 	assert_false(fx_exists(s->fx, "etc/iopass/journal"));
@@ -110,8 +127,14 @@ static void assert_consistent(struct sim *s)
 		if (!vfio)
 			assert_false(ovr && strcmp(ovr, "vfio-pci") == 0);
 		free(ovr);
+		if (has_line_with(record, bdfs[i]) != desired_boot(desired, bdfs[i]))
+			fprintf(stderr, "%s: record:\n%s\ndesired:\n%s\n", bdfs[i], record ? record : "",
+				desired ? desired : "");
+		assert_int_equal(has_line_with(record, bdfs[i]), desired_boot(desired, bdfs[i]));
 	}
 	free(state);
+	free(record);
+	free(desired);
 	assert_file(s, "sys/bus/pci/devices/0000:03:00.0/sriov_drivers_autoprobe", "1");
 	assert_int_equal(fx_exists(s->fx, "etc/udev/rules.d/60-iopass.rules"),
 			 fx_exists(s->fx, "etc/iopass/persist"));
