@@ -603,6 +603,21 @@ static int unclaim_finish(struct iopass_ctx *ctx, struct iopass_txn *t, struct s
 	return *drv ? 0 : do_write(ctx, t, "/sys/bus/pci/drivers_probe", bdf, false);
 }
 
+/*
+ * A detach judged complete (off vfio, no override of it, no record) may have been
+ * killed between the unbind and the probe: without a driver, the probe is made
+ * now. A device that no driver claims stays so, as the probe leaves it.
+ */
+static int detach_finish(struct iopass_ctx *ctx, struct iopass_txn *t, const char *bdf)
+{
+	char drv[72] = "";
+	int r = current_driver(ctx, bdf, drv, sizeof(drv));
+
+	if (r < 0 || *drv)
+		return r;
+	return do_write(ctx, t, "/sys/bus/pci/drivers_probe", bdf, false);
+}
+
 int session_unclaim(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s,
 		    const char *bdf)
 {
@@ -684,15 +699,17 @@ static int recover(struct iopass_ctx *ctx, struct iopass_txn *t, struct session 
 
 			if (j.op == JOP_UNCLAIM && where[i] == HERE)
 				r = unclaim_finish(ctx, t, s, e->bdf);
+			if (j.op == JOP_DETACH && where[i] == HERE)
+				r = detach_finish(ctx, t, e->bdf);
 			if (r < 0 && force) {
 				/* forced: leave the device as it is rather than block every run */
 				given_up = true;
 				r = 0;
 			}
 			if (r < 0) {
-				txn_error(t, "%s: cannot finish the interrupted unclaim of the journal %s: %s; "
+				txn_error(t, "%s: cannot finish the interrupted %s of the journal %s: %s; "
 					     "the journal is kept; pass --force to leave the device as it is",
-					  e->bdf, jpath, strerror(-r));
+					  e->bdf, op, jpath, strerror(-r));
 				goto out;
 			}
 			if (where[i] == HERE)

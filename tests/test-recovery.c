@@ -596,6 +596,65 @@ static void test_vf_attach_reports_recovery(void **state)
 	sim_close(&s);
 }
 
+/*
+ * detach of a device on vfio-pci that iopass has no record of (the udev rule put it there
+ * at boot, /run/iopass/state is gone), killed after each step: the recovery never leaves
+ * it without a driver (the probe a killed run did not get to is made).
+ */
+static void test_detach_unrecorded_killed(void **state)
+{
+	int steps = 0, unbound = 0;
+
+	(void)state;
+	for (int k = 1;; k++) {
+		struct sim s;
+		struct run r;
+		char drv[64];
+
+		sim_recovery(&s);
+		RUN_OK(&s, "attach", "00:14.0");
+		fx_unlink(s.fx, "run/iopass/state");
+		set_kill(&s, "IOPASS_SIM_KILL_AFTER_OP", k);
+		SIM(&s, &r, "detach", "00:14.0");
+		s.env_kill[0] = '\0';
+		if (r.status == 0) {
+			run_free(&r);
+			assert_driver(&s, "0000:00:14.0", "xhci_hcd");
+			sim_close(&s);
+			break;
+		}
+		assert_int_equal(r.status, 128 + SIGKILL);
+		run_free(&r);
+		if (!*fx_driver(s.fx, "0000:00:14.0", drv, sizeof(drv))) {
+			/* killed between the unbind and the probe; a probe that fails keeps the
+			 * journal, and says so */
+			snprintf(s.env_fail, sizeof(s.env_fail), "IOPASS_SIM_FAIL=probe:0000:00:14.0:EIO");
+			SIM(&s, &r, "persist", "remove", "00:00.0");
+			assert_int_equal(r.status, 1);
+			assert_non_null(strstr(r.err, "0000:00:14.0: cannot finish the interrupted detach"));
+			run_free(&r);
+			assert_true(fx_exists(s.fx, "run/iopass/journal"));
+			s.env_fail[0] = '\0';
+			unbound++;
+		}
+		SIM(&s, &r, "persist", "remove", "00:00.0");
+		assert_int_equal(r.status, 0);
+		run_free(&r);
+		fx_driver(s.fx, "0000:00:14.0", drv, sizeof(drv));
+		if (!*drv)
+			fprintf(stderr, "detach of an unrecorded device, killed after step %d: left "
+					"without a driver\n", k);
+		assert_true(*drv);
+		assert_false(fx_exists(s.fx, "run/iopass/journal"));
+		RUN_OK(&s, "detach", "00:14.0");
+		assert_driver(&s, "0000:00:14.0", "xhci_hcd");
+		sim_close(&s);
+		steps = k;
+	}
+	assert_true(steps >= 2);
+	assert_int_equal(unbound, 1); /* the step this is about was among them */
+}
+
 /* ---- the crash matrix ----------------------------------------------------------- */
 
 enum variant { PLAIN, VM_OPENED, HOST_USES, NVARIANTS };
@@ -813,6 +872,7 @@ int main(void)
 		cmocka_unit_test(test_lock_race),
 		cmocka_unit_test(test_guards_after_recovery),
 		cmocka_unit_test(test_reattach_variant),
+		cmocka_unit_test(test_detach_unrecorded_killed),
 		cmocka_unit_test(test_continued_detach_fails),
 		cmocka_unit_test(test_etc_journal_empty_file),
 		cmocka_unit_test(test_vf_attach_reports_recovery),
