@@ -857,6 +857,67 @@ static bool reset_no_bus(const struct iopass_dev *d)
 	}
 }
 
+/*
+ * AMD GPUs whose advertised resets (bus, pm) leave them unable to start a
+ * second time in a guest, "the AMD reset bug": the device table of the
+ * vendor-reset module (github.com/gnif/vendor-reset, src/device-db.h), whose
+ * loaded module provides a device_specific reset that works for them. The
+ * kernel uses device_specific only when it comes first in reset_method
+ * (__pci_reset_function_locked() tries the methods in that order).
+ */
+static const char *reset_bug_family(const struct iopass_dev *d)
+{
+	static const struct {
+		const char *family;
+		uint16_t ids[16];
+	} amd[] = {
+		{ "Polaris 10", { 0x67c0, 0x67c1, 0x67c2, 0x67c4, 0x67c7, 0x67d0, 0x67df, 0x67c8,
+				  0x67c9, 0x67ca, 0x67cc, 0x67cf, 0x6fdf } },
+		{ "Polaris 11", { 0x67e0, 0x67e3, 0x67e8, 0x67eb, 0x67ef, 0x67ff, 0x67e1, 0x67e7,
+				  0x67e9 } },
+		{ "Polaris 12", { 0x6980, 0x6981, 0x6985, 0x6986, 0x6987, 0x6995, 0x6997, 0x699f } },
+		{ "Vega 10", { 0x6860, 0x6861, 0x6862, 0x6863, 0x6864, 0x6867, 0x6868, 0x6869, 0x686a,
+			       0x686b, 0x686c, 0x686d, 0x686e, 0x686f, 0x687f } },
+		{ "Vega 20", { 0x66a0, 0x66a1, 0x66a2, 0x66a3, 0x66a4, 0x66a7, 0x66af } },
+		{ "Navi 10", { 0x7310, 0x7312, 0x7318, 0x7319, 0x731a, 0x731b, 0x731e, 0x731f,
+			       0x1681 } },
+		{ "Navi 12", { 0x7360, 0x7362 } },
+		{ "Navi 14", { 0x7340, 0x7341, 0x7347, 0x734f } },
+		{ "Arcturus", { 0x738c } },
+	};
+
+	if (d->vendor != 0x1002)
+		return NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(amd); i++)
+		for (size_t k = 0; k < ARRAY_SIZE(amd[i].ids) && amd[i].ids[k]; k++)
+			if (d->device == amd[i].ids[k])
+				return amd[i].family;
+	return NULL;
+}
+
+/* A GPU of that table whose first reset method is not the device-specific one: warn, with the fix. */
+static void check_reset_bug(const struct iopass_dev *dev, const char *methods, ssize_t n,
+			    struct iopass_report *r)
+{
+	const char *family = reset_bug_family(dev);
+	char first[32] = "";
+
+	if (!family)
+		return;
+	if (n > 0)
+		sscanf(methods, "%31s", first);
+	if (streq(first, "device_specific"))
+		return;
+	report_add(r, IOPASS_LEVEL_WARN, "reset-bug",
+		   "an AMD %s GPU: its %s%s%s does not reset it, so a second VM start (or a guest "
+		   "reboot) may hang or find it dead (the AMD reset bug; vendor-reset lists it)",
+		   family, n > 0 ? "advertised reset (reset_method: " : n == 0 ? "empty reset_method"
+								      : "reset",
+		   n > 0 ? methods : "", n > 0 ? ")" : "");
+	report_hint(r, "load the vendor-reset module (modprobe vendor-reset) and put its reset "
+		       "first: echo device_specific > /sys/bus/pci/devices/%s/reset_method", dev->bdf);
+}
+
 /* reset_method names (drivers/pci/pci.c pci_reset_fn_methods[]) and their codes */
 static const struct {
 	const char *method, *code, *what;
@@ -898,6 +959,7 @@ static void check_reset(const struct iopass_devlist *list, struct iopass_dev *de
 	alone = devlist_bus(list, dev, false, &bus) <= 1;
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/reset_method", dev->bdf);
 	n = sysfs_read(dev->ctx, path, methods, sizeof(methods));
+	check_reset_bug(dev, methods, n, r);
 	if (n > 0) {
 		sscanf(methods, "%31s", first);
 		k = reset_kind(first);

@@ -1487,6 +1487,10 @@ static void test_reset_rules(void **state)
 					   "function on bus 0f is passed through in this set: QEMU resets "
 					   "them together with a bus reset through the bridge above");
 	assert_no_finding(r, "no-reset");
+	/* ... but 1002:67df is a Polaris 10, which no bus reset brings back */
+	assert_finding(r, "reset-bug", "an AMD Polaris 10 GPU: its empty reset_method does not reset "
+				       "it, so a second VM start (or a guest reboot) may hang or find "
+				       "it dead (the AMD reset bug; vendor-reset lists it)");
 	iopass_report_free(r);
 	/* a function of the bus left out: no reset for the set */
 	r = CHECK(&e, "0000:0f:00.0", "0000:0f:00.1");
@@ -1691,6 +1695,69 @@ static void test_related_scan(void **state)
 	}
 }
 
+/*
+ * The GPUs of vendor-reset's table: a warning, with the fix, until the device-specific
+ * reset comes first; every other AMD device (a newer GPU, the HDMI audio) goes without.
+ */
+static void test_reset_bug(void **state)
+{
+	static const struct {
+		const char *bdf;
+		uint16_t device;
+		uint32_t class;
+		const char *methods; /* NULL: a kernel before 5.15 */
+		const char *warning; /* NULL: no reset-bug finding */
+	} cases[] = {
+		{ "0000:11:00.0", 0x731f, 0x030000, "bus",
+		  "an AMD Navi 10 GPU: its advertised reset (reset_method: bus) does not reset it, so "
+		  "a second VM start (or a guest reboot) may hang or find it dead (the AMD reset bug; "
+		  "vendor-reset lists it)" },
+		{ "0000:12:00.0", 0x687f, 0x030000, "pm bus",
+		  "an AMD Vega 10 GPU: its advertised reset (reset_method: pm bus) does not reset it, "
+		  "so a second VM start (or a guest reboot) may hang or find it dead (the AMD reset "
+		  "bug; vendor-reset lists it)" },
+		{ "0000:13:00.0", 0x67ef, 0x030000, NULL,
+		  "an AMD Polaris 11 GPU: its reset does not reset it, so a second VM start (or a "
+		  "guest reboot) may hang or find it dead (the AMD reset bug; vendor-reset lists it)" },
+		{ "0000:14:00.0", 0x7340, 0x030000, "device_specific bus", NULL }, /* vendor-reset loaded */
+		{ "0000:15:00.0", 0x73bf, 0x030000, "bus", NULL },  /* Navi 21: not in the table */
+		{ "0000:16:00.0", 0xab38, 0x040300, "bus", NULL },  /* the card's HDMI audio */
+	};
+	struct fx *fx = fx_workstation();
+	struct env e;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char port[16];
+
+		snprintf(port, sizeof(port), "0000:00:1d.%zu", i);
+		fx_add(fx, &FX_DEV(.bdf = port, .vendor = 0x8086, .device = 0x1901, .class = 0x060400,
+				   .driver = "pcieport", .group = 70 + (int)i, .pcie = FX_PCIE_ROOT_PORT));
+		fx_add(fx, &FX_DEV(.bdf = cases[i].bdf, .vendor = 0x1002, .device = cases[i].device,
+				   .class = cases[i].class, .parent = port, .group = 70 + (int)i,
+				   .pcie = FX_PCIE_ENDPOINT, .reset_method = cases[i].methods));
+	}
+	env_open(&e, fx);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct iopass_report *r = CHECK(&e, cases[i].bdf);
+
+		if (cases[i].warning) {
+			char hint[160];
+
+			assert_finding(r, "reset-bug", cases[i].warning);
+			snprintf(hint, sizeof(hint), "load the vendor-reset module (modprobe vendor-reset) "
+				 "and put its reset first: echo device_specific > "
+				 "/sys/bus/pci/devices/%s/reset_method", cases[i].bdf);
+			assert_text_equal(hint_of(r, "reset-bug"), hint);
+			assert_int_equal(iopass_report_verdict(r), IOPASS_READY); /* a warning */
+		} else {
+			assert_no_finding(r, "reset-bug");
+		}
+		iopass_report_free(r);
+	}
+	env_close(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1727,6 +1794,7 @@ int main(void)
 		cmocka_unit_test(test_bridge_rule),
 		cmocka_unit_test(test_reset_rules),
 		cmocka_unit_test(test_related_scan),
+		cmocka_unit_test(test_reset_bug),
 		cmocka_unit_test(test_cli),
 		cmocka_unit_test(test_cli_escapes),
 		cmocka_unit_test(test_cli_errors),
