@@ -82,8 +82,7 @@ const char *cli_did_you_mean(const char *word, const char *const *candidates);
 int cli_ctx_new(const char *cmd, struct iopass_ctx **ret_ctx);
 /* The same for a command that writes: as root, IOPASS_SYSROOT is ignored (only --sysroot). */
 int cli_ctx_new_writer(const char *cmd, struct iopass_ctx **ret_ctx);
-/* The desired state that --persist edits reads and parses: 0, else an error line and -errno. */
-int cli_desired_check(const char *cmd, struct iopass_ctx *ctx);
+
 
 /* --group N; prints the error itself. */
 int cli_parse_group(const char *cmd, const char *arg, int *ret);
@@ -111,6 +110,10 @@ struct cli_selection {
 	struct iopass_dev **devs;
 	size_t n;
 };
+/* --persist of sel would go through (iopass_persist_check; driver NULL: detach's): 0, else
+ * an error line and -errno. Before the attach or detach, so that neither goes alone. */
+int cli_persist_check(const char *cmd, struct iopass_ctx *ctx, const struct cli_selection *sel,
+		      const char *driver, unsigned flags);
 int cli_select(const char *cmd, const struct iopass_devlist *list, char *const *args, size_t nargs,
 	       const int *group, bool all, struct cli_selection *sel);
 void cli_selection_free(struct cli_selection *sel);

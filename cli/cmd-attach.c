@@ -170,7 +170,7 @@ static int cmd_attach_main(int argc, char *argv[])
 	if (persist && !(w.flags & IOPASS_BIND_DRY_RUN)) {
 		const char *helper;
 
-		if (cli_desired_check(CMD, ctx) < 0) {
+		if (cli_persist_check(CMD, ctx, &sel, driver, w.flags & IOPASS_BIND_FORCE) < 0) {
 			ret = EXIT_FAIL;
 			goto out;
 		}

@@ -142,7 +142,8 @@ static int cmd_detach_main(int argc, char *argv[])
 				 have_group ? &group : NULL, false, &sel);
 	if (ret != EXIT_OK)
 		goto out;
-	if (persist && !(w.flags & IOPASS_BIND_DRY_RUN) && cli_desired_check(CMD, ctx) < 0) {
+	if (persist && !(w.flags & IOPASS_BIND_DRY_RUN) &&
+	    cli_persist_check(CMD, ctx, &sel, NULL, w.flags & IOPASS_BIND_FORCE) < 0) {
 		ret = EXIT_FAIL;
 		goto out;
 	}

@@ -50,6 +50,7 @@ static int persist_list(struct iopass_ctx *ctx, bool json)
 	_cleanup_free_ char *msg = NULL;
 	size_t npend = 0;
 	int r, ret = EXIT_OK;
+	bool no_desired;
 	struct json j;
 
 	r = iopass_persist_load(ctx, &p);
@@ -70,6 +71,8 @@ static int persist_list(struct iopass_ctx *ctx, bool json)
 		ret = EXIT_FAIL;
 		goto out;
 	}
+	/* a record from before the desired state: no drift to tell (the first change seeds it) */
+	no_desired = r == 1;
 	if (json) {
 		json_document_begin(&j, stdout);
 		json_array_begin(&j, "devices");
@@ -81,7 +84,7 @@ static int persist_list(struct iopass_ctx *ctx, bool json)
 		enum iopass_persist_state s = iopass_persist_state(p, i, list);
 		const char *drv = iopass_persist_host_driver(p, i);
 
-		if (s != IOPASS_PERSIST_ACTIVE || !in_desired[i])
+		if (s != IOPASS_PERSIST_ACTIVE || (!no_desired && !in_desired[i]))
 			ret = EXIT_NOT_READY;
 		if (json) {
 			json_object_begin(&j, NULL);
@@ -90,12 +93,15 @@ static int persist_list(struct iopass_ctx *ctx, bool json)
 			json_string(&j, "driver", iopass_persist_driver(p, i));
 			json_string(&j, "host_driver", drv);
 			json_string(&j, "state", iopass_persist_state_name(s));
-			json_bool(&j, "desired", in_desired[i]);
+			if (no_desired)
+				json_null(&j, "desired");
+			else
+				json_bool(&j, "desired", in_desired[i]);
 			json_object_end(&j);
 		} else if (!cli.quiet) {
 			printf("%-13s %-9s %-14s %-14s %-8s %s\n", iopass_persist_bdf(p, i),
 			       iopass_persist_ids(p, i), iopass_persist_driver(p, i), drv ? drv : "-",
-			       iopass_persist_state_name(s), in_desired[i] ? "yes" : "no");
+			       iopass_persist_state_name(s), no_desired ? "-" : in_desired[i] ? "yes" : "no");
 		}
 	}
 	/* what the desired state holds from boot on and the boot configuration does not */

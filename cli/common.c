@@ -383,21 +383,15 @@ int cli_ctx_new_writer(const char *cmd, struct iopass_ctx **ret_ctx)
 	return ctx_new(cmd, true, ret_ctx);
 }
 
-int cli_desired_check(const char *cmd, struct iopass_ctx *ctx)
+int cli_persist_check(const char *cmd, struct iopass_ctx *ctx, const struct cli_selection *sel,
+		      const char *driver, unsigned flags)
 {
-	struct iopass_desired *d = NULL;
-	_cleanup_free_ char *err = NULL;
-	int r = iopass_desired_load(ctx, &d, &err);
+	_cleanup_free_ char *msg = NULL;
+	int r = iopass_persist_check(ctx, sel->devs, sel->n, driver, flags, &msg);
 
-	iopass_desired_free(d);
-	if (r == 0 || r == -ENOENT)
-		return 0;
-	/* --persist edits it: a file the edit could not read is refused before any write */
-	cli_err(cmd, "--persist: %s%s%s: %s; correct it (or move it away), then run again; nothing "
-		     "was changed", streq(iopass_ctx_get_sysroot(ctx), "/") ? ""
-		: iopass_ctx_get_sysroot(ctx), IOPASS_DESIRED_FILE,
-		err ? "" : " cannot be read", err ? err : r == -EPERM ?
-		"it is not root's, or others can write to it" : strerror(-r));
+	/* --persist edits the desired state with the boot files: refused before any write */
+	if (r < 0)
+		cli_err(cmd, "--persist: %s", msg ? msg : strerror(-r));
 	return r;
 }
 

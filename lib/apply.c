@@ -611,7 +611,7 @@ static int boot_check(struct iopass_ctx *ctx, struct iopass_apply *a, const stru
 			return r;
 		}
 	}
-	r = persist_set_locked(ctx, NULL, 0, flags, true, &msg);
+	r = persist_set_locked(ctx, pl->boot, pl->nboot, flags, true, &msg);
 	if (r < 0)
 		txn_error(a->t, "%s", msg ? msg : strerror(-r));
 	return r;

@@ -25,7 +25,6 @@
 #define DESIRED_MAX_ENTRIES 65536
 #define DESIRED_MAX_LINE 1024
 #define DESIRED_MAX_FIELDS 16
-#define DESIRED_MAX_FILE (16u << 20) /* 65536 lines of 256 bytes */
 
 struct iopass_desired {
 	struct iopass_desired_entry *e;
@@ -73,16 +72,22 @@ static int parse_ids(const char *s, struct iopass_desired_entry *e)
 }
 
 /*
- * A target driver: "host" (the kernel's choice) or a vfio driver, by the one
- * rule of driver.c, spelt as a module name: it goes into a udev rule's quotes.
+ * A target driver: "host" (the kernel's choice), vfio-pci, or a vfio variant
+ * driver: the kernel's are named <device>_vfio_pci (mlx5_vfio_pci,
+ * hisi_acc_vfio_pci, nvgrace_gpu_vfio_pci, ...), so a name that only holds
+ * "vfio" somewhere (vfio_iommu_type1) is not one. It goes into a udev rule's
+ * quotes as the driver_override of a device at boot.
  */
-static bool driver_ok(const char *s)
+bool desired_driver_ok(const char *s)
 {
-	if (streq(s, "host"))
+	static const char suffix[] = "_vfio_pci";
+	size_t n = strlen(s);
+
+	if (streq(s, "host") || streq(s, "vfio-pci"))
 		return true;
-	if (strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != strlen(s))
+	if (strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_") != n || n <= strlen(suffix))
 		return false;
-	return iopass_driver_name_valid(s) && driver_name_is_vfio(s);
+	return iopass_driver_name_valid(s) && streq(s + n - strlen(suffix), suffix);
 }
 
 static int parse_option(char *opt, unsigned line, struct iopass_desired_entry *e,
@@ -123,7 +128,7 @@ static int parse_option(char *opt, unsigned line, struct iopass_desired_entry *e
 		e->vfs = (int)v;
 		return 0;
 	case 3:
-		if (!driver_ok(val))
+		if (!desired_driver_ok(val))
 			return fail(ret_error, line,
 				    "vf-driver=%s: not a target driver; write vf-driver=vfio-pci, a vfio "
 				    "variant driver, or vf-driver=host", val);
@@ -291,7 +296,7 @@ static int parse_line(char *s, unsigned line, struct iopass_desired_entry *e, ch
 		return fail(ret_error, line,
 			    "'%s': not device IDs; write VVVV:DDDD or VVVV:DDDD/SSSS:SSSS (subsystem), hex",
 			    f[1]);
-	if (!driver_ok(f[2]))
+	if (!desired_driver_ok(f[2]))
 		return fail(ret_error, line,
 			    "'%s': not a target driver; write vfio-pci, a vfio variant driver "
 			    "(e.g. mlx5_vfio_pci), or host", f[2]);
@@ -637,6 +642,21 @@ static const char *line_comment(const char *s, size_t n, size_t *ret_len)
 		}
 	*ret_len = 0;
 	return "";
+}
+
+bool desired_line_commented(const char *text, unsigned line)
+{
+	const char *s = text;
+	size_t clen;
+
+	for (unsigned k = 1; s && k < line; k++) {
+		s = strchr(s, '\n');
+		s = s ? s + 1 : NULL;
+	}
+	if (!s || !line)
+		return false;
+	line_comment(s, strcspn(s, "\n"), &clen);
+	return clen > 0;
 }
 
 char *desired_rewrite(const char *text, const struct desired_edit *edits, size_t n)

@@ -406,6 +406,7 @@ int persist_set_locked(struct iopass_ctx *ctx, const struct persist_change *c, s
 		       unsigned flags, bool check_only, char **msg);
 
 /* desired.c: editing a desired-state text */
+#define DESIRED_MAX_FILE (16u << 20) /* 65536 lines of 256 bytes */
 /* Entry e as one line, the way iopass writes it (no newline); -ENAMETOOLONG when size is short. */
 int desired_format(const struct iopass_desired_entry *e, char *buf, size_t size);
 /* The same device, driver and options (not the same line number). */
@@ -418,6 +419,10 @@ struct desired_edit {
 	unsigned line;    /* the line replaced (from 1), 0: text is a line to append */
 	const char *text; /* the new line, without newline; NULL: the line goes */
 };
+/* A target driver as a line names it: "host", or a vfio driver spelt as a module name. */
+bool desired_driver_ok(const char *s);
+/* Line (from 1) of text ends in a comment. */
+bool desired_line_commented(const char *text, unsigned line);
 /* text with the edits made (a replaced line keeps its comment), or NULL on ENOMEM. */
 char *desired_rewrite(const char *text, const struct desired_edit *edits, size_t n);
 

@@ -437,6 +437,16 @@ int iopass_persist_remove(struct iopass_ctx *ctx, const char *const *bdfs, size_
 			  bool release, unsigned flags, char **ret_msg, struct iopass_txn **ret_txn);
 /* (ret_txn, when not NULL: what recovery did, and the writes under /etc, as for attach) */
 /*
+ * Would iopass_persist_add (driver: the vfio driver) or, driver NULL, the
+ * release of iopass_persist_remove go through for devs: the desired state
+ * reads and parses before and after the edit, the generated files are
+ * iopass's (unless IOPASS_BIND_FORCE), the directories usable? 0, else -errno
+ * with *ret_msg (free() it). Nothing is written; checked before the attach or
+ * detach it goes with, so that neither happens without the other.
+ */
+int iopass_persist_check(struct iopass_ctx *ctx, struct iopass_dev *const *devs, size_t n,
+			 const char *driver, unsigned flags, char **ret_msg);
+/*
  * The drift between the desired state (IOPASS_DESIRED_FILE) and the boot
  * configuration, on the host of list (a full scan): in_desired[i] (p's count
  * of them) tells whether a 'boot' line holds entry i on the record's driver;

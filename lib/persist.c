@@ -27,6 +27,8 @@
 #endif
 
 #define RECORD_MAX (1u << 20)
+#define ETC_DESIRED_MAX DESIRED_MAX_FILE /* as large as 'iopass apply' reads it */
+#define ETC_FILE_MAX(i) ((i) == ETC_DESIRED ? ETC_DESIRED_MAX : RECORD_MAX)
 #define RULES_NAME "60-iopass.rules"
 #define MODPROBE_NAME "iopass.conf"
 
@@ -104,6 +106,7 @@ int persist_parse(const char *text, struct iopass_persist *p)
 	while (*line) {
 		const char *nl = strchr(line, '\n');
 		char buf[256], bdf[32], ids[32], drv[80], target[80] = "vfio-pci", extra[2];
+		char canon[IOPASS_BDF_MAX], line_canon[256];
 		struct iopass_addr a;
 		uint16_t v, d;
 		size_t len;
@@ -126,11 +129,20 @@ int persist_parse(const char *text, struct iopass_persist *p)
 				  : sscanf(buf, "%31s %31s %79s %79s %1s", bdf, ids, drv, target, extra) != 4) ||
 		    iopass_addr_parse(bdf, &a) < 0 || iopass_id_parse(ids, &v, &d) < 0 ||
 		    (!streq(drv, "-") && !iopass_driver_name_valid(drv)) ||
-		    !iopass_driver_name_valid(target) || !driver_name_is_vfio(target) ||
-		    strspn(target, "abcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(target))
+		    !desired_driver_ok(target) || streq(target, "host"))
 			goto corrupt;
-		iopass_addr_format(&a, bdf);
+		/* exactly as iopass writes it: a hand edit (tabs, short addresses, upper case,
+		 * a carriage return) is not taken into a udev rule */
+		iopass_addr_format(&a, canon);
+		snprintf(line_canon, sizeof(line_canon), "%s %04x:%04x %s%s%s", canon, v, d, drv,
+			 version == 1 ? "" : " ", version == 1 ? "" : target);
+		if (!streq(buf, line_canon))
+			goto corrupt;
+		for (size_t k = 0; k < p->n; k++)
+			if (streq(p->e[k].bdf, canon))
+				goto corrupt; /* two lines for one address: which one holds? */
 		snprintf(ids, sizeof(ids), "%04x:%04x", v, d);
+		snprintf(bdf, sizeof(bdf), "%s", canon);
 		if (persist_add_entry(p, bdf, ids, streq(drv, "-") ? NULL : drv, target) < 0) {
 			free(p->e);
 			p->e = NULL;
@@ -512,12 +524,14 @@ static char *record_text(const struct iopass_persist *p)
  *
  *   iopass-etc-journal 1
  *   after <hex>|-                     (- : the record goes)
+ *   desired <hex>|-                   (when the desired state changes: as it will be)
  *   file <n> <length>|-               (n: 0 record, 1 rule, 2 modprobe, 3 the
  *                                      desired state, when it changes; - : absent)
  *   <length bytes>
  *
- * The record is written last: when it is as the journal says it will be, the
- * change completed and the journal just goes; otherwise each file is put back.
+ * The record is written last: when it (and the desired state, when that
+ * changes) is as the journal says it will be, the change completed and the
+ * journal just goes; otherwise each file is put back.
  */
 #define ETC_JOURNAL "journal"
 
@@ -536,6 +550,8 @@ static const struct etc_file etc_files[4] = {
 struct etc_journal {
 	bool has_after;
 	uint64_t after;
+	bool has_desired, desired_goes; /* the desired state's line, and whether it said "-" */
+	uint64_t desired_after;
 	bool kept[4];    /* in the journal: to be put back on the way back */
 	char *before[4]; /* NULL: absent */
 };
@@ -584,6 +600,19 @@ static int etc_journal_parse(const char *text, struct etc_journal *j)
 		j->has_after = true;
 		j->after = (uint64_t)after;
 	}
+	if (!strncmp(p, "desired ", 8)) {
+		unsigned long long after = 0;
+
+		p = etc_line(p, line, sizeof(line));
+		if (!p)
+			return -EBADMSG;
+		j->has_desired = true;
+		if (streq(line, "desired -"))
+			j->desired_goes = true;
+		else if (strlen(line) != 24 || sscanf(line, "desired %16llx%c", &after, &extra) != 1)
+			return -EBADMSG;
+		j->desired_after = (uint64_t)after;
+	}
 	while (*p) {
 		unsigned idx = 0, len = 0;
 		char lenbuf[16] = "";
@@ -597,7 +626,7 @@ static int etc_journal_parse(const char *text, struct etc_journal *j)
 		seen[idx] = true;
 		if (streq(lenbuf, "-"))
 			continue;
-		if (parse_uint(lenbuf, RECORD_MAX, &len) < 0 || strnlen(p, len + 1) < (size_t)len + 1 ||
+		if (parse_uint(lenbuf, ETC_FILE_MAX(idx), &len) < 0 || strnlen(p, len + 1) < (size_t)len + 1 ||
 		    p[len] != '\n')
 			goto bad;
 		j->before[idx] = strndup(p, len);
@@ -623,7 +652,7 @@ static int etc_open(struct iopass_ctx *ctx, size_t i, bool create)
 /* Keep the files as they are now (the desired state too when it changes), and what the
  * record will hash to. */
 static int etc_journal_write(struct iopass_ctx *ctx, int dfd_rec, const char *record_after,
-			     bool with_desired)
+			     bool with_desired, const char *desired_after)
 {
 	char *buf = NULL;
 	size_t size = 0;
@@ -638,11 +667,16 @@ static int etc_journal_write(struct iopass_ctx *ctx, int dfd_rec, const char *re
 			(unsigned long long)fnv1a(FNV1A_START, record_after, strlen(record_after)));
 	else
 		fputs("after -\n", f);
+	if (with_desired && desired_after)
+		fprintf(f, "desired %016llx\n",
+			(unsigned long long)fnv1a(FNV1A_START, desired_after, strlen(desired_after)));
+	else if (with_desired)
+		fputs("desired -\n", f);
 	for (size_t i = 0; i < (with_desired ? 4u : 3u) && r == 0; i++) {
 		_cleanup_free_ char *text = NULL;
 		int dfd = etc_open(ctx, i, false);
 
-		r = dfd < 0 ? dfd : state_read_mode(dfd, etc_files[i].name, RECORD_MAX, 022, &text);
+		r = dfd < 0 ? dfd : state_read_mode(dfd, etc_files[i].name, ETC_FILE_MAX(i), 022, &text);
 		if (dfd >= 0)
 			close(dfd);
 		if (r == -ENOENT) {
@@ -685,7 +719,7 @@ int persist_recover(struct iopass_ctx *ctx, struct iopass_txn *t)
 		txn_error(t, "cannot use /etc/iopass: %s", strerror(-dfd));
 		return dfd;
 	}
-	r = state_read(dfd, ETC_JOURNAL, (size_t)RECORD_MAX * (ARRAY_SIZE(etc_files) + 1), &text);
+	r = state_read(dfd, ETC_JOURNAL, (size_t)RECORD_MAX * ARRAY_SIZE(etc_files) + ETC_DESIRED_MAX, &text);
 	if (r == -ENOENT) {
 		close(dfd);
 		return 0;
@@ -703,6 +737,17 @@ int persist_recover(struct iopass_ctx *ctx, struct iopass_txn *t)
 		goto out;
 	forward = j.has_after ? record && fnv1a(FNV1A_START, record, strlen(record)) == j.after
 			      : !record;
+	/* the record may not change when a line of the desired state does: it says too */
+	if (forward && j.has_desired) {
+		_cleanup_free_ char *desired = NULL;
+
+		r = state_read_mode(dfd, "desired", ETC_DESIRED_MAX, 022, &desired);
+		if (r < 0 && r != -ENOENT)
+			goto out;
+		forward = j.desired_goes ? !desired
+					 : desired && fnv1a(FNV1A_START, desired, strlen(desired)) ==
+							      j.desired_after;
+	}
 	r = 0;
 	/* the record last on the way forward, first on the way back: it never claims more than is there */
 	for (size_t k = 0; k < ARRAY_SIZE(etc_files) && r == 0; k++) {
@@ -760,10 +805,13 @@ static int persist_files_check(int dfd_rules, int dfd_mod, char **msg)
 	return -EEXIST;
 }
 
-/* desired: the desired state's new text (NULL: it stays as it is, "": it goes) */
+/* desired: the desired state's new text (NULL: it stays as it is, unless desired_gone) */
 static int persist_store(struct iopass_ctx *ctx, const struct iopass_persist *p,
-			 const char *desired, unsigned flags, bool adding, char **msg)
+			 const char *desired, bool desired_gone, unsigned flags, bool adding,
+			 char **msg)
 {
+	struct stat st;
+	mode_t desired_mode = 0644;
 	char *record, *rbody, *mbody, *rules = NULL, *modp = NULL;
 	char builtin[256];
 	int dfd_rec = -1, dfd_rules = -1, dfd_mod = -1, r = -ENOMEM;
@@ -795,10 +843,14 @@ static int persist_store(struct iopass_ctx *ctx, const struct iopass_persist *p,
 	}
 	/* the undo journal first; then the generated files, the record last: the record never
 	 * claims more than is in effect, and it is the commit */
-	r = etc_journal_write(ctx, dfd_rec, p->n ? record : NULL, desired != NULL);
+	/* the admin's mode stays (0600 stays 0600), never wider than 0644 */
+	if (fstatat(dfd_rec, "desired", &st, AT_SYMLINK_NOFOLLOW) == 0)
+		desired_mode = st.st_mode & 0644;
+	r = etc_journal_write(ctx, dfd_rec, p->n ? record : NULL, desired || desired_gone, desired);
 	if (r == 0 && desired)
-		r = *desired ? state_write_mode(dfd_rec, "desired", desired, 0644)
-			     : state_remove(dfd_rec, "desired");
+		r = state_write_mode(dfd_rec, "desired", desired, desired_mode);
+	else if (r == 0 && desired_gone)
+		r = state_remove(dfd_rec, "desired");
 	if (r == 0)
 		r = p->n ? state_write_mode(dfd_rules, RULES_NAME, rules, 0644)
 			 : state_remove(dfd_rules, RULES_NAME);
@@ -900,6 +952,23 @@ out:
 	return r;
 }
 
+int iopass_persist_check(struct iopass_ctx *ctx, struct iopass_dev *const *devs, size_t n,
+			 const char *driver, unsigned flags, char **ret_msg)
+{
+	struct persist_change *c = calloc(n ? n : 1, sizeof(*c));
+	int r;
+
+	*ret_msg = NULL;
+	if (!c)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		c[i] = (struct persist_change){ .op = driver ? PERSIST_ADD : PERSIST_RELEASE,
+						.dev = devs[i], .bdf = devs[i]->bdf, .driver = driver };
+	r = persist_set_locked(ctx, c, n, flags, true, ret_msg);
+	free(c);
+	return r;
+}
+
 int iopass_persist_remove(struct iopass_ctx *ctx, const char *const *bdfs, size_t n,
 			  bool release, unsigned flags, char **ret_msg, struct iopass_txn **ret_txn)
 {
@@ -943,13 +1012,13 @@ static int desired_read(struct iopass_ctx *ctx, char **ret_text, char **msg)
 	*ret_text = NULL;
 	if (dfd == -ENOENT)
 		return 0;
-	r = dfd < 0 ? dfd : state_read_mode(dfd, "desired", RECORD_MAX, 022, ret_text);
+	r = dfd < 0 ? dfd : state_read_mode(dfd, "desired", ETC_DESIRED_MAX, 022, ret_text);
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0)
 		set_msg(msg, "cannot read " IOPASS_DESIRED_FILE ": %s; nothing was changed",
 			r == -EPERM ? "it is not root's, or others can write to it"
-			: r == -EFBIG ? "it is larger than 1 MiB" : strerror(-r));
+			: r == -EFBIG ? "it is larger than 16 MiB" : strerror(-r));
 	return r;
 }
 
@@ -980,15 +1049,17 @@ int iopass_persist_drift(struct iopass_ctx *ctx, const struct iopass_persist *p,
 	for (size_t i = 0; i < p->n; i++)
 		in_desired[i] = false;
 	r = desired_read(ctx, &text, ret_msg);
-	if (r < 0 || !text)
+	if (r < 0)
 		return r;
+	if (!text)
+		return 1; /* a record from before the desired state: nothing to compare with */
 	r = desired_parse_text(text, &d, ret_msg);
 	if (r < 0)
 		return r;
 	for (size_t k = 0; k < iopass_desired_count(d); k++) {
 		const struct iopass_desired_entry *e = iopass_desired_get(d, k);
 		struct iopass_dev *dev = NULL;
-		char bdf[IOPASS_BDF_MAX] = "";
+		char bdf[IOPASS_BDF_MAX] = "", ids[12];
 		bool held = false;
 
 		if (!e->boot)
@@ -997,8 +1068,10 @@ int iopass_persist_drift(struct iopass_ctx *ctx, const struct iopass_persist *p,
 			snprintf(bdf, sizeof(bdf), "%s", dev->bdf);
 		else if (e->by_address)
 			iopass_addr_format(&e->addr, bdf); /* absent: the rule waits for it by address */
+		snprintf(ids, sizeof(ids), "%04x:%04x", e->vendor, e->device);
 		for (size_t i = 0; i < p->n && *bdf; i++)
-			if (streq(p->e[i].bdf, bdf) && streq(p->e[i].target, e->driver)) {
+			if (streq(p->e[i].bdf, bdf) && streq(p->e[i].ids, ids) &&
+			    streq(p->e[i].target, e->driver)) {
 				in_desired[i] = true;
 				held = true;
 			}
@@ -1057,18 +1130,22 @@ static bool desired_want(const struct persist_change *c, const struct iopass_des
 	if (c->op == PERSIST_ADD) {
 		const struct iopass_dev *d = c->dev;
 
-		if (e) {
+		if (e && (!e->by_address || (e->vendor == d->vendor && e->device == d->device))) {
 			*want = *e;
 		} else {
-			*want = (struct iopass_desired_entry){ .by_address = true, .addr = d->addr,
-							      .vendor = d->vendor, .device = d->device,
-							      .vfs = -1 };
-			/* pinned to the card: another one of the same chip is not this one */
-			if ((d->flags & DEV_HAVE_SUBVENDOR) && (d->flags & DEV_HAVE_SUBDEVICE)) {
-				want->has_subsystem = true;
-				want->subsystem_vendor = d->subvendor;
-				want->subsystem_device = d->subdevice;
-			}
+			/* a new line, or one for the card that sat at the address before: the
+			 * line is for this card now, pinned to it (another one of the same chip
+			 * is not this one); the admin's options stay */
+			if (e)
+				*want = *e;
+			else
+				*want = (struct iopass_desired_entry){ .by_address = true, .addr = d->addr,
+								      .vfs = -1 };
+			want->vendor = d->vendor;
+			want->device = d->device;
+			want->has_subsystem = (d->flags & DEV_HAVE_SUBVENDOR) && (d->flags & DEV_HAVE_SUBDEVICE);
+			want->subsystem_vendor = want->has_subsystem ? d->subvendor : 0;
+			want->subsystem_device = want->has_subsystem ? d->subdevice : 0;
 		}
 		snprintf(want->driver, sizeof(want->driver), "%s", c->driver);
 		want->boot = true;
@@ -1090,24 +1167,25 @@ static bool desired_want(const struct persist_change *c, const struct iopass_des
  * when it goes): each device's line edited in place, a new one appended.
  */
 static int desired_edit(struct iopass_ctx *ctx, const struct iopass_persist *p,
-			const struct persist_change *c, size_t n, char **ret_text, char **msg)
+			const struct persist_change *c, size_t n, char **ret_text, bool *ret_gone,
+			char **msg)
 {
 	size_t nedits = 0, linelen = 256; /* a line iopass writes: its fields, no comment */
 	struct desired_edit *edits = calloc(n ? n : 1, sizeof(*edits));
 	char *text = NULL, *out = NULL, *buf = calloc(n ? n : 1, linelen);
 	struct iopass_desired *d = NULL, *check = NULL;
 	struct iopass_devlist *list = NULL;
-	bool seeded = false, by_ids = false;
+	bool by_ids = false;
 	int r = edits && buf ? 0 : -ENOMEM;
 
 	*ret_text = NULL;
+	*ret_gone = false;
 	if (r == 0)
 		r = desired_read(ctx, &text, msg);
 	if (r < 0)
 		goto out;
 	if (!text && p->n) {
 		text = desired_seed(p);
-		seeded = true;
 	} else if (!text) {
 		text = strdup("");
 	}
@@ -1137,6 +1215,9 @@ static int desired_edit(struct iopass_ctx *ctx, const struct iopass_persist *p,
 		k = desired_find(d, list, &a);
 		e = k >= 0 ? iopass_desired_get(d, (size_t)k) : NULL;
 		keep = desired_want(&c[i], e, &want);
+		/* the admin's words about the card outlive its 'boot': the line stays, as host */
+		if (!keep && e && desired_line_commented(text, e->line))
+			keep = true;
 		if (keep && e && desired_entry_equal(&want, e))
 			continue;
 		if (!keep && !e)
@@ -1150,7 +1231,9 @@ static int desired_edit(struct iopass_ctx *ctx, const struct iopass_persist *p,
 		}
 		nedits++;
 	}
-	if (!nedits && !seeded)
+	/* no line changes: the file stays as it is (or absent: a record from before it is
+	 * seeded with the first change, not by a run that changes nothing) */
+	if (!nedits)
 		goto out;
 	out = desired_rewrite(text, edits, nedits);
 	if (!out) {
@@ -1171,11 +1254,14 @@ static int desired_edit(struct iopass_ctx *ctx, const struct iopass_persist *p,
 		free(out);
 		out = with_header;
 	}
-	/* nothing but iopass's own header left: the file goes, as the record does */
-	if (streq(out, DESIRED_HEADER))
-		out[0] = '\0';
-	*ret_text = out;
-	out = NULL;
+	/* nothing but iopass's own header left: the file goes, as the record does (an
+	 * admin's file stays, even empty) */
+	if (streq(out, DESIRED_HEADER)) {
+		*ret_gone = true;
+	} else {
+		*ret_text = out;
+		out = NULL;
+	}
 out:
 	iopass_desired_free(check);
 	iopass_desired_free(d);
@@ -1200,10 +1286,16 @@ int persist_set_locked(struct iopass_ctx *ctx, const struct persist_change *c, s
 {
 	struct iopass_persist *p = NULL;
 	_cleanup_free_ char *desired = NULL;
-	bool adding = false, dropped = false;
+	bool adding = false, dropped = false, desired_gone = false;
 	int r;
 
 	*msg = NULL;
+	r = iopass_persist_load(ctx, &p);
+	if (r < 0) {
+		set_msg(msg, "the record /etc/iopass/persist is %s; inspect and remove it by hand",
+			r == -EBADMSG ? "corrupt" : strerror(-r));
+		return r;
+	}
 	if (check_only) {
 		/* what persist_store will open: absent is fine (it makes them), not ours is not */
 		_cleanup_close_ int dfd_rec = etc_dir(ctx, "iopass", NULL, false);
@@ -1213,31 +1305,24 @@ int persist_set_locked(struct iopass_ctx *ctx, const struct persist_change *c, s
 				: dfd_rules < 0 && dfd_rules != -ENOENT ? "/etc/udev/rules.d"
 				: dfd_mod < 0 && dfd_mod != -ENOENT ? "/etc/modprobe.d" : NULL;
 		_cleanup_free_ char *text = NULL;
-		struct iopass_desired *d = NULL;
+		bool gone;
 
 		if (bad) {
 			r = dfd_rec < 0 && dfd_rec != -ENOENT ? dfd_rec
 			    : dfd_rules < 0 && dfd_rules != -ENOENT ? dfd_rules : dfd_mod;
 			set_msg(msg, "cannot use %s: %s; nothing was changed", bad, r == -EPERM ?
 				"it is not root's, or others can write to it" : strerror(-r));
-			return r;
+		} else {
+			/* the desired state is edited with the files: it must read and parse, and
+			 * so must the edit of it (a line the change would make invalid) */
+			r = desired_edit(ctx, p, c, n, &text, &gone, msg);
+			if (r == 0 && !(flags & IOPASS_BIND_FORCE))
+				r = persist_files_check(dfd_rules, dfd_mod, msg);
 		}
-		/* the desired state is edited with the files: it must read and parse */
-		r = desired_read(ctx, &text, msg);
-		if (r == 0 && text)
-			r = desired_parse_text(text, &d, msg);
-		iopass_desired_free(d);
-		if (r < 0)
-			return r;
-		return flags & IOPASS_BIND_FORCE ? 0 : persist_files_check(dfd_rules, dfd_mod, msg);
-	}
-	r = iopass_persist_load(ctx, &p);
-	if (r < 0) {
-		set_msg(msg, "the record /etc/iopass/persist is %s; inspect and remove it by hand",
-			r == -EBADMSG ? "corrupt" : strerror(-r));
+		iopass_persist_free(p);
 		return r;
 	}
-	r = desired_edit(ctx, p, c, n, &desired, msg);
+	r = desired_edit(ctx, p, c, n, &desired, &desired_gone, msg);
 	for (size_t i = 0; i < n && r == 0; i++) {
 		const struct iopass_dev *d = c[i].dev;
 		char ids[12];
@@ -1257,10 +1342,10 @@ int persist_set_locked(struct iopass_ctx *ctx, const struct persist_change *c, s
 				      c[i].line ? c[i].line->driver : c[i].driver);
 	}
 	/* nothing to take out (nor a line to edit): nothing is written, hand-edited files or not */
-	if (r == 0 && !adding && !dropped && !desired)
+	if (r == 0 && !adding && !dropped && !desired && !desired_gone)
 		set_msg(msg, "not persisted: nothing to remove");
 	else if (r == 0)
-		r = persist_store(ctx, p, desired, flags, adding, msg);
+		r = persist_store(ctx, p, desired, desired_gone, flags, adding, msg);
 	iopass_persist_free(p);
 	return r;
 }

@@ -805,15 +805,15 @@ static void test_apply_vf_needs(void **state)
 
 	/* a vfio driver that is not there: found before the VF count changes */
 	sim_open(&s, fx_apply());
-	file = desired(&s, "0000:03:00.0 15b3:1017 host vfs=3\n0000:00:14.0 8086:a2af vfio_nope\n");
+	file = desired(&s, "0000:03:00.0 15b3:1017 host vfs=3\n0000:00:14.0 8086:a2af nope_vfio_pci\n");
 	SIM(&s, &r, "apply", "--check", file);
 	assert_status(&r, 4);
-	assert_non_null(strstr(r.err, "note: driver vfio_nope is not loaded below the sysroot, and "
+	assert_non_null(strstr(r.err, "note: driver nope_vfio_pci is not loaded below the sysroot, and "
 				      "modules cannot be loaded there\n"));
 	run_free(&r);
 	SIM(&s, &r, "apply", file);
 	assert_status(&r, 1);
-	assert_non_null(strstr(r.err, "iopass: apply: driver vfio_nope is not loaded and could not be "
+	assert_non_null(strstr(r.err, "iopass: apply: driver nope_vfio_pci is not loaded and could not be "
 				      "loaded: "));
 	assert_non_null(strstr(r.err, "; nothing was changed\n"));
 	run_free(&r);

@@ -176,13 +176,16 @@ static void test_desired_valid(void **state)
 		"05:00.0\t8086:1528/8086:0001 host vfs=4 vf-driver=vfio-pci\n"
 		"*             10de:1eb8  vfio-pci  nth=2 optional\n"
 		"   * 15b3:1018 mlx5_vfio_pci pf=0000:03:00.0 nth=1\n"
+		"0000:07:00.0 15b3:101e mlx5_vfio_pci boot\n" /* held on a variant from boot on */
 		"0000:06:00.0 1af4:1041 host vfs=0";
 	struct iopass_desired *d = desired_ok(text);
 	const struct iopass_desired_entry *e;
 	char bdf[IOPASS_BDF_MAX];
 
 	(void)state;
-	assert_int_equal(iopass_desired_count(d), 5);
+	assert_int_equal(iopass_desired_count(d), 6);
+	assert_true(iopass_desired_get(d, 4)->boot);
+	assert_string_equal(iopass_desired_get(d, 4)->driver, "mlx5_vfio_pci");
 	e = iopass_desired_get(d, 0);
 	assert_int_equal(e->line, 3);
 	assert_true(e->by_address);
@@ -223,10 +226,10 @@ static void test_desired_valid(void **state)
 	assert_string_equal(e->driver, "mlx5_vfio_pci");
 	assert_int_equal(e->nth, 1);
 
-	e = iopass_desired_get(d, 4);
-	assert_int_equal(e->line, 7); /* no newline at the end of the file */
+	e = iopass_desired_get(d, 5);
+	assert_int_equal(e->line, 8); /* no newline at the end of the file */
 	assert_int_equal(e->vfs, 0);
-	assert_null(iopass_desired_get(d, 5));
+	assert_null(iopass_desired_get(d, 6));
 	iopass_desired_free(d);
 
 	/* empty, blank and comment-only files hold no entries */
@@ -285,6 +288,13 @@ static void test_desired_invalid(void **state)
 		  "line 1: vfs= on a VF (pf=): a VF has no VFs of its own" },
 		{ "0000:03:00.0 8086:10d3 host boot\n",
 		  "line 1: 'boot' holds a device on a vfio driver from boot on; a 'host' entry has nothing to hold: drop 'boot'" },
+		/* a target is vfio-pci or a variant (*_vfio_pci), not any name holding "vfio" */
+		{ "0000:03:00.0 8086:10d3 vfio_iommu_type1\n",
+		  "line 1: 'vfio_iommu_type1': not a target driver; write vfio-pci, a vfio variant driver (e.g. mlx5_vfio_pci), or host" },
+		{ "0000:03:00.0 8086:10d3 MLX5_vfio_pci\n",
+		  "line 1: 'MLX5_vfio_pci': not a target driver; write vfio-pci, a vfio variant driver (e.g. mlx5_vfio_pci), or host" },
+		{ "0000:03:00.0 8086:10d3 _vfio_pci boot\n",
+		  "line 1: '_vfio_pci': not a target driver; write vfio-pci, a vfio variant driver (e.g. mlx5_vfio_pci), or host" },
 		/* the PF's VFs go when its host driver is unbound */
 		{ "0000:03:00.0 8086:10d3 vfio-pci vfs=2\n",
 		  "line 1: vfs=2: a PF's VFs are made by its host driver, and moving the PF to vfio-pci takes them away; write host as the PF's driver, or vfs=0" },

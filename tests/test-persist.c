@@ -129,7 +129,7 @@ static void test_hand_edit(void **state)
 {
 	struct fx *fx = fx_persist();
 	struct run r;
-	char *before, *after;
+	char *before, *after, drv[64];
 
 	(void)state;
 	SIMFX(fx, &r, "attach", "--persist", "00:14.0");
@@ -161,13 +161,19 @@ static void test_hand_edit(void **state)
 	assert_false(fx_exists(fx, "etc/udev/rules.d/60-iopass.rules"));
 	free(before);
 
-	/* a file of someone else's at our name: not overwritten either */
+	/* a file of someone else's at our name: not overwritten either, and found before the
+	 * attach: nothing happens (the device back on its driver first) */
+	SIMFX(fx, &r, "detach", "00:14.0");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
 	fx_printf(fx, "etc/udev/rules.d/60-iopass.rules", "SUBSYSTEM==\"usb\", GROUP=\"plugdev\"\n");
 	SIMFX(fx, &r, "attach", "--persist", "00:14.0");
 	assert_int_equal(r.status, 1);
-	assert_non_null(strstr(r.err, "was edited by hand (or is not iopass's)"));
-	assert_non_null(strstr(r.err, "the devices are attached now, but not for the next boot"));
+	assert_text_equal(r.err, "iopass: attach: --persist: /etc/udev/rules.d/60-iopass.rules was "
+				 "edited by hand (or is not iopass's); nothing was changed; move your "
+				 "changes to a file of your own, or pass --force to overwrite it\n");
 	run_free(&r);
+	assert_string_equal(fx_driver(fx, "0000:00:14.0", drv, sizeof(drv)), "xhci_hcd");
 	fx_free(fx);
 }
 
@@ -317,6 +323,40 @@ static void test_corrupt_record(void **state)
 	RUN(&r, fx_root(fx), "persist", "frob");
 	assert_int_equal(r.status, 2);
 	assert_text_equal(r.err, "iopass: persist: unknown action 'frob'; use list or remove\n");
+	run_free(&r);
+	/* a record is read back exactly as iopass writes it, or not at all: what it holds goes
+	 * into a udev rule (tabs, short addresses, upper case, a carriage return, two lines
+	 * for one address, a target that is no vfio driver, one version's fields in another) */
+	static const char *const bad[] = {
+		"iopass-persist 1\n0000:00:14.0\t8086:a2af xhci_hcd\n",
+		"iopass-persist 1\n00:14.0 8086:a2af xhci_hcd\n",
+		"iopass-persist 1\n0000:00:14.0 8086:A2AF xhci_hcd\n",
+		"iopass-persist 1\n0000:00:14.0 8086:a2af xhci_hcd\r\n",
+		"iopass-persist 1\n0000:00:14.0 8086:a2af xhci_hcd\n0000:00:14.0 8086:a2af -\n",
+		"iopass-persist 2\n0000:00:14.0 8086:a2af - xvfio\n",
+		"iopass-persist 2\n0000:00:14.0 8086:a2af - vfio_iommu_type1\n",
+		"iopass-persist 2\n0000:00:14.0 8086:a2af - host\n",
+		"iopass-persist 2\n0000:00:14.0 8086:a2af xhci_hcd\n",
+		"iopass-persist 1\n0000:00:14.0 8086:a2af xhci_hcd vfio-pci\n",
+		"iopass-persist 3\n0000:00:14.0 8086:a2af xhci_hcd vfio-pci\n",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		fx_printf(fx, "etc/iopass/persist", "%s", bad[i]);
+		RUN(&r, fx_root(fx), "persist", "list");
+		if (r.status != 1)
+			fprintf(stderr, "record accepted: %s", bad[i]);
+		assert_int_equal(r.status, 1);
+		run_free(&r);
+		/* and nothing is made of it: no rule, no desired state */
+		SIMFX(fx, &r, "persist", "remove", "0000:02:00.0");
+		assert_int_equal(r.status, 1);
+		run_free(&r);
+		assert_false(fx_exists(fx, "etc/udev/rules.d/60-iopass.rules"));
+		assert_false(fx_exists(fx, "etc/iopass/desired"));
+	}
+	fx_printf(fx, "etc/iopass/persist", "iopass-persist 2\n0000:00:14.0 8086:a2af xhci_hcd mlx5_vfio_pci\n");
+	RUN(&r, fx_root(fx), "persist", "list");
+	assert_int_equal(r.status, 3); /* read: not active, the device is on xhci_hcd */
 	run_free(&r);
 	fx_free(fx);
 }
@@ -578,12 +618,14 @@ static void test_desired_edited_in_place(void **state)
 			   "\n"
 			   "0000:02:00.0 144d:a808 host # the boot disk\n"
 			   "0000:01:00.1 10de:10f0/1043:8591 vfio-pci boot");
-	/* detach --persist: 'optional' says more than "the host's": the line stays, as host */
+	/* detach --persist: 'optional' says more than "the host's", and so does the admin's
+	 * comment: those lines stay, as host; iopass's own line goes */
 	SIMFX(fx, &r, "detach", "--persist", "00:14.0", "01:00.0", "01:00.1");
 	assert_int_equal(r.status, 0);
 	run_free(&r);
 	assert_desired(fx, "# my workstation\n"
 			   "0000:00:14.0 8086:a2af host optional  # the USB card for the VM\n"
+			   "* 10de:1b80 host  # the GPU, by its IDs\n"
 			   "\n"
 			   "0000:02:00.0 144d:a808 host # the boot disk");
 	assert_string_equal(fx_driver(fx, "0000:00:14.0", drv, sizeof(drv)), "xhci_hcd");
@@ -601,7 +643,8 @@ static void test_desired_broken_refused(void **state)
 	fx_printf(fx, "etc/iopass/desired", "0000:00:14.0 8086:a2af vfio-pci\n0000:01:00.0 10de:1b80 nvidia\n");
 	SIMFX(fx, &r, "attach", "--persist", "00:14.0");
 	assert_int_equal(r.status, 1);
-	assert_non_null(strstr(r.err, "/etc/iopass/desired: line 2: 'nvidia': not a target driver"));
+	assert_non_null(strstr(r.err, "iopass: attach: --persist: /etc/iopass/desired line 2: 'nvidia': "
+				      "not a target driver"));
 	assert_non_null(strstr(r.err, "nothing was changed"));
 	run_free(&r);
 	assert_string_equal(fx_driver(fx, "0000:00:14.0", drv, sizeof(drv)), "xhci_hcd");
@@ -613,7 +656,8 @@ static void test_desired_broken_refused(void **state)
 	assert_int_equal(chmod(path, 0666), 0);
 	SIMFX(fx, &r, "attach", "--persist", "00:14.0");
 	assert_int_equal(r.status, 1);
-	assert_non_null(strstr(r.err, "cannot be read: it is not root's, or others can write to it"));
+	assert_non_null(strstr(r.err, "cannot read /etc/iopass/desired: it is not root's, or others "
+				      "can write to it; nothing was changed"));
 	run_free(&r);
 	assert_string_equal(fx_driver(fx, "0000:00:14.0", drv, sizeof(drv)), "xhci_hcd");
 	/* detach --persist refuses as well, before the detach */
@@ -750,9 +794,9 @@ static void test_apply_writes_desired(void **state)
 	SIMFX(fx, &r, "detach", "--persist", "00:14.0");
 	assert_int_equal(r.status, 0);
 	run_free(&r);
-	assert_desired(fx, NULL);
+	assert_desired(fx, "* 8086:a2af host  # usb"); /* the comment keeps the line */
 	/* an edit that would leave a file the next run cannot read (the line and its comment
-	 * over 1024 bytes) is refused: the boot step fails and the attach is undone */
+	 * over 1024 bytes) is refused before the first write: the device is not moved */
 	fx_printf(fx, "etc/iopass/desired", "0000:00:14.0 8086:a2af vfio-pci  # %0985d\n", 0);
 	fx_printf(fx, "want", "0000:00:14.0 8086:a2af vfio-pci boot\n");
 	SIMFX(fx, &r, "apply", file);
@@ -821,6 +865,77 @@ static void test_persist_list_drift(void **state)
 	fx_free(fx);
 }
 
+/* The edit's corner cases: another card's line, a line the edit would break, an old host. */
+static void test_desired_edit_cases(void **state)
+{
+	struct fx *fx = fx_persist();
+	struct run r;
+	struct stat st;
+	char *path, drv[64], *rules;
+
+	(void)state;
+	/* the line is for the card that sat at the address before: the IDs become this one's */
+	fx_printf(fx, "etc/iopass/desired", "0000:00:14.0 8086:1111 host # the old card\n");
+	assert_true(asprintf(&path, "%s/etc/iopass/desired", fx_root(fx)) > 0);
+	assert_int_equal(chmod(path, 0600), 0);
+	SIMFX(fx, &r, "attach", "--persist", "00:14.0");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	assert_desired(fx, "0000:00:14.0 8086:a2af/0000:0000 vfio-pci boot  # the old card");
+	/* ... and the admin's mode stays */
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	RUN(&r, fx_root(fx), "persist", "list");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	/* drift compares the IDs too: a line for other IDs does not hold the recorded card */
+	fx_printf(fx, "etc/iopass/desired", "0000:00:14.0 8086:1111 vfio-pci boot\n");
+	RUN(&r, fx_root(fx), "persist", "list");
+	assert_int_equal(r.status, 3);
+	assert_non_null(strstr(r.out, "active   no\n"));
+	run_free(&r);
+	SIMFX(fx, &r, "detach", "--persist", "00:14.0");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+
+	/* a line the edit would make invalid (a PF with vfs= cannot go to vfio-pci): refused
+	 * before the attach, the PF and its VFs as they were */
+	fx_printf(fx, "etc/iopass/desired", "0000:03:00.0 15b3:1017 host vfs=2\n");
+	SIMFX(fx, &r, "attach", "--persist", "--force", "03:00.0");
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "iopass: attach: --persist: /etc/iopass/desired line 1: vfs=2: "));
+	assert_non_null(strstr(r.err, "nothing was changed"));
+	run_free(&r);
+	assert_string_equal(fx_driver(fx, "0000:03:00.0", drv, sizeof(drv)), "mlx5_core");
+	fx_unlink(fx, "etc/iopass/desired");
+
+	/* a host persisted by an older iopass: a record, no desired state */
+	SIMFX(fx, &r, "attach", "--persist", "00:14.0");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	fx_unlink(fx, "etc/iopass/desired");
+	RUN(&r, fx_root(fx), "persist", "list");
+	assert_int_equal(r.status, 0); /* nothing to drift from */
+	assert_non_null(strstr(r.out, "active   -\n"));
+	run_free(&r);
+	RUN(&r, fx_root(fx), "persist", "list", "-J");
+	assert_non_null(strstr(r.out, "\"desired\": null"));
+	run_free(&r);
+	/* removing what is not there changes nothing: no file is seeded, nothing is rewritten
+	 * (a hand-edited rule is no obstacle then) */
+	rules = fx_read(fx, "etc/udev/rules.d/60-iopass.rules");
+	fx_printf(fx, "etc/udev/rules.d/60-iopass.rules", "%s\n# mine\n", rules);
+	SIMFX(fx, &r, "persist", "remove", "02:00.0");
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.err, "not persisted: nothing to remove"));
+	run_free(&r);
+	assert_false(fx_exists(fx, "etc/iopass/desired"));
+	fx_printf(fx, "etc/udev/rules.d/60-iopass.rules", "%s", rules);
+	free(rules);
+	free(path);
+	fx_free(fx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -838,6 +953,7 @@ int main(void)
 		cmocka_unit_test(test_persist_variant_driver),
 		cmocka_unit_test(test_apply_writes_desired),
 		cmocka_unit_test(test_persist_list_drift),
+		cmocka_unit_test(test_desired_edit_cases),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

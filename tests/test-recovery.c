@@ -655,6 +655,49 @@ static void test_detach_unrecorded_killed(void **state)
 	assert_int_equal(unbound, 1); /* the step this is about was among them */
 }
 
+/*
+ * A change of the desired state alone (the record stays as it is), killed after its
+ * journal: the next run puts the desired state back, and says so; it does not take the
+ * unchanged record for the change having completed.
+ */
+static void test_etc_journal_desired_only(void **state)
+{
+	struct sim s;
+	struct run r;
+
+	(void)state;
+	sim_recovery(&s);
+	RUN_OK(&s, "attach", "--persist", "00:14.0");
+	fx_printf(s.fx, "etc/iopass/desired", "0000:01:00.0 10de:1b80 host\n");
+	set_kill(&s, "IOPASS_SIM_KILL_AFTER_OP", 1); /* the /etc journal is written */
+	SIM(&s, &r, "attach", "--persist", "00:14.0");
+	assert_int_equal(r.status, 128 + SIGKILL);
+	run_free(&r);
+	s.env_kill[0] = '\0';
+	assert_true(fx_exists(s.fx, "etc/iopass/journal"));
+	SIM(&s, &r, "persist", "remove", "00:00.0");
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.err, "recovery: /etc/iopass/desired: the interrupted persist was "
+				      "rolled back"));
+	run_free(&r);
+	assert_file(&s, "etc/iopass/desired", "0000:01:00.0 10de:1b80 host");
+	/* killed after the desired state is written: that is the change, rolled forward */
+	set_kill(&s, "IOPASS_SIM_KILL_AFTER_OP", 2);
+	SIM(&s, &r, "attach", "--persist", "00:14.0");
+	assert_int_equal(r.status, 128 + SIGKILL);
+	run_free(&r);
+	s.env_kill[0] = '\0';
+	SIM(&s, &r, "persist", "remove", "00:00.0");
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.err, "recovery: /etc/iopass/desired: the interrupted persist had "
+				      "completed"));
+	run_free(&r);
+	assert_file(&s, "etc/iopass/desired", "0000:01:00.0 10de:1b80 host\n"
+					      "0000:00:14.0 8086:a2af/0000:0000 vfio-pci boot");
+	assert_consistent(&s);
+	sim_close(&s);
+}
+
 /* ---- the crash matrix ----------------------------------------------------------- */
 
 enum variant { PLAIN, VM_OPENED, HOST_USES, NVARIANTS };
@@ -873,6 +916,7 @@ int main(void)
 		cmocka_unit_test(test_guards_after_recovery),
 		cmocka_unit_test(test_reattach_variant),
 		cmocka_unit_test(test_detach_unrecorded_killed),
+		cmocka_unit_test(test_etc_journal_desired_only),
 		cmocka_unit_test(test_continued_detach_fails),
 		cmocka_unit_test(test_etc_journal_empty_file),
 		cmocka_unit_test(test_vf_attach_reports_recovery),
