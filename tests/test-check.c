@@ -1758,6 +1758,49 @@ static void test_reset_bug(void **state)
 	env_close(&e);
 }
 
+/* Device links (a GPU's HDA, USB, UCSI functions need its display function): named when left out. */
+static void test_linked_functions(void **state)
+{
+	struct fx *fx = fx_workstation();
+	struct env e;
+	struct iopass_report *r;
+	char *link;
+
+	(void)state;
+	/* as the driver core shows pci_create_device_link()'s link, on both ends */
+	assert_true(asprintf(&link, "%s/consumer:pci:0000:01:00.1", fx_dev_dir(fx, "0000:01:00.0")) > 0);
+	fx_symlink(fx, link, "../../../virtual/devlink/pci:0000:01:00.0--pci:0000:01:00.1");
+	free(link);
+	assert_true(asprintf(&link, "%s/supplier:pci:0000:01:00.0", fx_dev_dir(fx, "0000:01:00.1")) > 0);
+	fx_symlink(fx, link, "../../../virtual/devlink/pci:0000:01:00.0--pci:0000:01:00.1");
+	free(link);
+	/* a link to a platform device is not a PCI function's */
+	assert_true(asprintf(&link, "%s/consumer:platform:ucsi", fx_dev_dir(fx, "0000:01:00.0")) > 0);
+	fx_symlink(fx, link, "../../../virtual/devlink/pci:0000:01:00.0--platform:ucsi");
+	free(link);
+	env_open(&e, fx);
+	r = CHECK(&e, "0000:01:00.0");
+	assert_finding(r, "linked-function", "the kernel ties a function to this device by a device "
+					     "link, and it stays on the host: 0000:01:00.1 (needs this "
+					     "device, on snd_hda_intel)");
+	assert_text_equal(hint_of(r, "linked-function"), "pass the linked functions through together with it");
+	iopass_report_free(r);
+	r = CHECK(&e, "0000:01:00.1");
+	assert_finding(r, "linked-function", "the kernel ties a function to this device by a device "
+					     "link, and it stays on the host: 0000:01:00.0 (this "
+					     "device needs it, on nvidia)");
+	iopass_report_free(r);
+	/* together: nothing left out */
+	r = CHECK(&e, "0000:01:00.0", "0000:01:00.1");
+	assert_no_finding(r, "linked-function");
+	iopass_report_free(r);
+	/* a device with no links */
+	r = CHECK(&e, "0000:00:14.0");
+	assert_no_finding(r, "linked-function");
+	iopass_report_free(r);
+	env_close(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1795,6 +1838,7 @@ int main(void)
 		cmocka_unit_test(test_reset_rules),
 		cmocka_unit_test(test_related_scan),
 		cmocka_unit_test(test_reset_bug),
+		cmocka_unit_test(test_linked_functions),
 		cmocka_unit_test(test_cli),
 		cmocka_unit_test(test_cli_escapes),
 		cmocka_unit_test(test_cli_errors),
