@@ -22,7 +22,8 @@ static void usage(void)
 	      "modules)? With devices: can they be passed through, attached together?\n"
 	      "Without devices it also says how the host differs from " IOPASS_DESIRED_FILE ",\n"
 	      "when there is one (the plan of 'iopass apply --check').\n"
-	      "DEVICE is a PCI address (DDDD:BB:SS.F or BB:SS.F) or group:N.\n"
+	      "DEVICE is a PCI address (DDDD:BB:SS.F or BB:SS.F), a slot (DDDD:BB:SS or BB:SS:\n"
+	      "every function of the card, not its VFs) or group:N.\n"
 	      "\nVerdicts: ready, needs-group (attach with the listed group members), unsafe\n"
 	      "(the host uses it or a group member), impossible (no IOMMU group, not an endpoint).\n"
 	      "\nOptions:\n"
@@ -265,13 +266,9 @@ static int cmd_check_main(int argc, char *argv[])
 		cli_err(CMD, "--all checks every device; drop the devices or --group");
 		return EXIT_USAGE;
 	}
-	for (int i = optind; i < argc; i++) {
-		struct iopass_addr a;
-
-		/* validate before touching anything */
-		if (strncmp(argv[i], "group:", 6) != 0 && cli_parse_bdf(CMD, argv[i], &a) < 0)
-			return EXIT_USAGE;
-	}
+	/* validate before touching anything */
+	if (cli_check_device_args(CMD, argv + optind, (size_t)(argc - optind)) != EXIT_OK)
+		return EXIT_USAGE;
 
 	ret = cli_ctx_new(CMD, &ctx);
 	if (ret != EXIT_OK)

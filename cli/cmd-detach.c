@@ -17,7 +17,7 @@ static void usage(void)
 	      "driver_override, unbind from vfio-pci, probe, and bind the recorded driver if\n"
 	      "the probe picks another). Without a record, the kernel's probe decides.\n"
 	      "Refused while /dev/vfio/<group> is open (a running VM). DEVICE is a PCI\n"
-	      "address or group:N.\n"
+	      "address, a slot (BB:SS: every function of the card) or group:N.\n"
 	      "\nOptions:\n"
 	      "  -g, --group N          detach every endpoint of IOMMU group N\n"
 	      "  -a, --all              detach every device iopass attached\n"

@@ -19,7 +19,7 @@ static void usage(void)
 	      "\nPrint the configuration that passes devices to a VM: QEMU -device arguments\n"
 	      "(default) or libvirt <hostdev> elements. The functions of one card (a GPU and\n"
 	      "its audio function) share one guest slot, multifunction=on on function 0.\n"
-	      "DEVICE is a PCI address or group:N.\n"
+	      "DEVICE is a PCI address, a slot (BB:SS: every function of the card) or group:N.\n"
 	      "\nOptions:\n"
 	      "      --qemu             QEMU arguments, one -device per line (default)\n"
 	      "      --libvirt          libvirt <hostdev> elements\n"

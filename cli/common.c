@@ -395,6 +395,21 @@ int cli_persist_check(const char *cmd, struct iopass_ctx *ctx, const struct cli_
 	return r;
 }
 
+/* A device argument: a function's address, or a slot's (every function of the card). */
+static int parse_device_arg(const char *cmd, const char *arg, struct iopass_addr *ret, bool *ret_slot)
+{
+	*ret_slot = false;
+	if (iopass_addr_parse(arg, ret) == 0)
+		return 0;
+	if (iopass_slot_parse(arg, ret) == 0) {
+		*ret_slot = true;
+		return 0;
+	}
+	cli_err(cmd, "'%s' is not a PCI address; use DDDD:BB:SS.F or BB:SS.F for a function, "
+		     "DDDD:BB:SS or BB:SS for every function of a card, e.g. 0000:01:00.0 or 01:00", arg);
+	return -EINVAL;
+}
+
 int cli_parse_bdf(const char *cmd, const char *arg, struct iopass_addr *ret)
 {
 	if (iopass_addr_parse(arg, ret) == 0)
@@ -492,6 +507,32 @@ static int sel_add_group(const char *cmd, const struct iopass_devlist *list, int
 	return 0;
 }
 
+/* Every function of the card in slot (its function 0's address): not its VFs, which are
+ * devices of their own that happen to share the slot number. */
+static int sel_add_slot(const char *cmd, const struct iopass_devlist *list,
+			const struct iopass_addr *slot, struct cli_selection *sel)
+{
+	bool found = false;
+
+	for (size_t i = 0; i < iopass_devlist_count(list); i++) {
+		struct iopass_dev *d = iopass_devlist_get(list, i);
+		const struct iopass_addr *a = iopass_dev_get_addr(d);
+
+		if (a->domain != slot->domain || a->bus != slot->bus || a->slot != slot->slot ||
+		    iopass_dev_get_physfn(d) || !iopass_dev_is_endpoint(d))
+			continue;
+		found = true;
+		if (sel_add(sel, d) < 0)
+			return -ENOMEM;
+	}
+	if (!found) {
+		cli_err(cmd, "%04x:%02x:%02x: no PCI card in that slot; 'iopass list' shows the devices",
+			slot->domain, slot->bus, slot->slot);
+		return -ENOENT;
+	}
+	return 0;
+}
+
 int cli_select(const char *cmd, const struct iopass_devlist *list, char *const *args, size_t nargs,
 	       const int *group, bool all, struct cli_selection *sel)
 {
@@ -522,6 +563,7 @@ int cli_select(const char *cmd, const struct iopass_devlist *list, char *const *
 	for (size_t i = 0; i < nargs; i++) {
 		struct iopass_addr a;
 		struct iopass_dev *d;
+		bool slot;
 		int g;
 
 		if (strncmp(args[i], "group:", 6) == 0) {
@@ -537,8 +579,16 @@ int cli_select(const char *cmd, const struct iopass_devlist *list, char *const *
 				goto usage;
 			continue;
 		}
-		if (cli_parse_bdf(cmd, args[i], &a) < 0)
+		if (parse_device_arg(cmd, args[i], &a, &slot) < 0)
 			goto usage;
+		if (slot) {
+			r = sel_add_slot(cmd, list, &a, sel);
+			if (r == -ENOMEM)
+				goto oom;
+			if (r < 0)
+				goto usage;
+			continue;
+		}
 		d = iopass_devlist_find(list, &a);
 		if (!d) {
 			char bdf[IOPASS_BDF_MAX];
@@ -571,6 +621,7 @@ int cli_check_device_args(const char *cmd, char *const *args, size_t nargs)
 {
 	for (size_t i = 0; i < nargs; i++) {
 		struct iopass_addr a;
+		bool slot;
 		int g;
 
 		if (strncmp(args[i], "group:", 6) == 0) {
@@ -579,7 +630,7 @@ int cli_check_device_args(const char *cmd, char *const *args, size_t nargs)
 					args[i]);
 				return EXIT_USAGE;
 			}
-		} else if (cli_parse_bdf(cmd, args[i], &a) < 0) {
+		} else if (parse_device_arg(cmd, args[i], &a, &slot) < 0) {
 			return EXIT_USAGE;
 		}
 	}
@@ -742,8 +793,9 @@ int cli_scan_args(const char *cmd, struct iopass_ctx *ctx, char *const *args, si
 			if (strncmp(args[i], "group:", 6) == 0) {
 				if (iopass_group_parse(args[i] + 6, &groups[ngroups]) == 0)
 					ngroups++;
-			} else if (iopass_addr_parse(args[i], &addrs[naddrs]) == 0) {
-				naddrs++;
+			} else if (iopass_addr_parse(args[i], &addrs[naddrs]) == 0 ||
+				   iopass_slot_parse(args[i], &addrs[naddrs]) == 0) {
+				naddrs++; /* a slot by its function 0: the scan takes its bus */
 			}
 		}
 		r = iopass_scan_related(ctx, addrs, naddrs, groups, ngroups, ret);

@@ -68,6 +68,8 @@ struct iopass_addr {
 
 /* Strict: "DDDD:BB:SS.F" or "BB:SS.F" (domain 0000), hex, nothing else. -EINVAL otherwise. */
 int iopass_addr_parse(const char *s, struct iopass_addr *ret_addr);
+/* A slot, "DDDD:BB:SS" or "BB:SS" (every function of a card): its function 0; -EINVAL. */
+int iopass_slot_parse(const char *s, struct iopass_addr *ret_addr);
 /* Canonical lower-case form, as the kernel names devices in sysfs. */
 void iopass_addr_format(const struct iopass_addr *addr, char buf[IOPASS_BDF_MAX]);
 int iopass_addr_cmp(const struct iopass_addr *a, const struct iopass_addr *b);

@@ -126,6 +126,17 @@ int iopass_addr_parse(const char *s, struct iopass_addr *ret_addr)
 	return 0;
 }
 
+int iopass_slot_parse(const char *s, struct iopass_addr *ret_addr)
+{
+	char bdf[IOPASS_BDF_MAX + 2];
+
+	/* a slot is an address without its function: the card at DDDD:BB:SS (or BB:SS) */
+	if (!s || !ret_addr || strchr(s, '.') || strlen(s) + 2 >= sizeof(bdf))
+		return -EINVAL;
+	snprintf(bdf, sizeof(bdf), "%s.0", s);
+	return iopass_addr_parse(bdf, ret_addr);
+}
+
 /* Hex digits of v, at least min of them, at p; returns the end. */
 static char *put_hex(char *p, uint32_t v, int min)
 {

@@ -188,6 +188,30 @@ static void test_group(void **state)
 	assert_driver(&s, "0000:01:00.0", "nvidia");
 	assert_driver(&s, "0000:01:00.1", "snd_hda_intel");
 	assert_false(fx_exists(s.fx, "dev/vfio/1"));
+
+	/* a slot names the whole card: every function of it, the bridge above not */
+	SIM(&s, &r, "attach", "01:00");
+	assert_int_equal(r.status, 0);
+	assert_text_equal(r.out, "0000:01:00.0: nvidia -> vfio-pci\n0000:01:00.1: snd_hda_intel -> vfio-pci\n");
+	run_free(&r);
+	assert_driver(&s, "0000:00:01.0", "pcieport");
+	SIM(&s, &r, "detach", "0000:01:00");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	assert_driver(&s, "0000:01:00.0", "nvidia");
+	assert_driver(&s, "0000:01:00.1", "snd_hda_intel");
+	/* a slot with no card, and one that is no slot: usage errors, nothing read or written */
+	SIM(&s, &r, "attach", "05:1f");
+	assert_int_equal(r.status, 2);
+	assert_text_equal(r.err, "iopass: attach: 0000:05:1f: no PCI card in that slot; 'iopass list' "
+				 "shows the devices\n");
+	run_free(&r);
+	SIM(&s, &r, "attach", "01:20");
+	assert_int_equal(r.status, 2);
+	assert_text_equal(r.err, "iopass: attach: '01:20' is not a PCI address; use DDDD:BB:SS.F or "
+				 "BB:SS.F for a function, DDDD:BB:SS or BB:SS for every function of a "
+				 "card, e.g. 0000:01:00.0 or 01:00\n");
+	run_free(&r);
 	sim_close(&s);
 }
 
@@ -288,7 +312,7 @@ static void test_bad_input_writes_nothing(void **state)
 	sim_open(&s, fx_workstation());
 	SIM(&s, &r, "attach", "00:14.0", "../../etc");
 	assert_int_equal(r.status, 2);
-	assert_text_equal(r.err, "iopass: attach: '../../etc' is not a PCI address; use DDDD:BB:SS.F or BB:SS.F, e.g. 0000:01:00.0\n");
+	assert_text_equal(r.err, "iopass: attach: '../../etc' is not a PCI address; use DDDD:BB:SS.F or BB:SS.F for a function, DDDD:BB:SS or BB:SS for every function of a card, e.g. 0000:01:00.0 or 01:00\n");
 	run_free(&r);
 	SIM(&s, &r, "attach");
 	assert_int_equal(r.status, 2);

@@ -1613,7 +1613,7 @@ static void test_cli_errors(void **state)
 	(void)state;
 	RUN(&r, fx_root(fx), "check", "0000:01:00.9");
 	assert_int_equal(r.status, 2);
-	assert_text_equal(r.err, "iopass: check: '0000:01:00.9' is not a PCI address; use DDDD:BB:SS.F or BB:SS.F, e.g. 0000:01:00.0\n");
+	assert_text_equal(r.err, "iopass: check: '0000:01:00.9' is not a PCI address; use DDDD:BB:SS.F or BB:SS.F for a function, DDDD:BB:SS or BB:SS for every function of a card, e.g. 0000:01:00.0 or 01:00\n");
 	assert_string_equal(r.out, "");
 	run_free(&r);
 	RUN(&r, fx_root(fx), "check", "--group", "99");
