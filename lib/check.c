@@ -1094,52 +1094,37 @@ static void check_companions(const struct iopass_devlist *list, struct iopass_de
 	}
 }
 
-static int bdf_cmp(const void *a, const void *b)
-{
-	return strcmp((const char *)a, (const char *)b);
-}
-
 /*
- * Functions tied to this one by device links, which the driver core shows as
- * "supplier:<bus>:<device>" and "consumer:<bus>:<device>" in the device's
- * directory (devlink_add_symlinks(), drivers/base/core.c). The kernel links a
- * GPU's HDA, USB and UCSI functions to its display function
- * (pci_create_device_link() in drivers/pci/quirks.c): the consumer's driver
- * needs its supplier. A linked function left out of the set stays on its host
- * driver while this one goes to the guest.
+ * Functions tied to this one by device links (iopass_dev_links(): the kernel
+ * links a GPU's HDA, USB and UCSI functions to its display function,
+ * pci_create_device_link() in drivers/pci/quirks.c, and the consumer's driver
+ * needs its supplier). One left out of the set stays on its host driver while
+ * this one goes to the guest.
  */
 static void check_links(const struct iopass_devlist *list, struct iopass_dev *dev,
 			struct iopass_dev *const *set, size_t nset, struct iopass_report *r)
 {
-	char path[64 + IOPASS_BDF_MAX], left[8][IOPASS_BDF_MAX + 96], text[1024] = "";
-	size_t nleft = 0, len = 0;
-	struct dirent *de;
-	DIR *dir;
+	struct iopass_link links[8];
+	size_t n = iopass_dev_links(dev, links, ARRAY_SIZE(links)), nleft = 0, len = 0;
+	char text[1024] = "";
 
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", dev->bdf);
-	if (sysfs_opendir(dev->ctx, path, &dir) < 0)
-		return;
-	while ((de = readdir(dir)) && nleft < ARRAY_SIZE(left)) {
-		bool consumer = !strncmp(de->d_name, "consumer:pci:", 13);
-		struct iopass_dev *other;
-		struct iopass_addr a;
+	for (size_t i = 0; i < n && i < ARRAY_SIZE(links); i++) {
+		struct iopass_dev *other = iopass_devlist_find(list, &links[i].addr);
+		char bdf[IOPASS_BDF_MAX];
 
-		if ((!consumer && strncmp(de->d_name, "supplier:pci:", 13)) ||
-		    iopass_addr_parse(de->d_name + 13, &a) < 0)
-			continue;
-		other = iopass_devlist_find(list, &a);
 		if (other && (in_set(other, set, nset) || iopass_dev_is_vfio(other)))
 			continue;
-		snprintf(left[nleft++], sizeof(left[0]), "%s (%s, on %s)", de->d_name + 13,
-			 consumer ? "needs this device" : "this device needs it",
-			 !other ? "a driver not read" : other->driver ? other->driver : "no driver");
+		iopass_addr_format(&links[i].addr, bdf);
+		if (len < sizeof(text))
+			len += (size_t)snprintf(text + len, sizeof(text) - len, "%s%s (%s, on %s)",
+						nleft ? ", " : "", bdf,
+						links[i].consumer ? "needs this device" : "this device needs it",
+						!other ? "a driver not read" : other->driver ? other->driver
+											  : "no driver");
+		nleft++;
 	}
-	closedir(dir);
 	if (!nleft)
 		return;
-	qsort(left, nleft, sizeof(left[0]), bdf_cmp); /* readdir's order is the filesystem's */
-	for (size_t i = 0; i < nleft && len < sizeof(text); i++)
-		len += (size_t)snprintf(text + len, sizeof(text) - len, "%s%s", i ? ", " : "", left[i]);
 	report_add(r, IOPASS_LEVEL_WARN, "linked-function",
 		   "the kernel ties %s to this device by a device link, and %s stay%s on the host: %s",
 		   nleft == 1 ? "a function" : "functions", nleft == 1 ? "it" : "they",

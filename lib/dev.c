@@ -536,6 +536,23 @@ static void related_add_group(struct related *rl, int g)
 }
 
 /* The VFs of a PF: its virtfnN links. */
+/*
+ * The functions device links tie to d (a GPU's HDA, USB, UCSI): check names
+ * them, a card takes them. Not for VFs: the kernel links none, and a PF may
+ * have thousands.
+ */
+static void related_add_links(struct related *rl, const struct iopass_dev *d)
+{
+	struct iopass_link links[8];
+	size_t n;
+
+	if (d->physfn)
+		return;
+	n = iopass_dev_links(d, links, ARRAY_SIZE(links));
+	for (size_t k = 0; k < n && k < ARRAY_SIZE(links); k++)
+		related_add(rl, &links[k].addr);
+}
+
 static void related_add_vfs(struct related *rl, struct iopass_dev *pf)
 {
 	char path[sizeof(PCI_DEVICES) + IOPASS_BDF_MAX + 1], name[64];
@@ -632,6 +649,7 @@ int iopass_scan_related(struct iopass_ctx *ctx, const struct iopass_addr *seeds,
 			subject[nsubjects++] = i;
 			related_add_group(&rl, d->group);
 			related_add_vfs(&rl, d);
+			related_add_links(&rl, d);
 			grew = true;
 		}
 	}
@@ -926,6 +944,39 @@ const char *iopass_dev_get_driver(const struct iopass_dev *dev)
 int iopass_dev_get_iommu_group(const struct iopass_dev *dev)
 {
 	return dev->group;
+}
+
+static int link_cmp(const void *a, const void *b)
+{
+	return iopass_addr_cmp(&((const struct iopass_link *)a)->addr,
+			       &((const struct iopass_link *)b)->addr);
+}
+
+size_t iopass_dev_links(const struct iopass_dev *dev, struct iopass_link *ret, size_t max)
+{
+	char path[32 + IOPASS_BDF_MAX];
+	struct dirent *de;
+	size_t n = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", dev->bdf);
+	if (sysfs_opendir(dev->ctx, path, &dir) < 0)
+		return 0;
+	while ((de = readdir(dir))) {
+		bool consumer = !strncmp(de->d_name, "consumer:pci:", 13);
+		struct iopass_addr a;
+
+		if ((!consumer && strncmp(de->d_name, "supplier:pci:", 13)) ||
+		    iopass_addr_parse(de->d_name + 13, &a) < 0)
+			continue;
+		if (n < max)
+			ret[n] = (struct iopass_link){ .addr = a, .consumer = consumer };
+		n++;
+	}
+	closedir(dir);
+	/* readdir's order is the filesystem's */
+	qsort(ret, n < max ? n : max, sizeof(*ret), link_cmp);
+	return n;
 }
 
 const char *iopass_dev_get_physfn(const struct iopass_dev *dev)

@@ -163,6 +163,18 @@ const char *iopass_dev_get_class_name(struct iopass_dev *dev);
 struct iopass_dev *iopass_dev_get_parent(struct iopass_dev *dev, const struct iopass_devlist *list);
 /* Header type 0 (an endpoint), from config space. */
 bool iopass_dev_is_endpoint(const struct iopass_dev *dev);
+/*
+ * The PCI functions a device link ties to dev, read now from its directory
+ * (the driver core's "supplier:pci:BDF" and "consumer:pci:BDF" entries): the
+ * kernel links a GPU's HDA, USB and UCSI functions to its display function.
+ * At most max into ret, in address order; the count found (0 when the
+ * directory cannot be read), which may exceed max.
+ */
+struct iopass_link {
+	struct iopass_addr addr;
+	bool consumer; /* it needs dev; else dev needs it (dev is its consumer) */
+};
+size_t iopass_dev_links(const struct iopass_dev *dev, struct iopass_link *ret, size_t max);
 
 /* The loaded PCI drivers (<sysroot>/sys/bus/pci/drivers), NULL-terminated; free with free(). */
 int iopass_drivers(struct iopass_ctx *ctx, char ***ret_names);

@@ -1798,6 +1798,23 @@ static void test_linked_functions(void **state)
 	r = CHECK(&e, "0000:00:14.0");
 	assert_no_finding(r, "linked-function");
 	iopass_report_free(r);
+
+	/* the CLI: the related scan reads a linked function in another slot (its driver is
+	 * named), and a slot takes what links tie to its functions */
+	assert_true(asprintf(&link, "%s/consumer:pci:0000:02:00.0", fx_dev_dir(fx, "0000:01:00.1")) > 0);
+	fx_symlink(fx, link, "../../../virtual/devlink/pci:0000:01:00.1--pci:0000:02:00.0");
+	free(link);
+	struct run cli;
+
+	RUN(&cli, fx_root(fx), "check", "-v", "01:00.1");
+	assert_non_null(strstr(cli.out, "0000:02:00.0 (needs this device, on nvme)"));
+	run_free(&cli);
+	RUN(&cli, fx_root(fx), "check", "-J", "01:00");
+	assert_non_null(strstr(cli.out, "\"bdf\": \"0000:01:00.0\""));
+	assert_non_null(strstr(cli.out, "\"bdf\": \"0000:01:00.1\""));
+	assert_non_null(strstr(cli.out, "\"bdf\": \"0000:02:00.0\""));
+	assert_null(strstr(cli.out, "\"code\": \"linked-function\""));
+	run_free(&cli);
 	env_close(&e);
 }
 
