@@ -632,6 +632,26 @@ ssize_t desired_find(const struct iopass_desired *d, const struct iopass_devlist
 	return -1;
 }
 
+ssize_t desired_find_absent(const struct iopass_desired *d, const struct iopass_devlist *list,
+			    uint16_t vendor, uint16_t device)
+{
+	ssize_t found = -1;
+
+	for (size_t i = 0; i < d->n; i++) {
+		const struct iopass_desired_entry *e = &d->e[i];
+		struct iopass_dev *dev = NULL;
+
+		if (e->by_address || !e->boot || e->has_pf || e->vendor != vendor || e->device != device)
+			continue;
+		if (list && iopass_desired_resolve(d, i, list, &dev, NULL) == 0 && dev)
+			continue; /* it names a device that is here */
+		if (found >= 0)
+			return -1; /* two of them: which one was it? */
+		found = (ssize_t)i;
+	}
+	return found;
+}
+
 /* The comment that ends a line ("# ..." after a blank), or "". */
 static const char *line_comment(const char *s, size_t n, size_t *ret_len)
 {

@@ -415,6 +415,10 @@ bool desired_entry_equal(const struct iopass_desired_entry *a, const struct iopa
  * scan; NULL: by address only); -1 when none does. */
 ssize_t desired_find(const struct iopass_desired *d, const struct iopass_devlist *list,
 		     const struct iopass_addr *addr);
+/* The one '*' line with 'boot' and these IDs (no pf=) that names no device here now: the
+ * line of a recorded card that is absent; -1 when none or several are. */
+ssize_t desired_find_absent(const struct iopass_desired *d, const struct iopass_devlist *list,
+			    uint16_t vendor, uint16_t device);
 struct desired_edit {
 	unsigned line;    /* the line replaced (from 1), 0: text is a line to append */
 	const char *text; /* the new line, without newline; NULL: the line goes */

@@ -1213,6 +1213,15 @@ static int desired_edit(struct iopass_ctx *ctx, const struct iopass_persist *p,
 			goto out;
 		}
 		k = desired_find(d, list, &a);
+		if (k < 0 && c[i].op != PERSIST_ADD && list && !iopass_devlist_find(list, &a)) {
+			/* an absent card selected by IDs: the '*' line its record entry came from */
+			for (size_t j = 0; j < p->n; j++) {
+				uint16_t v, dv;
+
+				if (streq(p->e[j].bdf, c[i].bdf) && iopass_id_parse(p->e[j].ids, &v, &dv) == 0)
+					k = desired_find_absent(d, list, v, dv);
+			}
+		}
 		e = k >= 0 ? iopass_desired_get(d, (size_t)k) : NULL;
 		keep = desired_want(&c[i], e, &want);
 		/* the admin's words about the card outlive its 'boot': the line stays, as host */

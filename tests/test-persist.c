@@ -930,8 +930,28 @@ static void test_desired_edit_cases(void **state)
 	assert_non_null(strstr(r.err, "not persisted: nothing to remove"));
 	run_free(&r);
 	assert_false(fx_exists(fx, "etc/iopass/desired"));
-	fx_printf(fx, "etc/udev/rules.d/60-iopass.rules", "%s", rules);
 	free(rules);
+	fx_unlink(fx, "etc/udev/rules.d/60-iopass.rules"); /* the hand edit, gone */
+
+	/* an absent card that a '*' line holds from boot on: persist remove finds that line by
+	 * the record's IDs (it names no device now), and takes 'boot' off it */
+	fx_printf(fx, "etc/iopass/persist", "iopass-persist 1\n0000:09:00.0 10de:1eb8 nvidia\n");
+	fx_printf(fx, "etc/iopass/desired", "* 10de:1eb8 vfio-pci optional boot  # the hotplug GPU\n"
+					    "* 8086:a2af vfio-pci boot\n");
+	SIMFX(fx, &r, "persist", "remove", "09:00.0");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	assert_desired(fx, "* 10de:1eb8 vfio-pci optional  # the hotplug GPU\n"
+			   "* 8086:a2af vfio-pci boot");
+	/* two such lines: which one it was cannot be told; neither is edited */
+	fx_printf(fx, "etc/iopass/persist", "iopass-persist 1\n0000:09:00.0 10de:1eb8 nvidia\n");
+	fx_printf(fx, "etc/iopass/desired", "* 10de:1eb8 vfio-pci optional boot nth=1\n"
+					    "* 10de:1eb8 vfio-pci optional boot nth=2\n");
+	SIMFX(fx, &r, "persist", "remove", "09:00.0");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	assert_desired(fx, "* 10de:1eb8 vfio-pci optional boot nth=1\n"
+			   "* 10de:1eb8 vfio-pci optional boot nth=2");
 	free(path);
 	fx_free(fx);
 }
