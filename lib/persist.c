@@ -1283,6 +1283,29 @@ out:
 }
 
 /*
+ * desired_edit(), but a forced removal goes ahead without the desired state when
+ * that cannot be read or edited: un-persisting a device (the emergency: the
+ * boot disk held on vfio-pci) is not held up by another line's typo. *skipped
+ * gets why it was left as it is.
+ */
+static int desired_edit_removal(struct iopass_ctx *ctx, const struct iopass_persist *p,
+				const struct persist_change *c, size_t n, unsigned flags,
+				char **ret_text, bool *ret_gone, char **skipped, char **msg)
+{
+	int r = desired_edit(ctx, p, c, n, ret_text, ret_gone, msg);
+	bool removal = true;
+
+	*skipped = NULL;
+	for (size_t i = 0; i < n; i++)
+		removal &= c[i].op != PERSIST_ADD;
+	if (r >= 0 || r == -ENOMEM || !removal || !(flags & IOPASS_BIND_FORCE))
+		return r;
+	*skipped = *msg;
+	*msg = NULL;
+	return 0;
+}
+
+/*
  * Every change of the boot configuration, under the caller's lock: the desired
  * state's lines first (the one source of truth), the record and the generated
  * files from the same changes, all in one /etc journal. With check_only nothing
@@ -1294,7 +1317,7 @@ int persist_set_locked(struct iopass_ctx *ctx, const struct persist_change *c, s
 		       unsigned flags, bool check_only, char **msg)
 {
 	struct iopass_persist *p = NULL;
-	_cleanup_free_ char *desired = NULL;
+	_cleanup_free_ char *desired = NULL, *skipped = NULL;
 	bool adding = false, dropped = false, desired_gone = false;
 	int r;
 
@@ -1324,14 +1347,14 @@ int persist_set_locked(struct iopass_ctx *ctx, const struct persist_change *c, s
 		} else {
 			/* the desired state is edited with the files: it must read and parse, and
 			 * so must the edit of it (a line the change would make invalid) */
-			r = desired_edit(ctx, p, c, n, &text, &gone, msg);
+			r = desired_edit_removal(ctx, p, c, n, flags, &text, &gone, &skipped, msg);
 			if (r == 0 && !(flags & IOPASS_BIND_FORCE))
 				r = persist_files_check(dfd_rules, dfd_mod, msg);
 		}
 		iopass_persist_free(p);
 		return r;
 	}
-	r = desired_edit(ctx, p, c, n, &desired, &desired_gone, msg);
+	r = desired_edit_removal(ctx, p, c, n, flags, &desired, &desired_gone, &skipped, msg);
 	for (size_t i = 0; i < n && r == 0; i++) {
 		const struct iopass_dev *d = c[i].dev;
 		char ids[12];
@@ -1355,6 +1378,13 @@ int persist_set_locked(struct iopass_ctx *ctx, const struct persist_change *c, s
 		set_msg(msg, "not persisted: nothing to remove");
 	else if (r == 0)
 		r = persist_store(ctx, p, desired, desired_gone, flags, adding, msg);
+	if (r == 0 && skipped) {
+		_cleanup_free_ char *done = *msg;
+
+		*msg = NULL;
+		set_msg(msg, "%s; forced past the desired state, left as it is: %s", done ? done : "done",
+			skipped);
+	}
 	iopass_persist_free(p);
 	return r;
 }

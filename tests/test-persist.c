@@ -933,6 +933,34 @@ static void test_desired_edit_cases(void **state)
 	free(rules);
 	fx_unlink(fx, "etc/udev/rules.d/60-iopass.rules"); /* the hand edit, gone */
 
+	/* a desired state another line of which does not parse: un-persisting is refused, and
+	 * --force goes ahead without it (the emergency), saying so */
+	fx_unlink(fx, "etc/iopass/persist");
+	fx_unlink(fx, "etc/modprobe.d/iopass.conf");
+	SIMFX(fx, &r, "attach", "--persist", "00:14.0");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	fx_printf(fx, "etc/iopass/desired", "0000:00:14.0 8086:a2af vfio-pci boot\n0000:02:00.0 144d:a808 nvme\n");
+	SIMFX(fx, &r, "persist", "remove", "00:14.0");
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "line 2: 'nvme': not a target driver"));
+	run_free(&r);
+	assert_true(fx_exists(fx, "etc/iopass/persist"));
+	SIMFX(fx, &r, "persist", "remove", "--force", "00:14.0");
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.err, "removed from the boot configuration"));
+	assert_non_null(strstr(r.err, "; forced past the desired state, left as it is: "
+				      "/etc/iopass/desired line 2: 'nvme': not a target driver"));
+	run_free(&r);
+	assert_false(fx_exists(fx, "etc/iopass/persist"));
+	assert_false(fx_exists(fx, "etc/udev/rules.d/60-iopass.rules"));
+	assert_desired(fx, "0000:00:14.0 8086:a2af vfio-pci boot\n0000:02:00.0 144d:a808 nvme");
+	/* --force does not write past it for an addition */
+	SIMFX(fx, &r, "attach", "--persist", "--force", "00:14.0");
+	assert_int_equal(r.status, 1);
+	run_free(&r);
+	assert_false(fx_exists(fx, "etc/iopass/persist"));
+
 	/* an absent card that a '*' line holds from boot on: persist remove finds that line by
 	 * the record's IDs (it names no device now), and takes 'boot' off it */
 	fx_printf(fx, "etc/iopass/persist", "iopass-persist 1\n0000:09:00.0 10de:1eb8 nvidia\n");
