@@ -1017,7 +1017,7 @@ static int desired_read(struct iopass_ctx *ctx, char **ret_text, char **msg)
 		return 0;
 	if (r < 0)
 		set_msg(msg, "cannot read " IOPASS_DESIRED_FILE ": %s; nothing was changed",
-			r == -EPERM ? "it is not root's, or others can write to it"
+			r == -EPERM ? "it is a symlink, not root's, or others can write to it"
 			: r == -EFBIG ? "it is larger than 16 MiB" : strerror(-r));
 	return r;
 }

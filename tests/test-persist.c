@@ -656,8 +656,8 @@ static void test_desired_broken_refused(void **state)
 	assert_int_equal(chmod(path, 0666), 0);
 	SIMFX(fx, &r, "attach", "--persist", "00:14.0");
 	assert_int_equal(r.status, 1);
-	assert_non_null(strstr(r.err, "cannot read /etc/iopass/desired: it is not root's, or others "
-				      "can write to it; nothing was changed"));
+	assert_non_null(strstr(r.err, "cannot read /etc/iopass/desired: it is a symlink, not root's, "
+				      "or others can write to it; nothing was changed"));
 	run_free(&r);
 	assert_string_equal(fx_driver(fx, "0000:00:14.0", drv, sizeof(drv)), "xhci_hcd");
 	/* detach --persist refuses as well, before the detach */
