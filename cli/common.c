@@ -507,42 +507,37 @@ static int sel_add_group(const char *cmd, const struct iopass_devlist *list, int
 	return 0;
 }
 
-/* Every function of the card in slot (its function 0's address), and the functions device
- * links tie to them; not its VFs, which are devices of their own that happen to share the
- * slot number. */
+/*
+ * Every function of the card in slot (its function 0's address): endpoints, not
+ * the VFs that share the slot number (devices of their own). Device links to
+ * other slots are not followed: check names those (linked-function), and
+ * nothing on another card is selected unnamed.
+ */
 static int sel_add_slot(const char *cmd, const struct iopass_devlist *list,
 			const struct iopass_addr *slot, struct cli_selection *sel)
 {
-	size_t first = sel->n;
-	bool found = false;
+	bool found = false, bridge = false;
 
 	for (size_t i = 0; i < iopass_devlist_count(list); i++) {
 		struct iopass_dev *d = iopass_devlist_get(list, i);
 		const struct iopass_addr *a = iopass_dev_get_addr(d);
 
 		if (a->domain != slot->domain || a->bus != slot->bus || a->slot != slot->slot ||
-		    iopass_dev_get_physfn(d) || !iopass_dev_is_endpoint(d))
+		    iopass_dev_get_physfn(d))
 			continue;
+		if (!iopass_dev_is_endpoint(d)) {
+			bridge = true;
+			continue;
+		}
 		found = true;
 		if (sel_add(sel, d) < 0)
 			return -ENOMEM;
 	}
 	if (!found) {
-		cli_err(cmd, "%04x:%02x:%02x: no PCI card in that slot; 'iopass list' shows the devices",
-			slot->domain, slot->bus, slot->slot);
+		cli_err(cmd, "%04x:%02x:%02x: %s; 'iopass list' shows the devices", slot->domain,
+			slot->bus, slot->slot, bridge ? "only a bridge is in that slot, and bridges are "
+			"not passed through: name the devices behind it" : "no PCI card in that slot");
 		return -ENOENT;
-	}
-	/* and what device links tie to them, transitively: sel grows as the loop walks it */
-	for (size_t i = first; i < sel->n; i++) {
-		struct iopass_link links[8];
-		size_t n = iopass_dev_links(sel->devs[i], links, ARRAY_SIZE(links));
-
-		for (size_t k = 0; k < n && k < ARRAY_SIZE(links); k++) {
-			struct iopass_dev *d = iopass_devlist_find(list, &links[k].addr);
-
-			if (d && iopass_dev_is_endpoint(d) && sel_add(sel, d) < 0)
-				return -ENOMEM;
-		}
 	}
 	return 0;
 }

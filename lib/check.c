@@ -879,8 +879,7 @@ static const char *reset_bug_family(const struct iopass_dev *d)
 		{ "Vega 10", { 0x6860, 0x6861, 0x6862, 0x6863, 0x6864, 0x6867, 0x6868, 0x6869, 0x686a,
 			       0x686b, 0x686c, 0x686d, 0x686e, 0x686f, 0x687f } },
 		{ "Vega 20", { 0x66a0, 0x66a1, 0x66a2, 0x66a3, 0x66a4, 0x66a7, 0x66af } },
-		{ "Navi 10", { 0x7310, 0x7312, 0x7318, 0x7319, 0x731a, 0x731b, 0x731e, 0x731f,
-			       0x1681 } },
+		{ "Navi 10", { 0x7310, 0x7312, 0x7318, 0x7319, 0x731a, 0x731b, 0x731e, 0x731f } },
 		{ "Navi 12", { 0x7360, 0x7362 } },
 		{ "Navi 14", { 0x7340, 0x7341, 0x7347, 0x734f } },
 		{ "Arcturus", { 0x738c } },
@@ -895,7 +894,12 @@ static const char *reset_bug_family(const struct iopass_dev *d)
 	return NULL;
 }
 
-/* A GPU of that table whose first reset method is not the device-specific one: warn, with the fix. */
+/*
+ * A GPU of that table without the device-specific reset in front: warn, with
+ * the fix. Before 5.15 there is no reset_method: vendor-reset, once loaded,
+ * hooks the device-specific reset that the kernel tries first, so the module
+ * being there is the fix.
+ */
 static void check_reset_bug(const struct iopass_dev *dev, const char *methods, ssize_t n,
 			    struct iopass_report *r)
 {
@@ -908,14 +912,22 @@ static void check_reset_bug(const struct iopass_dev *dev, const char *methods, s
 		sscanf(methods, "%31s", first);
 	if (streq(first, "device_specific"))
 		return;
+	if (n < 0 && sysfs_exists(dev->ctx, "/sys/module/vendor_reset") == 0)
+		return;
 	report_add(r, IOPASS_LEVEL_WARN, "reset-bug",
-		   "an AMD %s GPU: its %s%s%s does not reset it, so a second VM start (or a guest "
-		   "reboot) may hang or find it dead (the AMD reset bug; vendor-reset lists it)",
-		   family, n > 0 ? "advertised reset (reset_method: " : n == 0 ? "empty reset_method"
-								      : "reset",
-		   n > 0 ? methods : "", n > 0 ? ")" : "");
-	report_hint(r, "load the vendor-reset module (modprobe vendor-reset) and put its reset "
-		       "first: echo device_specific > /sys/bus/pci/devices/%s/reset_method", dev->bdf);
+		   "an AMD %s GPU, whose advertised resets do not reset it (%s%s): a second VM "
+		   "start, or a guest reboot, may hang or find it dead (the AMD reset bug; "
+		   "vendor-reset lists it)", family,
+		   n > 0 ? "reset_method: " : n == 0 ? "reset_method is empty"
+						     : "no reset_method: a kernel before 5.15",
+		   n > 0 ? methods : "");
+	if (n < 0)
+		report_hint(r, "load the vendor-reset module (modprobe vendor-reset): it replaces the "
+			       "device-specific reset, which the kernel tries first");
+	else
+		report_hint(r, "load the vendor-reset module (modprobe vendor-reset) and put its reset "
+			       "first: echo device_specific > /sys/bus/pci/devices/%s/reset_method",
+			    dev->bdf);
 }
 
 /* reset_method names (drivers/pci/pci.c pci_reset_fn_methods[]) and their codes */
@@ -1104,24 +1116,34 @@ static void check_companions(const struct iopass_devlist *list, struct iopass_de
 static void check_links(const struct iopass_devlist *list, struct iopass_dev *dev,
 			struct iopass_dev *const *set, size_t nset, struct iopass_report *r)
 {
-	struct iopass_link links[8];
-	size_t n = iopass_dev_links(dev, links, ARRAY_SIZE(links)), nleft = 0, len = 0;
+	_cleanup_free_ struct iopass_link *links = NULL;
+	size_t n = 0, nleft = 0, len = 0;
 	char text[1024] = "";
 
-	for (size_t i = 0; i < n && i < ARRAY_SIZE(links); i++) {
+	/* VFs: the kernel links none, and a PF may have thousands */
+	if (dev->physfn || iopass_dev_links(dev, &links, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
 		struct iopass_dev *other = iopass_devlist_find(list, &links[i].addr);
 		char bdf[IOPASS_BDF_MAX];
+		int k;
 
-		if (other && (in_set(other, set, nset) || iopass_dev_is_vfio(other)))
+		/* in the set, gone already, or a bridge (a Thunderbolt NHI's root port), which
+		 * is never passed through */
+		if (other && (in_set(other, set, nset) || iopass_dev_is_vfio(other) ||
+			      !iopass_dev_is_endpoint(other)))
 			continue;
-		iopass_addr_format(&links[i].addr, bdf);
-		if (len < sizeof(text))
-			len += (size_t)snprintf(text + len, sizeof(text) - len, "%s%s (%s, on %s)",
-						nleft ? ", " : "", bdf,
-						links[i].consumer ? "needs this device" : "this device needs it",
-						!other ? "a driver not read" : other->driver ? other->driver
-											  : "no driver");
 		nleft++;
+		iopass_addr_format(&links[i].addr, bdf);
+		k = snprintf(text + len, sizeof(text) - len, "%s%s (%s, on %s)", nleft > 1 ? ", " : "",
+			     bdf, links[i].consumer ? "needs this device" : "this device needs it",
+			     !other ? "a driver not read" : other->driver ? other->driver : "no driver");
+		if (k < 0 || (size_t)k >= sizeof(text) - len) {
+			text[len] = '\0';
+			snprintf(text + len, sizeof(text) - len, "%s...", len ? ", " : "");
+			break;
+		}
+		len += (size_t)k;
 	}
 	if (!nleft)
 		return;

@@ -535,23 +535,24 @@ static void related_add_group(struct related *rl, int g)
 	closedir(dir);
 }
 
-/* The VFs of a PF: its virtfnN links. */
 /*
- * The functions device links tie to d (a GPU's HDA, USB, UCSI): check names
- * them, a card takes them. Not for VFs: the kernel links none, and a PF may
- * have thousands.
+ * The functions device links tie to d (a GPU's HDA, USB, UCSI), so that check
+ * can say what they are. Not for VFs: the kernel links none, and a PF may have
+ * thousands.
  */
 static void related_add_links(struct related *rl, const struct iopass_dev *d)
 {
-	struct iopass_link links[8];
-	size_t n;
+	struct iopass_link *links = NULL;
+	size_t n = 0;
 
-	if (d->physfn)
+	if (d->physfn || iopass_dev_links(d, &links, &n) < 0)
 		return;
-	n = iopass_dev_links(d, links, ARRAY_SIZE(links));
-	for (size_t k = 0; k < n && k < ARRAY_SIZE(links); k++)
+	for (size_t k = 0; k < n; k++)
 		related_add(rl, &links[k].addr);
+	free(links);
 }
+
+/* The VFs of a PF: its virtfnN links. */
 
 static void related_add_vfs(struct related *rl, struct iopass_dev *pf)
 {
@@ -952,31 +953,49 @@ static int link_cmp(const void *a, const void *b)
 			       &((const struct iopass_link *)b)->addr);
 }
 
-size_t iopass_dev_links(const struct iopass_dev *dev, struct iopass_link *ret, size_t max)
+int iopass_dev_links(const struct iopass_dev *dev, struct iopass_link **ret, size_t *ret_n)
 {
 	char path[32 + IOPASS_BDF_MAX];
+	struct iopass_link *links = NULL;
 	struct dirent *de;
 	size_t n = 0;
 	DIR *dir;
+	int r;
 
+	*ret = NULL;
+	*ret_n = 0;
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", dev->bdf);
-	if (sysfs_opendir(dev->ctx, path, &dir) < 0)
-		return 0;
-	while ((de = readdir(dir))) {
+	r = sysfs_opendir(dev->ctx, path, &dir);
+	if (r < 0)
+		return r;
+	for (errno = 0; (de = readdir(dir)); errno = 0) {
 		bool consumer = !strncmp(de->d_name, "consumer:pci:", 13);
+		struct iopass_link *nl;
 		struct iopass_addr a;
 
 		if ((!consumer && strncmp(de->d_name, "supplier:pci:", 13)) ||
 		    iopass_addr_parse(de->d_name + 13, &a) < 0)
 			continue;
-		if (n < max)
-			ret[n] = (struct iopass_link){ .addr = a, .consumer = consumer };
-		n++;
+		nl = reallocarray(links, n + 1, sizeof(*links));
+		if (!nl) {
+			errno = ENOMEM;
+			break;
+		}
+		links = nl;
+		links[n++] = (struct iopass_link){ .addr = a, .consumer = consumer };
 	}
+	r = -errno;
 	closedir(dir);
+	if (r < 0) {
+		free(links);
+		return r;
+	}
 	/* readdir's order is the filesystem's */
-	qsort(ret, n < max ? n : max, sizeof(*ret), link_cmp);
-	return n;
+	if (n)
+		qsort(links, n, sizeof(*links), link_cmp);
+	*ret = links;
+	*ret_n = n;
+	return 0;
 }
 
 const char *iopass_dev_get_physfn(const struct iopass_dev *dev)

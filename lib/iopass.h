@@ -167,14 +167,14 @@ bool iopass_dev_is_endpoint(const struct iopass_dev *dev);
  * The PCI functions a device link ties to dev, read now from its directory
  * (the driver core's "supplier:pci:BDF" and "consumer:pci:BDF" entries): the
  * kernel links a GPU's HDA, USB and UCSI functions to its display function.
- * At most max into ret, in address order; the count found (0 when the
- * directory cannot be read), which may exceed max.
+ * All of them, in address order, into *ret (free() it); -errno when the
+ * directory cannot be read.
  */
 struct iopass_link {
 	struct iopass_addr addr;
 	bool consumer; /* it needs dev; else dev needs it (dev is its consumer) */
 };
-size_t iopass_dev_links(const struct iopass_dev *dev, struct iopass_link *ret, size_t max);
+int iopass_dev_links(const struct iopass_dev *dev, struct iopass_link **ret, size_t *ret_n);
 
 /* The loaded PCI drivers (<sysroot>/sys/bus/pci/drivers), NULL-terminated; free with free(). */
 int iopass_drivers(struct iopass_ctx *ctx, char ***ret_names);

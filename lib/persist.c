@@ -67,6 +67,7 @@ static int persist_add_entry(struct iopass_persist *p, const char *bdf, const ch
 			return -ENOMEM;
 		p->e = ne;
 		ne = &p->e[p->n++];
+		*ne = (struct pentry){ 0 }; /* new: no driver of its own to keep below */
 	}
 	/* persisted again with no driver known (after a reboot the device came up on vfio-pci
 	 * and /run/iopass/state is gone): the record keeps the driver it knows for that card */

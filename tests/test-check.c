@@ -1488,9 +1488,10 @@ static void test_reset_rules(void **state)
 					   "them together with a bus reset through the bridge above");
 	assert_no_finding(r, "no-reset");
 	/* ... but 1002:67df is a Polaris 10, which no bus reset brings back */
-	assert_finding(r, "reset-bug", "an AMD Polaris 10 GPU: its empty reset_method does not reset "
-				       "it, so a second VM start (or a guest reboot) may hang or find "
-				       "it dead (the AMD reset bug; vendor-reset lists it)");
+	assert_finding(r, "reset-bug", "an AMD Polaris 10 GPU, whose advertised resets do not reset "
+				       "it (reset_method is empty): a second VM start, or a guest "
+				       "reboot, may hang or find it dead (the AMD reset bug; "
+				       "vendor-reset lists it)");
 	iopass_report_free(r);
 	/* a function of the bus left out: no reset for the set */
 	r = CHECK(&e, "0000:0f:00.0", "0000:0f:00.1");
@@ -1709,19 +1710,21 @@ static void test_reset_bug(void **state)
 		const char *warning; /* NULL: no reset-bug finding */
 	} cases[] = {
 		{ "0000:11:00.0", 0x731f, 0x030000, "bus",
-		  "an AMD Navi 10 GPU: its advertised reset (reset_method: bus) does not reset it, so "
-		  "a second VM start (or a guest reboot) may hang or find it dead (the AMD reset bug; "
+		  "an AMD Navi 10 GPU, whose advertised resets do not reset it (reset_method: bus): a "
+		  "second VM start, or a guest reboot, may hang or find it dead (the AMD reset bug; "
 		  "vendor-reset lists it)" },
 		{ "0000:12:00.0", 0x687f, 0x030000, "pm bus",
-		  "an AMD Vega 10 GPU: its advertised reset (reset_method: pm bus) does not reset it, "
-		  "so a second VM start (or a guest reboot) may hang or find it dead (the AMD reset "
-		  "bug; vendor-reset lists it)" },
+		  "an AMD Vega 10 GPU, whose advertised resets do not reset it (reset_method: pm bus): "
+		  "a second VM start, or a guest reboot, may hang or find it dead (the AMD reset bug; "
+		  "vendor-reset lists it)" },
 		{ "0000:13:00.0", 0x67ef, 0x030000, NULL,
-		  "an AMD Polaris 11 GPU: its reset does not reset it, so a second VM start (or a "
-		  "guest reboot) may hang or find it dead (the AMD reset bug; vendor-reset lists it)" },
+		  "an AMD Polaris 11 GPU, whose advertised resets do not reset it (no reset_method: a "
+		  "kernel before 5.15): a second VM start, or a guest reboot, may hang or find it dead "
+		  "(the AMD reset bug; vendor-reset lists it)" },
 		{ "0000:14:00.0", 0x7340, 0x030000, "device_specific bus", NULL }, /* vendor-reset loaded */
 		{ "0000:15:00.0", 0x73bf, 0x030000, "bus", NULL },  /* Navi 21: not in the table */
 		{ "0000:16:00.0", 0xab38, 0x040300, "bus", NULL },  /* the card's HDMI audio */
+		{ "0000:17:00.0", 0x1681, 0x030000, "bus", NULL },  /* Rembrandt iGPU: not listed */
 	};
 	struct fx *fx = fx_workstation();
 	struct env e;
@@ -1745,14 +1748,27 @@ static void test_reset_bug(void **state)
 			char hint[160];
 
 			assert_finding(r, "reset-bug", cases[i].warning);
-			snprintf(hint, sizeof(hint), "load the vendor-reset module (modprobe vendor-reset) "
-				 "and put its reset first: echo device_specific > "
-				 "/sys/bus/pci/devices/%s/reset_method", cases[i].bdf);
+			if (cases[i].methods)
+				snprintf(hint, sizeof(hint), "load the vendor-reset module (modprobe "
+					 "vendor-reset) and put its reset first: echo device_specific > "
+					 "/sys/bus/pci/devices/%s/reset_method", cases[i].bdf);
+			else
+				snprintf(hint, sizeof(hint), "load the vendor-reset module (modprobe "
+					 "vendor-reset): it replaces the device-specific reset, which the "
+					 "kernel tries first");
 			assert_text_equal(hint_of(r, "reset-bug"), hint);
 			assert_int_equal(iopass_report_verdict(r), IOPASS_READY); /* a warning */
 		} else {
 			assert_no_finding(r, "reset-bug");
 		}
+		iopass_report_free(r);
+	}
+	/* before 5.15, vendor-reset loaded: its hook is the device-specific reset, no warning */
+	fx_mkdir(fx, "sys/module/vendor_reset");
+	{
+		struct iopass_report *r = CHECK(&e, "0000:13:00.0");
+
+		assert_no_finding(r, "reset-bug");
 		iopass_report_free(r);
 	}
 	env_close(&e);
@@ -1809,11 +1825,34 @@ static void test_linked_functions(void **state)
 	RUN(&cli, fx_root(fx), "check", "-v", "01:00.1");
 	assert_non_null(strstr(cli.out, "0000:02:00.0 (needs this device, on nvme)"));
 	run_free(&cli);
+	/* a slot is the card: a linked function on another card is named, never selected
+	 * unnamed (here the host's NVMe) */
 	RUN(&cli, fx_root(fx), "check", "-J", "01:00");
 	assert_non_null(strstr(cli.out, "\"bdf\": \"0000:01:00.0\""));
 	assert_non_null(strstr(cli.out, "\"bdf\": \"0000:01:00.1\""));
-	assert_non_null(strstr(cli.out, "\"bdf\": \"0000:02:00.0\""));
-	assert_null(strstr(cli.out, "\"code\": \"linked-function\""));
+	assert_null(strstr(cli.out, "\"bdf\": \"0000:02:00.0\""));
+	assert_non_null(strstr(cli.out, "\"code\": \"linked-function\""));
+	run_free(&cli);
+	/* a link to a bridge (a Thunderbolt NHI's root port) asks for nothing impossible */
+	assert_true(asprintf(&link, "%s/supplier:pci:0000:00:1c.0", fx_dev_dir(fx, "0000:00:14.0")) > 0);
+	fx_symlink(fx, link, "../../../virtual/devlink/pci:0000:00:1c.0--pci:0000:00:14.0");
+	free(link);
+	RUN(&cli, fx_root(fx), "check", "-v", "00:14.0");
+	assert_null(strstr(cli.out, "linked"));
+	run_free(&cli);
+	/* many links: every one named, in address order, whatever readdir's order */
+	for (int k = 9; k >= 0; k--) {
+		assert_true(asprintf(&link, "%s/consumer:pci:0000:20:%02x.%d", fx_dev_dir(fx, "0000:01:00.0"),
+				     k / 8, k % 8) > 0);
+		fx_symlink(fx, link, "../../../virtual/devlink/x");
+		free(link);
+	}
+	RUN(&cli, fx_root(fx), "check", "-J", "01:00");
+	assert_non_null(strstr(cli.out, "0000:02:00.0 (needs this device, on nvme)"));
+	assert_non_null(strstr(cli.out, "stay on the host: 0000:20:00.0 (needs this device, on a driver "
+					"not read), 0000:20:00.1"));
+	assert_non_null(strstr(cli.out, "0000:20:01.0 (needs this device, on a driver not read), "
+					"0000:20:01.1 (needs this device, on a driver not read)\""));
 	run_free(&cli);
 	env_close(&e);
 }
