@@ -969,11 +969,11 @@ int iopass_dev_links(const struct iopass_dev *dev, struct iopass_link **ret, siz
 	if (r < 0)
 		return r;
 	for (errno = 0; (de = readdir(dir)); errno = 0) {
-		bool consumer = !strncmp(de->d_name, "consumer:pci:", 13);
+		bool consumer = strncmp(de->d_name, "consumer:pci:", 13) == 0;
 		struct iopass_link *nl;
 		struct iopass_addr a;
 
-		if ((!consumer && strncmp(de->d_name, "supplier:pci:", 13)) ||
+		if ((!consumer && strncmp(de->d_name, "supplier:pci:", 13) != 0) ||
 		    iopass_addr_parse(de->d_name + 13, &a) < 0)
 			continue;
 		nl = reallocarray(links, n + 1, sizeof(*links));
