@@ -613,38 +613,42 @@ bool desired_entry_equal(const struct iopass_desired_entry *a, const struct iopa
 	       a->vfs == b->vfs && streq(a->vf_driver, b->vf_driver);
 }
 
-ssize_t desired_find(const struct iopass_desired *d, const struct iopass_devlist *list,
+int desired_resolve_ids(const struct iopass_desired *d, const struct iopass_devlist *list,
+			struct iopass_dev ***ret)
+{
+	struct iopass_dev **named = calloc(d->n ? d->n : 1, sizeof(*named));
+
+	if (!named)
+		return -ENOMEM;
+	for (size_t i = 0; list && i < d->n; i++)
+		if (!d->e[i].by_address && iopass_desired_resolve(d, i, list, &named[i], NULL) < 0)
+			named[i] = NULL; /* an unresolvable line names nothing */
+	*ret = named;
+	return 0;
+}
+
+ssize_t desired_find(const struct iopass_desired *d, struct iopass_dev *const *named,
 		     const struct iopass_addr *addr)
 {
-	for (size_t i = 0; i < d->n; i++) {
-		struct iopass_dev *dev = NULL;
-
-		if (d->e[i].by_address) {
-			if (iopass_addr_cmp(&d->e[i].addr, addr) == 0)
-				return (ssize_t)i;
-			continue;
-		}
-		/* by IDs: the device it resolves to now (an unresolvable line names nothing) */
-		if (list && iopass_desired_resolve(d, i, list, &dev, NULL) == 0 && dev &&
-		    iopass_addr_cmp(&dev->addr, addr) == 0)
+	for (size_t i = 0; i < d->n; i++)
+		if (d->e[i].by_address ? iopass_addr_cmp(&d->e[i].addr, addr) == 0
+				       : named[i] && iopass_addr_cmp(&named[i]->addr, addr) == 0)
 			return (ssize_t)i;
-	}
 	return -1;
 }
 
-ssize_t desired_find_absent(const struct iopass_desired *d, const struct iopass_devlist *list,
+ssize_t desired_find_absent(const struct iopass_desired *d, struct iopass_dev *const *named,
 			    uint16_t vendor, uint16_t device)
 {
 	ssize_t found = -1;
 
 	for (size_t i = 0; i < d->n; i++) {
 		const struct iopass_desired_entry *e = &d->e[i];
-		struct iopass_dev *dev = NULL;
 
-		if (e->by_address || !e->boot || e->has_pf || e->vendor != vendor || e->device != device)
+		/* a line that names a device that is here is that device's */
+		if (e->by_address || !e->boot || e->has_pf || e->vendor != vendor ||
+		    e->device != device || named[i])
 			continue;
-		if (list && iopass_desired_resolve(d, i, list, &dev, NULL) == 0 && dev)
-			continue; /* it names a device that is here */
 		if (found >= 0)
 			return -1; /* two of them: which one was it? */
 		found = (ssize_t)i;

@@ -411,13 +411,20 @@ int persist_set_locked(struct iopass_ctx *ctx, const struct persist_change *c, s
 int desired_format(const struct iopass_desired_entry *e, char *buf, size_t size);
 /* The same device, driver and options (not the same line number). */
 bool desired_entry_equal(const struct iopass_desired_entry *a, const struct iopass_desired_entry *b);
-/* The entry naming the device at addr: by address, or by IDs resolved on list (a full
- * scan; NULL: by address only); -1 when none does. */
-ssize_t desired_find(const struct iopass_desired *d, const struct iopass_devlist *list,
+/*
+ * The device each '*' entry of d names on list (a full scan), resolved once for the
+ * lookups below: *ret (free() it) has one slot per entry, NULL for address lines and
+ * for '*' lines that name no device; with list NULL, every slot is NULL.
+ */
+int desired_resolve_ids(const struct iopass_desired *d, const struct iopass_devlist *list,
+			struct iopass_dev ***ret);
+/* The entry naming the device at addr: by address, or a '*' line that names it (named:
+ * from desired_resolve_ids); -1 when none does. */
+ssize_t desired_find(const struct iopass_desired *d, struct iopass_dev *const *named,
 		     const struct iopass_addr *addr);
 /* The one '*' line with 'boot' and these IDs (no pf=) that names no device here now: the
  * line of a recorded card that is absent; -1 when none or several are. */
-ssize_t desired_find_absent(const struct iopass_desired *d, const struct iopass_devlist *list,
+ssize_t desired_find_absent(const struct iopass_desired *d, struct iopass_dev *const *named,
 			    uint16_t vendor, uint16_t device);
 struct desired_edit {
 	unsigned line;    /* the line replaced (from 1), 0: text is a line to append */

@@ -69,13 +69,11 @@ static int persist_add_entry(struct iopass_persist *p, const char *bdf, const ch
 		ne = &p->e[p->n++];
 		*ne = (struct pentry){ 0 }; /* new: no driver of its own to keep below */
 	}
+	snprintf(ne->target, sizeof(ne->target), "%s", target);
 	/* persisted again with no driver known (after a reboot the device came up on vfio-pci
 	 * and /run/iopass/state is gone): the record keeps the driver it knows for that card */
-	if ((!driver || !*driver) && streq(ne->bdf, bdf) && streq(ne->ids, ids)) {
-		snprintf(ne->target, sizeof(ne->target), "%s", target);
+	if ((!driver || !*driver) && streq(ne->bdf, bdf) && streq(ne->ids, ids))
 		return 0;
-	}
-	snprintf(ne->target, sizeof(ne->target), "%s", target);
 	snprintf(ne->bdf, sizeof(ne->bdf), "%s", bdf);
 	snprintf(ne->ids, sizeof(ne->ids), "%s", ids);
 	snprintf(ne->driver, sizeof(ne->driver), "%s", driver ? driver : "");
@@ -549,7 +547,7 @@ static const struct etc_file etc_files[4] = {
 };
 
 struct etc_journal {
-	bool has_after;
+	bool record_goes; /* the record's line said "-" */
 	uint64_t after;
 	bool has_desired, desired_goes; /* the desired state's line, and whether it said "-" */
 	uint64_t desired_after;
@@ -580,6 +578,44 @@ static const char *etc_line(const char *p, char *buf, size_t size)
 	return nl + 1;
 }
 
+/* "KEY <16 hex digits>" (*ret_goes false) or "KEY -" (the file goes): 0, else -EBADMSG. */
+static int hash_line_parse(const char *line, const char *key, bool *ret_goes, uint64_t *ret)
+{
+	size_t klen = strlen(key);
+	unsigned long long h;
+	char extra;
+
+	*ret_goes = false;
+	*ret = 0;
+	if (strncmp(line, key, klen) != 0 || line[klen] != ' ')
+		return -EBADMSG;
+	line += klen + 1;
+	if (streq(line, "-")) {
+		*ret_goes = true;
+		return 0;
+	}
+	if (strlen(line) != 16 || sscanf(line, "%16llx%c", &h, &extra) != 1)
+		return -EBADMSG;
+	*ret = (uint64_t)h;
+	return 0;
+}
+
+/* The line hash_line_parse reads: the FNV-1a of text, or "-" for NULL. */
+static void hash_line_put(FILE *f, const char *key, const char *text)
+{
+	if (text)
+		fprintf(f, "%s %016llx\n", key,
+			(unsigned long long)fnv1a(FNV1A_START, text, strlen(text)));
+	else
+		fprintf(f, "%s -\n", key);
+}
+
+/* A file as a hash line says it will be: absent for "-", else with that hash. */
+static bool hash_matches(const char *text, bool goes, uint64_t hash)
+{
+	return goes ? !text : text && fnv1a(FNV1A_START, text, strlen(text)) == hash;
+}
+
 static int etc_journal_parse(const char *text, struct etc_journal *j)
 {
 	const char *p = text;
@@ -593,26 +629,13 @@ static int etc_journal_parse(const char *text, struct etc_journal *j)
 	p = etc_line(p, line, sizeof(line));
 	if (!p)
 		return -EBADMSG;
-	if (!streq(line, "after -")) {
-		unsigned long long after;
-
-		if (strlen(line) != 22 || sscanf(line, "after %16llx%c", &after, &extra) != 1)
-			return -EBADMSG;
-		j->has_after = true;
-		j->after = (uint64_t)after;
-	}
+	if (hash_line_parse(line, "after", &j->record_goes, &j->after) < 0)
+		return -EBADMSG;
 	if (!strncmp(p, "desired ", 8)) {
-		unsigned long long after = 0;
-
 		p = etc_line(p, line, sizeof(line));
-		if (!p)
+		if (!p || hash_line_parse(line, "desired", &j->desired_goes, &j->desired_after) < 0)
 			return -EBADMSG;
 		j->has_desired = true;
-		if (streq(line, "desired -"))
-			j->desired_goes = true;
-		else if (strlen(line) != 24 || sscanf(line, "desired %16llx%c", &after, &extra) != 1)
-			return -EBADMSG;
-		j->desired_after = (uint64_t)after;
 	}
 	while (*p) {
 		unsigned idx = 0, len = 0;
@@ -663,16 +686,9 @@ static int etc_journal_write(struct iopass_ctx *ctx, int dfd_rec, const char *re
 	if (!f)
 		return -ENOMEM;
 	fputs("iopass-etc-journal 1\n", f);
-	if (record_after)
-		fprintf(f, "after %016llx\n",
-			(unsigned long long)fnv1a(FNV1A_START, record_after, strlen(record_after)));
-	else
-		fputs("after -\n", f);
-	if (with_desired && desired_after)
-		fprintf(f, "desired %016llx\n",
-			(unsigned long long)fnv1a(FNV1A_START, desired_after, strlen(desired_after)));
-	else if (with_desired)
-		fputs("desired -\n", f);
+	hash_line_put(f, "after", record_after);
+	if (with_desired)
+		hash_line_put(f, "desired", desired_after);
 	for (size_t i = 0; i < (with_desired ? 4u : 3u) && r == 0; i++) {
 		_cleanup_free_ char *text = NULL;
 		int dfd = etc_open(ctx, i, false);
@@ -736,8 +752,7 @@ int persist_recover(struct iopass_ctx *ctx, struct iopass_txn *t)
 	r = state_read_mode(dfd, "persist", RECORD_MAX, 022, &record);
 	if (r < 0 && r != -ENOENT)
 		goto out;
-	forward = j.has_after ? record && fnv1a(FNV1A_START, record, strlen(record)) == j.after
-			      : !record;
+	forward = hash_matches(record, j.record_goes, j.after);
 	/* the record may not change when a line of the desired state does: it says too */
 	if (forward && j.has_desired) {
 		_cleanup_free_ char *desired = NULL;
@@ -745,9 +760,7 @@ int persist_recover(struct iopass_ctx *ctx, struct iopass_txn *t)
 		r = state_read_mode(dfd, "desired", ETC_DESIRED_MAX, 022, &desired);
 		if (r < 0 && r != -ENOENT)
 			goto out;
-		forward = j.desired_goes ? !desired
-					 : desired && fnv1a(FNV1A_START, desired, strlen(desired)) ==
-							      j.desired_after;
+		forward = hash_matches(desired, j.desired_goes, j.desired_after);
 	}
 	r = 0;
 	/* the record last on the way forward, first on the way back: it never claims more than is there */
@@ -1176,6 +1189,7 @@ static int desired_edit(struct iopass_ctx *ctx, const struct iopass_persist *p,
 	char *text = NULL, *out = NULL, *buf = calloc(n ? n : 1, linelen);
 	struct iopass_desired *d = NULL, *check = NULL;
 	struct iopass_devlist *list = NULL;
+	struct iopass_dev **named = NULL;
 	bool by_ids = false;
 	int r = edits && buf ? 0 : -ENOMEM;
 
@@ -1202,6 +1216,9 @@ static int desired_edit(struct iopass_ctx *ctx, const struct iopass_persist *p,
 			strerror(-r));
 		goto out;
 	}
+	r = desired_resolve_ids(d, list, &named);
+	if (r < 0)
+		goto out;
 	for (size_t i = 0; i < n; i++) {
 		struct iopass_desired_entry want;
 		const struct iopass_desired_entry *e;
@@ -1213,14 +1230,14 @@ static int desired_edit(struct iopass_ctx *ctx, const struct iopass_persist *p,
 			r = -EINVAL;
 			goto out;
 		}
-		k = desired_find(d, list, &a);
+		k = desired_find(d, named, &a);
 		if (k < 0 && c[i].op != PERSIST_ADD && list && !iopass_devlist_find(list, &a)) {
 			/* an absent card selected by IDs: the '*' line its record entry came from */
 			for (size_t j = 0; j < p->n; j++) {
 				uint16_t v, dv;
 
 				if (streq(p->e[j].bdf, c[i].bdf) && iopass_id_parse(p->e[j].ids, &v, &dv) == 0)
-					k = desired_find_absent(d, list, v, dv);
+					k = desired_find_absent(d, named, v, dv);
 			}
 		}
 		e = k >= 0 ? iopass_desired_get(d, (size_t)k) : NULL;
@@ -1275,6 +1292,7 @@ static int desired_edit(struct iopass_ctx *ctx, const struct iopass_persist *p,
 out:
 	iopass_desired_free(check);
 	iopass_desired_free(d);
+	free(named);
 	iopass_devlist_free(list);
 	free(out);
 	free(text);
