@@ -59,6 +59,19 @@ static void set_kill(struct sim *s, const char *what, int k)
 	snprintf(s->env_kill, sizeof(s->env_kill), "%s=%d", what, k);
 }
 
+/* Run argv killed after its k-th durable write: it must die there, and later runs live. */
+static void killed_after(struct sim *s, int k, const char *const argv[])
+{
+	struct run r;
+
+	set_kill(s, "IOPASS_SIM_KILL_AFTER_OP", k);
+	sim_run(s, &r, argv);
+	s->env_kill[0] = '\0';
+	assert_int_equal(r.status, 128 + SIGKILL);
+	run_free(&r);
+}
+#define KILLED_AFTER(s, k, ...) killed_after((s), (k), (const char *const[]){ __VA_ARGS__, NULL })
+
 static void run_ok(struct sim *s, const char *const argv[])
 {
 	struct run r;
@@ -267,11 +280,7 @@ static void test_attach_completed_then_vm(void **state)
 	(void)state;
 	sim_recovery(&s);
 	/* override, unbind, probe are steps 2-4 after the journal (1); the record is 5 */
-	set_kill(&s, "IOPASS_SIM_KILL_AFTER_OP", 5);
-	SIM(&s, &r, "attach", "00:14.0");
-	assert_int_equal(r.status, 128 + SIGKILL);
-	run_free(&r);
-	s.env_kill[0] = '\0';
+	KILLED_AFTER(&s, 5, "attach", "00:14.0");
 	assert_true(fx_exists(s.fx, "run/iopass/journal"));
 	assert_file(&s, "run/iopass/state", "iopass-state 1\n0000:00:14.0 xhci_hcd -");
 	fx_printf(s.fx, "proc/4242/comm", "qemu-system-x86\n");
@@ -299,11 +308,7 @@ static void test_attach_interrupted_then_vm(void **state)
 
 	(void)state;
 	sim_recovery(&s);
-	set_kill(&s, "IOPASS_SIM_KILL_AFTER_OP", 4); /* after the probe */
-	SIM(&s, &r, "attach", "00:14.0");
-	assert_int_equal(r.status, 128 + SIGKILL);
-	run_free(&r);
-	s.env_kill[0] = '\0';
+	KILLED_AFTER(&s, 4, "attach", "00:14.0"); /* after the probe */
 	assert_driver(&s, "0000:00:14.0", "vfio-pci");
 	fx_printf(s.fx, "proc/4242/comm", "qemu-system-x86\n");
 	fx_symlink(s.fx, "proc/4242/fd/20", "/dev/vfio/2");
@@ -360,11 +365,7 @@ static void test_journal_other_card(void **state)
 
 	/* killed after its record: the record of the old card goes too, not only the journal */
 	sim_recovery(&s);
-	set_kill(&s, "IOPASS_SIM_KILL_AFTER_OP", 5); /* journal, override, unbind, probe, record */
-	SIM(&s, &r, "attach", "00:1f.6");
-	assert_int_equal(r.status, 128 + SIGKILL);
-	run_free(&r);
-	s.env_kill[0] = '\0';
+	KILLED_AFTER(&s, 5, "attach", "00:1f.6"); /* journal, override, unbind, probe, record */
 	assert_file(&s, "run/iopass/state", "iopass-state 1\n0000:00:1f.6 e1000e -");
 	fx_printf(s.fx, "sys/bus/pci/devices/0000:00:1f.6/device", "0x15b8\n");
 	SIM(&s, &r, "persist", "remove", "00:00.0");
@@ -555,11 +556,8 @@ static void test_etc_journal_empty_file(void **state)
 	sim_recovery(&s);
 	fx_printf(s.fx, "etc/modprobe.d/iopass.conf", "%s", "");
 	RUN_OK(&s, "attach", "00:14.0");
-	set_kill(&s, "IOPASS_SIM_KILL_AFTER_OP", 2); /* the /etc journal, then the rule */
-	SIM(&s, &r, "attach", "--persist", "--force", "00:14.0");
-	assert_int_equal(r.status, 128 + SIGKILL);
-	run_free(&r);
-	s.env_kill[0] = '\0';
+	/* the /etc journal, then the rule */
+	KILLED_AFTER(&s, 2, "attach", "--persist", "--force", "00:14.0");
 	assert_true(fx_exists(s.fx, "etc/iopass/journal"));
 	SIM(&s, &r, "persist", "remove", "00:00.0");
 	assert_int_equal(r.status, 0);
@@ -669,11 +667,7 @@ static void test_etc_journal_desired_only(void **state)
 	sim_recovery(&s);
 	RUN_OK(&s, "attach", "--persist", "00:14.0");
 	fx_printf(s.fx, "etc/iopass/desired", "0000:01:00.0 10de:1b80 host\n");
-	set_kill(&s, "IOPASS_SIM_KILL_AFTER_OP", 1); /* the /etc journal is written */
-	SIM(&s, &r, "attach", "--persist", "00:14.0");
-	assert_int_equal(r.status, 128 + SIGKILL);
-	run_free(&r);
-	s.env_kill[0] = '\0';
+	KILLED_AFTER(&s, 1, "attach", "--persist", "00:14.0"); /* the /etc journal is written */
 	assert_true(fx_exists(s.fx, "etc/iopass/journal"));
 	SIM(&s, &r, "persist", "remove", "00:00.0");
 	assert_int_equal(r.status, 0);
@@ -682,11 +676,7 @@ static void test_etc_journal_desired_only(void **state)
 	run_free(&r);
 	assert_file(&s, "etc/iopass/desired", "0000:01:00.0 10de:1b80 host");
 	/* killed after the desired state is written: that is the change, rolled forward */
-	set_kill(&s, "IOPASS_SIM_KILL_AFTER_OP", 2);
-	SIM(&s, &r, "attach", "--persist", "00:14.0");
-	assert_int_equal(r.status, 128 + SIGKILL);
-	run_free(&r);
-	s.env_kill[0] = '\0';
+	KILLED_AFTER(&s, 2, "attach", "--persist", "00:14.0");
 	SIM(&s, &r, "persist", "remove", "00:00.0");
 	assert_int_equal(r.status, 0);
 	assert_non_null(strstr(r.err, "recovery: /etc/iopass/desired: the interrupted persist had "
@@ -785,11 +775,7 @@ static void test_unclaim_finish_fails(void **state)
 	(void)state;
 	sim_recovery(&s);
 	stale_rule_claimed(&s);
-	set_kill(&s, "IOPASS_SIM_KILL_AFTER_OP", 2); /* the journal, the override cleared */
-	SIM(&s, &r, "__udev-bind", "0000:00:14.0");
-	assert_int_equal(r.status, 128 + SIGKILL);
-	run_free(&r);
-	s.env_kill[0] = '\0';
+	KILLED_AFTER(&s, 2, "__udev-bind", "0000:00:14.0"); /* the journal, the override cleared */
 	assert_driver(&s, "0000:00:14.0", "vfio-pci");
 	snprintf(s.env_fail, sizeof(s.env_fail), "IOPASS_SIM_FAIL=unbind:0000:00:14.0:EBUSY");
 	SIM(&s, &r, "persist", "remove", "00:00.0");
