@@ -206,6 +206,13 @@ static void test_group(void **state)
 	assert_text_equal(r.err, "iopass: attach: 0000:05:1f: no PCI card in that slot; 'iopass list' "
 				 "shows the devices\n");
 	run_free(&r);
+	SIM(&s, &r, "attach", "00:01");
+	assert_int_equal(r.status, 2);
+	assert_text_equal(r.err, "iopass: attach: 0000:00:01: only a bridge is in that slot, and "
+				 "bridges are not passed through: name the devices behind it; 'iopass "
+				 "list' shows the devices\n");
+	run_free(&r);
+	assert_driver(&s, "0000:00:01.0", "pcieport");
 	SIM(&s, &r, "attach", "01:20");
 	assert_int_equal(r.status, 2);
 	assert_text_equal(r.err, "iopass: attach: '01:20' is not a PCI address; use DDDD:BB:SS.F or "
