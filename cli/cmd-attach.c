@@ -13,16 +13,20 @@ static const char CMD[] = "attach";
 static void usage(void)
 {
 	fputs("Usage: iopass attach [options] DEVICE... | --group N | --id VVVV:DDDD\n"
-	      "\nBind devices to vfio-pci (driver_override, unbind, drivers_probe, verify), all or\n"
-	      "nothing: on a failure every device goes back to its driver. Devices already on\n"
-	      "vfio-pci are left alone. The original drivers are recorded for 'iopass detach'.\n"
+	      "\nBind devices to their vfio driver (driver_override, unbind, drivers_probe,\n"
+	      "verify), all or nothing: on a failure every device goes back to its driver.\n"
+	      "The driver is vfio-pci, or the vfio variant driver (mlx5_vfio_pci, ...) whose\n"
+	      "alias in the kernel's modules.alias matches the device most specifically.\n"
+	      "Devices already on it are left alone. The original drivers are recorded for\n"
+	      "'iopass detach'.\n"
 	      "Refused, before any write, when a device or a group member is in use by the host\n"
 	      "or the group would not be viable. DEVICE is a PCI address, a slot (DDDD:BB:SS\n"
 	      "or BB:SS: every function of the card, not its VFs) or group:N.\n"
 	      "\nOptions:\n"
 	      "  -g, --group N          attach every endpoint of IOMMU group N\n"
 	      "  -d, --id VVVV:DDDD     the one device with these IDs (several: name them by address)\n"
-	      "      --driver NAME      bind NAME (a vfio-pci variant driver) instead of vfio-pci\n"
+	      "      --driver NAME      bind NAME: vfio-pci (any device), or a variant driver whose\n"
+	      "                         alias claims every device\n"
 	      "  -f, --force            take devices the guards refuse (in use, group not viable);\n"
 	      "                         also roll back an interrupted run the guards would keep\n"
 	      "  -n, --dry-run          print each write, in order, and change nothing\n"
@@ -37,6 +41,55 @@ static void usage(void)
 	      "\nExit status: 0 done, 1 failed (the host is as it was), 2 usage error,\n"
 	      "3 refused by a guard (nothing was changed).\n",
 	      stdout);
+}
+
+/*
+ * The vfio driver of the run: with --driver, one that claims every device
+ * (its alias in modules.alias matches; vfio-pci claims all); without, the
+ * driver each device's most specific alias names, which must be one for the
+ * whole set (a device on a vfio driver already counts with that driver).
+ */
+static int choose_driver(const struct cli_selection *sel, const char *asked, char *driver,
+			 size_t size)
+{
+	struct iopass_vfio_choice c;
+	const char *first_bdf = NULL;
+
+	*driver = '\0';
+	for (size_t i = 0; i < sel->n; i++) {
+		const struct iopass_dev *d = sel->devs[i];
+		const char *bdf = iopass_dev_get_bdf(d);
+		int r = iopass_dev_vfio_driver(d, asked, &c);
+
+		if (r == -ENOENT) {
+			cli_err(CMD, "--driver %s does not claim %s: no vfio_pci alias of %s in modules.alias "
+				     "of %s matches it (vfio_pci:v%08Xd%08X...); 'iopass check -v %s' "
+				     "names the driver that does, and --driver vfio-pci binds any device",
+				asked, bdf, asked, c.release, (unsigned)iopass_dev_get_vendor(d),
+				(unsigned)iopass_dev_get_device(d), bdf);
+			return EXIT_USAGE;
+		}
+		if (r < 0 && r != -ENODATA) {
+			cli_err(CMD, "%s: %s", bdf, strerror(-r));
+			return EXIT_FAIL;
+		}
+		if (asked)
+			continue;
+		if (iopass_dev_is_vfio(d))
+			snprintf(c.driver, sizeof(c.driver), "%s", iopass_dev_get_driver(d));
+		if (!first_bdf) {
+			snprintf(driver, size, "%s", c.driver);
+			first_bdf = bdf;
+		} else if (!streq(driver, c.driver)) {
+			cli_err(CMD, "%s goes to %s and %s to %s: one run binds one vfio driver; attach "
+				     "them in separate runs, or bind all to one with --driver",
+				first_bdf, driver, bdf, c.driver);
+			return EXIT_USAGE;
+		}
+	}
+	if (asked || !*driver)
+		snprintf(driver, size, "%s", asked ? asked : "vfio-pci");
+	return EXIT_OK;
 }
 
 /* --persist: record the devices for every boot, with the drivers they had before. */
@@ -101,7 +154,8 @@ static int cmd_attach_main(int argc, char *argv[])
 	struct iopass_devlist *list = NULL;
 	struct iopass_txn *t = NULL;
 	struct cli_selection sel = { NULL, 0 };
-	const char *driver = "vfio-pci", *id = NULL;
+	const char *asked = NULL, *id = NULL;
+	char driver[72];
 	struct cli_write_opts w = { .wait_ms = -1 };
 	bool have_group = false, persist = false;
 	int c, r, group = -1, ret;
@@ -130,7 +184,7 @@ static int cmd_attach_main(int argc, char *argv[])
 				cli_err(CMD, "--driver '%s': not a driver name", optarg);
 				return EXIT_USAGE;
 			}
-			driver = optarg;
+			asked = optarg;
 			break;
 		case OPT_PERSIST:
 			persist = true;
@@ -166,6 +220,8 @@ static int cmd_attach_main(int argc, char *argv[])
 			 false, &sel);
 	if (ret == EXIT_OK && id)
 		ret = cli_select_id(CMD, list, id, &sel);
+	if (ret == EXIT_OK)
+		ret = choose_driver(&sel, asked, driver, sizeof(driver));
 	if (ret != EXIT_OK)
 		goto out;
 	if (persist && !(w.flags & IOPASS_BIND_DRY_RUN)) {

@@ -44,6 +44,7 @@ enum {
 	COL_NUMVFS,
 	COL_TOTALVFS,
 	COL_FLAGS,
+	COL_VFIO_DRIVER,
 	N_COLS,
 };
 
@@ -75,6 +76,8 @@ static const struct cli_column columns[N_COLS] = {
 			 "SR-IOV: VFs enabled on this PF" },
 	[COL_TOTALVFS] = { "TOTALVFS", 0.03, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER,
 			   "SR-IOV: VFs this PF supports" },
+	[COL_VFIO_DRIVER] = { "VFIO_DRIVER", 0.1, 0, SCOLS_JSON_STRING,
+			      "vfio driver attach binds: vfio-pci, or the best-matching variant" },
 	[COL_FLAGS] = { "FLAGS", 0.1, 0, SCOLS_JSON_STRING,
 			"bridge, vfio, boot-vga, pf:N/M (VFs), vf-of:PF" },
 };
@@ -241,6 +244,17 @@ static const char *number(int v, int hex_digits, char *buf)
 	return buf;
 }
 
+/* What attach would bind; nothing for bridges and devices attach never takes. */
+static const char *vfio_driver(const struct iopass_dev *dev, bool json, char *buf)
+{
+	struct iopass_vfio_choice c;
+
+	if (!iopass_dev_is_endpoint(dev) || iopass_dev_vfio_driver(dev, NULL, &c) < 0)
+		return json ? NULL : "-";
+	snprintf(buf, CELL_MAX, "%s", c.driver);
+	return buf;
+}
+
 static const char *cell_text(struct iopass_dev *dev, int col, bool json, char *buf)
 {
 	const char *s;
@@ -296,6 +310,8 @@ static const char *cell_text(struct iopass_dev *dev, int col, bool json, char *b
 		return number(iopass_dev_get_sriov_totalvfs(dev), 0, buf);
 	case COL_FLAGS:
 		return flags(dev, buf);
+	case COL_VFIO_DRIVER:
+		return vfio_driver(dev, json, buf);
 	default:
 		return NULL;
 	}

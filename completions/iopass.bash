@@ -41,7 +41,7 @@ _iopass_classes="storage nvme net display gpu multimedia audio memory bridge
 	communication system input processor serial usb wireless crypto signal
 	accelerator unassigned"
 _iopass_columns="NAME BDF GROUP CLASS CLASSID DEVICE VENDOR PRODUCT ID VENDOR_ID
-	DEVICE_ID SUBSYS_ID DRIVER VFIO BRIDGE BOOT_VGA PHYSFN NUMVFS TOTALVFS FLAGS"
+	DEVICE_ID SUBSYS_ID DRIVER VFIO BRIDGE BOOT_VGA PHYSFN NUMVFS TOTALVFS FLAGS VFIO_DRIVER"
 
 # The option of a bundle (-nw, -fg) that takes the next word: -X for its last letter X
 # when that is one of the letters in $2 and the only one there; else nothing.

@@ -288,7 +288,8 @@ function __iopass_columns
             PHYSFN\t'SR-IOV: the physical function of this VF' \
             NUMVFS\t'SR-IOV: VFs enabled on this PF' \
             TOTALVFS\t'SR-IOV: VFs this PF supports' \
-            FLAGS\t'bridge, vfio, boot-vga, pf:N/M, vf-of:PF'
+            FLAGS\t'bridge, vfio, boot-vga, pf:N/M, vf-of:PF' \
+            VFIO_DRIVER\t'vfio driver attach binds: vfio-pci, or the best-matching variant'
         set -l name (string split \t -- $c)[1]
         contains -- $name $used; and continue
         test $lower -eq 1; and set c (string lower -- $name)\t(string split \t -- $c)[2]

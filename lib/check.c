@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/utsname.h>
 
 #include <libkmod.h>
 #include <pci/pci.h>
@@ -251,15 +250,9 @@ sysmodule:
 static struct kmod_ctx *kmod_for_sysroot(struct iopass_ctx *ctx, char *release, size_t size)
 {
 	_cleanup_free_ char *dir = NULL, *c1 = NULL, *c2 = NULL, *c3 = NULL;
-	struct utsname u;
 	char p[300];
 
-	if (sysfs_read(ctx, "/proc/sys/kernel/osrelease", release, size) <= 0) {
-		if (*ctx->sysroot || uname(&u) < 0)
-			return NULL; /* a fixture without osrelease: no modules to look at */
-		snprintf(release, size, "%s", u.release);
-	}
-	if (!name_is_safe(release) || kmod_dl_open() < 0)
+	if (kernel_release(ctx, release, size) < 0 || kmod_dl_open() < 0)
 		return NULL;
 	snprintf(p, sizeof(p), "/lib/modules/%s", release);
 	if (sysfs_full_path(ctx, p, &dir) < 0 || sysfs_full_path(ctx, "/etc/modprobe.d", &c1) < 0 ||
@@ -1033,6 +1026,37 @@ static void check_reset(const struct iopass_devlist *list, struct iopass_dev *de
 	}
 }
 
+/*
+ * The vfio driver attach would bind (variant.c): a variant's alias, the most
+ * specific match, or vfio-pci for want of one, and why.
+ */
+static void check_vfio_driver(const struct iopass_dev *dev, struct iopass_report *r)
+{
+	struct iopass_vfio_choice c;
+
+	if (iopass_dev_vfio_driver(dev, NULL, &c) < 0)
+		return;
+	if (*c.module && !streq(c.driver, "vfio-pci")) {
+		report_add(r, IOPASS_LEVEL_OK, "vfio-variant",
+			   "attach binds the vfio variant driver %s: its alias %s is the most specific "
+			   "match of vfio_pci:v%08Xd%08Xsv%08Xsd%08X... in modules.alias of %s (%d "
+			   "wildcards)", c.driver, c.alias, dev->vendor, dev->device, dev->subvendor,
+			   dev->subdevice, c.release, c.wildcards);
+		report_hint(r, "a variant driver adds what vfio-pci lacks for this device (live "
+			       "migration, device memory); to bind the generic driver, choose vfio-pci");
+		return;
+	}
+	if (c.index_error)
+		report_add(r, IOPASS_LEVEL_OK, "vfio-driver",
+			   "attach binds vfio-pci: modules.alias of kernel %s could not be read (%s), so "
+			   "no vfio variant driver can be chosen", *c.release ? c.release : "(unknown)",
+			   strerror(-c.index_error));
+	else
+		report_add(r, IOPASS_LEVEL_OK, "vfio-driver",
+			   "attach binds vfio-pci: no vfio variant driver's alias in modules.alias of %s "
+			   "matches it", c.release);
+}
+
 static void check_group_open(struct iopass_ctx *ctx, struct iopass_dev *dev, struct iopass_report *r)
 {
 	char pids[256];
@@ -1258,6 +1282,7 @@ int iopass_check_dev(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 	check_reset(list, dev, set, nset, r);
 	check_companions(list, dev, set, nset, r);
 	check_links(list, dev, set, nset, r);
+	check_vfio_driver(dev, r);
 
 	if (iopass_report_worst(r) == IOPASS_LEVEL_FAIL)
 		report_set_verdict(r, IOPASS_UNSAFE);

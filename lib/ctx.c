@@ -72,6 +72,7 @@ struct iopass_ctx *iopass_ctx_free(struct iopass_ctx *ctx)
 	if (ctx->pacc)
 		pci_cleanup(ctx->pacc);
 	names_cache_free(ctx->names);
+	vfio_index_free(ctx->vfio_index);
 	if (ctx->cfg_pacc)
 		pci_cleanup(ctx->cfg_pacc);
 	hostuse_cache_free(ctx->hu);

@@ -38,6 +38,7 @@ struct iopass_ctx {
 		bool present;
 	} drivers_seen[32]; /* dev.c: driver directories looked up during a scan */
 	size_t ndrivers_seen;
+	struct vfio_index *vfio_index; /* variant.c: modules.alias's vfio_pci aliases, read once */
 };
 
 enum {
@@ -166,6 +167,12 @@ extern typeof(kmod_module_get_path) *sym_kmod_module_get_path;
 extern typeof(kmod_module_probe_insert_module) *sym_kmod_module_probe_insert_module;
 extern typeof(kmod_module_unref) *sym_kmod_module_unref;
 extern typeof(kmod_module_unref_list) *sym_kmod_module_unref_list;
+
+/* variant.c */
+struct vfio_index;
+void vfio_index_free(struct vfio_index *x);
+/* The running kernel's release (the sysroot's /proc/sys/kernel/osrelease, else uname): 0 or -errno. */
+int kernel_release(struct iopass_ctx *ctx, char *release, size_t size);
 
 /* names.c */
 struct name_cache;

@@ -176,6 +176,27 @@ struct iopass_link {
 };
 int iopass_dev_links(const struct iopass_dev *dev, struct iopass_link **ret, size_t *ret_n);
 
+/*
+ * The vfio driver for dev: the module whose "vfio_pci:" alias in the running
+ * kernel's modules.alias matches the device's modalias with the fewest
+ * wildcards (libvirt's rule; vfio_pci's catch-all has the most), or
+ * vfio-pci when no variant's alias matches. With want (a driver name): the
+ * most specific alias of want's module that matches: 0, or -ENOENT when want
+ * does not claim dev, -ENODATA when that cannot be told (no modules.alias,
+ * IDs unreadable). vfio-pci claims every device (it binds through
+ * driver_override alone). -ENOMEM, -EINVAL otherwise.
+ */
+struct iopass_vfio_choice {
+	char driver[72];   /* the driver's name: "vfio-pci", "mlx5_vfio_pci", ... */
+	char module[72];   /* its module, "" when no alias matched */
+	char alias[160];   /* the pattern that matched, "" when none */
+	int wildcards;     /* in alias; -1 when none */
+	char release[128]; /* the kernel whose modules.alias was read, "" when unknown */
+	int index_error;   /* 0, or why modules.alias could not be read (-ENOENT: none) */
+};
+int iopass_dev_vfio_driver(const struct iopass_dev *dev, const char *want,
+			   struct iopass_vfio_choice *ret);
+
 /* The loaded PCI drivers (<sysroot>/sys/bus/pci/drivers), NULL-terminated; free with free(). */
 int iopass_drivers(struct iopass_ctx *ctx, char ***ret_names);
 

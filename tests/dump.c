@@ -98,9 +98,9 @@ static int add(struct dump *d, const char *path, char kind, char *data, size_t l
 	return 0;
 }
 
-static int read_whole(const char *path, char **ret, size_t *ret_len)
+static int read_whole(const char *path, size_t max, char **ret, size_t *ret_len)
 {
-	char *buf = malloc(FILE_MAX);
+	char *buf = malloc(max);
 	size_t len = 0;
 	ssize_t k;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -111,7 +111,7 @@ static int read_whole(const char *path, char **ret, size_t *ret_len)
 			close(fd);
 		return -errno;
 	}
-	while (len < FILE_MAX && (k = read(fd, buf + len, FILE_MAX - len)) > 0)
+	while (len < max && (k = read(fd, buf + len, max - len)) > 0)
 		len += (size_t)k;
 	if (k < 0) {
 		int r = -errno;
@@ -124,6 +124,36 @@ static int read_whole(const char *path, char **ret, size_t *ret_len)
 	*ret = buf;
 	*ret_len = len;
 	return 0;
+}
+
+/*
+ * modules.alias (1.3 MiB on Debian 12): iopass uses only its "alias vfio_pci:"
+ * lines (lib/variant.c), so the dump keeps those, in their order.
+ */
+#define ALIAS_MAX (16u << 20)
+static bool is_modules_alias(const char *path)
+{
+	size_t n = strlen(path);
+
+	return n > 14 && strcmp(path + n - 14, "/modules.alias") == 0;
+}
+
+static size_t keep_vfio_aliases(char *data, size_t len)
+{
+	static const char key[] = "alias vfio_pci:";
+	size_t out = 0;
+
+	for (size_t i = 0; i < len;) {
+		char *nl = memchr(data + i, '\n', len - i);
+		size_t n = nl ? (size_t)(nl - (data + i)) + 1 : len - i;
+
+		if (n > sizeof(key) - 1 && memcmp(data + i, key, sizeof(key) - 1) == 0) {
+			memmove(data + out, data + i, n);
+			out += n;
+		}
+		i += n;
+	}
+	return out;
 }
 
 static bool is_text(const char *s, size_t len)
@@ -262,10 +292,12 @@ static int capture_path(struct dump *d, const char *path, enum access how)
 			return how == LISTED ? capture_listing(d, cur) : add(d, cur, 'd', NULL, 0);
 		if (how != READ || !S_ISREG(st.st_mode))
 			return add(d, cur, 'e', NULL, 0);
-		if (read_whole(cur, &data, &len) < 0) {
+		if (read_whole(cur, is_modules_alias(cur) ? ALIAS_MAX : FILE_MAX, &data, &len) < 0) {
 			d->unreadable++; /* the kernel refused the read: left out, as iopass saw no content */
 			return 0;
 		}
+		if (is_modules_alias(cur))
+			len = keep_vfio_aliases(data, len);
 		return add(d, cur, is_text(data, len) ? 'f' : 'x', data, len);
 	}
 }

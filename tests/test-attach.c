@@ -21,6 +21,32 @@
 
 #include "testutil.h"
 
+/* The run is a usage error. */
+static void assert_exit_2(struct sim *s, const char *const argv[])
+{
+	struct run r;
+
+	sim_run(s, &r, argv);
+	assert_int_equal(r.status, 2);
+	run_free(&r);
+}
+#define EXIT_2(s, ...) assert_exit_2((s), (const char *const[]){ __VA_ARGS__, NULL })
+
+/* attach of dev succeeds, prints out and writes nothing to the kernel */
+static void assert_attach_noop(struct sim *s, const char *dev, const char *out)
+{
+	struct run r;
+	char *log;
+
+	sim_log_reset(s);
+	SIM(s, &r, "attach", dev);
+	assert_int_equal(r.status, 0);
+	assert_text_equal(r.out, out);
+	run_free(&r);
+	log = sim_log(s);
+	assert_string_equal(log, "");
+	free(log);
+}
 
 static void test_attach_detach(void **state)
 {
@@ -47,14 +73,7 @@ static void test_attach_detach(void **state)
 	free(log);
 
 	/* idempotent: no write at all */
-	sim_log_reset(&s);
-	SIM(&s, &r, "attach", "0000:00:14.0");
-	assert_int_equal(r.status, 0);
-	assert_text_equal(r.out, "0000:00:14.0: unchanged (vfio-pci)\n");
-	run_free(&r);
-	log = sim_log(&s);
-	assert_string_equal(log, "");
-	free(log);
+	assert_attach_noop(&s, "0000:00:14.0", "0000:00:14.0: unchanged (vfio-pci)\n");
 
 	/* detach: back to the recorded driver, record and node gone */
 	SIM(&s, &r, "detach", "00:14.0");
@@ -1356,6 +1375,76 @@ static void test_concurrency_storm(void **state)
 }
 
 /* Hundreds of malformed device arguments: exit 2, one line naming the input, no write. */
+/*
+ * attach picks each device's vfio driver from modules.alias: the variant
+ * whose alias matches best, vfio-pci for the rest; --driver is checked
+ * against the aliases before anything is written; one run, one driver.
+ */
+static void test_variant_driver(void **state)
+{
+	struct sim s;
+	struct run r;
+	char *log;
+
+	(void)state;
+	sim_open(&s, fx_workstation());
+	fx_add_cx6dx(s.fx);
+	fx_modules_alias(s.fx, NULL, NULL);
+	fx_add_driver(s.fx, "mlx5_vfio_pci");
+
+	SIM(&s, &r, "attach", "06:00.1");
+	assert_int_equal(r.status, 0);
+	assert_text_equal(r.out, "0000:06:00.1: no driver -> mlx5_vfio_pci\n");
+	run_free(&r);
+	assert_driver(&s, "0000:06:00.1", "mlx5_vfio_pci");
+	/* again: already there, nothing written */
+	assert_attach_noop(&s, "06:00.1", "0000:06:00.1: unchanged (mlx5_vfio_pci)\n");
+	SIM(&s, &r, "detach", "06:00.1");
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	assert_driver(&s, "0000:06:00.1", "");
+
+	/* the generic driver, asked for */
+	SIM(&s, &r, "attach", "--driver", "vfio-pci", "06:00.2");
+	assert_int_equal(r.status, 0);
+	assert_text_equal(r.out, "0000:06:00.2: no driver -> vfio-pci\n");
+	run_free(&r);
+	/* a device on a vfio driver stays on it: 06:00.2 does not block 06:00.1's variant ... */
+	assert_attach_noop(&s, "06:00.2", "0000:06:00.2: unchanged (vfio-pci)\n");
+	/* ... but two drivers in one run do */
+	sim_log_reset(&s);
+	SIM(&s, &r, "attach", "06:00.1", "03:00.3");
+	assert_int_equal(r.status, 2);
+	assert_text_equal(r.err, "iopass: attach: 0000:06:00.1 goes to mlx5_vfio_pci and 0000:03:00.3 to "
+				 "vfio-pci: one run binds one vfio driver; attach them in separate "
+				 "runs, or bind all to one with --driver\n");
+	run_free(&r);
+	EXIT_2(&s, "attach", "06:00.1", "06:00.2");
+	/* a variant that does not claim the device: a usage error, no write */
+	SIM(&s, &r, "attach", "--driver", "mlx5_vfio_pci", "03:00.3");
+	assert_int_equal(r.status, 2);
+	assert_text_equal(r.err, "iopass: attach: --driver mlx5_vfio_pci does not claim 0000:03:00.3: no "
+				 "vfio_pci alias of mlx5_vfio_pci in modules.alias of 6.1.0-28-amd64 "
+				 "matches it (vfio_pci:v000015B3d00001018...); 'iopass check -v "
+				 "0000:03:00.3' names the driver that does, and --driver vfio-pci "
+				 "binds any device\n");
+	run_free(&r);
+	EXIT_2(&s, "attach", "--driver", "pds_vfio_pci", "06:00.1");
+	EXIT_2(&s, "attach", "--driver", "e1000e", "00:14.0");
+	log = sim_log(&s);
+	assert_string_equal(log, "");
+	free(log);
+	assert_driver(&s, "0000:06:00.1", "");
+	assert_driver(&s, "0000:03:00.3", "");
+	assert_driver(&s, "0000:00:14.0", "xhci_hcd");
+	/* --driver moves a device between vfio drivers */
+	SIM(&s, &r, "attach", "--driver", "mlx5_vfio_pci", "06:00.2");
+	assert_int_equal(r.status, 0);
+	assert_text_equal(r.out, "0000:06:00.2: vfio-pci -> mlx5_vfio_pci\n");
+	run_free(&r);
+	sim_close(&s);
+}
+
 static void test_malformed_arguments(void **state)
 {
 	static const char *const seeds[] = {
@@ -1441,6 +1530,7 @@ int main(void)
 		cmocka_unit_test(test_vf_fault_matrix),
 		cmocka_unit_test(test_concurrency_storm),
 		cmocka_unit_test(test_malformed_arguments),
+		cmocka_unit_test(test_variant_driver),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1681,6 +1681,89 @@ static struct fx *fx_related(void)
  * host here, what check says of each device (alone, with its group, as a PF's
  * VFs) is what it says on the full scan.
  */
+/*
+ * The vfio driver attach would bind: the variant whose vfio_pci alias matches
+ * the modalias with the fewest wildcards, vfio-pci's catch-all last, the first
+ * of equally specific ones; vfio-pci when the index is missing.
+ */
+static void test_vfio_variant(void **state)
+{
+	struct iopass_vfio_choice c;
+	struct iopass_report *r;
+	struct env e;
+	struct fx *fx;
+
+	(void)state;
+	fx = fx_workstation();
+	fx_add_cx6dx(fx);
+	fx_modules_alias(fx, NULL, NULL);
+	env_open(&e, fx);
+	r = CHECK(&e, "0000:06:00.1");
+	assert_finding(r, "vfio-variant",
+		       "attach binds the vfio variant driver mlx5_vfio_pci: its alias "
+		       "vfio_pci:v000015B3d0000101Esv*sd*bc*sc*i* is the most specific match of "
+		       "vfio_pci:v000015B3d0000101Esv000015B3sd00000016... in modules.alias of "
+		       "6.1.0-28-amd64 (5 wildcards)");
+	assert_no_finding(r, "vfio-driver");
+	iopass_report_free(r);
+	/* a ConnectX-5 VF: mlx5_vfio_pci's table has only the mlx5Gen VF, 101e */
+	r = CHECK(&e, "0000:03:00.3");
+	assert_finding(r, "vfio-driver", "attach binds vfio-pci: no vfio variant driver's alias in "
+					 "modules.alias of 6.1.0-28-amd64 matches it");
+	assert_no_finding(r, "vfio-variant");
+	iopass_report_free(r);
+	/* asking: a driver claims a device only through its own aliases */
+	assert_int_equal(iopass_dev_vfio_driver(dev(&e, "0000:06:00.1"), "vfio-pci", &c), 0);
+	assert_string_equal(c.driver, "vfio-pci");
+	assert_string_equal(c.alias, "vfio_pci:v*d*sv*sd*bc*sc*i*");
+	assert_int_equal(iopass_dev_vfio_driver(dev(&e, "0000:03:00.3"), "mlx5_vfio_pci", &c), -ENOENT);
+	assert_int_equal(iopass_dev_vfio_driver(dev(&e, "0000:06:00.1"), "pds_vfio_pci", &c), -ENOENT);
+	assert_int_equal(iopass_dev_vfio_driver(dev(&e, "0000:06:00.1"), "mlx5_vfio_pci", &c), 0);
+	assert_int_equal(c.wildcards, 5);
+	assert_int_equal(iopass_dev_vfio_driver(dev(&e, "0000:00:14.0"), "../x", &c), -EINVAL);
+	env_close(&e);
+
+	/* made-up lines: one as specific as mlx5's (5 wildcards) but later loses */
+	fx = fx_workstation();
+	fx_add_cx6dx(fx);
+	fx_modules_alias(fx, NULL, "alias vfio_pci:v000015B3d*sv*sd*bc02sc*i* late_vfio_pci\n");
+	env_open(&e, fx);
+	assert_int_equal(iopass_dev_vfio_driver(dev(&e, "0000:06:00.1"), NULL, &c), 0);
+	assert_string_equal(c.driver, "mlx5_vfio_pci");
+	env_close(&e);
+
+	/* one naming the subsystem too wins over mlx5's; broken lines are skipped */
+	fx = fx_workstation();
+	fx_add_cx6dx(fx);
+	fx_modules_alias(fx, NULL,
+			 "alias vfio_pci:v000015B3d*sv*sd*bc02sc*i* late_vfio_pci\n"
+			 "alias vfio_pci:v000015B3d0000101Esv000015B3sd00000016bc*sc*i*\n"
+			 "alias vfio_pci:v000015B3d0000101Esv000015B3sd00000016bc*sc*i* "
+			 "a_module_name_far_too_long_to_be_a_driver_name_at_all_since_it_goes_past_72\n"
+			 "alias  vfio_pci:v000015B3d0000101Esv*sd*bc*sc*i* two_blanks\n"
+			 "alias vfio_pci:v000015B3d0000101Esv000015B3sd00000016bc*sc*i* acme_vfio_pci\n");
+	env_open(&e, fx);
+	assert_int_equal(iopass_dev_vfio_driver(dev(&e, "0000:06:00.1"), NULL, &c), 0);
+	assert_string_equal(c.driver, "acme_vfio_pci");
+	assert_int_equal(c.wildcards, 3);
+	assert_int_equal(iopass_dev_vfio_driver(dev(&e, "0000:06:00.1"), "late_vfio_pci", &c), 0);
+	assert_int_equal(iopass_dev_vfio_driver(dev(&e, "0000:03:00.3"), NULL, &c), 0);
+	assert_string_equal(c.driver, "late_vfio_pci"); /* class 0200 matches, 1018 too */
+	assert_int_equal(iopass_dev_vfio_driver(dev(&e, "0000:06:00.1"), "two_blanks", &c), -ENOENT);
+	env_close(&e);
+
+	/* no index: vfio-pci, and a variant cannot be checked */
+	env_open(&e, fx_workstation());
+	r = CHECK(&e, "0000:03:00.3");
+	assert_finding(r, "vfio-driver", "attach binds vfio-pci: modules.alias of kernel 6.1.0-28-amd64 "
+					 "could not be read (No such file or directory), so no vfio "
+					 "variant driver can be chosen");
+	iopass_report_free(r);
+	assert_int_equal(iopass_dev_vfio_driver(dev(&e, "0000:03:00.3"), "mlx5_vfio_pci", &c), -ENODATA);
+	assert_int_equal(iopass_dev_vfio_driver(dev(&e, "0000:03:00.3"), "vfio-pci", &c), 0);
+	env_close(&e);
+}
+
 static void test_related_scan(void **state)
 {
 	struct fx *(*const hosts[])(void) = { fx_workstation, fx_secondary_gpu, fx_two_nvme, fx_nics,
@@ -1893,6 +1976,7 @@ int main(void)
 		cmocka_unit_test(test_bridge_rule),
 		cmocka_unit_test(test_reset_rules),
 		cmocka_unit_test(test_related_scan),
+		cmocka_unit_test(test_vfio_variant),
 		cmocka_unit_test(test_reset_bug),
 		cmocka_unit_test(test_linked_functions),
 		cmocka_unit_test(test_cli),

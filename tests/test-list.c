@@ -158,9 +158,36 @@ static void test_columns(void **state)
 	assert_int_equal(r.status, 0);
 	assert_true(strncmp(r.out, "BDF GROUP CLASS CLASSID DEVICE VENDOR PRODUCT ID VENDOR_ID "
 				   "DEVICE_ID SUBSYS_ID DRIVER VFIO BRIDGE BOOT_VGA PHYSFN NUMVFS "
-				   "TOTALVFS FLAGS\n",
-			    94 + 33) == 0);
+				   "TOTALVFS FLAGS VFIO_DRIVER\n",
+			    94 + 45) == 0);
 	run_free(&r);
+}
+
+/* VFIO_DRIVER: what attach binds, from modules.alias; nothing for bridges */
+static void test_vfio_driver_column(void **state)
+{
+	struct fx *fx = fx_workstation();
+	struct run r;
+
+	(void)state;
+	fx_add_cx6dx(fx);
+	fx_modules_alias(fx, NULL, NULL);
+	RUN(&r, fx_root(fx), "list", "-D", "-r", "-o", "BDF,ID,DRIVER,VFIO_DRIVER", "00:01.0", "03:00.2",
+	    "03:00.3", "06:00.0", "06:00.1");
+	assert_int_equal(r.status, 0);
+	assert_text_equal(r.out, "BDF ID DRIVER VFIO_DRIVER\n"
+				 "0000:00:01.0 8086:1901 pcieport -\n"
+				 "0000:03:00.2 15b3:1018 vfio-pci vfio-pci\n"
+				 "0000:03:00.3 15b3:1018 - vfio-pci\n"
+				 "0000:06:00.0 15b3:101d mlx5_core vfio-pci\n"
+				 "0000:06:00.1 15b3:101e - mlx5_vfio_pci\n");
+	run_free(&r);
+	RUN(&r, fx_root(fx), "list", "-J", "-o", "BDF,VFIO_DRIVER", "00:01.0", "06:00.1");
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "\"bdf\": \"0000:00:01.0\",\n      \"vfio_driver\": null"));
+	assert_non_null(strstr(r.out, "\"vfio_driver\": \"mlx5_vfio_pci\""));
+	run_free(&r);
+	fx_free(fx);
 }
 
 /* The BDFs printed by "list -r -n -o BDF" with extra filter arguments. */
@@ -493,7 +520,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tree),	  cmocka_unit_test(test_json),
-		cmocka_unit_test(test_columns),	  cmocka_unit_test(test_filters),
+		cmocka_unit_test(test_columns),
+		cmocka_unit_test(test_vfio_driver_column),	  cmocka_unit_test(test_filters),
 		cmocka_unit_test(test_bad_input), cmocka_unit_test(test_help),
 		cmocka_unit_test(test_no_iommu),  cmocka_unit_test(test_broken),
 		cmocka_unit_test(test_stream),	  cmocka_unit_test(test_real_sys),

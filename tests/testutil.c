@@ -317,6 +317,60 @@ void assert_file(struct sim *s, const char *path, const char *expected)
 
 
 /* The workstation with the GPU as a secondary card (not the boot VGA). */
+void fx_modules_alias(struct fx *fx, const char *release, const char *extra)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "lib/modules/%s/modules.alias", release ? release : "6.1.0-28-amd64");
+	fx_printf(fx, path,
+		  "# Aliases extracted from modules themselves.\n"
+		  "alias pci:v0000144Dd0000A808sv*sd*bc*sc*i* nvme\n"
+		  "alias pci:v*d*sv*sd*bc01sc08i02* nvme\n"
+		  "alias pci:v000015B3d0000101Dsv*sd*bc*sc*i* mlx5_core\n"
+		  "alias pci:v000015B3d0000101Esv*sd*bc*sc*i* mlx5_core\n"
+		  /* drivers/vfio/pci/mlx5/main.c mlx5vf_pci_table */
+		  "alias vfio_pci:v000015B3d0000101Esv*sd*bc*sc*i* mlx5_vfio_pci\n"
+		  /* drivers/vfio/pci/hisilicon/hisi_acc_vfio_pci.c: SEC, HPRE, ZIP VFs */
+		  "alias vfio_pci:v000019E5d0000A256sv*sd*bc*sc*i* hisi_acc_vfio_pci\n"
+		  "alias vfio_pci:v000019E5d0000A259sv*sd*bc*sc*i* hisi_acc_vfio_pci\n"
+		  "alias vfio_pci:v000019E5d0000A251sv*sd*bc*sc*i* hisi_acc_vfio_pci\n"
+		  /* drivers/vfio/pci/pds/pci_drv.c: the Ethernet VF */
+		  "alias vfio_pci:v00001DD8d00001003sv*sd*bc*sc*i* pds_vfio_pci\n"
+		  /* drivers/vfio/pci/virtio/main.c: virtio-net and virtio-blk */
+		  "alias vfio_pci:v00001AF4d00001041sv*sd*bc*sc*i* virtio_vfio_pci\n"
+		  "alias vfio_pci:v00001AF4d00001042sv*sd*bc*sc*i* virtio_vfio_pci\n"
+		  /* drivers/vfio/pci/qat/main.c: QAT 4xxx VFs */
+		  "alias vfio_pci:v00008086d00004941sv*sd*bc*sc*i* qat_vfio_pci\n"
+		  "alias vfio_pci:v00008086d00004943sv*sd*bc*sc*i* qat_vfio_pci\n"
+		  "alias vfio_pci:v00008086d00004945sv*sd*bc*sc*i* qat_vfio_pci\n"
+		  /* drivers/vfio/pci/nvgrace-gpu/main.c: GH200 */
+		  "alias vfio_pci:v000010DEd00002342sv*sd*bc*sc*i* nvgrace_gpu_vfio_pci\n"
+		  "alias vfio_pci:v000010DEd00002345sv*sd*bc*sc*i* nvgrace_gpu_vfio_pci\n"
+		  "alias pci:v00008086d0000A2AFsv*sd*bc*sc*i* xhci_pci\n"
+		  "%s"
+		  /* drivers/vfio/pci/vfio_pci.c: PCI_DRIVER_OVERRIDE_DEVICE_VFIO(PCI_ANY_ID, PCI_ANY_ID) */
+		  "alias vfio_pci:v*d*sv*sd*bc*sc*i* vfio_pci\n",
+		  extra ? extra : "");
+}
+
+void fx_add_cx6dx(struct fx *fx)
+{
+	fx_add(fx, &FX_DEV(.bdf = "0000:06:00.0", .vendor = 0x15b3, .device = 0x101d,
+			   .subvendor = 0x15b3, .subdevice = 0x0016, .class = 0x020000,
+			   .driver = "mlx5_core", .group = 20, .totalvfs = 8, .numvfs = 2,
+			   .pcie = FX_PCIE_ENDPOINT, .flr = true, .reset_method = "flr",
+			   .vf_device = 0x101e, .vf_native = "mlx5_core"));
+	for (int i = 1; i <= 2; i++) {
+		char bdf[16];
+
+		snprintf(bdf, sizeof(bdf), "0000:06:00.%d", i);
+		fx_add(fx, &FX_DEV(.bdf = bdf, .vendor = 0x15b3, .device = 0x101e,
+				   .subvendor = 0x15b3, .subdevice = 0x0016, .class = 0x020000,
+				   .group = 20 + i, .physfn = "0000:06:00.0", .pcie = FX_PCIE_ENDPOINT,
+				   .flr = true, .native = "mlx5_core"));
+	}
+}
+
 struct fx *fx_secondary_gpu(void)
 {
 	struct fx *fx = fx_workstation();

@@ -78,6 +78,18 @@ void sim_log_reset(struct sim *s);
 
 /* path's text below the root is expected (NULL: the file is absent). */
 void assert_file(struct sim *s, const char *path, const char *expected);
+/*
+ * The vfio_pci aliases of the kernel's variant drivers, as depmod writes them
+ * into lib/modules/RELEASE/modules.alias (file2alias of each driver's
+ * PCI_DRIVER_OVERRIDE_DEVICE_VFIO table: mlx5_vfio_pci, hisi_acc_vfio_pci,
+ * pds_vfio_pci, virtio_vfio_pci, qat_vfio_pci, nvgrace_gpu_vfio_pci, then
+ * vfio_pci's catch-all), among other modules' aliases, for release (NULL: the
+ * workstation's 6.1.0-28-amd64). extra: more lines, or NULL.
+ */
+void fx_modules_alias(struct fx *fx, const char *release, const char *extra);
+/* A ConnectX-6 Dx (15b3:101d, mlx5_core) at 0000:06:00.0 with VFs 06:00.1 and 06:00.2 (15b3:101e, unbound), groups 20-22. */
+void fx_add_cx6dx(struct fx *fx);
+
 /* The workstation with the GPU as a secondary card (not the boot VGA). */
 struct fx *fx_secondary_gpu(void);
 
