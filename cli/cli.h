@@ -117,7 +117,21 @@ int cli_persist_check(const char *cmd, struct iopass_ctx *ctx, const struct cli_
 int cli_select(const char *cmd, const struct iopass_devlist *list, char *const *args, size_t nargs,
 	       const int *group, bool all, struct cli_selection *sel);
 void cli_selection_free(struct cli_selection *sel);
-/* Validate positional device arguments (BDF or group:N) before anything is read. */
+/*
+ * The device arguments of a command: the positional ones, then one card:DEV
+ * per --card DEV (validated as it is added: -EINVAL with the message).
+ */
+struct cli_devargs {
+	char **v;
+	size_t n;
+	const char *cards[32]; /* the --card values */
+	size_t ncards;
+	char **owned; /* their "card:DEV" */
+};
+int cli_devargs_add_card(const char *cmd, struct cli_devargs *da, const char *dev);
+int cli_devargs_finish(struct cli_devargs *da, char *const *args, size_t nargs);
+void cli_devargs_free(struct cli_devargs *da);
+/* Validate device arguments (BDF, slot, card:BDF or group:N) before anything is read. */
 int cli_check_device_args(const char *cmd, char *const *args, size_t nargs);
 /* "vvvv:dddd": -EINVAL with the message printed. */
 int cli_check_id(const char *cmd, const char *id);

@@ -21,9 +21,11 @@ static void usage(void)
 	      "'iopass detach'.\n"
 	      "Refused, before any write, when a device or a group member is in use by the host\n"
 	      "or the group would not be viable. DEVICE is a PCI address, a slot (DDDD:BB:SS\n"
-	      "or BB:SS: every function of the card, not its VFs) or group:N.\n"
+	      "or BB:SS: every function of the card, not its VFs), card:DEV (the card function\n"
+	      "DEV is on) or group:N.\n"
 	      "\nOptions:\n"
 	      "  -g, --group N          attach every endpoint of IOMMU group N\n"
+	      "      --card DEV         every function of the card that DEV is on\n"
 	      "  -d, --id VVVV:DDDD     the one device with these IDs (several: name them by address)\n"
 	      "      --driver NAME      bind NAME: vfio-pci (any device), or a variant driver whose\n"
 	      "                         alias claims every device\n"
@@ -137,9 +139,10 @@ static int persist_devices(struct iopass_ctx *ctx, const struct iopass_txn *t,
 
 static int cmd_attach_main(int argc, char *argv[])
 {
-	enum { OPT_DRIVER = OPT_GLOBAL_LAST, OPT_PERSIST };
+	enum { OPT_DRIVER = OPT_GLOBAL_LAST, OPT_PERSIST, OPT_CARD };
 	static const struct option longopts[] = {
 		{ "group", required_argument, NULL, 'g' },
+		{ "card", required_argument, NULL, OPT_CARD },
 		{ "id", required_argument, NULL, 'd' },
 		{ "driver", required_argument, NULL, OPT_DRIVER },
 		{ "force", no_argument, NULL, 'f' },
@@ -154,6 +157,7 @@ static int cmd_attach_main(int argc, char *argv[])
 	struct iopass_devlist *list = NULL;
 	struct iopass_txn *t = NULL;
 	struct cli_selection sel = { NULL, 0 };
+	struct cli_devargs da = { 0 };
 	const char *asked = NULL, *id = NULL;
 	char driver[72];
 	struct cli_write_opts w = { .wait_ms = -1 };
@@ -189,6 +193,10 @@ static int cmd_attach_main(int argc, char *argv[])
 		case OPT_PERSIST:
 			persist = true;
 			break;
+		case OPT_CARD:
+			if (cli_devargs_add_card(CMD, &da, optarg) < 0)
+				return EXIT_USAGE;
+			break;
 		case 'h':
 			usage();
 			return EXIT_OK;
@@ -196,27 +204,33 @@ static int cmd_attach_main(int argc, char *argv[])
 			return cli_option_error(CMD, c, argv, longopts);
 		}
 	}
-	if (!have_group && !id && optind >= argc) {
+	if (cli_devargs_finish(&da, argv + optind, (size_t)(argc - optind)) < 0) {
+		cli_err(CMD, "out of memory");
+		ret = EXIT_FAIL;
+		goto out;
+	}
+	if (!have_group && !id && da.n == 0) {
 		cli_err(CMD, "no device given; name devices by address, or use --group N or --id VVVV:DDDD");
-		return EXIT_USAGE;
+		ret = EXIT_USAGE;
+		goto out;
 	}
 	/* every argument is valid before anything is read or written */
-	ret = cli_check_device_args(CMD, argv + optind, (size_t)(argc - optind));
+	ret = cli_check_device_args(CMD, da.v, da.n);
 	if (ret != EXIT_OK)
-		return ret;
+		goto out;
 
 	ret = cli_ctx_new_writer(CMD, &ctx);
 	if (ret != EXIT_OK)
-		return ret;
+		goto out;
 	if (w.wait_ms >= 0)
 		iopass_ctx_set_lock_timeout(ctx, w.wait_ms);
 	ret = EXIT_FAIL;
 	/* --id looks at every device; addresses and groups need only theirs (and what guards them) */
 	if ((id ? cli_scan(CMD, ctx, &list)
-		: cli_scan_args(CMD, ctx, argv + optind, (size_t)(argc - optind),
+		: cli_scan_args(CMD, ctx, da.v, da.n,
 				have_group ? &group : NULL, &list)) < 0)
 		goto out;
-	ret = cli_select(CMD, list, argv + optind, (size_t)(argc - optind), have_group ? &group : NULL,
+	ret = cli_select(CMD, list, da.v, da.n, have_group ? &group : NULL,
 			 false, &sel);
 	if (ret == EXIT_OK && id)
 		ret = cli_select_id(CMD, list, id, &sel);
@@ -252,6 +266,7 @@ static int cmd_attach_main(int argc, char *argv[])
 	if (ret == EXIT_OK && persist && !(w.flags & IOPASS_BIND_DRY_RUN))
 		ret = persist_devices(ctx, t, &sel, driver, w.flags);
 out:
+	cli_devargs_free(&da);
 	iopass_txn_free(t);
 	cli_selection_free(&sel);
 	iopass_devlist_free(list);

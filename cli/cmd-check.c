@@ -23,11 +23,13 @@ static void usage(void)
 	      "Without devices it also says how the host differs from " IOPASS_DESIRED_FILE ",\n"
 	      "when there is one (the plan of 'iopass apply --check').\n"
 	      "DEVICE is a PCI address (DDDD:BB:SS.F or BB:SS.F), a slot (DDDD:BB:SS or BB:SS:\n"
-	      "every function of the card, not its VFs) or group:N.\n"
+	      "every function of the card, not its VFs), card:DEV (the card function DEV is on)\n"
+	      "or group:N.\n"
 	      "\nVerdicts: ready, needs-group (attach with the listed group members), unsafe\n"
 	      "(the host uses it or a group member), impossible (no IOMMU group, not an endpoint).\n"
 	      "\nOptions:\n"
 	      "  -g, --group N          check the endpoints of IOMMU group N, together\n"
+	      "      --card DEV         every function of the card that DEV is on\n"
 	      "  -a, --all              check every endpoint device, each on its own\n"
 	      "  -J, --json             JSON output, with a stable code for every finding\n"
 	      "      --sysroot DIR      read sysfs and procfs below DIR\n"
@@ -225,8 +227,10 @@ static void desired_json(struct json *j, const struct desired_check *dc)
 
 static int cmd_check_main(int argc, char *argv[])
 {
+	enum { OPT_CARD = OPT_GLOBAL_LAST };
 	static const struct option longopts[] = {
 		{ "group", required_argument, NULL, 'g' },
+		{ "card", required_argument, NULL, OPT_CARD },
 		{ "all", no_argument, NULL, 'a' },
 		{ "json", no_argument, NULL, 'J' },
 		CLI_GLOBAL_LONGOPTS,
@@ -236,6 +240,7 @@ static int cmd_check_main(int argc, char *argv[])
 	struct iopass_devlist *list = NULL;
 	struct iopass_report *host = NULL, **reports = NULL;
 	struct cli_selection sel = { NULL, 0 };
+	struct cli_devargs da = { 0 };
 	struct desired_check dc = { 0 };
 	bool all = false, json = false, have_group = false, not_ready;
 	int c, r, group = -1, ret = EXIT_FAIL;
@@ -255,6 +260,10 @@ static int cmd_check_main(int argc, char *argv[])
 		case 'J':
 			json = true;
 			break;
+		case OPT_CARD:
+			if (cli_devargs_add_card(CMD, &da, optarg) < 0)
+				return EXIT_USAGE;
+			break;
 		case 'h':
 			usage();
 			return EXIT_OK;
@@ -262,31 +271,39 @@ static int cmd_check_main(int argc, char *argv[])
 			return cli_option_error(CMD, c, argv, longopts);
 		}
 	}
-	if (all && (have_group || optind < argc)) {
+	if (cli_devargs_finish(&da, argv + optind, (size_t)(argc - optind)) < 0) {
+		cli_err(CMD, "out of memory");
+		ret = EXIT_FAIL;
+		goto out;
+	}
+	if (all && (have_group || da.n > 0)) {
 		cli_err(CMD, "--all checks every device; drop the devices or --group");
-		return EXIT_USAGE;
+		ret = EXIT_USAGE;
+		goto out;
 	}
 	/* validate before touching anything */
-	if (cli_check_device_args(CMD, argv + optind, (size_t)(argc - optind)) != EXIT_OK)
-		return EXIT_USAGE;
+	if (cli_check_device_args(CMD, da.v, da.n) != EXIT_OK) {
+		ret = EXIT_USAGE;
+		goto out;
+	}
 
 	ret = cli_ctx_new(CMD, &ctx);
 	if (ret != EXIT_OK)
-		return ret;
+		goto out;
 	ret = EXIT_FAIL;
 	r = iopass_check_host(ctx, &host);
 	if (r < 0) {
 		cli_err(CMD, "cannot check the host: %s", strerror(-r));
 		goto out;
 	}
-	if (all || have_group || optind < argc) {
+	if (all || have_group || da.n > 0) {
 		/* the devices named need only what their checks read, as attach */
 		r = all ? cli_scan(CMD, ctx, &list)
-			: cli_scan_args(CMD, ctx, argv + optind, (size_t)(argc - optind),
+			: cli_scan_args(CMD, ctx, da.v, da.n,
 					have_group ? &group : NULL, &list);
 		if (r < 0)
 			goto out;
-		ret = cli_select(CMD, list, argv + optind, (size_t)(argc - optind),
+		ret = cli_select(CMD, list, da.v, da.n,
 				 have_group ? &group : NULL, all, &sel);
 		if (ret != EXIT_OK)
 			goto out;
@@ -309,7 +326,7 @@ static int cmd_check_main(int argc, char *argv[])
 	}
 
 	/* the host's own check: and its desired state, when it has one */
-	if (!have_group && optind >= argc)
+	if (!have_group && da.n == 0)
 		desired_check(ctx, &dc);
 	not_ready = iopass_report_worst(host) == IOPASS_LEVEL_FAIL;
 	for (size_t i = 0; i < sel.n; i++)
@@ -363,6 +380,7 @@ static int cmd_check_main(int argc, char *argv[])
 	}
 	ret = not_ready ? EXIT_NOT_READY : EXIT_OK;
 out:
+	cli_devargs_free(&da);
 	free(dc.error);
 	iopass_apply_free(dc.plan);
 	for (size_t i = 0; reports && i < sel.n; i++)

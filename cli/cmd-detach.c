@@ -17,10 +17,11 @@ static void usage(void)
 	      "driver_override, unbind from vfio-pci, probe, and bind the recorded driver if\n"
 	      "the probe picks another). Without a record, the kernel's probe decides.\n"
 	      "Refused while /dev/vfio/<group> is open (a running VM). DEVICE is a PCI\n"
-	      "address, a slot (DDDD:BB:SS or BB:SS: every function of the card, not its VFs)\n"
-	      "or group:N.\n"
+	      "address, a slot (DDDD:BB:SS or BB:SS: every function of the card, not its VFs),\n"
+	      "card:DEV (the card function DEV is on) or group:N.\n"
 	      "\nOptions:\n"
 	      "  -g, --group N          detach every endpoint of IOMMU group N\n"
+	      "      --card DEV         every function of the card that DEV is on\n"
 	      "  -a, --all              detach every device iopass attached\n"
 	      "  -f, --force            detach even while a VM holds the group; also roll back an\n"
 	      "                         interrupted run the guards would keep; with --persist,\n"
@@ -60,10 +61,11 @@ static int select_recorded(const struct iopass_devlist *list, const struct iopas
 
 static int cmd_detach_main(int argc, char *argv[])
 {
-	enum { OPT_PERSIST = OPT_GLOBAL_LAST };
+	enum { OPT_PERSIST = OPT_GLOBAL_LAST, OPT_CARD };
 	static const struct option longopts[] = {
 		{ "persist", no_argument, NULL, OPT_PERSIST },
 		{ "group", required_argument, NULL, 'g' },
+		{ "card", required_argument, NULL, OPT_CARD },
 		{ "all", no_argument, NULL, 'a' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "dry-run", no_argument, NULL, 'n' },
@@ -76,6 +78,7 @@ static int cmd_detach_main(int argc, char *argv[])
 	struct iopass_devlist *list = NULL;
 	struct iopass_txn *t = NULL;
 	struct cli_selection sel = { NULL, 0 };
+	struct cli_devargs da = { 0 };
 	struct cli_write_opts w = { .wait_ms = -1 };
 	struct iopass_addr *recorded = NULL;
 	size_t nrecorded = 0;
@@ -102,6 +105,10 @@ static int cmd_detach_main(int argc, char *argv[])
 		case OPT_PERSIST:
 			persist = true;
 			break;
+		case OPT_CARD:
+			if (cli_devargs_add_card(CMD, &da, optarg) < 0)
+				return EXIT_USAGE;
+			break;
 		case 'h':
 			usage();
 			return EXIT_OK;
@@ -109,21 +116,28 @@ static int cmd_detach_main(int argc, char *argv[])
 			return cli_option_error(CMD, c, argv, longopts);
 		}
 	}
-	if (all && (have_group || optind < argc)) {
+	if (cli_devargs_finish(&da, argv + optind, (size_t)(argc - optind)) < 0) {
+		cli_err(CMD, "out of memory");
+		ret = EXIT_FAIL;
+		goto out;
+	}
+	if (all && (have_group || da.n > 0)) {
 		cli_err(CMD, "--all detaches every attached device; drop the devices or --group");
-		return EXIT_USAGE;
+		ret = EXIT_USAGE;
+		goto out;
 	}
-	if (!all && !have_group && optind >= argc) {
+	if (!all && !have_group && da.n == 0) {
 		cli_err(CMD, "no device given; name devices by address, or use --group N or --all");
-		return EXIT_USAGE;
+		ret = EXIT_USAGE;
+		goto out;
 	}
-	ret = cli_check_device_args(CMD, argv + optind, (size_t)(argc - optind));
+	ret = cli_check_device_args(CMD, da.v, da.n);
 	if (ret != EXIT_OK)
-		return ret;
+		goto out;
 
 	ret = cli_ctx_new_writer(CMD, &ctx);
 	if (ret != EXIT_OK)
-		return ret;
+		goto out;
 	if (w.wait_ms >= 0)
 		iopass_ctx_set_lock_timeout(ctx, w.wait_ms);
 	ret = EXIT_FAIL;
@@ -136,11 +150,11 @@ static int cmd_detach_main(int argc, char *argv[])
 		if (cli_scan_addrs(CMD, ctx, recorded, nrecorded, &list) < 0)
 			goto out;
 		ret = select_recorded(list, recorded, nrecorded, &sel);
-	} else if (cli_scan_args(CMD, ctx, argv + optind, (size_t)(argc - optind),
+	} else if (cli_scan_args(CMD, ctx, da.v, da.n,
 				 have_group ? &group : NULL, &list) < 0) {
 		goto out;
 	} else
-		ret = cli_select(CMD, list, argv + optind, (size_t)(argc - optind),
+		ret = cli_select(CMD, list, da.v, da.n,
 				 have_group ? &group : NULL, false, &sel);
 	if (ret != EXIT_OK)
 		goto out;
@@ -183,6 +197,7 @@ static int cmd_detach_main(int argc, char *argv[])
 		}
 	}
 out:
+	cli_devargs_free(&da);
 	free(recorded);
 	iopass_txn_free(t);
 	cli_selection_free(&sel);

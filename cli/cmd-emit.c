@@ -18,18 +18,23 @@ static void usage(void)
 	fputs("Usage: iopass emit [--qemu | --libvirt | --json] [options] DEVICE... | --group N\n"
 	      "\nPrint the configuration that passes devices to a VM: QEMU -device arguments\n"
 	      "(default) or libvirt <hostdev> elements. The functions of one card (a GPU and\n"
-	      "its audio function) share one guest slot, multifunction=on on function 0.\n"
+	      "its audio function) share one guest slot, multifunction=on on function 0; on\n"
+	      "QEMU's q35 each PCIe card sits behind a pcie-root-port that emit adds.\n"
 	      "DEVICE is a PCI address, a slot (DDDD:BB:SS or BB:SS: every function of the card,\n"
-	      "not its VFs) or group:N.\n"
+	      "not its VFs), card:DEV (the card function DEV is on) or group:N.\n"
 	      "\nOptions:\n"
 	      "      --qemu             QEMU arguments, one -device per line (default)\n"
 	      "      --libvirt          libvirt <hostdev> elements\n"
 	      "  -J, --json             the placement and properties as JSON\n"
 	      "  -g, --group N          every endpoint of IOMMU group N\n"
-	      "      --bus NAME[,NAME]  guest bus (default pcie.0); several: one per card, e.g.\n"
-	      "                         the ids of pcie-root-port devices\n"
+	      "      --card DEV         every function of the card that DEV is on\n"
+	      "      --bus NAME[,NAME]  place the cards on these guest buses (pcie.0, or ids of\n"
+	      "                         your own ports), one per card; without it, QEMU output\n"
+	      "                         gives each PCIe card a pcie-root-port of its own (q35)\n"
 	      "      --first-slot N     first guest slot of each bus (default 0x10 on the root\n"
 	      "                         bus pcie.0, 0 on any other)\n"
+	      "      --guest-address    libvirt: write each device's guest <address> (default:\n"
+	      "                         libvirt places them, adding root ports itself)\n"
 	      "      --rombar on|off    expose the option ROM BAR or not\n"
 	      "      --romfile PATH     use this option ROM image\n"
 	      "      --primary-gpu      x-vga=on for a VGA device (legacy BIOS guests only)\n"
@@ -139,7 +144,17 @@ static int write_split(const char *dir, const struct iopass_emit *e)
 	return EXIT_OK;
 }
 
-/* One "-device ARG" per line, continued with '\', each ARG quoted for a shell. */
+/* The root port device i is the first on, to go before it; NULL when none. */
+static const char *port_before(const struct iopass_emit *e, size_t i)
+{
+	int k = iopass_emit_port(e, i);
+
+	if (k < 0 || (i > 0 && iopass_emit_port(e, i - 1) == k))
+		return NULL;
+	return iopass_emit_port_get(e, (size_t)k)->device;
+}
+
+/* One "-device ARG" per line, continued with '\', each ARG quoted for a shell; a port before its card. */
 static void print_qemu(const struct iopass_emit *e, bool iommufd)
 {
 	size_t n = iopass_emit_count(e);
@@ -147,6 +162,13 @@ static void print_qemu(const struct iopass_emit *e, bool iommufd)
 	if (iommufd)
 		fputs("-object iommufd,id=iommufd0 \\\n", stdout);
 	for (size_t i = 0; i < n; i++) {
+		const char *port = port_before(e, i);
+
+		if (port) {
+			fputs("-device ", stdout);
+			cli_shell_quote(stdout, port);
+			fputs(" \\\n", stdout);
+		}
 		fputs("-device ", stdout);
 		cli_shell_quote(stdout, iopass_emit_device_arg(e, i));
 		fputs(i + 1 < n ? " \\\n" : "\n", stdout);
@@ -174,11 +196,28 @@ static void print_json(const struct iopass_emit *e)
 		json_object_end(&j);
 	}
 	json_array_end(&j);
+	json_array_begin(&j, "ports");
+	for (size_t k = 0; k < iopass_emit_port_count(e); k++) {
+		const struct iopass_emit_port *rp = iopass_emit_port_get(e, k);
+
+		json_object_begin(&j, NULL);
+		json_string(&j, "id", rp->id);
+		json_string(&j, "bus", "pcie.0");
+		json_int(&j, "slot", rp->slot);
+		json_int(&j, "chassis", rp->chassis);
+		json_string(&j, "device", rp->device);
+		json_object_end(&j);
+	}
+	json_array_end(&j);
 	json_array_begin(&j, "qemu");
 	for (size_t i = 0; i < iopass_emit_count(e); i++) {
 		if (i == 0 && strstr(iopass_emit_device_arg(e, 0), "iommufd=")) {
 			json_string(&j, NULL, "-object");
 			json_string(&j, NULL, "iommufd,id=iommufd0");
+		}
+		if (port_before(e, i)) {
+			json_string(&j, NULL, "-device");
+			json_string(&j, NULL, port_before(e, i));
 		}
 		json_string(&j, NULL, "-device");
 		json_string(&j, NULL, iopass_emit_device_arg(e, i));
@@ -203,12 +242,15 @@ static int cmd_emit_main(int argc, char *argv[])
 		OPT_MANAGED,
 		OPT_SPLIT,
 		OPT_STRICT,
+		OPT_GUEST_ADDRESS,
+		OPT_CARD,
 	};
 	static const struct option longopts[] = {
 		{ "qemu", no_argument, NULL, OPT_QEMU },
 		{ "libvirt", no_argument, NULL, OPT_LIBVIRT },
 		{ "json", no_argument, NULL, 'J' },
 		{ "group", required_argument, NULL, 'g' },
+		{ "card", required_argument, NULL, OPT_CARD },
 		{ "bus", required_argument, NULL, OPT_BUS },
 		{ "first-slot", required_argument, NULL, OPT_FIRST_SLOT },
 		{ "rombar", required_argument, NULL, OPT_ROMBAR },
@@ -219,6 +261,7 @@ static int cmd_emit_main(int argc, char *argv[])
 		{ "managed", no_argument, NULL, OPT_MANAGED },
 		{ "split", required_argument, NULL, OPT_SPLIT },
 		{ "strict", no_argument, NULL, OPT_STRICT },
+		{ "guest-address", no_argument, NULL, OPT_GUEST_ADDRESS },
 		CLI_GLOBAL_LONGOPTS,
 		{},
 	};
@@ -229,10 +272,11 @@ static int cmd_emit_main(int argc, char *argv[])
 	struct iopass_devlist *list = NULL;
 	struct iopass_emit *e = NULL;
 	struct cli_selection sel = { NULL, 0 };
+	struct cli_devargs da = { 0 };
 	_cleanup_free_ char *text = NULL;
 	static char buses_buf[4096]; /* --bus NAME[,NAME...], split in place */
 	const char *buses[32], *split = NULL;
-	bool have_group = false, strict = false;
+	bool have_group = false, strict = false, guest_address = false;
 	int c, r, group = -1, ret, nfmt = 0;
 	unsigned v = 0;
 
@@ -319,6 +363,13 @@ static int cmd_emit_main(int argc, char *argv[])
 		case OPT_STRICT:
 			strict = true;
 			break;
+		case OPT_GUEST_ADDRESS:
+			guest_address = true;
+			break;
+		case OPT_CARD:
+			if (cli_devargs_add_card(CMD, &da, optarg) < 0)
+				return EXIT_USAGE;
+			break;
 		case 'h':
 			usage();
 			return EXIT_OK;
@@ -326,39 +377,60 @@ static int cmd_emit_main(int argc, char *argv[])
 			return cli_option_error(CMD, c, argv, longopts);
 		}
 	}
+	if (cli_devargs_finish(&da, argv + optind, (size_t)(argc - optind)) < 0) {
+		cli_err(CMD, "out of memory");
+		ret = EXIT_FAIL;
+		goto out;
+	}
 	if (nfmt > 1) {
 		cli_err(CMD, "--qemu, --libvirt and --json exclude each other; pick one");
-		return EXIT_USAGE;
+		ret = EXIT_USAGE;
+		goto out;
 	}
 	if (split && fmt != FMT_LIBVIRT) {
 		cli_err(CMD, "--split writes libvirt files; add --libvirt");
-		return EXIT_USAGE;
+		ret = EXIT_USAGE;
+		goto out;
 	}
 	if (fmt == FMT_LIBVIRT && (o.primary_gpu || o.display != IOPASS_DEFAULT || o.iommufd)) {
 		cli_err(CMD, "--libvirt: %s has no libvirt <hostdev> attribute; use --qemu, or a "
 			     "<qemu:commandline> override",
 			o.primary_gpu ? "--primary-gpu" : o.display != IOPASS_DEFAULT ? "--display" : "--iommufd");
-		return EXIT_USAGE;
+		ret = EXIT_USAGE;
+		goto out;
 	}
-	if (o.managed && fmt == FMT_QEMU) {
-		cli_err(CMD, "--managed is libvirt's; add --libvirt");
-		return EXIT_USAGE;
+	if ((o.managed || guest_address) && fmt == FMT_QEMU) {
+		cli_err(CMD, "%s is libvirt's; add --libvirt", o.managed ? "--managed" : "--guest-address");
+		ret = EXIT_USAGE;
+		goto out;
 	}
-	if (!have_group && optind >= argc) {
+	/*
+	 * QEMU: a root port per PCIe card unless --bus places them. libvirt adds its
+	 * own ports: guest addresses only when asked for (or implied by --bus,
+	 * --first-slot). JSON describes QEMU's placement, and libvirt's with it.
+	 */
+	if (fmt == FMT_LIBVIRT) {
+		o.guest_address = guest_address || o.nbuses || o.first_slot >= 0;
+	} else {
+		o.root_ports = !o.nbuses && !guest_address;
+		o.guest_address = !o.root_ports;
+	}
+	if (!have_group && da.n == 0) {
 		cli_err(CMD, "no device given; name devices by address, or use --group N");
-		return EXIT_USAGE;
+		ret = EXIT_USAGE;
+		goto out;
 	}
-	ret = cli_check_device_args(CMD, argv + optind, (size_t)(argc - optind));
+	ret = cli_check_device_args(CMD, da.v, da.n);
 	if (ret != EXIT_OK)
-		return ret;
+		goto out;
 
 	ret = cli_ctx_new(CMD, &ctx);
 	if (ret != EXIT_OK)
-		return ret;
+		goto out;
 	ret = EXIT_FAIL;
 	if (cli_scan(CMD, ctx, &list) < 0)
 		goto out;
-	ret = cli_select(CMD, list, argv + optind, (size_t)(argc - optind), have_group ? &group : NULL,
+	ret = cli_select(CMD, list, da.v, da.n, have_group ? &group : NULL,
 			 false, &sel);
 	if (ret != EXIT_OK)
 		goto out;
@@ -398,6 +470,7 @@ static int cmd_emit_main(int argc, char *argv[])
 		break;
 	}
 out:
+	cli_devargs_free(&da);
 	iopass_emit_free(e);
 	cli_selection_free(&sel);
 	iopass_devlist_free(list);

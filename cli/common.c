@@ -395,15 +395,29 @@ int cli_persist_check(const char *cmd, struct iopass_ctx *ctx, const struct cli_
 	return r;
 }
 
-/* A device argument: a function's address, or a slot's (every function of the card). */
-static int parse_device_arg(const char *cmd, const char *arg, struct iopass_addr *ret, bool *ret_slot)
+/*
+ * A device argument: a function's address, a slot's (every function of the
+ * card), or card:ADDRESS (every function of the card that function is on).
+ */
+enum dev_arg { DEV_ARG_FUNCTION, DEV_ARG_SLOT, DEV_ARG_CARD };
+
+static int parse_device_arg(const char *cmd, const char *arg, struct iopass_addr *ret,
+			    enum dev_arg *ret_kind)
 {
-	*ret_slot = false;
+	*ret_kind = DEV_ARG_FUNCTION;
 	if (iopass_addr_parse(arg, ret) == 0)
 		return 0;
 	if (iopass_slot_parse(arg, ret) == 0) {
-		*ret_slot = true;
+		*ret_kind = DEV_ARG_SLOT;
 		return 0;
+	}
+	if (strncmp(arg, "card:", 5) == 0) {
+		*ret_kind = DEV_ARG_CARD;
+		if (iopass_addr_parse(arg + 5, ret) == 0)
+			return 0;
+		cli_err(cmd, "'%s' is not a card; use card:DDDD:BB:SS.F or card:BB:SS.F, a function of "
+			     "the card, e.g. card:01:00.1", arg + 5);
+		return -EINVAL;
 	}
 	cli_err(cmd, "'%s' is not a PCI address; use DDDD:BB:SS.F or BB:SS.F for a function, "
 		     "DDDD:BB:SS or BB:SS for every function of a card, e.g. 0000:01:00.0 or 01:00", arg);
@@ -572,7 +586,7 @@ int cli_select(const char *cmd, const struct iopass_devlist *list, char *const *
 	for (size_t i = 0; i < nargs; i++) {
 		struct iopass_addr a;
 		struct iopass_dev *d;
-		bool slot;
+		enum dev_arg kind;
 		int g;
 
 		if (strncmp(args[i], "group:", 6) == 0) {
@@ -588,23 +602,30 @@ int cli_select(const char *cmd, const struct iopass_devlist *list, char *const *
 				goto usage;
 			continue;
 		}
-		if (parse_device_arg(cmd, args[i], &a, &slot) < 0)
+		if (parse_device_arg(cmd, args[i], &a, &kind) < 0)
 			goto usage;
-		if (slot) {
+		d = kind == DEV_ARG_SLOT ? NULL : iopass_devlist_find(list, &a);
+		if (kind != DEV_ARG_SLOT && !d) {
+			char bdf[IOPASS_BDF_MAX];
+
+			iopass_addr_format(&a, bdf);
+			cli_err(cmd, "%s: no such PCI device; 'iopass list' shows the devices", bdf);
+			goto usage;
+		}
+		if (kind == DEV_ARG_CARD && iopass_dev_get_physfn(d)) {
+			cli_err(cmd, "card:%s: a virtual function is a device of its own, on no card of "
+				     "its own; name it, or its PF's card (card:%s)",
+				iopass_dev_get_bdf(d), iopass_dev_get_physfn(d));
+			goto usage;
+		}
+		if (kind != DEV_ARG_FUNCTION) {
+			a.func = 0;
 			r = sel_add_slot(cmd, list, &a, sel);
 			if (r == -ENOMEM)
 				goto oom;
 			if (r < 0)
 				goto usage;
 			continue;
-		}
-		d = iopass_devlist_find(list, &a);
-		if (!d) {
-			char bdf[IOPASS_BDF_MAX];
-
-			iopass_addr_format(&a, bdf);
-			cli_err(cmd, "%s: no such PCI device; 'iopass list' shows the devices", bdf);
-			goto usage;
 		}
 		if (sel_add(sel, d) < 0)
 			goto oom;
@@ -626,11 +647,55 @@ void cli_selection_free(struct cli_selection *sel)
 	sel->n = 0;
 }
 
+int cli_devargs_add_card(const char *cmd, struct cli_devargs *da, const char *dev)
+{
+	struct iopass_addr a;
+
+	if (iopass_addr_parse(dev, &a) < 0) {
+		cli_err(cmd, "--card '%s': not a PCI address; name a function of the card, "
+			     "DDDD:BB:SS.F or BB:SS.F, e.g. 01:00.1", dev);
+		return -EINVAL;
+	}
+	if (da->ncards == ARRAY_SIZE(da->cards)) {
+		cli_err(cmd, "--card: at most %zu cards", ARRAY_SIZE(da->cards));
+		return -E2BIG;
+	}
+	da->cards[da->ncards++] = dev;
+	return 0;
+}
+
+int cli_devargs_finish(struct cli_devargs *da, char *const *args, size_t nargs)
+{
+	da->v = calloc(nargs + da->ncards + 1, sizeof(*da->v));
+	da->owned = calloc(da->ncards + 1, sizeof(*da->owned));
+	if (!da->v || !da->owned)
+		return -ENOMEM;
+	for (size_t i = 0; i < nargs; i++)
+		da->v[da->n++] = args[i];
+	for (size_t i = 0; i < da->ncards; i++) {
+		if (asprintf(&da->owned[i], "card:%s", da->cards[i]) < 0) {
+			da->owned[i] = NULL;
+			return -ENOMEM;
+		}
+		da->v[da->n++] = da->owned[i];
+	}
+	return 0;
+}
+
+void cli_devargs_free(struct cli_devargs *da)
+{
+	for (size_t i = 0; da->owned && i < da->ncards; i++)
+		free(da->owned[i]);
+	free(da->owned);
+	free(da->v);
+	*da = (struct cli_devargs){ 0 };
+}
+
 int cli_check_device_args(const char *cmd, char *const *args, size_t nargs)
 {
 	for (size_t i = 0; i < nargs; i++) {
 		struct iopass_addr a;
-		bool slot;
+		enum dev_arg kind;
 		int g;
 
 		if (strncmp(args[i], "group:", 6) == 0) {
@@ -639,7 +704,7 @@ int cli_check_device_args(const char *cmd, char *const *args, size_t nargs)
 					args[i]);
 				return EXIT_USAGE;
 			}
-		} else if (parse_device_arg(cmd, args[i], &a, &slot) < 0) {
+		} else if (parse_device_arg(cmd, args[i], &a, &kind) < 0) {
 			return EXIT_USAGE;
 		}
 	}
@@ -803,8 +868,10 @@ int cli_scan_args(const char *cmd, struct iopass_ctx *ctx, char *const *args, si
 				if (iopass_group_parse(args[i] + 6, &groups[ngroups]) == 0)
 					ngroups++;
 			} else if (iopass_addr_parse(args[i], &addrs[naddrs]) == 0 ||
-				   iopass_slot_parse(args[i], &addrs[naddrs]) == 0) {
-				naddrs++; /* a slot by its function 0: the scan takes its bus */
+				   iopass_slot_parse(args[i], &addrs[naddrs]) == 0 ||
+				   (strncmp(args[i], "card:", 5) == 0 &&
+				    iopass_addr_parse(args[i] + 5, &addrs[naddrs]) == 0)) {
+				naddrs++; /* a slot or card by a function: the scan takes its bus */
 			}
 		}
 		r = iopass_scan_related(ctx, addrs, naddrs, groups, ngroups, ret);

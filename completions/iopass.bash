@@ -25,14 +25,14 @@ _iopass_global_opts="--sysroot --color -v --verbose -q --quiet -h --help -V --ve
 _iopass_common_opts="--sysroot --color -v --verbose -q --quiet -h --help"
 _iopass_list_opts="-D --devices -o --output --output-all -J --json -r --raw
 	-n --noheadings -g --group -c --class -d --id --driver $_iopass_common_opts"
-_iopass_check_opts="-g --group -a --all -J --json $_iopass_common_opts"
-_iopass_attach_opts="-g --group -d --id --driver -f --force -n --dry-run -J --json
+_iopass_check_opts="-g --group --card -a --all -J --json $_iopass_common_opts"
+_iopass_attach_opts="-g --group --card -d --id --driver -f --force -n --dry-run -J --json
 	-w --wait --persist $_iopass_common_opts"
-_iopass_detach_opts="-g --group -a --all -f --force -n --dry-run -J --json
+_iopass_detach_opts="-g --group --card -a --all -f --force -n --dry-run -J --json
 	-w --wait --persist $_iopass_common_opts"
-_iopass_emit_opts="--qemu --libvirt -J --json -g --group --bus --first-slot
+_iopass_emit_opts="--qemu --libvirt -J --json -g --group --card --bus --first-slot
 	--rombar --romfile --primary-gpu --display --iommufd --managed --split
-	--strict $_iopass_common_opts"
+	--strict --guest-address $_iopass_common_opts"
 _iopass_vf_opts="-f --force -n --dry-run -J --json -w --wait $_iopass_common_opts"
 _iopass_persist_opts="$_iopass_common_opts"
 _iopass_apply_opts="-f --force -n --check --dry-run --diff -J --json -w --wait
@@ -347,6 +347,12 @@ _iopass()
 			_iopass_query groups
 			_iopass_add "" "$cur" "${_iopass_vals[@]}"
 			;;
+		--card)
+			# a function of the card: any device
+			_iopass_query devices
+			_iopass_fit_from_query
+			_iopass_addrs "$cur" "${_iopass_fit[@]}"
+			;;
 		*)
 			if [[ $cur == -* ]] && ((!dashdash)); then
 				# shellcheck disable=SC2086
@@ -429,6 +435,12 @@ _iopass()
 		-w | --wait)
 			# a number of seconds: nothing to offer
 			;;
+		--card)
+			# a function of a card the command fits
+			_iopass_query "$cmd"
+			_iopass_fit_from_query
+			_iopass_addrs "$cur" "${_iopass_fit[@]}"
+			;;
 		*)
 			if [[ $cur == -* ]] && ((!dashdash)); then
 				if [[ $cmd == attach ]]; then
@@ -495,6 +507,11 @@ _iopass()
 			;;
 		--first-slot)
 			# a slot number: nothing to offer
+			;;
+		--card)
+			_iopass_query devices
+			_iopass_fit_from_query
+			_iopass_addrs "$cur" "${_iopass_fit[@]}"
 			;;
 		*)
 			if [[ $cur == -* ]] && ((!dashdash)); then

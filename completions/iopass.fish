@@ -20,13 +20,13 @@ function __iopass_value_opts --argument-names cmd
         case list
             set -a opts -o --output -g --group -c --class -d --id --driver
         case check
-            set -a opts -g --group
+            set -a opts -g --group --card
         case attach
-            set -a opts -g --group -d --id --driver -w --wait
+            set -a opts -g --group --card -d --id --driver -w --wait
         case detach
-            set -a opts -g --group -w --wait
+            set -a opts -g --group --card -w --wait
         case emit
-            set -a opts -g --group --bus --first-slot --rombar --romfile --display --split
+            set -a opts -g --group --card --bus --first-slot --rombar --romfile --display --split
         case vf apply
             set -a opts -w --wait
     end
@@ -388,12 +388,14 @@ complete -c iopass -n '__iopass_using list' -a '(__iopass_devices devices nogrou
 
 # check
 complete -c iopass -n '__iopass_using check' -s g -l group -x -a '(__iopass_group_numbers)' -d 'Check the endpoints of IOMMU group N'
+complete -c iopass -n '__iopass_using check' -l card -x -a '(__iopass_devices devices nogroups)' -d 'Every function of the card that DEV is on'
 complete -c iopass -n '__iopass_using check' -s a -l all -d 'Check every endpoint, each on its own'
 complete -c iopass -n '__iopass_using check' -s J -l json -d 'JSON output with a code for every finding'
 complete -c iopass -n '__iopass_using check; and not __fish_contains_opt -s a all' -a '(__iopass_devices devices)'
 
 # attach
 complete -c iopass -n '__iopass_using attach' -s g -l group -x -a '(__iopass_group_numbers attach)' -d 'Attach every endpoint of IOMMU group N'
+complete -c iopass -n '__iopass_using attach' -l card -x -a '(__iopass_devices attach nogroups)' -d 'Every function of the card that DEV is on'
 complete -c iopass -n '__iopass_using attach' -s d -l id -x -a '(__iopass_ids attach)' -d 'The one device with these IDs'
 complete -c iopass -n '__iopass_using attach' -l driver -x -a '(__iopass_drivers vfio)' -d 'Bind NAME (a vfio-pci variant) instead of vfio-pci'
 complete -c iopass -n '__iopass_using attach' -l persist -d 'Also on every boot: a udev rule and softdep'
@@ -401,6 +403,7 @@ complete -c iopass -n '__iopass_using attach' -a '(__iopass_devices attach)'
 
 # detach
 complete -c iopass -n '__iopass_using detach' -s g -l group -x -a '(__iopass_group_numbers detach)' -d 'Detach every endpoint of IOMMU group N'
+complete -c iopass -n '__iopass_using detach' -l card -x -a '(__iopass_devices detach nogroups)' -d 'Every function of the card that DEV is on'
 complete -c iopass -n '__iopass_using detach' -s a -l all -d 'Detach every device iopass attached'
 complete -c iopass -n '__iopass_using detach' -l persist -d 'Also drop the devices from the boot configuration'
 complete -c iopass -n '__iopass_using detach; and not __fish_contains_opt -s a all' -a '(__iopass_devices detach)'
@@ -416,6 +419,7 @@ complete -c iopass -n '__iopass_using emit' -l qemu -d 'QEMU arguments, one -dev
 complete -c iopass -n '__iopass_using emit' -l libvirt -d 'libvirt hostdev elements'
 complete -c iopass -n '__iopass_using emit' -s J -l json -d 'The placement and properties as JSON'
 complete -c iopass -n '__iopass_using emit' -s g -l group -x -a '(__iopass_group_numbers)' -d 'Every endpoint of IOMMU group N'
+complete -c iopass -n '__iopass_using emit' -l card -x -a '(__iopass_devices devices nogroups)' -d 'Every function of the card that DEV is on'
 complete -c iopass -n '__iopass_using emit' -l bus -x -a '(__iopass_bus)' -d 'Guest bus, one per card'
 complete -c iopass -n '__iopass_using emit' -l first-slot -x -d 'First guest slot'
 complete -c iopass -n '__iopass_using emit' -l rombar -x -a 'on off' -d 'Expose the option ROM BAR or not'
@@ -426,6 +430,7 @@ complete -c iopass -n '__iopass_using emit' -l iommufd -d 'Use iommufd'
 complete -c iopass -n '__iopass_using emit' -l managed -d 'libvirt managed=yes: libvirt rebinds the devices'
 complete -c iopass -n '__iopass_using emit' -l split -x -a '(__fish_complete_directories)' -d 'libvirt: one file per device in DIR'
 complete -c iopass -n '__iopass_using emit' -l strict -d 'Exit 3 instead of warning when a device is not ready'
+complete -c iopass -n '__iopass_using emit' -l guest-address -d "libvirt: write each device's guest address"
 complete -c iopass -n '__iopass_using emit' -a '(__iopass_emit_devices)'
 
 # vf

@@ -4,6 +4,13 @@
  * vfio-pci. The functions of one physical device (a GPU and its audio
  * function) go to one guest slot, function for function, with
  * multifunction=on on function 0: guests and drivers expect them together.
+ *
+ * On a q35 guest, unless the user places them (--bus), each PCIe card gets a
+ * pcie-root-port of its own, emitted too, as libvirt gives each assigned
+ * PCIe device (qemuDomainAssignPCIAddresses): behind the root complex's own
+ * bus a device is an integrated endpoint, without a link, and guest drivers
+ * that read the link (GPU drivers for their link speed) or want hotplug
+ * expect a port above them. A conventional PCI device stays on pcie.0.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -20,12 +27,22 @@ struct placed {
 	const char *bus;
 	int slot, func;
 	bool multifunction;
+	int port;  /* index in e->ports of the root port it is behind, or -1 */
 	char *arg; /* the -device argument */
+};
+
+/* A pcie-root-port on pcie.0 that emit adds for one card; pub's strings point into it. */
+struct port {
+	struct iopass_emit_port pub;
+	char id[32];
+	char *arg;
 };
 
 struct iopass_emit {
 	struct placed *p;
 	size_t n;
+	struct port *ports;
+	size_t nports;
 	struct iopass_emit_opts opts;
 	char *error;
 };
@@ -82,8 +99,10 @@ static int card_slot(const struct iopass_emit *e, size_t i, const char *bus)
 
 	for (size_t j = 0; j < i; j++) {
 		bool first_of_card = j == 0 || !same_physical(e->p[j].dev, e->p[j - 1].dev);
+		/* a card behind a root port takes the port's slot on pcie.0 */
+		const char *on = e->p[j].port >= 0 ? "pcie.0" : e->p[j].bus;
 
-		if (first_of_card && streq(e->p[j].bus, bus))
+		if (first_of_card && streq(on, bus))
 			slot++;
 	}
 	return slot;
@@ -101,6 +120,22 @@ static bool bus_name_ok(const char *bus)
 	if (strspn(bus, "0123456789") == strlen(bus))
 		return true;
 	return isalpha((unsigned char)bus[0]) && strspn(bus, id_chars) == strlen(bus);
+}
+
+/*
+ * PCIe or conventional PCI: config space's PCIe capability when it was read
+ * (root), else the link attributes, which the kernel shows for PCIe functions
+ * only (pcie_dev_attrs_are_visible() in drivers/pci/pci-sysfs.c).
+ */
+static bool dev_is_pcie(struct iopass_dev *dev)
+{
+	const struct dev_caps *c = dev_get_caps(dev);
+	char path[128];
+
+	if (c && c->caps_ok)
+		return c->pcie_type >= 0;
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/max_link_speed", dev->bdf);
+	return sysfs_exists(dev->ctx, path) == 0;
 }
 
 static bool has_control_char(const char *s)
@@ -161,7 +196,7 @@ int iopass_emit_new(struct iopass_ctx *ctx, struct iopass_dev *const *devs, size
 {
 	struct iopass_emit *e = calloc(1, sizeof(*e));
 	size_t phys = 0;
-	int slot = 0; /* the first device always starts a card and sets it */
+	int slot = 0, port = -1; /* the first device always starts a card and sets them */
 	int r = 0;
 	bool any_vga = false, any_display = false;
 
@@ -210,6 +245,14 @@ int iopass_emit_new(struct iopass_ctx *ctx, struct iopass_dev *const *devs, size
 						    "needs CONFIG_VFIO_DEVICE_CDEV)", e->p[i].dev->bdf);
 	}
 
+	if (opts->root_ports && opts->nbuses)
+		return emit_fail(e, EINVAL, "root ports are for the default placement; --bus places "
+				    "the devices itself");
+	if (opts->root_ports) {
+		e->ports = calloc(n, sizeof(*e->ports));
+		if (!e->ports)
+			return -ENOMEM;
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct placed *p = &e->p[i];
 		bool first_of_phys = i == 0 || !same_physical(p->dev, e->p[i - 1].dev);
@@ -226,9 +269,21 @@ int iopass_emit_new(struct iopass_ctx *ctx, struct iopass_dev *const *devs, size
 			if (slot > 0x1f)
 				return emit_fail(e, EINVAL, "out of guest slots on the bus; use --first-slot lower "
 						    "or one --bus per device");
+			port = -1;
+			if (opts->root_ports && dev_is_pcie(p->dev)) {
+				struct port *rp = &e->ports[e->nports];
+
+				/* the card's slot on pcie.0 holds its port; chassis numbers stay unique */
+				snprintf(rp->id, sizeof(rp->id), "iopass-rp%zu", e->nports);
+				rp->pub.id = rp->id;
+				rp->pub.slot = slot;
+				rp->pub.chassis = slot;
+				port = (int)e->nports++;
+			}
 		}
-		p->bus = opts->nbuses ? opts->buses[phys] : "pcie.0";
-		p->slot = slot;
+		p->port = port;
+		p->bus = port >= 0 ? e->ports[port].id : opts->nbuses ? opts->buses[phys] : "pcie.0";
+		p->slot = port >= 0 ? 0 : slot;
 		/* keep host function numbers; without function 0 renumber from 0 (a guest needs it) */
 		for (k = i; k > 0 && same_physical(e->p[k - 1].dev, p->dev); k--)
 			;
@@ -241,8 +296,18 @@ int iopass_emit_new(struct iopass_ctx *ctx, struct iopass_dev *const *devs, size
 		if (p->func != 0)
 			continue;
 		for (size_t j = 0; j < n; j++)
-			if (j != i && e->p[j].bus == p->bus && e->p[j].slot == p->slot)
+			if (j != i && streq(e->p[j].bus, p->bus) && e->p[j].slot == p->slot)
 				p->multifunction = true;
+	}
+	for (size_t k = 0; k < e->nports && r == 0; k++) {
+		struct port *rp = &e->ports[k];
+
+		if (asprintf(&rp->arg, "pcie-root-port,id=%s,bus=pcie.0,addr=0x%x.0,chassis=%d", rp->id,
+			     rp->pub.slot, rp->pub.chassis) < 0) {
+			rp->arg = NULL;
+			r = -ENOMEM;
+		}
+		rp->pub.device = rp->arg;
 	}
 	for (size_t i = 0; i < n && r == 0; i++) {
 		e->p[i].arg = device_arg(e, &e->p[i]);
@@ -306,8 +371,9 @@ static void hostdev(FILE *f, const struct iopass_emit *e, const struct placed *p
 	fprintf(f, "    <address domain='0x%04x' bus='0x%02x' slot='0x%02x' function='0x%x'/>\n",
 		a->domain, a->bus, a->slot, a->func);
 	fputs("  </source>\n", f);
-	fprintf(f, "  <address type='pci' domain='0x0000' bus='0x%02x' slot='0x%02x' function='0x%x'%s/>\n",
-		bus_number(p->bus), p->slot, p->func, p->multifunction ? " multifunction='on'" : "");
+	if (e->opts.guest_address)
+		fprintf(f, "  <address type='pci' domain='0x0000' bus='0x%02x' slot='0x%02x' function='0x%x'%s/>\n",
+			bus_number(p->bus), p->slot, p->func, p->multifunction ? " multifunction='on'" : "");
 	if (e->opts.rombar != IOPASS_DEFAULT || e->opts.romfile) {
 		fputs("  <rom", f);
 		if (e->opts.rombar != IOPASS_DEFAULT)
@@ -328,7 +394,7 @@ int iopass_emit_libvirt(const struct iopass_emit *e, size_t i, char **ret_text)
 	size_t size = 0;
 	FILE *f;
 
-	for (size_t k = 0; k < e->n; k++)
+	for (size_t k = 0; e->opts.guest_address && k < e->n; k++)
 		if (bus_number(e->p[k].bus) < 0)
 			return -EDOM; /* a bus name libvirt cannot address by number */
 	if (i != SIZE_MAX && i >= e->n)
@@ -387,12 +453,30 @@ const char *iopass_emit_device_arg(const struct iopass_emit *e, size_t i)
 	return i < e->n ? e->p[i].arg : NULL;
 }
 
+int iopass_emit_port(const struct iopass_emit *e, size_t i)
+{
+	return i < e->n ? e->p[i].port : -EINVAL;
+}
+
+size_t iopass_emit_port_count(const struct iopass_emit *e)
+{
+	return e ? e->nports : 0;
+}
+
+const struct iopass_emit_port *iopass_emit_port_get(const struct iopass_emit *e, size_t k)
+{
+	return e && k < e->nports ? &e->ports[k].pub : NULL;
+}
+
 struct iopass_emit *iopass_emit_free(struct iopass_emit *e)
 {
 	if (!e)
 		return NULL;
 	for (size_t i = 0; i < e->n; i++)
 		free(e->p[i].arg);
+	for (size_t k = 0; k < e->nports; k++)
+		free(e->ports[k].arg);
+	free(e->ports);
 	free(e->p);
 	free(e->error);
 	free(e);

@@ -395,6 +395,8 @@ struct iopass_emit_opts {
 	int display;              /* enum iopass_tristate */
 	bool iommufd;
 	bool managed;             /* libvirt managed='yes' */
+	bool root_ports;          /* a pcie-root-port per PCIe card (q35; not with buses) */
+	bool guest_address;       /* libvirt: write each device's guest <address> */
 };
 
 /* The placement of a set of devices in a guest, and their properties. */
@@ -403,7 +405,9 @@ struct iopass_emit;
 /*
  * Place devs in a guest: the functions of one physical device share a guest
  * slot (multifunction=on on function 0), physical devices take consecutive
- * slots from first_slot, or one bus each when several buses are given.
+ * slots from first_slot, or one bus each when several buses are given; with
+ * root_ports each PCIe card's slot on pcie.0 holds a pcie-root-port and the
+ * card sits at slot 0 behind it.
  * -EINVAL with iopass_emit_error() for options that do not fit the devices,
  * -ENODEV when the host cannot do what was asked (iommufd without /dev/iommu).
  */
@@ -421,6 +425,18 @@ int iopass_emit_function(const struct iopass_emit *e, size_t i);
 bool iopass_emit_multifunction(const struct iopass_emit *e, size_t i);
 /* The -device argument of device i, without "-device " ("vfio-pci,host=..."). */
 const char *iopass_emit_device_arg(const struct iopass_emit *e, size_t i);
+/*
+ * With root_ports: the pcie-root-port devices to add (on pcie.0, one per PCIe
+ * card, before the card), and which of them device i is behind (-1: none).
+ */
+struct iopass_emit_port {
+	const char *id;     /* "iopass-rp0" */
+	int slot, chassis;  /* its slot on pcie.0, its chassis number */
+	const char *device; /* the -device argument, "pcie-root-port,..." */
+};
+int iopass_emit_port(const struct iopass_emit *e, size_t i);
+size_t iopass_emit_port_count(const struct iopass_emit *e);
+const struct iopass_emit_port *iopass_emit_port_get(const struct iopass_emit *e, size_t k);
 struct iopass_emit *iopass_emit_free(struct iopass_emit *e); /* NULL-safe */
 
 /* ---- persistence: vfio-pci from boot, per device ------------------------- */

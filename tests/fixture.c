@@ -504,6 +504,9 @@ void fx_add(struct fx *fx, const struct fx_dev *d)
 		attr(fx, dir, "boot_vga", "%d\n", d->boot_vga ? 1 : 0);
 	if (d->reset_method)
 		attr(fx, dir, "reset_method", "%s\n", d->reset_method);
+	/* the kernel shows the link attributes for PCIe functions only (pcie_dev_attrs_are_visible) */
+	if (d->pcie)
+		attr(fx, dir, "max_link_speed", "%s\n", "8.0 GT/s PCIe");
 
 	fx->devs = realloc(fx->devs, (fx->ndevs + 1) * sizeof(*fx->devs));
 	if (!fx->devs)

@@ -21,16 +21,19 @@
 
 #include "testutil.h"
 
-/* The run is a usage error. */
-static void assert_exit_2(struct sim *s, const char *const argv[])
+/* The run is a usage error, with that message on stderr (NULL: any). */
+static void assert_exit_2(struct sim *s, const char *err, const char *const argv[])
 {
 	struct run r;
 
 	sim_run(s, &r, argv);
 	assert_int_equal(r.status, 2);
+	if (err)
+		assert_text_equal(r.err, err);
 	run_free(&r);
 }
-#define EXIT_2(s, ...) assert_exit_2((s), (const char *const[]){ __VA_ARGS__, NULL })
+#define EXIT_2(s, ...) assert_exit_2((s), NULL, (const char *const[]){ __VA_ARGS__, NULL })
+#define USAGE_ERR(s, err, ...) assert_exit_2((s), (err), (const char *const[]){ __VA_ARGS__, NULL })
 
 /* attach of dev succeeds, prints out and writes nothing to the kernel */
 static void assert_attach_noop(struct sim *s, const char *dev, const char *out)
@@ -238,6 +241,37 @@ static void test_group(void **state)
 				 "BB:SS.F for a function, DDDD:BB:SS or BB:SS for every function of a "
 				 "card, e.g. 0000:01:00.0 or 01:00\n");
 	run_free(&r);
+	/* --card DEV and card:DEV: the card the function is on, as its slot */
+	SIM(&s, &r, "attach", "--card", "01:00.1");
+	assert_int_equal(r.status, 0);
+	assert_text_equal(r.out, "0000:01:00.0: nvidia -> vfio-pci\n0000:01:00.1: snd_hda_intel -> vfio-pci\n");
+	run_free(&r);
+	SIM(&s, &r, "detach", "card:0000:01:00.0", "-J");
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "\"bdf\": \"0000:01:00.1\""));
+	run_free(&r);
+	assert_driver(&s, "0000:01:00.0", "nvidia");
+	assert_driver(&s, "0000:01:00.1", "snd_hda_intel");
+	/* a VF is on no card of its own; bad or absent functions; nothing written */
+	sim_log_reset(&s);
+	USAGE_ERR(&s, "iopass: attach: card:0000:03:00.3: a virtual function is a device of its own, "
+		      "on no card of its own; name it, or its PF's card (card:0000:03:00.0)\n",
+		  "attach", "--card", "03:00.3");
+	USAGE_ERR(&s, "iopass: attach: --card '01:00': not a PCI address; name a function of the "
+		      "card, DDDD:BB:SS.F or BB:SS.F, e.g. 01:00.1\n",
+		  "attach", "--card", "01:00");
+	USAGE_ERR(&s, "iopass: attach: '01:00' is not a card; use card:DDDD:BB:SS.F or card:BB:SS.F, "
+		      "a function of the card, e.g. card:01:00.1\n",
+		  "attach", "card:01:00");
+	USAGE_ERR(&s, "iopass: attach: 0000:05:00.0: no such PCI device; 'iopass list' shows the "
+		      "devices\n",
+		  "attach", "--card", "05:00.0");
+	EXIT_2(&s, "attach", "--card", "00:01.0");
+	char *log = sim_log(&s);
+
+	assert_string_equal(log, "");
+	free(log);
+	assert_driver(&s, "0000:03:00.3", "");
 	sim_close(&s);
 }
 
@@ -1413,22 +1447,17 @@ static void test_variant_driver(void **state)
 	assert_attach_noop(&s, "06:00.2", "0000:06:00.2: unchanged (vfio-pci)\n");
 	/* ... but two drivers in one run do */
 	sim_log_reset(&s);
-	SIM(&s, &r, "attach", "06:00.1", "03:00.3");
-	assert_int_equal(r.status, 2);
-	assert_text_equal(r.err, "iopass: attach: 0000:06:00.1 goes to mlx5_vfio_pci and 0000:03:00.3 to "
-				 "vfio-pci: one run binds one vfio driver; attach them in separate "
-				 "runs, or bind all to one with --driver\n");
-	run_free(&r);
+	USAGE_ERR(&s, "iopass: attach: 0000:06:00.1 goes to mlx5_vfio_pci and 0000:03:00.3 to vfio-pci: "
+		      "one run binds one vfio driver; attach them in separate runs, or bind all to one "
+		      "with --driver\n",
+		  "attach", "06:00.1", "03:00.3");
 	EXIT_2(&s, "attach", "06:00.1", "06:00.2");
 	/* a variant that does not claim the device: a usage error, no write */
-	SIM(&s, &r, "attach", "--driver", "mlx5_vfio_pci", "03:00.3");
-	assert_int_equal(r.status, 2);
-	assert_text_equal(r.err, "iopass: attach: --driver mlx5_vfio_pci does not claim 0000:03:00.3: no "
-				 "vfio_pci alias of mlx5_vfio_pci in modules.alias of 6.1.0-28-amd64 "
-				 "matches it (vfio_pci:v000015B3d00001018...); 'iopass check -v "
-				 "0000:03:00.3' names the driver that does, and --driver vfio-pci "
-				 "binds any device\n");
-	run_free(&r);
+	USAGE_ERR(&s, "iopass: attach: --driver mlx5_vfio_pci does not claim 0000:03:00.3: no vfio_pci "
+		      "alias of mlx5_vfio_pci in modules.alias of 6.1.0-28-amd64 matches it "
+		      "(vfio_pci:v000015B3d00001018...); 'iopass check -v 0000:03:00.3' names the driver "
+		      "that does, and --driver vfio-pci binds any device\n",
+		  "attach", "--driver", "mlx5_vfio_pci", "03:00.3");
 	EXIT_2(&s, "attach", "--driver", "pds_vfio_pci", "06:00.1");
 	EXIT_2(&s, "attach", "--driver", "e1000e", "00:14.0");
 	log = sim_log(&s);

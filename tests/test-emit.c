@@ -87,24 +87,28 @@ static int teardown(void **state)
 static void test_qemu_single_nic(void **state)
 {
 	(void)state;
-	EMIT_OK("-device vfio-pci,host=0000:02:00.0,id=hostdev0,bus=pcie.0,addr=0x10.0\n", "02:00.0");
+	EMIT_OK("-device pcie-root-port,id=iopass-rp0,bus=pcie.0,addr=0x10.0,chassis=16 \\\n"
+		"-device vfio-pci,host=0000:02:00.0,id=hostdev0,bus=iopass-rp0,addr=0x0.0\n", "02:00.0");
 }
 
 static void test_qemu_gpu_audio(void **state)
 {
 	(void)state;
-	EMIT_OK("-device vfio-pci,host=0000:01:00.0,id=hostdev0,bus=pcie.0,addr=0x10.0,multifunction=on \\\n"
-		"-device vfio-pci,host=0000:01:00.1,id=hostdev1,bus=pcie.0,addr=0x10.1\n",
+	/* one root port for the card, its functions at slot 0 behind it */
+	EMIT_OK("-device pcie-root-port,id=iopass-rp0,bus=pcie.0,addr=0x10.0,chassis=16 \\\n"
+		"-device vfio-pci,host=0000:01:00.0,id=hostdev0,bus=iopass-rp0,addr=0x0.0,multifunction=on \\\n"
+		"-device vfio-pci,host=0000:01:00.1,id=hostdev1,bus=iopass-rp0,addr=0x0.1\n",
 		"01:00.1", "01:00.0");
 	/* behind a root port the user named, as a legacy-BIOS primary GPU */
 	EMIT_OK("-device vfio-pci,host=0000:01:00.0,id=hostdev0,bus=rp1,addr=0x0.0,multifunction=on,x-vga=on \\\n"
 		"-device vfio-pci,host=0000:01:00.1,id=hostdev1,bus=rp1,addr=0x0.1\n",
 		"--group", "1", "--bus", "rp1", "--primary-gpu");
-	/* naming the root bus keeps clear of the host bridge in slot 0 */
+	/* naming the root bus: no port, clear of the host bridge in slot 0 */
 	EMIT_OK("-device vfio-pci,host=0000:02:00.0,id=hostdev0,bus=pcie.0,addr=0x10.0\n", "02:00.0",
 		"--bus", "pcie.0");
 	/* only the audio function: it becomes function 0 of its own slot */
-	EMIT_OK("-device vfio-pci,host=0000:01:00.1,id=hostdev0,bus=pcie.0,addr=0x10.0\n", "01:00.1");
+	EMIT_OK("-device pcie-root-port,id=iopass-rp0,bus=pcie.0,addr=0x10.0,chassis=16 \\\n"
+		"-device vfio-pci,host=0000:01:00.1,id=hostdev0,bus=iopass-rp0,addr=0x0.0\n", "01:00.1");
 }
 
 static void test_qemu_group_of_four(void **state)
@@ -120,10 +124,15 @@ static void test_qemu_group_of_four(void **state)
 static void test_qemu_vfs(void **state)
 {
 	(void)state;
-	/* VFs are devices of their own: one slot each, or one root port each */
+	/* VFs are devices of their own: one root port each, or one slot each */
+	EMIT_OK("-device pcie-root-port,id=iopass-rp0,bus=pcie.0,addr=0x10.0,chassis=16 \\\n"
+		"-device vfio-pci,host=0000:03:00.2,id=hostdev0,bus=iopass-rp0,addr=0x0.0 \\\n"
+		"-device pcie-root-port,id=iopass-rp1,bus=pcie.0,addr=0x11.0,chassis=17 \\\n"
+		"-device vfio-pci,host=0000:03:00.3,id=hostdev1,bus=iopass-rp1,addr=0x0.0\n",
+		"03:00.2", "03:00.3");
 	EMIT_OK("-device vfio-pci,host=0000:03:00.2,id=hostdev0,bus=pcie.0,addr=0x10.0 \\\n"
 		"-device vfio-pci,host=0000:03:00.3,id=hostdev1,bus=pcie.0,addr=0x11.0\n",
-		"03:00.2", "03:00.3");
+		"03:00.2", "03:00.3", "--bus", "pcie.0,pcie.0");
 	EMIT_OK("-device vfio-pci,host=0000:03:00.2,id=hostdev0,bus=rp1,addr=0x0.0 \\\n"
 		"-device vfio-pci,host=0000:03:00.3,id=hostdev1,bus=rp2,addr=0x0.0\n",
 		"03:00.2", "03:00.3", "--bus", "rp1,rp2");
@@ -133,9 +142,10 @@ static void test_qemu_rom_display(void **state)
 {
 	(void)state;
 	EMIT_OK("-device vfio-pci,host=0000:02:00.0,id=hostdev0,bus=pcie.0,addr=0x10.0,rombar=0\n",
-		"02:00.0", "--rombar", "off");
+		"02:00.0", "--rombar", "off", "--bus", "pcie.0");
 	/* a comma in a path is doubled for QEMU's option parser */
-	EMIT_OK("-device vfio-pci,host=0000:01:00.0,id=hostdev0,bus=pcie.0,addr=0x10.0,romfile=/srv/roms/gp104,,patched.rom,display=off\n",
+	EMIT_OK("-device pcie-root-port,id=iopass-rp0,bus=pcie.0,addr=0x10.0,chassis=16 \\\n"
+		"-device vfio-pci,host=0000:01:00.0,id=hostdev0,bus=iopass-rp0,addr=0x0.0,romfile=/srv/roms/gp104,,patched.rom,display=off\n",
 		"01:00.0", "--romfile", "/srv/roms/gp104,patched.rom", "--display", "off");
 }
 
@@ -160,7 +170,7 @@ static void test_iommufd(void **state)
 	EMIT_OK("-object iommufd,id=iommufd0 \\\n"
 		"-device vfio-pci,host=0000:02:00.0,id=hostdev0,bus=pcie.0,addr=0x10.0,iommufd=iommufd0 \\\n"
 		"-device vfio-pci,host=0000:03:00.2,id=hostdev1,bus=pcie.0,addr=0x11.0,iommufd=iommufd0\n",
-		"--iommufd", "02:00.0", "03:00.2");
+		"--iommufd", "02:00.0", "03:00.2", "--bus", "pcie.0,pcie.0");
 	fx_unlink(fx, "dev/iommu");
 	fx_unlink(fx, "dev/vfio/devices/vfio0");
 }
@@ -189,7 +199,16 @@ static void test_libvirt(void **state)
 	char *dir, *p, *text;
 
 	(void)state;
-	EMIT_OK(gpu_libvirt, "--libvirt", "01:00.0", "01:00.1", "--rombar", "off", "--romfile", "/srv/a'b&.rom");
+	EMIT_OK(gpu_libvirt, "--libvirt", "--guest-address", "01:00.0", "01:00.1", "--rombar", "off",
+		"--romfile", "/srv/a'b&.rom");
+	/* without: libvirt places the devices (and adds the root ports) itself */
+	EMIT_OK("<hostdev mode='subsystem' type='pci' managed='no'>\n"
+		"  <driver name='vfio'/>\n"
+		"  <source>\n"
+		"    <address domain='0x0000' bus='0x02' slot='0x00' function='0x0'/>\n"
+		"  </source>\n"
+		"</hostdev>\n",
+		"--libvirt", "02:00.0");
 	EMIT_OK("<hostdev mode='subsystem' type='pci' managed='yes'>\n"
 		"  <driver name='vfio'/>\n"
 		"  <source>\n"
@@ -222,17 +241,30 @@ static void test_json(void **state)
 	RUN(&r, fx_root(fx), "emit", "-J", "01:00.0", "01:00.1");
 	assert_int_equal(r.status, 0);
 	assert_non_null(strstr(r.out, "\"bdf\": \"0000:01:00.0\",\n      \"id\": \"hostdev0\",\n"
-				      "      \"guest\": {\n        \"bus\": \"pcie.0\",\n        \"slot\": 16,\n"
+				      "      \"guest\": {\n        \"bus\": \"iopass-rp0\",\n        \"slot\": 0,\n"
 				      "        \"function\": 0,\n        \"multifunction\": true\n      },\n"));
-	assert_non_null(strstr(r.out, "\"qemu\": [\n    \"-device\",\n    \"vfio-pci,host=0000:01:00.0,"));
+	assert_non_null(strstr(r.out, "\"ports\": [\n    {\n      \"id\": \"iopass-rp0\",\n      \"bus\": "
+				      "\"pcie.0\",\n      \"slot\": 16,\n      \"chassis\": 16,\n      "
+				      "\"device\": \"pcie-root-port,id=iopass-rp0,bus=pcie.0,addr=0x10.0,chassis=16\"\n"
+				      "    }\n  ],\n"));
+	assert_non_null(strstr(r.out, "\"qemu\": [\n    \"-device\",\n    \"pcie-root-port,id=iopass-rp0,"
+				      "bus=pcie.0,addr=0x10.0,chassis=16\",\n    \"-device\",\n    "
+				      "\"vfio-pci,host=0000:01:00.0,"));
 	assert_non_null(strstr(r.out, "\"libvirt\": \"<hostdev mode='subsystem' type='pci' managed='no'>\\n"));
+	assert_null(strstr(r.out, "<address type='pci'"));
+	run_free(&r);
+	/* placed by the user: no ports, libvirt addresses */
+	RUN(&r, fx_root(fx), "emit", "-J", "02:00.0", "--bus", "pcie.0");
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "\"ports\": [],\n"));
+	assert_non_null(strstr(r.out, "<address type='pci' domain='0x0000' bus='0x00' slot='0x10'"));
 	run_free(&r);
 }
 
 static void test_bad_input(void **state)
 {
 	static const struct {
-		const char *argv[6];
+		const char *argv[8];
 		int status;
 		const char *err;
 	} cases[] = {
@@ -253,6 +285,9 @@ static void test_bad_input(void **state)
 		{ { "emit", "--split", "/tmp", "02:00.0" }, 2, "iopass: emit: --split writes libvirt files; add --libvirt\n" },
 		{ { "emit", "03:00.2", "03:00.3", "--bus", "rp1" }, 2, "iopass: emit: 1 buses given for more physical devices; name one bus per device (0000:03:00.3 is the next)\n" },
 		{ { "emit" }, 2, "iopass: emit: no device given; name devices by address, or use --group N\n" },
+		{ { "emit", "02:00.0", "03:00.2", "03:00.3", "--first-slot", "0x1e" }, 2, "iopass: emit: out of guest slots on the bus; use --first-slot lower or one --bus per device\n" },
+		{ { "emit", "--guest-address", "02:00.0" }, 2, "iopass: emit: --guest-address is libvirt's; add --libvirt\n" },
+		{ { "emit", "--card", "03:00.2" }, 2, "iopass: emit: card:0000:03:00.2: a virtual function is a device of its own, on no card of its own; name it, or its PF's card (card:0000:03:00.0)\n" },
 	};
 
 	(void)state;
@@ -277,7 +312,8 @@ static void test_not_ready(void **state)
 	assert_int_equal(r.status, 0);
 	assert_text_equal(r.err, "iopass: emit: warning: 0000:03:00.0 is bound to mlx5_core, not on vfio-pci; "
 				 "run 'iopass attach 0000:03:00.0' first (or use --managed with libvirt)\n");
-	assert_text_equal(r.out, "-device vfio-pci,host=0000:03:00.0,id=hostdev0,bus=pcie.0,addr=0x10.0\n");
+	assert_text_equal(r.out, "-device pcie-root-port,id=iopass-rp0,bus=pcie.0,addr=0x10.0,chassis=16 \\\n"
+				 "-device vfio-pci,host=0000:03:00.0,id=hostdev0,bus=iopass-rp0,addr=0x0.0\n");
 	run_free(&r);
 	RUN(&r, fx_root(fx), "emit", "--strict", "03:00.0");
 	assert_int_equal(r.status, 3);
@@ -402,7 +438,7 @@ static void test_qemu_accepts(void **state)
 	run_free(&r);
 	/* every property name we write is one vfio-pci has */
 	RUN(&r, fx_root(fx), "emit", "01:00.0", "01:00.1", "--rombar", "off", "--romfile", "/x.rom",
-	    "--primary-gpu", "--display", "off");
+	    "--primary-gpu", "--display", "off", "--bus", "pcie.0");
 	assert_int_equal(r.status, 0);
 	for (char *p = r.out; (p = strstr(p, ",")); p++) {
 		char prop[64];
@@ -525,6 +561,7 @@ static void test_bus_placement(void **state)
 		{ "02:00.0", "03:00.2", "03:00.3" },
 		{ "01:00.0", "01:00.1", "--bus", "rp1" },
 		{ "01:00.0", "01:00.1", "02:00.0" },
+		{ "group:9", "01:00.0", "01:00.1", "02:00.0" },
 	};
 	for (size_t i = 0; i < N_OF(placements); i++) {
 		const char *argv[8] = { "emit" };
@@ -541,6 +578,58 @@ static void test_bus_placement(void **state)
 	assert_int_not_equal(qemu_places("-device vfio-pci,host=0000:02:00.0,id=hostdev0,bus=pcie.0,addr=0x0.0\n"), 0);
 	assert_int_not_equal(qemu_places("-device vfio-pci,host=0000:02:00.0,id=hostdev0,bus=rp1,addr=0x0.0 \\\n"
 					 "-device vfio-pci,host=0000:03:00.2,id=hostdev1,bus=rp1,addr=0x0.0\n"), 0);
+}
+
+/*
+ * q35 topology: a pcie-root-port per PCIe card in the card's pcie.0 slot, the
+ * card at slot 0 behind it; conventional PCI stays on pcie.0; chassis numbers
+ * unique; without readable config space the link attributes tell PCIe.
+ */
+static void test_root_ports(void **state)
+{
+	struct run r;
+	struct fx *nr;
+
+	(void)state;
+	/* the conventional 4-function group at 0x10 itself, then a port per PCIe card */
+	EMIT_OK("-device vfio-pci,host=0000:00:1f.0,id=hostdev0,bus=pcie.0,addr=0x10.0,multifunction=on \\\n"
+		"-device vfio-pci,host=0000:00:1f.1,id=hostdev1,bus=pcie.0,addr=0x10.1 \\\n"
+		"-device vfio-pci,host=0000:00:1f.2,id=hostdev2,bus=pcie.0,addr=0x10.2 \\\n"
+		"-device vfio-pci,host=0000:00:1f.3,id=hostdev3,bus=pcie.0,addr=0x10.3 \\\n"
+		"-device pcie-root-port,id=iopass-rp0,bus=pcie.0,addr=0x11.0,chassis=17 \\\n"
+		"-device vfio-pci,host=0000:01:00.0,id=hostdev4,bus=iopass-rp0,addr=0x0.0,multifunction=on \\\n"
+		"-device vfio-pci,host=0000:01:00.1,id=hostdev5,bus=iopass-rp0,addr=0x0.1 \\\n"
+		"-device pcie-root-port,id=iopass-rp1,bus=pcie.0,addr=0x12.0,chassis=18 \\\n"
+		"-device vfio-pci,host=0000:02:00.0,id=hostdev6,bus=iopass-rp1,addr=0x0.0\n",
+		"02:00.0", "group:9", "01:00.1", "01:00.0");
+	/* --first-slot moves the ports; past slot 31 there is no room */
+	EMIT_OK("-device pcie-root-port,id=iopass-rp0,bus=pcie.0,addr=0x1e.0,chassis=30 \\\n"
+		"-device vfio-pci,host=0000:02:00.0,id=hostdev0,bus=iopass-rp0,addr=0x0.0 \\\n"
+		"-device pcie-root-port,id=iopass-rp1,bus=pcie.0,addr=0x1f.0,chassis=31 \\\n"
+		"-device vfio-pci,host=0000:03:00.2,id=hostdev1,bus=iopass-rp1,addr=0x0.0\n",
+		"02:00.0", "03:00.2", "--first-slot", "0x1e");
+	/* a card named by one of its functions */
+	EMIT_OK("-device pcie-root-port,id=iopass-rp0,bus=pcie.0,addr=0x10.0,chassis=16 \\\n"
+		"-device vfio-pci,host=0000:01:00.0,id=hostdev0,bus=iopass-rp0,addr=0x0.0,multifunction=on \\\n"
+		"-device vfio-pci,host=0000:01:00.1,id=hostdev1,bus=iopass-rp0,addr=0x0.1\n",
+		"--card", "01:00.1");
+	/* past slot 31, --guest-address with --qemu, the card of a VF: test_bad_input */
+
+	/* as an unprivileged reader sees it: 64 bytes of config, the link attributes decide */
+	nr = fx_new();
+	fx_iommu_enable(nr);
+	fx_add(nr, &FX_DEV(.bdf = "0000:02:00.0", .vendor = 0x144d, .device = 0xa808, .class = 0x010802,
+			   .driver = "vfio-pci", .vfio_dev = true, .group = 2, .pcie = FX_PCIE_ENDPOINT,
+			   .config_len = 64));
+	fx_add(nr, &FX_DEV(.bdf = "0000:05:01.0", .vendor = 0x8086, .device = 0x100e, .class = 0x020000,
+			   .driver = "vfio-pci", .vfio_dev = true, .group = 3, .config_len = 64));
+	RUN(&r, fx_root(nr), "emit", "02:00.0", "05:01.0");
+	assert_int_equal(r.status, 0);
+	assert_text_equal(r.out, "-device pcie-root-port,id=iopass-rp0,bus=pcie.0,addr=0x10.0,chassis=16 \\\n"
+				 "-device vfio-pci,host=0000:02:00.0,id=hostdev0,bus=iopass-rp0,addr=0x0.0 \\\n"
+				 "-device vfio-pci,host=0000:05:01.0,id=hostdev1,bus=pcie.0,addr=0x11.0\n");
+	run_free(&r);
+	fx_free(nr);
 }
 
 /* QEMU lines are pasted into a shell: what the shell makes of them is what emit meant. */
@@ -574,8 +663,9 @@ static void test_shell_quoting(void **state)
 			escaped[n++] = *p;
 		}
 		escaped[n] = '\0';
-		assert_true(asprintf(&want, "-device\nvfio-pci,host=0000:02:00.0,id=hostdev0,bus=pcie.0,"
-					    "addr=0x10.0,romfile=%s\n", escaped) > 0);
+		assert_true(asprintf(&want, "-device\npcie-root-port,id=iopass-rp0,bus=pcie.0,addr=0x10.0,"
+					    "chassis=16\n-device\nvfio-pci,host=0000:02:00.0,id=hostdev0,"
+					    "bus=iopass-rp0,addr=0x0.0,romfile=%s\n", escaped) > 0);
 		assert_text_equal(out, want);
 		free(escaped);
 		free(want);
@@ -728,6 +818,7 @@ int main(void)
 		cmocka_unit_test(test_libvirt_schema),
 		cmocka_unit_test(test_qemu_accepts),
 		cmocka_unit_test(test_bus_placement),
+		cmocka_unit_test(test_root_ports),
 		cmocka_unit_test(test_shell_quoting),
 		cmocka_unit_test(test_split_replaces),
 		cmocka_unit_test(test_bad_environment),

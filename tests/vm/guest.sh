@@ -134,7 +134,8 @@ vfio_node() { [ -c "/dev/vfio/$1" ] && echo "char device" || echo absent; }
 
 # The proof that passthrough works: a nested QEMU opens the devices through VFIO
 # with the arguments 'iopass emit' printed, and stops before running anything.
-# It is a q35 machine: emit's default guest bus is pcie.0, q35's root bus.
+# It is a q35 machine: emit's default placement is pcie.0, q35's root bus, with a
+# pcie-root-port per PCIe card.
 #
 # emit_qemu WHAT EMIT-ARGS...: runs 'iopass emit EMIT-ARGS' (the QEMU text) and
 # 'iopass emit -J EMIT-ARGS' (without --qemu). The text is read by a shell as a user's paste after
@@ -181,35 +182,56 @@ nested_qemu() {
 }
 
 # What the nested QEMU made of its vfio-pci devices, one line each:
-#   ID host=BDF bus=N slot=N function=N device=VVVV:DDDD multifunction=BOOL
-# the guest address and IDs from 'info pci', the host address and multifunction
-# from 'info qtree' ('info pci' does not show multifunction).
+#   ID host=BDF bus=NAME slot=N function=N device=VVVV:DDDD multifunction=BOOL
+# all from 'info qtree': the bus a device hangs on (pcie.0, or the root port
+# emit added: 'info pci' of a machine stopped before its firmware shows no
+# device behind a bridge, whose secondary bus number is still 0), its addr
+# (hex SS.F), the IDs QEMU read from the host device, host and multifunction.
 nested_placement() {
 	awk '
-	/^ *Bus +[0-9]+, device +[0-9]+, function +[0-9]+:/ {
-		gsub(/[,:]/, " "); bus = $2; slot = $4; fn = $6; pcid = "?"; next
-	}
-	/PCI device [0-9a-f]+:[0-9a-f]+/ { pcid = $NF }
-	/^ *id "/ { i = $2; gsub(/"/, "", i); if (i != "") pci[i] = "bus=" bus " slot=" slot " function=" fn " device=" pcid }
-	/^ *dev: / { cur = ""; if ($2 == "vfio-pci,") { cur = $4; gsub(/"/, "", cur) } }
-	cur != "" && /^ *host = / { v = $3; gsub(/"/, "", v); host[cur] = v }
-	cur != "" && /^ *multifunction = / { mf[cur] = $3 }
-	END { for (i in host) print i, "host=" host[i], (i in pci ? pci[i] : "not-in-info-pci"), "multifunction=" mf[i] }
+	function hex(s,   i, n) { n = 0; s = tolower(s)
+		for (i = 1; i <= length(s); i++) n = n * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1
+		return n }
+	{ match($0, /^ */); ind = RLENGTH }
+	/^ *bus: / { busat[ind] = $2; next }
+	/^ *dev: / { cur = ""; devind = ind
+		if ($2 == "vfio-pci,") { cur = $4; gsub(/"/, "", cur); bus[cur] = busat[ind - 2]; pcid[cur] = "?" }
+		next }
+	cur == "" || ind != devind + 2 { next }
+	/^ *host = / { v = $3; gsub(/"/, "", v); host[cur] = v }
+	/^ *addr = / { split($3, a, "."); slot[cur] = hex(a[1]); fn[cur] = hex(a[2]) }
+	/^ *multifunction = / { mf[cur] = $3 }
+	/, pci id [0-9a-f]+:[0-9a-f]+/ { match($0, /pci id [0-9a-f]+:[0-9a-f]+/); pcid[cur] = substr($0, RSTART + 7, RLENGTH - 7) }
+	END { for (i in host) print i, "host=" host[i], "bus=" bus[i], "slot=" slot[i], "function=" fn[i], "device=" pcid[i], "multifunction=" mf[i] }
 	' "$NESTED_OUT" | sort
 }
-# The same, as 'iopass emit -J' placed them (bus pcie.0 is the guest's bus 0)
+# The same, as 'iopass emit -J' placed them
 emit_placement() {
 	local id bdf bus slot fn mf
 	jq -r '.devices[] | "\(.id) \(.bdf) \(.guest.bus) \(.guest.slot) \(.guest.function) \(.guest.multifunction)"' $T/emit.json |
 		while read -r id bdf bus slot fn mf; do
-			[ "$bus" = pcie.0 ] && bus=0
 			echo "$id host=$bdf bus=$bus slot=$slot function=$fn device=$(id_of "$bdf") multifunction=$mf"
 		done | sort
+}
+# expect_ports WHAT: each root port emit -J added is in the nested QEMU on pcie.0 at its slot,
+# and the devices emit put behind it hang on its bus ('info qtree')
+expect_ports() {
+	local id slot want got
+	want=$(jq -r '.ports[] | "\(.id) \(.slot)"' $T/emit.json | sort | paste -sd ';')
+	got=$(awk '
+	{ match($0, /^ */); ind = RLENGTH }
+	/^ *bus: / { busat[ind] = $2; next }
+	/^ *dev: / { cur = ""; devind = ind
+		if ($2 == "pcie-root-port," && busat[ind - 2] == "pcie.0") { cur = $4; gsub(/"/, "", cur) }
+		next }
+	cur != "" && ind == devind + 2 && /^ *addr = / { split($3, a, "."); print cur, a[1] }
+	' "$NESTED_OUT" | while read -r id slot; do case "$id" in iopass-rp*) echo "$id $((16#$slot))" ;; esac; done | sort | paste -sd ';')
+	expect "$1: the nested QEMU has emit's root ports on pcie.0 at their slots" "$want" "$got"
 }
 # expect_nested WHAT: the nested QEMU ran from EMIT_ARGV opened every device where emit said
 expect_nested() {
 	expect "$1: nested QEMU with the emitted arguments: exit status" 0 "$NESTED_RC" "output: $(oneline "$NESTED_OUT")"
-	expect "$1: the guest placement in the nested QEMU (info pci, info qtree) is emit -J's" \
+	expect "$1: the guest placement in the nested QEMU (info qtree) is emit -J's" \
 		"$(emit_placement | paste -sd ';')" "$(nested_placement | paste -sd ';')"
 }
 
@@ -406,12 +428,15 @@ scenario_3() {
 	info "$b: driver_override after attach: $(ovr_of "$b")"
 
 	emit_qemu "$b" --qemu "$b"
+	expect "$b (PCIe): emit gives it a root port of its own" "iopass-rp0 0" \
+		"$(jq -r '"\(.ports[0].id) \(.devices[0].guest.slot)"' $T/emit.json)"
 	nested_qemu "${EMIT_ARGV[@]}"
 	expect_nested "$b"
-	if grep -qi "device $(id_of "$b")" "$NESTED_OUT"; then
-		pass "nested QEMU 'info pci' lists the passed-through $(id_of "$b"): $(grep -i "$(id_of "$b")" "$NESTED_OUT" | tr -d '\r' | head -n 1 | sed 's/^ *//')"
+	expect_ports "$b"
+	if grep -qi "pci id $(id_of "$b")" "$NESTED_OUT"; then
+		pass "nested QEMU 'info qtree' has the passed-through $(id_of "$b") behind iopass-rp0: $(grep -i "pci id $(id_of "$b")" "$NESTED_OUT" | tr -d '\r' | head -n 1 | sed 's/^ *//')"
 	else
-		fail "nested QEMU 'info pci' does not list $(id_of "$b"): $(oneline "$NESTED_OUT")"
+		fail "nested QEMU 'info qtree' does not list $(id_of "$b"): $(oneline "$NESTED_OUT")"
 	fi
 
 	run "$IOPASS" detach "$b"
@@ -452,6 +477,8 @@ scenario_4() {
 	emit_qemu "group $g" --group "$g"
 	expect "group $g: iopass emit -J --group $g lists both endpoints" "$BR_E1000 $BR_RNG" \
 		"$(jq -r '[.devices[].bdf] | sort | join(" ")' $T/emit.json)"
+	expect "group $g: conventional PCI behind a pcie-pci-bridge: no root port" 0 \
+		"$(jq -r '.ports | length' $T/emit.json)"
 	nested_qemu "${EMIT_ARGV[@]}"
 	expect_nested "group $g"
 
@@ -516,6 +543,7 @@ scenario_6() {
 	emit_qemu "the VFs" $vfs
 	nested_qemu "${EMIT_ARGV[@]}"
 	expect_nested "the VFs"
+	expect_ports "the VFs"
 
 	kmark "vf remove"
 	run "$IOPASS" vf remove "$pf"
