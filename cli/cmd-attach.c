@@ -17,8 +17,8 @@ static void usage(void)
 	      "verify), all or nothing: on a failure every device goes back to its driver.\n"
 	      "The driver is vfio-pci, or the vfio variant driver (mlx5_vfio_pci, ...) whose\n"
 	      "alias in the kernel's modules.alias matches the device most specifically.\n"
-	      "Devices already on it are left alone. The original drivers are recorded for\n"
-	      "'iopass detach'.\n"
+	      "Devices already on a vfio driver are left alone (unless --driver names another).\n"
+	      "The original drivers are recorded for 'iopass detach'.\n"
 	      "Refused, before any write, when a device or a group member is in use by the host\n"
 	      "or the group would not be viable. DEVICE is a PCI address, a slot (DDDD:BB:SS\n"
 	      "or BB:SS: every function of the card, not its VFs), card:DEV (the card function\n"
@@ -29,6 +29,9 @@ static void usage(void)
 	      "  -d, --id VVVV:DDDD     the one device with these IDs (several: name them by address)\n"
 	      "      --driver NAME      bind NAME: vfio-pci (any device), or a variant driver whose\n"
 	      "                         alias claims every device\n"
+	      "      --reset-method M[,M]  set each device's reset_method first (kernel 5.15+):\n"
+	      "                         device_specific, acpi, flr, af_flr, pm, bus, cxl_bus, or\n"
+	      "                         default; detach gives the old methods back\n"
 	      "  -f, --force            take devices the guards refuse (in use, group not viable);\n"
 	      "                         also roll back an interrupted run the guards would keep\n"
 	      "  -n, --dry-run          print each write, in order, and change nothing\n"
@@ -46,24 +49,35 @@ static void usage(void)
 }
 
 /*
- * The vfio driver of the run: with --driver, one that claims every device
- * (its alias in modules.alias matches; vfio-pci claims all); without, the
- * driver each device's most specific alias names, which must be one for the
- * whole set (a device on a vfio driver already counts with that driver).
+ * The vfio driver of the run. With --driver: one that claims every device
+ * (one of its vfio_pci aliases in modules.alias matches; vfio-pci claims
+ * all), since the kernel binds whatever driver_override names. Without: the
+ * driver each device's most specific alias names; devices on a vfio driver
+ * already stay there (IOPASS_BIND_KEEP_VFIO); one run binds one driver, so
+ * devices that would go to different ones all go to vfio-pci, with a warning.
  */
 static int choose_driver(const struct cli_selection *sel, const char *asked, char *driver,
-			 size_t size)
+			 size_t size, unsigned *flags)
 {
 	struct iopass_vfio_choice c;
-	const char *first_bdf = NULL;
+	const char *first_bdf = NULL, *other_bdf = NULL;
+	char other[72] = "";
 
 	*driver = '\0';
+	if (!asked)
+		*flags |= IOPASS_BIND_KEEP_VFIO;
 	for (size_t i = 0; i < sel->n; i++) {
 		const struct iopass_dev *d = sel->devs[i];
 		const char *bdf = iopass_dev_get_bdf(d);
 		int r = iopass_dev_vfio_driver(d, asked, &c);
 
-		if (r == -ENOENT) {
+		if (asked && r == -ESRCH) {
+			cli_err(CMD, "--driver %s: no vfio driver of that name in modules.alias of %s; "
+				     "vfio-pci binds any device, and 'iopass list -o +VFIO_DRIVER' shows the "
+				     "variant each device takes", asked, c.release);
+			return EXIT_USAGE;
+		}
+		if (asked && r == -ENOENT) {
 			cli_err(CMD, "--driver %s does not claim %s: no vfio_pci alias of %s in modules.alias "
 				     "of %s matches it (vfio_pci:v%08Xd%08X...); 'iopass check -v %s' "
 				     "names the driver that does, and --driver vfio-pci binds any device",
@@ -71,23 +85,33 @@ static int choose_driver(const struct cli_selection *sel, const char *asked, cha
 				(unsigned)iopass_dev_get_device(d), bdf);
 			return EXIT_USAGE;
 		}
-		if (r < 0 && r != -ENODATA) {
+		if (asked && r == -ENODATA) {
+			/* the kernel would bind it regardless: refuse what cannot be checked */
+			cli_err(CMD, "--driver %s: cannot tell whether it claims %s (%s), and the kernel "
+				     "binds whatever driver driver_override names; --driver vfio-pci binds "
+				     "any device", asked, bdf,
+				c.ids_unread ? "its IDs could not be read" : "no modules.alias was read");
+			return EXIT_USAGE;
+		}
+		if (r < 0) {
 			cli_err(CMD, "%s: %s", bdf, strerror(-r));
 			return EXIT_FAIL;
 		}
-		if (asked)
+		if (asked || iopass_dev_is_vfio(d))
 			continue;
-		if (iopass_dev_is_vfio(d))
-			snprintf(c.driver, sizeof(c.driver), "%s", iopass_dev_get_driver(d));
 		if (!first_bdf) {
 			snprintf(driver, size, "%s", c.driver);
 			first_bdf = bdf;
-		} else if (!streq(driver, c.driver)) {
-			cli_err(CMD, "%s goes to %s and %s to %s: one run binds one vfio driver; attach "
-				     "them in separate runs, or bind all to one with --driver",
-				first_bdf, driver, bdf, c.driver);
-			return EXIT_USAGE;
+		} else if (!other_bdf && !streq(driver, c.driver)) {
+			snprintf(other, sizeof(other), "%s", c.driver);
+			other_bdf = bdf;
 		}
+	}
+	if (other_bdf) {
+		cli_warn(CMD, "%s would go to %s and %s to %s, but one run binds one driver: all go to "
+			      "vfio-pci; attach them in separate runs (a shared IOMMU group cannot be) or "
+			      "name the driver with --driver", first_bdf, driver, other_bdf, other);
+		snprintf(driver, size, "vfio-pci");
 	}
 	if (asked || !*driver)
 		snprintf(driver, size, "%s", asked ? asked : "vfio-pci");
@@ -139,12 +163,13 @@ static int persist_devices(struct iopass_ctx *ctx, const struct iopass_txn *t,
 
 static int cmd_attach_main(int argc, char *argv[])
 {
-	enum { OPT_DRIVER = OPT_GLOBAL_LAST, OPT_PERSIST, OPT_CARD };
+	enum { OPT_DRIVER = OPT_GLOBAL_LAST, OPT_PERSIST, OPT_CARD, OPT_RESET_METHOD };
 	static const struct option longopts[] = {
 		{ "group", required_argument, NULL, 'g' },
 		{ "card", required_argument, NULL, OPT_CARD },
 		{ "id", required_argument, NULL, 'd' },
 		{ "driver", required_argument, NULL, OPT_DRIVER },
+		{ "reset-method", required_argument, NULL, OPT_RESET_METHOD },
 		{ "force", no_argument, NULL, 'f' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'J' },
@@ -158,8 +183,8 @@ static int cmd_attach_main(int argc, char *argv[])
 	struct iopass_txn *t = NULL;
 	struct cli_selection sel = { NULL, 0 };
 	struct cli_devargs da = { 0 };
-	const char *asked = NULL, *id = NULL;
-	char driver[72];
+	const char *asked = NULL, *id = NULL, *reset = NULL;
+	char driver[72], reset_buf[128];
 	struct cli_write_opts w = { .wait_ms = -1 };
 	bool have_group = false, persist = false;
 	int c, r, group = -1, ret;
@@ -193,6 +218,15 @@ static int cmd_attach_main(int argc, char *argv[])
 		case OPT_PERSIST:
 			persist = true;
 			break;
+		case OPT_RESET_METHOD:
+			if (iopass_reset_methods_parse(optarg, reset_buf, sizeof(reset_buf)) < 0) {
+				cli_err(CMD, "--reset-method '%s': name the kernel's reset methods, each once, "
+					     "separated by commas (device_specific, acpi, flr, af_flr, pm, bus, "
+					     "cxl_bus), e.g. device_specific,bus; or default", optarg);
+				return EXIT_USAGE;
+			}
+			reset = reset_buf;
+			break;
 		case OPT_CARD:
 			if (cli_devargs_add_card(CMD, &da, optarg) < 0)
 				return EXIT_USAGE;
@@ -207,6 +241,13 @@ static int cmd_attach_main(int argc, char *argv[])
 	if (cli_devargs_finish(&da, argv + optind, (size_t)(argc - optind)) < 0) {
 		cli_err(CMD, "out of memory");
 		ret = EXIT_FAIL;
+		goto out;
+	}
+	if (reset && persist) {
+		/* the udev rule does not set reset_method yet: a boot would not have what attach sets */
+		cli_err(CMD, "--reset-method with --persist: the boot configuration cannot keep reset "
+			     "methods yet; use one or the other");
+		ret = EXIT_USAGE;
 		goto out;
 	}
 	if (!have_group && !id && da.n == 0) {
@@ -235,7 +276,7 @@ static int cmd_attach_main(int argc, char *argv[])
 	if (ret == EXIT_OK && id)
 		ret = cli_select_id(CMD, list, id, &sel);
 	if (ret == EXIT_OK)
-		ret = choose_driver(&sel, asked, driver, sizeof(driver));
+		ret = choose_driver(&sel, asked, driver, sizeof(driver), &w.flags);
 	if (ret != EXIT_OK)
 		goto out;
 	if (persist && !(w.flags & IOPASS_BIND_DRY_RUN)) {
@@ -256,7 +297,7 @@ static int cmd_attach_main(int argc, char *argv[])
 			goto out;
 		}
 	}
-	r = iopass_attach(ctx, list, sel.devs, sel.n, driver, w.flags, &t);
+	r = iopass_attach(ctx, list, sel.devs, sel.n, driver, reset, w.flags, &t);
 	if (!t) {
 		cli_err(CMD, "%s", strerror(-r));
 		ret = EXIT_FAIL;
@@ -277,5 +318,5 @@ out:
 const struct cli_cmd cmd_attach = {
 	.name = "attach",
 	.fn = cmd_attach_main,
-	.help = "bind devices to vfio-pci, all or nothing",
+	.help = "bind devices to their vfio driver, all or nothing",
 };

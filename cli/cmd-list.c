@@ -77,7 +77,7 @@ static const struct cli_column columns[N_COLS] = {
 	[COL_TOTALVFS] = { "TOTALVFS", 0.03, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER,
 			   "SR-IOV: VFs this PF supports" },
 	[COL_VFIO_DRIVER] = { "VFIO_DRIVER", 0.1, 0, SCOLS_JSON_STRING,
-			      "vfio driver attach binds: vfio-pci, or the best-matching variant" },
+			      "vfio driver it is on, or attach binds: vfio-pci, or the best-matching variant" },
 	[COL_FLAGS] = { "FLAGS", 0.1, 0, SCOLS_JSON_STRING,
 			"bridge, vfio, boot-vga, pf:N/M (VFs), vf-of:PF" },
 };
@@ -244,12 +244,18 @@ static const char *number(int v, int hex_digits, char *buf)
 	return buf;
 }
 
-/* What attach would bind; nothing for bridges and devices attach never takes. */
+/*
+ * The vfio driver the device is on, or attach would bind; nothing for bridges
+ * and the host bridge (class 0600), which attach never takes.
+ */
 static const char *vfio_driver(const struct iopass_dev *dev, bool json, char *buf)
 {
 	struct iopass_vfio_choice c;
 
-	if (!iopass_dev_is_endpoint(dev) || iopass_dev_vfio_driver(dev, NULL, &c) < 0)
+	if (iopass_dev_is_vfio(dev))
+		return iopass_dev_get_driver(dev);
+	if (!iopass_dev_is_endpoint(dev) || ((unsigned)iopass_dev_get_class(dev) >> 8) == 0x0600 ||
+	    iopass_dev_vfio_driver(dev, NULL, &c) < 0)
 		return json ? NULL : "-";
 	snprintf(buf, CELL_MAX, "%s", c.driver);
 	return buf;

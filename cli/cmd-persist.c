@@ -295,7 +295,7 @@ static int cmd_udev_bind_main(int argc, char *argv[])
 		ret = EXIT_OK;
 		goto out;
 	}
-	r = iopass_attach(ctx, list, &d, 1, target, IOPASS_BIND_FORCE, &t);
+	r = iopass_attach(ctx, list, &d, 1, target, NULL, IOPASS_BIND_FORCE, &t);
 	if (r < 0 && t && iopass_txn_error(t))
 		cli_err("__udev-bind", "%s", iopass_txn_error(t));
 	ret = r < 0 ? EXIT_FAIL : EXIT_OK;

@@ -26,7 +26,7 @@ _iopass_common_opts="--sysroot --color -v --verbose -q --quiet -h --help"
 _iopass_list_opts="-D --devices -o --output --output-all -J --json -r --raw
 	-n --noheadings -g --group -c --class -d --id --driver $_iopass_common_opts"
 _iopass_check_opts="-g --group --card -a --all -J --json $_iopass_common_opts"
-_iopass_attach_opts="-g --group --card -d --id --driver -f --force -n --dry-run -J --json
+_iopass_attach_opts="-g --group --card -d --id --driver --reset-method -f --force -n --dry-run -J --json
 	-w --wait --persist $_iopass_common_opts"
 _iopass_detach_opts="-g --group --card -a --all -f --force -n --dry-run -J --json
 	-w --wait --persist $_iopass_common_opts"
@@ -434,6 +434,12 @@ _iopass()
 			;;
 		-w | --wait)
 			# a number of seconds: nothing to offer
+			;;
+		--reset-method)
+			# the kernel's methods, comma-separated: offer them after the last comma
+			local realcur=${cur##*,}
+			_iopass_add "${cur%"$realcur"}" "$realcur" device_specific acpi flr af_flr pm bus \
+				cxl_bus default
 			;;
 		--card)
 			# a function of a card the command fits

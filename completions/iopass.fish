@@ -22,7 +22,7 @@ function __iopass_value_opts --argument-names cmd
         case check
             set -a opts -g --group --card
         case attach
-            set -a opts -g --group --card -d --id --driver -w --wait
+            set -a opts -g --group --card -d --id --driver --reset-method -w --wait
         case detach
             set -a opts -g --group --card -w --wait
         case emit
@@ -289,7 +289,7 @@ function __iopass_columns
             NUMVFS\t'SR-IOV: VFs enabled on this PF' \
             TOTALVFS\t'SR-IOV: VFs this PF supports' \
             FLAGS\t'bridge, vfio, boot-vga, pf:N/M, vf-of:PF' \
-            VFIO_DRIVER\t'vfio driver attach binds: vfio-pci, or the best-matching variant'
+            VFIO_DRIVER\t'vfio driver it is on, or attach binds'
         set -l name (string split \t -- $c)[1]
         contains -- $name $used; and continue
         test $lower -eq 1; and set c (string lower -- $name)\t(string split \t -- $c)[2]
@@ -396,6 +396,7 @@ complete -c iopass -n '__iopass_using check; and not __fish_contains_opt -s a al
 # attach
 complete -c iopass -n '__iopass_using attach' -s g -l group -x -a '(__iopass_group_numbers attach)' -d 'Attach every endpoint of IOMMU group N'
 complete -c iopass -n '__iopass_using attach' -l card -x -a '(__iopass_devices attach nogroups)' -d 'Every function of the card that DEV is on'
+complete -c iopass -n '__iopass_using attach' -l reset-method -x -a 'device_specific acpi flr af_flr pm bus cxl_bus default' -d 'Set reset_method first'
 complete -c iopass -n '__iopass_using attach' -s d -l id -x -a '(__iopass_ids attach)' -d 'The one device with these IDs'
 complete -c iopass -n '__iopass_using attach' -l driver -x -a '(__iopass_drivers vfio)' -d 'Bind NAME (a vfio-pci variant) instead of vfio-pci'
 complete -c iopass -n '__iopass_using attach' -l persist -d 'Also on every boot: a udev rule and softdep'

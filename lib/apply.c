@@ -661,7 +661,7 @@ static bool undo_moves(struct iopass_ctx *ctx, struct iopass_apply *a, struct se
 			const char *was = a->c[m->change].from;
 
 			snprintf(j.driver, sizeof(j.driver), "%s", was);
-			r = attach_locked(ctx, sub, s, &dev, 1, was, &j, true);
+			r = attach_locked(ctx, sub, s, &dev, 1, &(struct attach_req){ .driver = was }, &j, true);
 			journal_free(&j);
 			/* the record as it was: a device on vfio that iopass had not attached has none */
 			if (r == 0 && !m->recorded) {
@@ -732,7 +732,7 @@ static int run_moves(struct iopass_ctx *ctx, struct iopass_apply *a, struct sess
 			struct journal j = { .op = JOP_ATTACH };
 
 			snprintf(j.driver, sizeof(j.driver), "%s", drv);
-			r = attach_locked(ctx, sub, s, devs, n, drv, &j, true);
+			r = attach_locked(ctx, sub, s, devs, n, &(struct attach_req){ .driver = drv }, &j, true);
 			journal_free(&j);
 		} else {
 			r = detach_locked(ctx, sub, s, devs, n, false);

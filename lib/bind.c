@@ -92,14 +92,43 @@ static int run_plan(struct iopass_ctx *ctx, struct iopass_txn *t, const struct t
 	return t->oom ? -ENOMEM : 0;
 }
 
+/*
+ * Give d the reset methods (a blank-separated list, or "default") unless it has
+ * them: one write, read back, as the first step of its move.
+ */
+static int set_reset(struct iopass_ctx *ctx, struct iopass_txn *t, const struct txdev *d,
+		     const char *methods, bool dry_run)
+{
+	char path[256], now[128] = "";
+	int r = current_reset_methods(ctx, d->bdf, now, sizeof(now));
+
+	if (r == 0 && streq(now, methods))
+		return 0;
+	if (dry_run) {
+		dev_path(path, sizeof(path), d->bdf, "reset_method");
+		txn_step(t, path, methods, false);
+		return t->oom ? -ENOMEM : 0;
+	}
+	r = reset_methods_set(ctx, t, d->bdf, methods, false);
+	if (r == -EIO && current_reset_methods(ctx, d->bdf, now, sizeof(now)) == 0)
+		txn_error(t, "%s: reset_method reads '%s' after writing '%s': the device does not "
+			     "support every method named", d->bdf, now, methods);
+	else if (r < 0)
+		txn_error(t, "%s: writing '%s' to reset_method failed: %s (a method the device does "
+			     "not support?)", d->bdf, methods, strerror(-r));
+	return r;
+}
+
 static int attach_one(struct iopass_ctx *ctx, struct iopass_txn *t, struct txdev *d,
-		      const char *driver, int group, bool dry_run)
+		      const char *driver, const char *reset, int group, bool dry_run)
 {
 	struct planned p[3];
 	char cur[128];
 	size_t np = plan_dev(d, driver, true, p);
-	int r = run_plan(ctx, t, d, p, np, driver, dry_run);
+	int r = reset ? set_reset(ctx, t, d, reset, dry_run) : 0;
 
+	if (r == 0)
+		r = run_plan(ctx, t, d, p, np, driver, dry_run);
 	if (r < 0 || dry_run)
 		return r;
 	r = current_driver(ctx, d->bdf, cur, sizeof(cur));
@@ -124,7 +153,7 @@ static int attach_one(struct iopass_ctx *ctx, struct iopass_txn *t, struct txdev
 static enum iopass_dev_status rollback_dev(struct iopass_ctx *ctx, struct iopass_txn *t,
 					    struct txdev *d)
 {
-	int r = restore_dev(ctx, t, d->bdf, d->undo_driver, d->undo_override, true);
+	int r = restore_dev(ctx, t, d->bdf, d->undo_driver, d->undo_override, d->undo_reset, true);
 
 	if (r == -ENOENT || r == -ENODEV) {
 		char path[256];
@@ -173,10 +202,43 @@ static bool rollback_all(struct iopass_ctx *ctx, struct iopass_txn *t, int dirfd
 	return clean;
 }
 
+/*
+ * With reset methods asked for: each device moved keeps what it has now to
+ * give back (or what it had before an interrupted run). One already on the
+ * driver with other methods is refused: its record would not know them.
+ */
+static int plan_reset(struct iopass_ctx *ctx, struct iopass_txn *t, struct txdev *d,
+		      const struct record *was, const char *driver, const char *reset)
+{
+	char now[128];
+	int r = current_reset_methods(ctx, d->bdf, now, sizeof(now));
+
+	if (r == -ENOENT) {
+		txn_error(t, "%s has no reset_method attribute: choosing reset methods needs Linux 5.15 "
+			     "or newer; nothing was changed", d->bdf);
+		return -EOPNOTSUPP;
+	}
+	if (r < 0) {
+		txn_error(t, "%s: cannot read its reset_method: %s", d->bdf, strerror(-r));
+		return r;
+	}
+	if (d->status == IOPASS_DEV_UNCHANGED) {
+		if (streq(reset, "default") || streq(now, reset))
+			return 0;
+		txn_error(t, "%s is on %s already, with reset_method '%s': detach it first to attach "
+			     "it with '%s'; nothing was changed", d->bdf, d->to ? d->to : driver, now, reset);
+		return -EALREADY;
+	}
+	d->undo_reset = xstrdup_or_null(t, was && was->has_reset ? was->reset : now);
+	return t->oom ? -ENOMEM : 0;
+}
+
 /* What each device is bound to now, and whether it needs a change. */
 static int plan_attach(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s,
-		       struct iopass_dev *const *devs, size_t n, const char *driver)
+		       struct iopass_dev *const *devs, size_t n, const struct attach_req *req)
 {
+	const char *driver = req->driver, *reset = req->reset;
+
 	for (size_t i = 0; i < n; i++) {
 		char cur[128] = "", ovr[128] = "";
 		struct txdev *d = txn_dev(t, devs[i]->bdf);
@@ -213,8 +275,16 @@ static int plan_attach(struct iopass_ctx *ctx, struct iopass_txn *t, struct sess
 			d->override = xstrdup_or_null(t, *ovr && !driver_name_is_vfio(ovr) ? ovr : NULL);
 		if (was)
 			d->adopt = streq(cur, driver); /* left on the driver by the interrupted attach */
-		if (streq(cur, driver) && !was)
+		if (!was && (streq(cur, driver) || (req->keep_vfio && driver_is_vfio(ctx, d->bdf, cur)))) {
 			d->status = IOPASS_DEV_UNCHANGED;
+			free(d->to);
+			d->to = xstrdup_or_null(t, cur);
+		}
+		if (reset) {
+			r = plan_reset(ctx, t, d, was, driver, reset);
+			if (r < 0)
+				return r;
+		}
 	}
 	return t->oom ? -ENOMEM : 0;
 }
@@ -283,20 +353,28 @@ int session_devs(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s
  * or a rollback was clean, else the caller has more to do and drops it.
  */
 int attach_locked(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s,
-		  struct iopass_dev *const *devs, size_t n, const char *driver, struct journal *j,
-		  bool own_journal)
+		  struct iopass_dev *const *devs, size_t n, const struct attach_req *req,
+		  struct journal *j, bool own_journal)
 {
+	const char *driver = req->driver, *reset = req->reset;
 	size_t changed = 0, first = t->ndevs;
-	int r = plan_attach(ctx, t, s, devs, n, driver);
+	int r = plan_attach(ctx, t, s, devs, n, req);
 
 	if (r < 0)
 		return r;
 	for (size_t i = first; i < t->ndevs; i++) {
 		struct txdev *d = &t->devs[i];
+		struct record *e;
 
-		if (d->status != IOPASS_DEV_UNCHANGED &&
-		    !journal_add(ctx, j, d->bdf, d->undo_driver, d->undo_override))
+		if (d->status == IOPASS_DEV_UNCHANGED)
+			continue;
+		e = journal_add(ctx, j, d->bdf, d->undo_driver, d->undo_override);
+		if (!e)
 			return -ENOMEM;
+		if (d->undo_reset) {
+			e->has_reset = true;
+			snprintf(e->reset, sizeof(e->reset), "%s", d->undo_reset);
+		}
 	}
 	if (j->devs.n == 0)
 		return 0; /* idempotent: everything is on the driver already */
@@ -320,7 +398,9 @@ int attach_locked(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *
 			continue;
 		changed = i + 1;
 		if (!d->adopt)
-			r = attach_one(ctx, t, d, driver, devs[i - first]->group, false);
+			r = attach_one(ctx, t, d, driver, reset, devs[i - first]->group, false);
+		else if (reset)
+			r = set_reset(ctx, t, d, reset, false);
 		if (r < 0)
 			break;
 		d->status = IOPASS_DEV_ATTACHED;
@@ -335,11 +415,20 @@ int attach_locked(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *
 		struct txdev *d = &t->devs[i];
 
 		if (d->status == IOPASS_DEV_ATTACHED) {
+			const struct record *old = records_find(&s->state, d->bdf);
+			struct record *k, keep = old ? *old : (struct record){ 0 };
 			char origin[72];
 
 			snprintf(origin, sizeof(origin), "%s", origin_driver(s, d) ? origin_driver(s, d) : "");
-			if (!records_add(&s->state, d->bdf, *origin ? origin : NULL, d->override))
+			k = records_add(&s->state, d->bdf, *origin ? origin : NULL, d->override);
+			if (!k)
 				return -ENOMEM;
+			/* the methods to give back: those before the first change, kept across re-attaches */
+			if (keep.has_reset || d->undo_reset) {
+				k->has_reset = true;
+				snprintf(k->reset, sizeof(k->reset), "%s",
+					 keep.has_reset ? keep.reset : d->undo_reset);
+			}
 		}
 		from_origin(t, s, d);
 	}
@@ -353,8 +442,8 @@ int attach_locked(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *
 }
 
 int iopass_attach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
-		  struct iopass_dev *const *devs, size_t n, const char *driver, unsigned flags,
-		  struct iopass_txn **ret_txn)
+		  struct iopass_dev *const *devs, size_t n, const char *driver, const char *reset,
+		  unsigned flags, struct iopass_txn **ret_txn)
 {
 	struct session s = { .dirfd = -1, .lockfd = -1 };
 	struct journal j = { .op = JOP_ATTACH };
@@ -364,10 +453,18 @@ int iopass_attach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 
 	if (!ctx || !list || (!devs && n) || !ret_txn)
 		return -EINVAL;
+	char reset_buf[128];
+
 	if (!driver)
 		driver = "vfio-pci";
-	if (!iopass_driver_name_valid(driver))
+	if (!iopass_driver_name_valid(driver) ||
+	    (reset && iopass_reset_methods_parse(reset, reset_buf, sizeof(reset_buf)) < 0))
 		return -EINVAL;
+	if (reset)
+		reset = reset_buf;
+	const struct attach_req req = { .driver = driver, .reset = reset,
+					.keep_vfio = flags & IOPASS_BIND_KEEP_VFIO };
+
 	t = txn_new();
 	if (!t)
 		return -ENOMEM;
@@ -383,11 +480,11 @@ int iopass_attach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 		if (r == -ECANCELED)
 			txn_error(t, "refused: nothing was changed");
 		if (r == 0)
-			r = plan_attach(ctx, t, NULL, devs, n, driver);
+			r = plan_attach(ctx, t, NULL, devs, n, &req);
 		/* plan_attach made t->devs[i] for devs[i] */
 		for (size_t i = 0; r == 0 && i < n && i < t->ndevs; i++)
 			if (t->devs[i].status != IOPASS_DEV_UNCHANGED)
-				r = attach_one(ctx, t, &t->devs[i], driver, devs[i]->group, true);
+				r = attach_one(ctx, t, &t->devs[i], driver, reset, devs[i]->group, true);
 		if (r == 0 && !driver_loaded(ctx, driver))
 			txn_error(t, *ctx->sysroot ? "driver %s is not loaded below the sysroot, and "
 						     "modules cannot be loaded there"
@@ -408,7 +505,7 @@ int iopass_attach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 		txn_error(t, "refused: nothing was changed");
 	snprintf(j.driver, sizeof(j.driver), "%s", driver);
 	if (r == 0)
-		r = attach_locked(ctx, t, &s, now, n, driver, &j, true);
+		r = attach_locked(ctx, t, &s, now, n, &req, &j, true);
 	free(now);
 	journal_free(&j);
 	session_end(&s);
@@ -427,7 +524,11 @@ static int detach_one(struct iopass_ctx *ctx, struct iopass_txn *t, struct txdev
 											 : "\n";
 	/* a device that had no driver before attach stays unbound */
 	size_t np = plan_dev(d, ovr, !rec || want, p);
-	int r = run_plan(ctx, t, d, p, np, want, dry_run);
+	/* the reset methods attach changed go back first, while the device is still ours */
+	int r = rec && rec->has_reset ? set_reset(ctx, t, d, rec->reset, dry_run) : 0;
+
+	if (r == 0)
+		r = run_plan(ctx, t, d, p, np, want, dry_run);
 
 	if (r < 0 || dry_run || (rec && !want))
 		return r;
@@ -537,8 +638,18 @@ int detach_locked(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *
 			d->adopt = true;
 			continue;
 		}
-		if (!journal_add(ctx, &j, d->bdf, d->undo_driver, d->undo_override))
+		struct record *e = journal_add(ctx, &j, d->bdf, d->undo_driver, d->undo_override);
+
+		if (!e) {
 			r = -ENOMEM;
+			break;
+		}
+		/* a rollback gives back the reset methods it has now too */
+		if (rec && rec->has_reset && current_reset_methods(ctx, d->bdf, cur, sizeof(cur)) == 0) {
+			d->undo_reset = xstrdup_or_null(t, cur);
+			e->has_reset = true;
+			snprintf(e->reset, sizeof(e->reset), "%s", cur);
+		}
 	}
 	if (r == 0 && t->oom)
 		r = -ENOMEM;

@@ -944,6 +944,22 @@ static size_t reset_kind(const char *method)
 	return SIZE_MAX;
 }
 
+/* "flr bus" as "flr is function level reset (FLR); bus is ...": each method and what it is */
+static void explain_reset_methods(const char *methods, char *buf, size_t size)
+{
+	char copy[256], *save = NULL;
+	size_t len = 0;
+
+	snprintf(copy, sizeof(copy), "%s", methods);
+	buf[0] = '\0';
+	for (char *w = strtok_r(copy, " ", &save); w && len < size; w = strtok_r(NULL, " ", &save)) {
+		size_t k = reset_kind(w);
+
+		len += (size_t)snprintf(buf + len, size - len, "%s%s is %s", len ? "; " : "", w,
+					k == SIZE_MAX ? "a method this release does not know" : reset_kinds[k].what);
+	}
+}
+
 /*
  * Can the device be reset between guests, and how? The kernel uses the first
  * method of reset_method that works (pci_reset_function()); the finding's code
@@ -977,8 +993,11 @@ static void check_reset(const struct iopass_devlist *list, struct iopass_dev *de
 			report_hint(r, "pass the other devices on the bus through too, or expect reset "
 				       "to fail while the host uses them");
 		} else {
+			char said[768];
+
+			explain_reset_methods(methods, said, sizeof(said));
 			report_add(r, IOPASS_LEVEL_OK, k == SIZE_MAX ? "reset-other" : reset_kinds[k].code,
-				   "reset methods: %s (the kernel tries them in this order)", methods);
+				   "reset_method lists %s, tried in this order: %s", methods, said);
 		}
 		return;
 	}
@@ -1028,25 +1047,41 @@ static void check_reset(const struct iopass_devlist *list, struct iopass_dev *de
 
 /*
  * The vfio driver attach would bind (variant.c): a variant's alias, the most
- * specific match, or vfio-pci for want of one, and why.
+ * specific match, or vfio-pci for want of one, and why. A device on a vfio
+ * driver already stays there; when a variant would fit it better, say so.
  */
 static void check_vfio_driver(const struct iopass_dev *dev, struct iopass_report *r)
 {
 	struct iopass_vfio_choice c;
+	bool on_vfio = iopass_dev_is_vfio(dev);
 
 	if (iopass_dev_vfio_driver(dev, NULL, &c) < 0)
 		return;
+	if (on_vfio && streq(c.driver, dev->driver))
+		return; /* "attached" says it */
 	if (*c.module && !streq(c.driver, "vfio-pci")) {
 		report_add(r, IOPASS_LEVEL_OK, "vfio-variant",
-			   "attach binds the vfio variant driver %s: its alias %s is the most specific "
+			   "%s the vfio variant driver %s: its alias %s is the most specific "
 			   "match of vfio_pci:v%08Xd%08Xsv%08Xsd%08X... in modules.alias of %s (%d "
-			   "wildcards)", c.driver, c.alias, dev->vendor, dev->device, dev->subvendor,
-			   dev->subdevice, c.release, c.wildcards);
-		report_hint(r, "a variant driver adds what vfio-pci lacks for this device (live "
-			       "migration, device memory); to bind the generic driver, choose vfio-pci");
+			   "wildcards)", on_vfio ? "on vfio-pci, while attach would bind" : "attach binds",
+			   c.driver, c.alias, dev->vendor, dev->device, dev->subvendor, dev->subdevice,
+			   c.release, c.wildcards);
+		if (on_vfio)
+			report_hint(r, "detach it and attach it again to bind %s (live migration, "
+				       "device memory)", c.driver);
+		else
+			report_hint(r, "a variant driver adds what vfio-pci lacks for this device (live "
+				       "migration, device memory); to bind the generic driver, choose "
+				       "vfio-pci");
 		return;
 	}
-	if (c.index_error)
+	if (on_vfio)
+		return; /* on a variant no alias names: the user's choice */
+	if (c.ids_unread)
+		report_add(r, IOPASS_LEVEL_OK, "vfio-driver",
+			   "attach binds vfio-pci: the device's IDs could not be read, so no vfio variant "
+			   "driver can be matched");
+	else if (c.index_error)
 		report_add(r, IOPASS_LEVEL_OK, "vfio-driver",
 			   "attach binds vfio-pci: modules.alias of kernel %s could not be read (%s), so "
 			   "no vfio variant driver can be chosen", *c.release ? c.release : "(unknown)",

@@ -151,15 +151,57 @@ bool vfio_cdev_present(struct iopass_ctx *ctx, const char *bdf)
 	return found;
 }
 
+/* reset_method now, blank-separated ("" when empty): 0, or -errno (-ENOENT: a kernel before 5.15). */
+int current_reset_methods(struct iopass_ctx *ctx, const char *bdf, char *buf, size_t size)
+{
+	char path[256];
+	ssize_t n;
+
+	dev_path(path, sizeof(path), bdf, "reset_method");
+	n = sysfs_read(ctx, path, buf, size);
+	return n < 0 ? (int)n : 0;
+}
+
 /*
- * Put a device back as it was: its override, then its driver. Used for
- * rollback, recovery and (with the recorded driver) detach.
+ * Write reset_method (a blank-separated list, "" to disable every method, or
+ * "default"), recorded in the transaction, and read it back: kernels before
+ * 6.x skip a method the device does not support instead of refusing the
+ * write, so only the read tells. -EIO when the kernel kept something else.
+ */
+int reset_methods_set(struct iopass_ctx *ctx, struct iopass_txn *t, const char *bdf,
+		      const char *methods, bool rollback)
+{
+	char path[256], now[128];
+	int r;
+
+	dev_path(path, sizeof(path), bdf, "reset_method");
+	r = do_write(ctx, t, path, *methods ? methods : "\n", rollback);
+	if (r < 0)
+		return r;
+	r = current_reset_methods(ctx, bdf, now, sizeof(now));
+	if (r < 0)
+		return r;
+	return streq(methods, "default") || streq(now, methods) ? 0 : -EIO;
+}
+
+/*
+ * Put a device back as it was: its reset methods (reset: NULL leaves them),
+ * its override, then its driver. Used for rollback, recovery and (with the
+ * recorded driver) detach.
  */
 int restore_dev(struct iopass_ctx *ctx, struct iopass_txn *t, const char *bdf, const char *driver,
-		const char *override, bool rollback)
+		const char *override, const char *reset, bool rollback)
 {
 	char path[256], cur[128], ovr[128];
 	int r;
+
+	if (reset) {
+		r = current_reset_methods(ctx, bdf, cur, sizeof(cur));
+		if (r == 0 && !streq(cur, reset))
+			r = reset_methods_set(ctx, t, bdf, reset, rollback);
+		if (r < 0)
+			return r;
+	}
 
 	/* write only what differs: a device the failed step never changed needs nothing */
 	r = current_override(ctx, bdf, ovr, sizeof(ovr));

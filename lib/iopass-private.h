@@ -224,6 +224,7 @@ struct txdev {
 	char *override; /* driver_override to give back on detach, NULL: none */
 	/* what a rollback restores: the driver and override as they were before this run */
 	char *undo_driver, *undo_override;
+	char *undo_reset; /* reset_method before this run, when the run sets it; NULL: untouched */
 	enum iopass_dev_status status;
 	bool adopt;     /* an interrupted attach left it on the driver: record it, write nothing */
 };
@@ -252,6 +253,8 @@ struct record {
 	char driver[72];   /* "" when it had none */
 	char override[72]; /* "" when none */
 	char ids[24];      /* journal: "vvvv:dddd:ssss:ssss" when it was written, "" unknown */
+	bool has_reset;    /* attach --reset-method changed reset_method: ... */
+	char reset[128];   /* ... what it was (blank-separated, "" for none), to give back */
 };
 
 struct records {
@@ -319,7 +322,10 @@ bool driver_is_vfio(struct iopass_ctx *ctx, const char *bdf, const char *cur);
 bool vfio_cdev_present(struct iopass_ctx *ctx, const char *bdf);
 /* Put a device back to driver and override, writing only what differs. */
 int restore_dev(struct iopass_ctx *ctx, struct iopass_txn *t, const char *bdf, const char *driver,
-		const char *override, bool rollback);
+		const char *override, const char *reset, bool rollback);
+int current_reset_methods(struct iopass_ctx *ctx, const char *bdf, char *buf, size_t size);
+int reset_methods_set(struct iopass_ctx *ctx, struct iopass_txn *t, const char *bdf,
+		      const char *methods, bool rollback);
 /* guard.c: attach's guards on devs (check's blocking findings), and detach's (no VM holds a group);
  * findings go to t->guards, each message prefixed by why ("VF ") when not NULL;
  * -ECANCELED: refused */
@@ -328,9 +334,15 @@ int guard(struct iopass_ctx *ctx, const struct iopass_devlist *list, struct iopa
 int guard_group_open(struct iopass_ctx *ctx, struct iopass_dev *const *devs, size_t n,
 		     unsigned flags, struct iopass_txn *t, const char *why);
 /* bind.c: the attach of devs (of s->list) inside a session; j: the journal to extend (its op set). */
+/* What an attach asks for: the driver, the reset methods (NULL: untouched), leave devices on any vfio driver. */
+struct attach_req {
+	const char *driver;
+	const char *reset;
+	bool keep_vfio;
+};
 int attach_locked(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s,
-		  struct iopass_dev *const *devs, size_t n, const char *driver, struct journal *j,
-		  bool own_journal);
+		  struct iopass_dev *const *devs, size_t n, const struct attach_req *req,
+		  struct journal *j, bool own_journal);
 /* bind.c: the detach of devs (of s->list) inside a session; dry_run: the plan only, s->state a peek */
 int detach_locked(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *s,
 		  struct iopass_dev *const *devs, size_t n, bool dry_run);

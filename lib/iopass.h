@@ -90,6 +90,13 @@ const char *const *iopass_class_names(void);
 
 /* A kernel driver name: one path component of printable ASCII, at most 64 bytes. */
 bool iopass_driver_name_valid(const char *name);
+/*
+ * A reset_method value: the kernel's method names (device_specific, acpi,
+ * flr, af_flr, pm, bus, cxl_bus), separated by blanks or commas, each once, at
+ * least one; or "default" (the kernel's own list). Into buf, blank-separated
+ * as the kernel reads and shows it: 0, or -EINVAL, -ENOBUFS.
+ */
+int iopass_reset_methods_parse(const char *s, char *buf, size_t size);
 
 /* A group number: decimal, 0..INT_MAX, no sign, no leading garbage. */
 int iopass_group_parse(const char *s, int *ret_group);
@@ -182,9 +189,12 @@ int iopass_dev_links(const struct iopass_dev *dev, struct iopass_link **ret, siz
  * wildcards (libvirt's rule; vfio_pci's catch-all has the most), or
  * vfio-pci when no variant's alias matches. With want (a driver name): the
  * most specific alias of want's module that matches: 0, or -ENOENT when want
- * does not claim dev, -ENODATA when that cannot be told (no modules.alias,
- * IDs unreadable). vfio-pci claims every device (it binds through
- * driver_override alone). -ENOMEM, -EINVAL otherwise.
+ * does not claim dev, -ESRCH when no vfio_pci alias names a driver called
+ * want at all, -ENODATA when that cannot be told (no modules.alias, IDs
+ * unreadable). vfio-pci claims every device. The kernel binds whatever
+ * driver driver_override names (pci_match_device() falls back to
+ * pci_device_id_any), so this is the only check that a variant fits.
+ * -ENOMEM, -EINVAL otherwise.
  */
 struct iopass_vfio_choice {
 	char driver[72];   /* the driver's name: "vfio-pci", "mlx5_vfio_pci", ... */
@@ -193,6 +203,7 @@ struct iopass_vfio_choice {
 	int wildcards;     /* in alias; -1 when none */
 	char release[128]; /* the kernel whose modules.alias was read, "" when unknown */
 	int index_error;   /* 0, or why modules.alias could not be read (-ENOENT: none) */
+	bool ids_unread;   /* the device's IDs or class could not be read: nothing matched */
 };
 int iopass_dev_vfio_driver(const struct iopass_dev *dev, const char *want,
 			   struct iopass_vfio_choice *ret);
@@ -284,6 +295,8 @@ enum {
 	IOPASS_VF_ATTACH = 1 << 2,    /* vf create: attach the new VFs to vfio-pci */
 	/* roll back an interrupted run even where its guards refuse (the user's --force) */
 	IOPASS_BIND_FORCE_RECOVERY = 1 << 3,
+	/* attach: a device on any vfio driver already stays there (the driver was not named) */
+	IOPASS_BIND_KEEP_VFIO = 1 << 4,
 };
 
 /* What a transaction did (or, dry-run, would do). */
@@ -294,7 +307,10 @@ void iopass_ctx_set_lock_timeout(struct iopass_ctx *ctx, int milliseconds);
 
 /*
  * Bind devs to driver (NULL: "vfio-pci") with the kernel's sequence:
- * driver_override, unbind, drivers_probe, verify. All or nothing: on a
+ * driver_override, unbind, drivers_probe, verify; with reset (reset method
+ * names, as iopass_reset_methods_parse() takes them), write reset_method
+ * first and read it back. The reset methods a device had are journaled and
+ * recorded, and detach gives them back. All or nothing: on a
  * failure every device changed goes back to its driver. Devices already on
  * the driver are left alone. The original drivers are recorded under
  * <sysroot>/run/iopass for detach.
@@ -305,8 +321,8 @@ void iopass_ctx_set_lock_timeout(struct iopass_ctx *ctx, int milliseconds);
  * *ret_txn is set whenever the call got as far as planning.
  */
 int iopass_attach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
-		  struct iopass_dev *const *devs, size_t n, const char *driver, unsigned flags,
-		  struct iopass_txn **ret_txn);
+		  struct iopass_dev *const *devs, size_t n, const char *driver, const char *reset,
+		  unsigned flags, struct iopass_txn **ret_txn);
 /* Give devs back to the driver they had before attach (or the kernel's choice). */
 int iopass_detach(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 		  struct iopass_dev *const *devs, size_t n, unsigned flags,

@@ -255,6 +255,41 @@ bool iopass_driver_name_valid(const char *name)
 	return name_is_safe(name) && strlen(name) <= 64;
 }
 
+/* The kernel's reset methods, in its order (pci_reset_fn_methods[] in drivers/pci/pci.c). */
+static const char *const reset_method_names[] = { "device_specific", "acpi", "flr", "af_flr",
+						   "pm", "bus", "cxl_bus" };
+
+int iopass_reset_methods_parse(const char *s, char *buf, size_t size)
+{
+	char copy[128], *save = NULL;
+	bool seen[ARRAY_SIZE(reset_method_names)] = { false };
+	size_t len = 0, n = 0;
+
+	if (!s || strlen(s) >= sizeof(copy))
+		return -EINVAL;
+	if (streq(s, "default")) {
+		if (size <= strlen(s))
+			return -ENOBUFS;
+		snprintf(buf, size, "default");
+		return 0;
+	}
+	snprintf(copy, sizeof(copy), "%s", s);
+	for (char *w = strtok_r(copy, ", ", &save); w; w = strtok_r(NULL, ", ", &save)) {
+		size_t k;
+
+		for (k = 0; k < ARRAY_SIZE(reset_method_names); k++)
+			if (streq(w, reset_method_names[k]))
+				break;
+		if (k == ARRAY_SIZE(reset_method_names) || seen[k])
+			return -EINVAL; /* unknown, or named twice */
+		seen[k] = true;
+		if (len + strlen(w) + 2 > size)
+			return -ENOBUFS;
+		len += (size_t)snprintf(buf + len, size - len, "%s%s", n++ ? " " : "", w);
+	}
+	return n ? 0 : -EINVAL;
+}
+
 const char *iopass_class_short_name(uint32_t class)
 {
 	const char *best = NULL;

@@ -150,7 +150,7 @@ int vf_create_locked(struct iopass_ctx *ctx, struct iopass_txn *t, struct sessio
 	if (r == -ECANCELED)
 		txn_error(t, "refused");
 	if (r == 0)
-		r = attach_locked(ctx, t, s, vfs, n, "vfio-pci", &j, false);
+		r = attach_locked(ctx, t, s, vfs, n, &(struct attach_req){ .driver = "vfio-pci" }, &j, false);
 	if (r == 0) {
 		journal_free(&j);
 		return journal_remove(s->dirfd);
@@ -239,7 +239,7 @@ int iopass_vf_create(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 			n = vfs_of(list, pf, &vfs);
 			if (attach) {
 				/* the VFs exist: the plan is the attach of those not on vfio-pci yet */
-				r = iopass_attach(ctx, list, vfs, n, "vfio-pci",
+				r = iopass_attach(ctx, list, vfs, n, "vfio-pci", NULL,
 						  flags & (IOPASS_BIND_FORCE | IOPASS_BIND_DRY_RUN), &sub);
 				if (sub)
 					txn_merge(t, sub);
@@ -278,7 +278,7 @@ int iopass_vf_create(struct iopass_ctx *ctx, const struct iopass_devlist *list,
 		/* the VFs exist: attach those not on vfio-pci yet, or nothing to do */
 		n = vfs_of(list, pf, &vfs);
 		if (attach) {
-			r = iopass_attach(ctx, list, vfs, n, "vfio-pci",
+			r = iopass_attach(ctx, list, vfs, n, "vfio-pci", NULL,
 					  flags & (IOPASS_BIND_FORCE | IOPASS_BIND_FORCE_RECOVERY), &sub);
 			if (sub)
 				txn_merge(t, sub);

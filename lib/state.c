@@ -98,6 +98,44 @@ static const char *next_line(const char *line, char *buf, size_t size, bool *bad
 	return nl + 1;
 }
 
+/*
+ * A reset_method value kept to give back, as one field: "reset=flr,bus", or
+ * "reset=" when the list was empty. Names are the kernel's: lower case,
+ * digits and '_' (a newer kernel may know methods this release does not).
+ */
+static void reset_field(const struct record *e, char *buf, size_t size)
+{
+	size_t len = (size_t)snprintf(buf, size, "reset=%s", e->reset);
+
+	for (size_t i = 6; i < len && i < size; i++)
+		if (buf[i] == ' ')
+			buf[i] = ',';
+}
+
+static int reset_field_parse(const char *f, struct record *e)
+{
+	const char *v = f + 6;
+	size_t n = strlen(v);
+
+	if (strncmp(f, "reset=", 6) != 0 || n >= sizeof(e->reset) || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789_,") != n ||
+	    *v == ',' || (n && v[n - 1] == ',') || strstr(v, ",,"))
+		return -EBADMSG;
+	e->has_reset = true;
+	snprintf(e->reset, sizeof(e->reset), "%s", v);
+	for (char *c = e->reset; *c; c++)
+		if (*c == ',')
+			*c = ' ';
+	return 0;
+}
+
+static bool records_have_reset(const struct records *rs)
+{
+	for (size_t i = 0; i < rs->n; i++)
+		if (rs->r[i].has_reset)
+			return true;
+	return false;
+}
+
 /* "<bdf> <driver|-> <override|->" into rs */
 static int record_line(char *const f[3], struct records *rs, struct record **ret)
 {
@@ -116,29 +154,36 @@ static int record_line(char *const f[3], struct records *rs, struct record **ret
  * The record, strictly parsed:
  *   iopass-state 1
  *   <bdf> <driver|-> <override|->
+ * or, when attach changed a reset_method, version 2, whose lines may end in
+ * the value to give back: <bdf> <driver|-> <override|-> [reset=<m,m|>].
  * Anything else, and the file is reported corrupt and not trusted.
  */
 int records_parse(const char *text, struct records *rs)
 {
-	char buf[256];
+	char buf[512];
 	const char *line = text;
-	bool bad = false;
+	bool bad = false, v2 = false;
 	int lineno = 0, r = 0;
 
 	rs->r = NULL;
 	rs->n = 0;
 	while ((line = next_line(line, buf, sizeof(buf), &bad))) {
-		char f1[64], f2[80], f3[80], extra[2];
+		char f1[64], f2[80], f3[80], f4[160], extra[2];
 		struct record *rec;
+		int n;
 
 		if (lineno++ == 0) {
-			if (!streq(buf, "iopass-state 1"))
+			v2 = streq(buf, "iopass-state 2");
+			if (!v2 && !streq(buf, "iopass-state 1"))
 				goto corrupt;
 			continue;
 		}
-		if (sscanf(buf, "%63s %79s %79s %1s", f1, f2, f3, extra) != 3)
+		n = sscanf(buf, "%63s %79s %79s %159s %1s", f1, f2, f3, f4, extra);
+		if (n != 3 && !(v2 && n == 4))
 			goto corrupt;
 		r = record_line((char *const[]){ f1, f2, f3 }, rs, &rec);
+		if (r == 0 && n == 4)
+			r = reset_field_parse(f4, rec);
 		if (r < 0)
 			goto fail;
 	}
@@ -169,18 +214,26 @@ static int records_load(int dirfd, struct records *rs)
 int records_store(int dirfd, const struct records *rs)
 {
 	_cleanup_free_ char *buf = NULL;
-	size_t size = 32 + rs->n * (IOPASS_BDF_MAX + 2 * 72 + 4), len;
+	size_t size = 32 + rs->n * (IOPASS_BDF_MAX + 2 * 72 + 150), len;
+	bool v2 = records_have_reset(rs);
 
 	if (rs->n == 0)
 		return state_remove(dirfd, STATE_FILE);
 	buf = malloc(size);
 	if (!buf)
 		return -ENOMEM;
-	len = (size_t)snprintf(buf, size, "iopass-state 1\n");
-	for (size_t i = 0; i < rs->n; i++)
-		len += (size_t)snprintf(buf + len, size - len, "%s %s %s\n", rs->r[i].bdf,
+	len = (size_t)snprintf(buf, size, "iopass-state %d\n", v2 ? 2 : 1);
+	for (size_t i = 0; i < rs->n; i++) {
+		char reset[150] = "";
+
+		if (rs->r[i].has_reset) {
+			reset[0] = ' ';
+			reset_field(&rs->r[i], reset + 1, sizeof(reset) - 1);
+		}
+		len += (size_t)snprintf(buf + len, size - len, "%s %s %s%s\n", rs->r[i].bdf,
 					*rs->r[i].driver ? rs->r[i].driver : "-",
-					*rs->r[i].override ? rs->r[i].override : "-");
+					*rs->r[i].override ? rs->r[i].override : "-", reset);
+	}
 	return state_write(dirfd, STATE_FILE, buf);
 }
 
@@ -261,30 +314,35 @@ static bool ids_valid(const char *s)
  *   op <attach|detach|vf-create|vf-remove> <driver|->
  *   [pf <bdf> <autoprobe> <numvfs>]                   (vf-create, vf-remove)
  *   dev <bdf> <driver|-> <override|-> <ids|->
- * Version 1 (no identities, "op attach|detach <driver>", bare device lines) is
- * still read: a run of the previous release may have left one.
+ * Version 3 is written when a device line carries a reset_method to give back,
+ * as a last field: reset=<m,m|>. Version 1 (no identities, "op attach|detach
+ * <driver>", bare device lines) is still read: a run of the previous release
+ * may have left one.
  */
 int journal_parse(const char *text, struct journal *j)
 {
-	char buf[256];
+	char buf[512];
 	const char *line = text;
-	bool bad = false, v1 = false;
+	bool bad = false, v1 = false, v3 = false;
 	int lineno = 0, r = -EBADMSG;
 
 	*j = (struct journal){ 0 };
 	while ((line = next_line(line, buf, sizeof(buf), &bad))) {
-		char f[6][80];
+		char f[7][160];
 		int n;
 
 		lineno++;
 		if (lineno == 1) {
 			if (streq(buf, "iopass-journal 1"))
 				v1 = true;
+			else if (streq(buf, "iopass-journal 3"))
+				v3 = true;
 			else if (!streq(buf, "iopass-journal 2"))
 				goto fail;
 			continue;
 		}
-		n = sscanf(buf, "%79s %79s %79s %79s %79s %1s", f[0], f[1], f[2], f[3], f[4], f[5]);
+		n = sscanf(buf, "%159s %159s %159s %159s %159s %159s %1s", f[0], f[1], f[2], f[3], f[4],
+			   f[5], f[6]);
 		if (lineno == 2) {
 			if (n != 3 || !streq(f[0], "op"))
 				goto fail;
@@ -313,7 +371,7 @@ int journal_parse(const char *text, struct journal *j)
 			struct record *e;
 
 			r = record_line((char *const[]){ f[0], f[1], f[2] }, &j->devs, &e);
-		} else if (!v1 && n == 5 && streq(f[0], "dev")) {
+		} else if (!v1 && (n == 5 || (v3 && n == 6)) && streq(f[0], "dev")) {
 			struct record *e;
 
 			r = record_line((char *const[]){ f[1], f[2], f[3] }, &j->devs, &e);
@@ -323,6 +381,8 @@ int journal_parse(const char *text, struct journal *j)
 				else
 					snprintf(e->ids, sizeof(e->ids), "%.19s", f[4]);
 			}
+			if (r == 0 && n == 6)
+				r = reset_field_parse(f[5], e);
 		} else {
 			r = -EBADMSG;
 		}
@@ -347,14 +407,20 @@ int journal_store(int dirfd, const struct journal *j)
 
 	if (!f)
 		return -ENOMEM;
-	fprintf(f, "iopass-journal 2\nop %s %s\n", jop_name(j->op), *j->driver ? j->driver : "-");
+	fprintf(f, "iopass-journal %d\nop %s %s\n", records_have_reset(&j->devs) ? 3 : 2,
+		jop_name(j->op), *j->driver ? j->driver : "-");
 	if (*j->pf)
 		fprintf(f, "pf %s %d %d\n", j->pf, j->pf_autoprobe, j->pf_numvfs);
 	for (size_t i = 0; i < j->devs.n; i++) {
 		const struct record *e = &j->devs.r[i];
+		char reset[150] = "";
 
-		fprintf(f, "dev %s %s %s %s\n", e->bdf, *e->driver ? e->driver : "-",
-			*e->override ? e->override : "-", *e->ids ? e->ids : "-");
+		if (e->has_reset) {
+			reset[0] = ' ';
+			reset_field(e, reset + 1, sizeof(reset) - 1);
+		}
+		fprintf(f, "dev %s %s %s %s%s\n", e->bdf, *e->driver ? e->driver : "-",
+			*e->override ? e->override : "-", *e->ids ? e->ids : "-", reset);
 	}
 	if (fclose(f) != 0) {
 		free(buf);
@@ -743,7 +809,7 @@ static int recover(struct iopass_ctx *ctx, struct iopass_txn *t, struct session 
 				r = -ENOMEM;
 				goto out;
 			}
-			snprintf(k->ids, sizeof(k->ids), "%s", e->ids);
+			*k = *e; /* its identity and reset methods too */
 			continue;
 		}
 		act[i] = true;
@@ -795,7 +861,7 @@ static int recover(struct iopass_ctx *ctx, struct iopass_txn *t, struct session 
 			txn_recovered(t, op, e->bdf, IOPASS_RECOVERY_CONTINUED, NULL);
 			continue;
 		}
-		r = restore_dev(ctx, t, e->bdf, e->driver, e->override, true);
+		r = restore_dev(ctx, t, e->bdf, e->driver, e->override, e->has_reset ? e->reset : NULL, true);
 		if (r < 0 && r != -ENOENT) {
 			txn_error(t, "%s: cannot restore it from the journal %s of an interrupted %s: %s; "
 				     "the journal is kept", e->bdf, jpath, op, strerror(-r));
@@ -816,11 +882,14 @@ static int recover(struct iopass_ctx *ctx, struct iopass_txn *t, struct session 
 		memcpy(keep.driver, j.driver, sizeof(keep.driver));
 		r = journal_store(s->dirfd, &keep);
 		if (r == 0)
-			for (size_t i = 0; i < keep.devs.n && r == 0; i++)
-				r = records_add(&s->inherited, keep.devs.r[i].bdf, keep.devs.r[i].driver,
-						keep.devs.r[i].override)
-					    ? 0
-					    : -ENOMEM;
+			for (size_t i = 0; i < keep.devs.n && r == 0; i++) {
+				struct record *k = records_add(&s->inherited, keep.devs.r[i].bdf,
+							       keep.devs.r[i].driver, keep.devs.r[i].override);
+
+				if (k)
+					*k = keep.devs.r[i];
+				r = k ? 0 : -ENOMEM;
+			}
 		goto out;
 	}
 done:

@@ -33,6 +33,7 @@ struct iopass_txn *iopass_txn_free(struct iopass_txn *t)
 		free(t->devs[i].override);
 		free(t->devs[i].undo_driver);
 		free(t->devs[i].undo_override);
+		free(t->devs[i].undo_reset);
 	}
 	for (size_t i = 0; i < t->nrecovered; i++) {
 		free(t->recovered[i].target);

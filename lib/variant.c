@@ -4,10 +4,11 @@
  * (mlx5_vfio_pci, hisi_acc_vfio_pci, pds_vfio_pci, ...) declare their IDs
  * with PCI_DRIVER_OVERRIDE_DEVICE_VFIO(), which file2alias turns into
  * "vfio_pci:v...d...sv*sd*bc*sc*i*" aliases; vfio_pci itself declares the
- * catch-all "vfio_pci:v*d*sv*sd*bc*sc*i*". Such a driver binds only a device
- * whose driver_override names it and whose IDs are in its table
- * (pci_match_device(): override_only entries). Nothing in the kernel picks
- * among them; libvirt does (virPCIDeviceFindBestVFIOVariant(),
+ * catch-all "vfio_pci:v*d*sv*sd*bc*sc*i*". Their override_only entries make
+ * them bind only through driver_override, and driver_override binds any
+ * driver it names whatever its table says (pci_match_device() falls back to
+ * pci_device_id_any): the aliases are the only word on which variant fits a
+ * device. Nothing in the kernel picks among them; libvirt does (virPCIDeviceFindBestVFIOVariant(),
  * src/util/virpci.c): the device's modalias with its "pci:" turned into
  * "vfio_pci:" against every vfio_pci alias of the running kernel's
  * modules.alias, the match with the fewest wildcards winning. So does this.
@@ -90,6 +91,17 @@ static int index_add(struct vfio_index *x, const char *pattern, size_t plen, con
 	return 0;
 }
 
+/* A module name as depmod writes it: letters, digits, '_' and '-' (never a path). */
+static bool module_name_ok(const char *mod, size_t len)
+{
+	static const char ok[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-";
+
+	for (size_t i = 0; i < len; i++)
+		if (!strchr(ok, mod[i]) || !mod[i])
+			return false;
+	return true;
+}
+
 /* Only "alias vfio_pci:PATTERN MODULE" lines matter; anything else in the file is skipped. */
 static int index_parse(struct vfio_index *x, const char *text)
 {
@@ -104,8 +116,8 @@ static int index_parse(struct vfio_index *x, const char *text)
 			pat = line + strlen("alias ");
 			plen = strcspn(pat, " \t\n");
 			mod = pat + plen + strspn(pat + plen, " \t");
-			mlen = strcspn(mod, " \t\n");
-			if (mlen > 0 && mlen < 72 && mod + mlen <= end) {
+			mlen = strcspn(mod, " \t\r\n");
+			if (mlen > 0 && mlen < 72 && mod + mlen <= end && module_name_ok(mod, mlen)) {
 				r = index_add(x, pat, plen, mod, mlen);
 				if (r < 0)
 					return r;
@@ -219,8 +231,10 @@ int iopass_dev_vfio_driver(const struct iopass_dev *dev, const char *want,
 	snprintf(ret->release, sizeof(ret->release), "%s", x->release);
 	ret->index_error = x->error;
 	/* IDs that could not be read match nothing: the generic driver, which binds anything */
-	if ((dev->flags & DEV_HAVE_MODALIAS) != DEV_HAVE_MODALIAS)
+	if ((dev->flags & DEV_HAVE_MODALIAS) != DEV_HAVE_MODALIAS) {
+		ret->ids_unread = true;
 		return want && !streq(want, "vfio-pci") ? -ENODATA : 0;
+	}
 	vfio_modalias(dev, modalias, sizeof(modalias));
 	for (size_t i = 0; i < x->n; i++) {
 		const struct vfio_alias *a = &x->aliases[i];
@@ -243,5 +257,10 @@ int iopass_dev_vfio_driver(const struct iopass_dev *dev, const char *want,
 	/* vfio-pci binds any device through driver_override, alias or not */
 	if (!want || streq(want, "vfio-pci"))
 		return 0;
-	return x->error ? -ENODATA : -ENOENT;
+	if (x->error)
+		return -ENODATA;
+	for (size_t i = 0; i < x->n; i++)
+		if (module_is_driver(ctx, x->aliases[i].module, want))
+			return -ENOENT; /* a vfio driver of that name, not for this device */
+	return -ESRCH;
 }

@@ -51,7 +51,7 @@ struct dump {
 };
 
 static const char *const kept_prefixes[] = { "/sys/", "/proc/", "/dev/", "/run/", "/etc/",
-					     "/lib/modules/" };
+					     "/lib/modules/", "/usr/lib/modules/" };
 
 /* the C library's and the dynamic linker's, not iopass's */
 static const char *const libc_files[] = { "/etc/ld.so", "/etc/passwd", "/etc/group",
@@ -59,6 +59,9 @@ static const char *const libc_files[] = { "/etc/ld.so", "/etc/passwd", "/etc/gro
 
 static bool kept(const char *path)
 {
+	/* merged /usr: /lib is a link to usr/lib, on the way to the kernel's modules */
+	if (streq(path, "/lib"))
+		return true;
 	for (size_t i = 0; i < sizeof(libc_files) / sizeof(libc_files[0]); i++)
 		if (strncmp(path, libc_files[i], strlen(libc_files[i])) == 0)
 			return false;

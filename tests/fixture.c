@@ -502,8 +502,10 @@ void fx_add(struct fx *fx, const struct fx_dev *d)
 	}
 	if ((d->class >> 16) == 0x03)
 		attr(fx, dir, "boot_vga", "%d\n", d->boot_vga ? 1 : 0);
-	if (d->reset_method)
+	if (d->reset_method) {
 		attr(fx, dir, "reset_method", "%s\n", d->reset_method);
+		attr(fx, dir, ".sim-reset-default", "%s\n", d->reset_method); /* simkernel.c */
+	}
 	/* the kernel shows the link attributes for PCIe functions only (pcie_dev_attrs_are_visible) */
 	if (d->pcie)
 		attr(fx, dir, "max_link_speed", "%s\n", "8.0 GT/s PCIe");

@@ -6,6 +6,11 @@
  * kernel's do, at write(2) time:
  *
  *   <dev>/driver_override   set or clear ("\n") the override
+ *   <dev>/reset_method      as reset_method_store() (Linux 6.6+): "" disables every
+ *                           method, "default" restores <dev>/.sim-reset-default (the
+ *                           boot list, also what the device supports), else each
+ *                           blank-separated name must be one the device supports,
+ *                           or EINVAL and nothing changes
  *   drivers/<drv>/unbind    ENODEV unless bound to drv; drops the links
  *   drivers/<drv>/bind      EBUSY if bound; ENODEV unless drv may take it
  *                           (the override names it, or no override and drv
@@ -17,7 +22,7 @@
  * /dev/vfio/<group>, unbinding the last one removes it. A device's native
  * driver is in <dev>/.sim-native.
  *
- * Faults, IOPASS_SIM_FAIL="op:bdf:effect,...": op override|unbind|bind|probe
+ * Faults, IOPASS_SIM_FAIL="op:bdf:effect,...": op override|unbind|bind|probe|reset
  * (bind=DRV, unbind=DRV: only for that driver),
  * bdf or *, effect an errno name (EBUSY, ENODEV, EACCES, EIO, EINVAL: the
  * write fails, nothing happens), or for probe "none" (binds nothing),
@@ -54,7 +59,7 @@
 
 #include "fixture.h"
 
-enum kind { K_NONE, K_OVERRIDE, K_UNBIND, K_BIND, K_PROBE, K_NUMVFS, K_AUTOPROBE };
+enum kind { K_NONE, K_OVERRIDE, K_UNBIND, K_BIND, K_PROBE, K_NUMVFS, K_AUTOPROBE, K_RESET };
 
 struct tracked {
 	enum kind kind;
@@ -286,6 +291,35 @@ static int do_override(const char *bdf, const char *value)
 	return 0;
 }
 
+static int do_reset(const char *bdf, const char *value)
+{
+	char dir[PATH_MAX], p[PATH_MAX], supported[256], copy[256], out[256] = "", *save = NULL;
+	size_t len = 0;
+
+	if (!devdir(bdf, dir))
+		return -ENODEV;
+	snprintf(p, sizeof(p), "%s/.sim-reset-default", dir);
+	read_small(p, supported, sizeof(supported));
+	if (strcmp(value, "default") == 0) {
+		snprintf(out, sizeof(out), "%s", supported);
+	} else {
+		snprintf(copy, sizeof(copy), "%s", value);
+		for (char *w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+			char hay[260], needle[80];
+
+			snprintf(hay, sizeof(hay), " %s ", supported);
+			snprintf(needle, sizeof(needle), " %s ", w);
+			if (!strstr(hay, needle))
+				return -EINVAL; /* unknown, or not supported: the old list stays */
+			len += (size_t)snprintf(out + len, sizeof(out) - len, "%s%s", len ? " " : "", w);
+		}
+	}
+	snprintf(p, sizeof(p), "%s/reset_method", dir);
+	snprintf(copy, sizeof(copy), "%s\n", out);
+	write_small(p, copy);
+	return 0;
+}
+
 static int do_probe(const char *bdf)
 {
 	char dir[PATH_MAX], cur[128], ovr[128], native[128], p[PATH_MAX];
@@ -488,7 +522,7 @@ static int do_autoprobe(const char *pfbdf, const char *value)
 /* ---- faults ---------------------------------------------------------------------- */
 
 static const char *const op_names[] = { "", "override", "unbind", "bind", "probe", "numvfs",
-					 "autoprobe" };
+					 "autoprobe", "reset" };
 
 /* The effect configured for op on bdf (op may name the driver: "bind=xhci_hcd"), or NULL. */
 static const char *fault(enum kind k, const char *bdf, const char *drv, char *buf, size_t size)
@@ -559,7 +593,8 @@ static void sim_log(const char *op, const char *bdf, const char *value, int r)
 
 static int act(struct tracked *t, const char *value)
 {
-	const char *bdf = t->kind == K_OVERRIDE || t->kind == K_NUMVFS || t->kind == K_AUTOPROBE
+	const char *bdf = t->kind == K_OVERRIDE || t->kind == K_NUMVFS || t->kind == K_AUTOPROBE ||
+				  t->kind == K_RESET
 				  ? t->bdf : value;
 	char eff[160];
 	const char *f = fault(t->kind, bdf, t->drv, eff, sizeof(eff));
@@ -610,6 +645,8 @@ static int act(struct tracked *t, const char *value)
 		return do_numvfs(t->bdf, value);
 	case K_AUTOPROBE:
 		return do_autoprobe(t->bdf, value);
+	case K_RESET:
+		return do_reset(t->bdf, value);
 	default:
 		return 0;
 	}
@@ -645,12 +682,14 @@ static void classify(int fd)
 		t->kind = strcmp(base, "bind") == 0 ? K_BIND : K_UNBIND;
 		snprintf(t->drv, sizeof(t->drv), "%.*s", (int)(base - rel - 21), rel + 20);
 	} else if ((strcmp(base, "driver_override") == 0 || strcmp(base, "sriov_numvfs") == 0 ||
-		    strcmp(base, "sriov_drivers_autoprobe") == 0) && base - rel > 13) {
+		    strcmp(base, "sriov_drivers_autoprobe") == 0 || strcmp(base, "reset_method") == 0) &&
+		   base - rel > 13) {
 		const char *b = base - 2;
 
 		while (b > rel && *b != '/')
 			b--;
-		t->kind = base[0] == 'd' ? K_OVERRIDE : base[6] == 'n' ? K_NUMVFS : K_AUTOPROBE;
+		t->kind = base[0] == 'd' ? K_OVERRIDE : base[0] == 'r' ? K_RESET
+			: base[6] == 'n' ? K_NUMVFS : K_AUTOPROBE;
 		snprintf(t->bdf, sizeof(t->bdf), "%.*s", (int)(base - b - 2), b + 1);
 	}
 }
@@ -790,7 +829,8 @@ ssize_t write(int fd, const void *buf, size_t len)
 	r = act(t, value);
 	acting = false;
 	{
-		bool per_dev = t->kind == K_OVERRIDE || t->kind == K_NUMVFS || t->kind == K_AUTOPROBE;
+		bool per_dev = t->kind == K_OVERRIDE || t->kind == K_NUMVFS || t->kind == K_AUTOPROBE ||
+			       t->kind == K_RESET;
 
 		sim_log(op_names[t->kind], per_dev ? t->bdf : value,
 			per_dev ? value : t->kind == K_PROBE ? "" : t->drv, r);

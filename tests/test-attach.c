@@ -1443,15 +1443,23 @@ static void test_variant_driver(void **state)
 	assert_int_equal(r.status, 0);
 	assert_text_equal(r.out, "0000:06:00.2: no driver -> vfio-pci\n");
 	run_free(&r);
-	/* a device on a vfio driver stays on it: 06:00.2 does not block 06:00.1's variant ... */
+	/* a device on a vfio driver stays on it, and does not hold 06:00.1 back from its variant */
 	assert_attach_noop(&s, "06:00.2", "0000:06:00.2: unchanged (vfio-pci)\n");
-	/* ... but two drivers in one run do */
+	SIM(&s, &r, "attach", "-n", "06:00.1", "06:00.2");
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "echo mlx5_vfio_pci > "));
+	assert_non_null(strstr(r.out, "0000:06:00.2: unchanged"));
+	run_free(&r);
+	/* two drivers in one run: all go to vfio-pci, said (a shared group must go in one run) */
+	SIM(&s, &r, "attach", "-n", "06:00.1", "03:00.3");
+	assert_int_equal(r.status, 0);
+	assert_text_equal(r.err, "iopass: attach: warning: 0000:06:00.1 would go to mlx5_vfio_pci and "
+				 "0000:03:00.3 to vfio-pci, but one run binds one driver: all go to vfio-pci; "
+				 "attach them in separate runs (a shared IOMMU group cannot be) or name the "
+				 "driver with --driver\n");
+	assert_null(strstr(r.out, "mlx5_vfio_pci"));
+	run_free(&r);
 	sim_log_reset(&s);
-	USAGE_ERR(&s, "iopass: attach: 0000:06:00.1 goes to mlx5_vfio_pci and 0000:03:00.3 to vfio-pci: "
-		      "one run binds one vfio driver; attach them in separate runs, or bind all to one "
-		      "with --driver\n",
-		  "attach", "06:00.1", "03:00.3");
-	EXIT_2(&s, "attach", "06:00.1", "06:00.2");
 	/* a variant that does not claim the device: a usage error, no write */
 	USAGE_ERR(&s, "iopass: attach: --driver mlx5_vfio_pci does not claim 0000:03:00.3: no vfio_pci "
 		      "alias of mlx5_vfio_pci in modules.alias of 6.1.0-28-amd64 matches it "
@@ -1459,13 +1467,25 @@ static void test_variant_driver(void **state)
 		      "that does, and --driver vfio-pci binds any device\n",
 		  "attach", "--driver", "mlx5_vfio_pci", "03:00.3");
 	EXIT_2(&s, "attach", "--driver", "pds_vfio_pci", "06:00.1");
-	EXIT_2(&s, "attach", "--driver", "e1000e", "00:14.0");
+	/* no vfio driver of that name (a host driver, a misspelling): said as such */
+	USAGE_ERR(&s, "iopass: attach: --driver e1000e: no vfio driver of that name in modules.alias of "
+		      "6.1.0-28-amd64; vfio-pci binds any device, and 'iopass list -o +VFIO_DRIVER' "
+		      "shows the variant each device takes\n",
+		  "attach", "--driver", "e1000e", "00:14.0");
+	EXIT_2(&s, "attach", "--driver", "mlx5-vfio-pci", "06:00.1");
 	log = sim_log(&s);
 	assert_string_equal(log, "");
 	free(log);
 	assert_driver(&s, "0000:06:00.1", "");
 	assert_driver(&s, "0000:03:00.3", "");
 	assert_driver(&s, "0000:00:14.0", "xhci_hcd");
+	/* without modules.alias a variant cannot be checked, and the kernel would bind it anyway */
+	fx_unlink(s.fx, "lib/modules/6.1.0-28-amd64/modules.alias");
+	USAGE_ERR(&s, "iopass: attach: --driver mlx5_vfio_pci: cannot tell whether it claims "
+		      "0000:06:00.1 (no modules.alias was read), and the kernel binds whatever driver "
+		      "driver_override names; --driver vfio-pci binds any device\n",
+		  "attach", "--driver", "mlx5_vfio_pci", "06:00.1");
+	fx_modules_alias(s.fx, NULL, NULL);
 	/* --driver moves a device between vfio drivers */
 	SIM(&s, &r, "attach", "--driver", "mlx5_vfio_pci", "06:00.2");
 	assert_int_equal(r.status, 0);

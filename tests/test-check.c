@@ -328,7 +328,8 @@ static void test_ready_usb_and_vf(void **state)
 	env_open(&e, fx_workstation());
 	r = CHECK(&e, "0000:00:14.0");
 	assert_int_equal(iopass_report_verdict(r), IOPASS_READY);
-	assert_finding(r, "reset-pm", "reset methods: pm (the kernel tries them in this order)");
+	assert_finding(r, "reset-pm", "reset_method lists pm, tried in this order: pm is power management "
+				      "reset (D3hot to D0)");
 	assert_int_equal(iopass_report_worst(r), IOPASS_LEVEL_OK);
 	iopass_report_free(r);
 
@@ -448,7 +449,8 @@ static void test_nvme_lvm_mounted(void **state)
 	env_refresh(&e);
 	r = CHECK(&e, "0000:02:00.0");
 	assert_int_equal(iopass_report_verdict(r), IOPASS_READY);
-	assert_finding(r, "reset-flr", "reset methods: flr bus (the kernel tries them in this order)");
+	assert_finding(r, "reset-flr", "reset_method lists flr bus, tried in this order: flr is function "
+				       "level reset (FLR); bus is secondary bus reset (alone on its bus)");
 	iopass_report_free(r);
 	env_close(&e);
 }
@@ -1712,6 +1714,32 @@ static void test_vfio_variant(void **state)
 					 "modules.alias of 6.1.0-28-amd64 matches it");
 	assert_no_finding(r, "vfio-variant");
 	iopass_report_free(r);
+	/* on vfio-pci while a variant fits: said, with the way to it */
+	{
+		struct env e2;
+		struct fx *f2 = fx_workstation();
+
+		fx_add_cx6dx(f2);
+		fx_add(f2, &FX_DEV(.bdf = "0000:06:00.3", .vendor = 0x15b3, .device = 0x101e,
+				   .subvendor = 0x15b3, .subdevice = 0x0016, .class = 0x020000,
+				   .driver = "vfio-pci", .vfio_dev = true, .group = 23,
+				   .physfn = "0000:06:00.0", .pcie = FX_PCIE_ENDPOINT, .flr = true));
+		fx_modules_alias(f2, NULL, NULL);
+		env_open(&e2, f2);
+		r = CHECK(&e2, "0000:06:00.3");
+		assert_finding(r, "vfio-variant",
+			       "on vfio-pci, while attach would bind the vfio variant driver "
+			       "mlx5_vfio_pci: its alias vfio_pci:v000015B3d0000101Esv*sd*bc*sc*i* is the "
+			       "most specific match of vfio_pci:v000015B3d0000101Esv000015B3sd00000016... "
+			       "in modules.alias of 6.1.0-28-amd64 (5 wildcards)");
+		iopass_report_free(r);
+		/* on vfio-pci with no variant for it: nothing to add to "attached" */
+		r = CHECK(&e2, "0000:03:00.2");
+		assert_no_finding(r, "vfio-variant");
+		assert_no_finding(r, "vfio-driver");
+		iopass_report_free(r);
+		env_close(&e2);
+	}
 	/* asking: a driver claims a device only through its own aliases */
 	assert_int_equal(iopass_dev_vfio_driver(dev(&e, "0000:06:00.1"), "vfio-pci", &c), 0);
 	assert_string_equal(c.driver, "vfio-pci");
@@ -1741,15 +1769,22 @@ static void test_vfio_variant(void **state)
 			 "alias vfio_pci:v000015B3d0000101Esv000015B3sd00000016bc*sc*i* "
 			 "a_module_name_far_too_long_to_be_a_driver_name_at_all_since_it_goes_past_72\n"
 			 "alias  vfio_pci:v000015B3d0000101Esv*sd*bc*sc*i* two_blanks\n"
-			 "alias vfio_pci:v000015B3d0000101Esv000015B3sd00000016bc*sc*i* acme_vfio_pci\n");
+			 "alias vfio_pci:v000015B3d0000101Esv000015B3sd00000016bc*sc*i* acme_vfio_pci\n"
+			 "alias vfio_pci:v000015B3d0000101Esv000015B3sd00000016bc02sc00i00 ../../etc\n"
+			 "alias vfio_pci:v000015B3d0000101Esv000015B3sd00000016bc02sc00i00 a/b\n"
+			 "alias vfio_pci:v000015B3d0000101Esv000015B3sd00000016bc02sc00i* crlf_vfio_pci\r\n");
 	env_open(&e, fx);
 	assert_int_equal(iopass_dev_vfio_driver(dev(&e, "0000:06:00.1"), NULL, &c), 0);
-	assert_string_equal(c.driver, "acme_vfio_pci");
+	assert_string_equal(c.driver, "crlf_vfio_pci"); /* not the path-like names, and no '\r' */
+	assert_int_equal(c.wildcards, 1);
+	assert_int_equal(iopass_dev_vfio_driver(dev(&e, "0000:06:00.1"), "acme_vfio_pci", &c), 0);
 	assert_int_equal(c.wildcards, 3);
 	assert_int_equal(iopass_dev_vfio_driver(dev(&e, "0000:06:00.1"), "late_vfio_pci", &c), 0);
 	assert_int_equal(iopass_dev_vfio_driver(dev(&e, "0000:03:00.3"), NULL, &c), 0);
 	assert_string_equal(c.driver, "late_vfio_pci"); /* class 0200 matches, 1018 too */
-	assert_int_equal(iopass_dev_vfio_driver(dev(&e, "0000:06:00.1"), "two_blanks", &c), -ENOENT);
+	/* no alias of that driver at all, and one whose aliases do not match the device */
+	assert_int_equal(iopass_dev_vfio_driver(dev(&e, "0000:06:00.1"), "two_blanks", &c), -ESRCH);
+	assert_int_equal(iopass_dev_vfio_driver(dev(&e, "0000:00:14.0"), "acme_vfio_pci", &c), -ENOENT);
 	env_close(&e);
 
 	/* no index: vfio-pci, and a variant cannot be checked */

@@ -172,10 +172,11 @@ static void test_vfio_driver_column(void **state)
 	(void)state;
 	fx_add_cx6dx(fx);
 	fx_modules_alias(fx, NULL, NULL);
-	RUN(&r, fx_root(fx), "list", "-D", "-r", "-o", "BDF,ID,DRIVER,VFIO_DRIVER", "00:01.0", "03:00.2",
-	    "03:00.3", "06:00.0", "06:00.1");
+	RUN(&r, fx_root(fx), "list", "-D", "-r", "-o", "BDF,ID,DRIVER,VFIO_DRIVER", "00:00.0", "00:01.0",
+	    "03:00.2", "03:00.3", "06:00.0", "06:00.1");
 	assert_int_equal(r.status, 0);
 	assert_text_equal(r.out, "BDF ID DRIVER VFIO_DRIVER\n"
+				 "0000:00:00.0 8086:3e30 - -\n"
 				 "0000:00:01.0 8086:1901 pcieport -\n"
 				 "0000:03:00.2 15b3:1018 vfio-pci vfio-pci\n"
 				 "0000:03:00.3 15b3:1018 - vfio-pci\n"

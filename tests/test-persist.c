@@ -709,6 +709,8 @@ static void test_persist_variant_driver(void **state)
 
 	(void)state;
 	fx_add_driver(fx, "mlx5_vfio_pci");
+	/* made up: mlx5_vfio_pci's real table has only the mlx5Gen VF, 101e */
+	fx_modules_alias(fx, NULL, "alias vfio_pci:v000015B3d00001018sv*sd*bc*sc*i* mlx5_vfio_pci\n");
 	SIMFX(fx, &r, "attach", "--persist", "--driver", "mlx5_vfio_pci", "03:00.3");
 	assert_int_equal(r.status, 0);
 	run_free(&r);

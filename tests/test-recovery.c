@@ -500,7 +500,10 @@ static void test_reattach_variant(void **state)
 	(void)state;
 	sim_recovery(&s);
 	fx_add_driver(s.fx, "vfio-pci-variant");
-	RUN_OK(&s, "attach", "00:14.0");
+	/* a made-up variant for the USB controller, loaded: its driver's name is not its module's */
+	fx_modules_alias(s.fx, NULL, "alias vfio_pci:v00008086d0000A2AFsv*sd*bc*sc*i* vfio_pci_variant\n");
+	fx_mkdir(s.fx, "sys/module/vfio_pci_variant/drivers/pci:vfio-pci-variant");
+	RUN_OK(&s, "attach", "--driver", "vfio-pci", "00:14.0");
 	snprintf(s.env_fail, sizeof(s.env_fail), "IOPASS_SIM_FAIL=probe:0000:00:14.0:EIO");
 	SIM(&s, &r, "attach", "--driver", "vfio-pci-variant", "00:14.0");
 	assert_int_equal(r.status, 1);
@@ -807,6 +810,172 @@ static void test_unclaim_finish_fails(void **state)
 	sim_close(&s);
 }
 
+/* A USB controller alone on bus 07 whose kernel offers three reset methods. */
+static void add_xhci_with_resets(struct sim *s)
+{
+	fx_add(s->fx, &FX_DEV(.bdf = "0000:07:00.0", .vendor = 0x1b21, .device = 0x2142,
+			      .class = 0x0c0330, .driver = "xhci_hcd", .group = 12,
+			      .pcie = FX_PCIE_ENDPOINT, .flr = true, .reset_method = "flr pm bus"));
+}
+
+static char *reset_methods(struct sim *s, const char *bdf)
+{
+	char *p, *text;
+
+	assert_true(asprintf(&p, "sys/bus/pci/devices/%s/reset_method", bdf) > 0);
+	text = fx_read(s->fx, p);
+	free(p);
+	return text;
+}
+#define assert_resets(s, bdf, expected)                                                         \
+	do {                                                                                    \
+		char *m_ = reset_methods((s), (bdf));                                           \
+		assert_text_equal(m_, (expected));                                              \
+		free(m_);                                                                       \
+	} while (0)
+
+/*
+ * attach --reset-method: written first and read back, journaled, recorded with
+ * what the device had; detach gives that back; a write the kernel refuses, or a
+ * later step that fails, leaves the methods as they were.
+ */
+static void test_reset_method(void **state)
+{
+	struct sim s;
+	struct run r;
+
+	(void)state;
+	sim_recovery(&s);
+	add_xhci_with_resets(&s);
+	RUN_OK(&s, "attach", "--reset-method", "bus,flr", "07:00.0");
+	assert_driver(&s, "0000:07:00.0", "vfio-pci");
+	assert_resets(&s, "0000:07:00.0", "bus flr");
+	assert_file(&s, "run/iopass/state", "iopass-state 2\n0000:07:00.0 xhci_hcd - reset=flr,pm,bus");
+	/* attached already with other methods: refused, not silently unrecorded */
+	SIM(&s, &r, "attach", "--reset-method", "pm", "07:00.0");
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "0000:07:00.0 is on vfio-pci already, with reset_method 'bus "
+				      "flr': detach it first to attach it with 'pm'"));
+	run_free(&r);
+	RUN_OK(&s, "attach", "--reset-method", "bus flr", "07:00.0"); /* the same: unchanged */
+	RUN_OK(&s, "detach", "07:00.0");
+	assert_driver(&s, "0000:07:00.0", "xhci_hcd");
+	assert_resets(&s, "0000:07:00.0", "flr pm bus");
+	assert_file(&s, "run/iopass/state", NULL);
+
+	/* a method the device does not have: the kernel refuses, nothing else happens */
+	SIM(&s, &r, "attach", "--reset-method", "acpi", "07:00.0");
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "0000:07:00.0: writing 'acpi' to reset_method failed: Invalid "
+				      "argument"));
+	assert_non_null(strstr(r.err, "the host is as it was"));
+	run_free(&r);
+	assert_driver(&s, "0000:07:00.0", "xhci_hcd");
+	assert_resets(&s, "0000:07:00.0", "flr pm bus");
+	/* a later step fails: the methods go back with the driver */
+	snprintf(s.env_fail, sizeof(s.env_fail), "IOPASS_SIM_FAIL=probe:0000:07:00.0:EIO");
+	SIM(&s, &r, "attach", "--reset-method", "pm", "07:00.0");
+	assert_int_equal(r.status, 1);
+	run_free(&r);
+	s.env_fail[0] = '\0';
+	assert_driver(&s, "0000:07:00.0", "xhci_hcd");
+	assert_resets(&s, "0000:07:00.0", "flr pm bus");
+	/* bad values and --persist: usage errors */
+	static const char *const bad[] = { "foo", "flr,flr", "", ",", "default,flr", "FLR" };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		SIM(&s, &r, "attach", "--reset-method", bad[i], "07:00.0");
+		assert_int_equal(r.status, 2);
+		assert_non_null(strstr(r.err, "--reset-method '"));
+		run_free(&r);
+	}
+	SIM(&s, &r, "attach", "--persist", "--reset-method", "flr", "07:00.0");
+	assert_int_equal(r.status, 2);
+	run_free(&r);
+	assert_driver(&s, "0000:07:00.0", "xhci_hcd");
+	assert_resets(&s, "0000:07:00.0", "flr pm bus");
+	/* a kernel before 5.15: no attribute, nothing written */
+	char *attr;
+
+	assert_true(asprintf(&attr, "%s/reset_method", fx_dev_dir(s.fx, "0000:07:00.0")) > 0);
+	fx_unlink(s.fx, attr);
+	free(attr);
+	sim_log_reset(&s);
+	SIM(&s, &r, "attach", "--reset-method", "flr", "07:00.0");
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "0000:07:00.0 has no reset_method attribute: choosing reset "
+				      "methods needs Linux 5.15 or newer; nothing was changed"));
+	run_free(&r);
+	char *log = sim_log(&s);
+
+	assert_string_equal(log, "");
+	free(log);
+	assert_driver(&s, "0000:07:00.0", "xhci_hcd");
+	sim_close(&s);
+}
+
+/*
+ * attach --reset-method and its detach killed after each durable step: the
+ * next run recovers, and after a detach the device has its driver and its
+ * reset methods back, whatever step the kill came after.
+ */
+static void test_reset_method_killed(void **state)
+{
+	int attach_steps = 0, detach_steps = 0;
+
+	(void)state;
+	for (int k = 1;; k++) {
+		struct sim s;
+		struct run r;
+
+		sim_recovery(&s);
+		add_xhci_with_resets(&s);
+		set_kill(&s, "IOPASS_SIM_KILL_AFTER_OP", k);
+		SIM(&s, &r, "attach", "--reset-method", "bus", "07:00.0");
+		s.env_kill[0] = '\0';
+		bool done = r.status == 0;
+
+		if (!done)
+			assert_int_equal(r.status, 128 + SIGKILL);
+		run_free(&r);
+		RUN_OK(&s, "detach", "07:00.0"); /* recovers first, then gives it back if attached */
+		assert_driver(&s, "0000:07:00.0", "xhci_hcd");
+		assert_resets(&s, "0000:07:00.0", "flr pm bus");
+		assert_false(fx_exists(s.fx, "run/iopass/journal"));
+		sim_close(&s);
+		attach_steps = k;
+		if (done)
+			break;
+	}
+	for (int k = 1;; k++) {
+		struct sim s;
+		struct run r;
+
+		sim_recovery(&s);
+		add_xhci_with_resets(&s);
+		RUN_OK(&s, "attach", "--reset-method", "bus", "07:00.0");
+		set_kill(&s, "IOPASS_SIM_KILL_AFTER_OP", k);
+		SIM(&s, &r, "detach", "07:00.0");
+		s.env_kill[0] = '\0';
+		bool done = r.status == 0;
+
+		if (!done)
+			assert_int_equal(r.status, 128 + SIGKILL);
+		run_free(&r);
+		RUN_OK(&s, "detach", "07:00.0");
+		assert_driver(&s, "0000:07:00.0", "xhci_hcd");
+		assert_resets(&s, "0000:07:00.0", "flr pm bus");
+		assert_false(fx_exists(s.fx, "run/iopass/state"));
+		sim_close(&s);
+		detach_steps = k;
+		if (done)
+			break;
+	}
+	/* journal, reset, override, unbind, probe, record (attach); journal, reset, override, unbind, probe, record */
+	assert_true(attach_steps >= 6);
+	assert_true(detach_steps >= 6);
+}
+
 static void test_crash_matrix(void **state)
 {
 	int cases = 0, refused = 0, completed_runs = 0, steps_total = 0;
@@ -908,6 +1077,8 @@ int main(void)
 		cmocka_unit_test(test_vf_attach_reports_recovery),
 		cmocka_unit_test(test_unclaim_finish_fails),
 		cmocka_unit_test(test_crash_matrix),
+		cmocka_unit_test(test_reset_method),
+		cmocka_unit_test(test_reset_method_killed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
