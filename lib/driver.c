@@ -164,9 +164,10 @@ int current_reset_methods(struct iopass_ctx *ctx, const char *bdf, char *buf, si
 
 /*
  * Write reset_method (a blank-separated list, "" to disable every method, or
- * "default"), recorded in the transaction, and read it back: kernels before
- * 6.x skip a method the device does not support instead of refusing the
- * write, so only the read tells. -EIO when the kernel kept something else.
+ * "default"), recorded in the transaction, and read it back: 6.1 refuses a
+ * method the device does not support (EINVAL), but the first kernels with the
+ * attribute dropped it from the list, so only the read tells. -EIO when the
+ * kernel kept something else.
  */
 int reset_methods_set(struct iopass_ctx *ctx, struct iopass_txn *t, const char *bdf,
 		      const char *methods, bool rollback)

@@ -6,7 +6,7 @@
  * kernel's do, at write(2) time:
  *
  *   <dev>/driver_override   set or clear ("\n") the override
- *   <dev>/reset_method      as reset_method_store() (Linux 6.6+): "" disables every
+ *   <dev>/reset_method      as reset_method_store() (Linux 6.1): "" disables every
  *                           method, "default" restores <dev>/.sim-reset-default (the
  *                           boot list, also what the device supports), else each
  *                           blank-separated name must be one the device supports,

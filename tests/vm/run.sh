@@ -19,7 +19,7 @@
 set -euo pipefail
 
 SKIP=77
-ALL_SCENARIOS="1 2 3 4 6 8 7 11 12 13 9 10 5"
+ALL_SCENARIOS="1 2 3 4 6 8 7 11 12 13 14 9 10 5"
 here=$(cd "$(dirname "$0")" && pwd)
 t0=$(date +%s)
 
