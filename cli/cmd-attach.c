@@ -56,11 +56,11 @@ static void usage(void)
  * already stay there (IOPASS_BIND_KEEP_VFIO); one run binds one driver, so
  * devices that would go to different ones all go to vfio-pci, with a warning.
  */
-static int choose_driver(const struct cli_selection *sel, const char *asked, char *driver,
-			 size_t size, unsigned *flags)
+static int choose_driver(const struct cli_selection *sel, const char *asked, bool persist,
+			 char *driver, size_t size, unsigned *flags)
 {
 	struct iopass_vfio_choice c;
-	const char *first_bdf = NULL, *other_bdf = NULL;
+	const char *first_bdf = NULL, *other_bdf = NULL, *kept = NULL;
 	char other[72] = "";
 
 	*driver = '\0';
@@ -97,6 +97,8 @@ static int choose_driver(const struct cli_selection *sel, const char *asked, cha
 			cli_err(CMD, "%s: %s", bdf, strerror(-r));
 			return EXIT_FAIL;
 		}
+		if (!asked && iopass_dev_is_vfio(d) && !kept)
+			kept = bdf;
 		if (asked || iopass_dev_is_vfio(d))
 			continue;
 		if (!first_bdf) {
@@ -115,6 +117,18 @@ static int choose_driver(const struct cli_selection *sel, const char *asked, cha
 	}
 	if (asked || !*driver)
 		snprintf(driver, size, "%s", asked ? asked : "vfio-pci");
+	/* the boot configuration holds one driver for the run's devices: it must be theirs */
+	for (size_t i = 0; persist && kept && i < sel->n; i++) {
+		const struct iopass_dev *d = sel->devs[i];
+
+		if (iopass_dev_is_vfio(d) && !streq(iopass_dev_get_driver(d), driver)) {
+			cli_err(CMD, "--persist: %s stays on %s while the run binds %s, and the boot "
+				     "configuration gets one driver for all: name it with --driver, or "
+				     "persist them in separate runs", iopass_dev_get_bdf(d),
+				iopass_dev_get_driver(d), driver);
+			return EXIT_USAGE;
+		}
+	}
 	return EXIT_OK;
 }
 
@@ -276,7 +290,7 @@ static int cmd_attach_main(int argc, char *argv[])
 	if (ret == EXIT_OK && id)
 		ret = cli_select_id(CMD, list, id, &sel);
 	if (ret == EXIT_OK)
-		ret = choose_driver(&sel, asked, driver, sizeof(driver), &w.flags);
+		ret = choose_driver(&sel, asked, persist, driver, sizeof(driver), &w.flags);
 	if (ret != EXIT_OK)
 		goto out;
 	if (persist && !(w.flags & IOPASS_BIND_DRY_RUN)) {

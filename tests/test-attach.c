@@ -1450,6 +1450,11 @@ static void test_variant_driver(void **state)
 	assert_non_null(strstr(r.out, "echo mlx5_vfio_pci > "));
 	assert_non_null(strstr(r.out, "0000:06:00.2: unchanged"));
 	run_free(&r);
+	/* --persist gives the boot configuration one driver: not with 06:00.2 staying on another */
+	USAGE_ERR(&s, "iopass: attach: --persist: 0000:06:00.2 stays on vfio-pci while the run binds "
+		      "mlx5_vfio_pci, and the boot configuration gets one driver for all: name it with "
+		      "--driver, or persist them in separate runs\n",
+		  "attach", "--persist", "06:00.1", "06:00.2");
 	/* two drivers in one run: all go to vfio-pci, said (a shared group must go in one run) */
 	SIM(&s, &r, "attach", "-n", "06:00.1", "03:00.3");
 	assert_int_equal(r.status, 0);
