@@ -30,8 +30,8 @@ static void usage(void)
 	      "      --driver NAME      bind NAME: vfio-pci (any device), or a variant driver whose\n"
 	      "                         alias claims every device\n"
 	      "      --reset-method M[,M]  set each device's reset_method first (kernel 5.15+):\n"
-	      "                         device_specific, acpi, flr, af_flr, pm, bus, cxl_bus, or\n"
-	      "                         default; detach gives the old methods back\n"
+	      "                         device_specific, acpi, flr, af_flr, pm, bus, cxl_bus;\n"
+	      "                         detach gives the old methods back\n"
 	      "  -f, --force            take devices the guards refuse (in use, group not viable);\n"
 	      "                         also roll back an interrupted run the guards would keep\n"
 	      "  -n, --dry-run          print each write, in order, and change nothing\n"
@@ -236,7 +236,7 @@ static int cmd_attach_main(int argc, char *argv[])
 			if (iopass_reset_methods_parse(optarg, reset_buf, sizeof(reset_buf)) < 0) {
 				cli_err(CMD, "--reset-method '%s': name the kernel's reset methods, each once, "
 					     "separated by commas (device_specific, acpi, flr, af_flr, pm, bus, "
-					     "cxl_bus), e.g. device_specific,bus; or default", optarg);
+					     "cxl_bus), e.g. device_specific,bus", optarg);
 				return EXIT_USAGE;
 			}
 			reset = reset_buf;

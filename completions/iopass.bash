@@ -439,7 +439,7 @@ _iopass()
 			# the kernel's methods, comma-separated: offer them after the last comma
 			local realcur=${cur##*,}
 			_iopass_add "${cur%"$realcur"}" "$realcur" device_specific acpi flr af_flr pm bus \
-				cxl_bus default
+				cxl_bus
 			;;
 		--card)
 			# a function of a card the command fits

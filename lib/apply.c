@@ -54,6 +54,8 @@ struct move {
 	const char *host;    /* back to the host: the recorded driver, NULL: the kernel's choice */
 	bool recorded;       /* attach's record had it before this run */
 	char override[72];   /* back to the host: its driver_override before this run */
+	bool had_reset;      /* back to the host: attach --reset-method set its methods ... */
+	char reset[128];     /* ... to these, which undoing the move sets again */
 };
 
 struct vfcount {
@@ -275,6 +277,8 @@ static int plan_driver(struct iopass_ctx *ctx, struct iopass_apply *a, struct pl
 		/* unreadable: "" (undo then clears the override, as detach would have) */
 		if (current_override(ctx, dev->bdf, m->override, sizeof(m->override)) < 0)
 			m->override[0] = '\0';
+		m->had_reset = rec && rec->has_reset &&
+			       current_reset_methods(ctx, dev->bdf, m->reset, sizeof(m->reset)) == 0;
 		return a->oom ? -ENOMEM : 0;
 	}
 	ci = change_add(a, line, dev->bdf, IOPASS_CHANGE_DRIVER, cur ? cur : "none", want);
@@ -661,7 +665,11 @@ static bool undo_moves(struct iopass_ctx *ctx, struct iopass_apply *a, struct se
 			const char *was = a->c[m->change].from;
 
 			snprintf(j.driver, sizeof(j.driver), "%s", was);
-			r = attach_locked(ctx, sub, s, &dev, 1, &(struct attach_req){ .driver = was }, &j, true);
+			/* with the methods it had: the record keeps those the detach gave back */
+			r = attach_locked(ctx, sub, s, &dev, 1,
+					  &(struct attach_req){ .driver = was,
+								.reset = m->had_reset ? m->reset : NULL },
+					  &j, true);
 			journal_free(&j);
 			/* the record as it was: a device on vfio that iopass had not attached has none */
 			if (r == 0 && !m->recorded) {

@@ -93,7 +93,7 @@ static int run_plan(struct iopass_ctx *ctx, struct iopass_txn *t, const struct t
 }
 
 /*
- * Give d the reset methods (a blank-separated list, or "default") unless it has
+ * Give d the reset methods (a blank-separated list) unless it has
  * them: one write, read back, as the first step of its move.
  */
 static int set_reset(struct iopass_ctx *ctx, struct iopass_txn *t, const struct txdev *d,
@@ -110,7 +110,7 @@ static int set_reset(struct iopass_ctx *ctx, struct iopass_txn *t, const struct 
 		return t->oom ? -ENOMEM : 0;
 	}
 	r = reset_methods_set(ctx, t, d->bdf, methods, false);
-	if (r == -EIO && current_reset_methods(ctx, d->bdf, now, sizeof(now)) == 0)
+	if (r == -EBADE && current_reset_methods(ctx, d->bdf, now, sizeof(now)) == 0)
 		txn_error(t, "%s: reset_method reads '%s' after writing '%s': the device does not "
 			     "support every method named", d->bdf, now, methods);
 	else if (r < 0)
@@ -223,7 +223,7 @@ static int plan_reset(struct iopass_ctx *ctx, struct iopass_txn *t, struct txdev
 		return r;
 	}
 	if (d->status == IOPASS_DEV_UNCHANGED) {
-		if (streq(reset, "default") || streq(now, reset))
+		if (streq(now, reset))
 			return 0;
 		txn_error(t, "%s is on %s already, with reset_method '%s': detach it first to attach "
 			     "it with '%s'; nothing was changed", d->bdf, d->to ? d->to : driver, now, reset);
@@ -268,9 +268,10 @@ static int plan_attach(struct iopass_ctx *ctx, struct iopass_txn *t, struct sess
 		 * A device in the record keeps what the record gives back.
 		 */
 		rec = s ? records_find(&s->state, d->bdf) : NULL;
+		/* attached before the interrupted run: the record knows what to give back, not was */
 		if (was || rec)
-			d->override = xstrdup_or_null(t, was ? (*was->override ? was->override : NULL)
-							     : (*rec->override ? rec->override : NULL));
+			d->override = xstrdup_or_null(t, rec ? (*rec->override ? rec->override : NULL)
+							     : (*was->override ? was->override : NULL));
 		else
 			d->override = xstrdup_or_null(t, *ovr && !driver_name_is_vfio(ovr) ? ovr : NULL);
 		if (was)
@@ -284,6 +285,9 @@ static int plan_attach(struct iopass_ctx *ctx, struct iopass_txn *t, struct sess
 			r = plan_reset(ctx, t, d, was, driver, reset);
 			if (r < 0)
 				return r;
+		} else if (was && was->has_reset) {
+			/* an interrupted attach --reset-method: keep what the device had to give back */
+			d->undo_reset = xstrdup_or_null(t, was->reset);
 		}
 	}
 	return t->oom ? -ENOMEM : 0;
@@ -296,10 +300,11 @@ static int plan_attach(struct iopass_ctx *ctx, struct iopass_txn *t, struct sess
  */
 static const char *origin_driver(struct session *s, const struct txdev *d)
 {
-	const struct record *was = s ? records_find(&s->inherited, d->bdf) : NULL;
+	/* the record first: an interrupted re-attach's journal has the vfio driver it left */
+	const struct record *was = s ? records_find(&s->state, d->bdf) : NULL;
 
 	if (!was && s)
-		was = records_find(&s->state, d->bdf);
+		was = records_find(&s->inherited, d->bdf);
 	if (was)
 		return *was->driver ? was->driver : NULL;
 	return d->from;
@@ -644,8 +649,14 @@ int detach_locked(struct iopass_ctx *ctx, struct iopass_txn *t, struct session *
 			r = -ENOMEM;
 			break;
 		}
-		/* a rollback gives back the reset methods it has now too */
-		if (rec && rec->has_reset && current_reset_methods(ctx, d->bdf, cur, sizeof(cur)) == 0) {
+		/*
+		 * A rollback gives back the reset methods it has now too, or those it had
+		 * before an interrupted detach of it (which may have written the originals).
+		 */
+		if (was && was->has_reset)
+			snprintf(cur, sizeof(cur), "%s", was->reset);
+		if ((was && was->has_reset) ||
+		    (rec && rec->has_reset && current_reset_methods(ctx, d->bdf, cur, sizeof(cur)) == 0)) {
 			d->undo_reset = xstrdup_or_null(t, cur);
 			e->has_reset = true;
 			snprintf(e->reset, sizeof(e->reset), "%s", cur);

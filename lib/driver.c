@@ -163,11 +163,11 @@ int current_reset_methods(struct iopass_ctx *ctx, const char *bdf, char *buf, si
 }
 
 /*
- * Write reset_method (a blank-separated list, "" to disable every method, or
- * "default"), recorded in the transaction, and read it back: 6.1 refuses a
+ * Write reset_method (a blank-separated list, "" to disable every method),
+ * recorded in the transaction, and read it back: 6.1 refuses a
  * method the device does not support (EINVAL), but the first kernels with the
- * attribute dropped it from the list, so only the read tells. -EIO when the
- * kernel kept something else.
+ * attribute dropped it from the list, so only the read tells. -EBADE when the
+ * kernel kept something else (a failed write is the write's -errno).
  */
 int reset_methods_set(struct iopass_ctx *ctx, struct iopass_txn *t, const char *bdf,
 		      const char *methods, bool rollback)
@@ -182,7 +182,7 @@ int reset_methods_set(struct iopass_ctx *ctx, struct iopass_txn *t, const char *
 	r = current_reset_methods(ctx, bdf, now, sizeof(now));
 	if (r < 0)
 		return r;
-	return streq(methods, "default") || streq(now, methods) ? 0 : -EIO;
+	return streq(now, methods) ? 0 : -EBADE;
 }
 
 /*

@@ -266,7 +266,8 @@ int iopass_emit_new(struct iopass_ctx *ctx, struct iopass_dev *const *devs, size
 				return emit_fail(e, EINVAL, "%zu buses given for more physical devices; name one "
 						    "bus per device (%s is the next)", opts->nbuses, p->dev->bdf);
 			slot = card_slot(e, i, opts->nbuses ? opts->buses[phys] : "pcie.0");
-			if (slot > 0x1f)
+			/* q35's root bus has its ICH9 LPC, SATA and SMBus functions in slot 0x1f */
+			if (slot > (is_root_bus(opts->nbuses ? opts->buses[phys] : "pcie.0") ? 0x1e : 0x1f))
 				return emit_fail(e, EINVAL, "out of guest slots on the bus; use --first-slot lower "
 						    "or one --bus per device");
 			port = -1;

@@ -93,8 +93,8 @@ bool iopass_driver_name_valid(const char *name);
 /*
  * A reset_method value: the kernel's method names (device_specific, acpi,
  * flr, af_flr, pm, bus, cxl_bus), separated by blanks or commas, each once, at
- * least one; or "default" (the kernel's own list). Into buf, blank-separated
- * as the kernel reads and shows it: 0, or -EINVAL, -ENOBUFS.
+ * least one. Into buf, blank-separated as the kernel reads and shows it: 0,
+ * or -EINVAL, -ENOBUFS.
  */
 int iopass_reset_methods_parse(const char *s, char *buf, size_t size);
 

@@ -267,12 +267,6 @@ int iopass_reset_methods_parse(const char *s, char *buf, size_t size)
 
 	if (!s || strlen(s) >= sizeof(copy))
 		return -EINVAL;
-	if (streq(s, "default")) {
-		if (size <= strlen(s))
-			return -ENOBUFS;
-		snprintf(buf, size, "default");
-		return 0;
-	}
 	snprintf(copy, sizeof(copy), "%s", s);
 	for (char *w = strtok_r(copy, ", ", &save); w; w = strtok_r(NULL, ", ", &save)) {
 		size_t k;

@@ -146,6 +146,8 @@ static int record_line(char *const f[3], struct records *rs, struct record **ret
 	    (!streq(f[2], "-") && !iopass_driver_name_valid(f[2])))
 		return -EBADMSG;
 	iopass_addr_format(&a, bdf);
+	if (records_find(rs, bdf))
+		return -EBADMSG; /* a device twice: iopass never writes that, so it was not iopass */
 	*ret = records_add(rs, bdf, streq(f[1], "-") ? NULL : f[1], streq(f[2], "-") ? NULL : f[2]);
 	return *ret ? 0 : -ENOMEM;
 }

@@ -384,6 +384,43 @@ static void test_apply_failure_undoes(void **state)
 }
 
 /*
+ * An apply that gives back a device attached with --reset-method, undone after a
+ * later failure: the device is on vfio-pci again with the methods it had, and
+ * the record still knows the ones to give back.
+ */
+static void test_apply_undo_keeps_reset_methods(void **state)
+{
+	struct sim s;
+	struct run r;
+	char *file, *m;
+
+	(void)state;
+	sim_open(&s, fx_apply());
+	SIM(&s, &r, "attach", "--reset-method", "bus,flr", "02:00.0", "--force");
+	assert_status(&r, 0);
+	run_free(&r);
+	file = desired(&s, "0000:02:00.0 144d:a808 host\n0000:00:14.0 8086:a2af vfio-pci\n");
+	snprintf(s.env_fail, sizeof(s.env_fail), "IOPASS_SIM_FAIL=probe:0000:00:14.0:EIO");
+	SIM(&s, &r, "apply", "--force", file);
+	assert_status(&r, 1);
+	run_free(&r);
+	s.env_fail[0] = '\0';
+	assert_driver(&s, "0000:02:00.0", "vfio-pci");
+	m = fx_read(s.fx, "sys/bus/pci/devices/0000:02:00.0/reset_method");
+	assert_text_equal(m, "bus flr");
+	free(m);
+	assert_file(&s, "run/iopass/state", "iopass-state 2\n0000:02:00.0 nvme - reset=flr,bus");
+	SIM(&s, &r, "detach", "02:00.0");
+	assert_status(&r, 0);
+	run_free(&r);
+	m = fx_read(s.fx, "sys/bus/pci/devices/0000:02:00.0/reset_method");
+	assert_text_equal(m, "flr bus");
+	free(m);
+	free(file);
+	sim_close(&s);
+}
+
+/*
  * SIGKILL after every durable step of a run that changes VF counts, drivers
  * and the boot configuration: the next apply recovers and converges, and the
  * one after it changes nothing.
@@ -831,6 +868,7 @@ int main(void)
 		cmocka_unit_test(test_apply_optional),
 		cmocka_unit_test(test_apply_guards),
 		cmocka_unit_test(test_apply_failure_undoes),
+		cmocka_unit_test(test_apply_undo_keeps_reset_methods),
 		cmocka_unit_test(test_apply_default_file),
 		cmocka_unit_test(test_apply_diff),
 		cmocka_unit_test(test_apply_group_split),

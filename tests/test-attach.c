@@ -808,13 +808,32 @@ static void test_hostile_state(void **state)
 	chmod(p, 0700);
 	free(p);
 
-	fx_printf(s.fx, "run/iopass/state", "iopass-state 1\n0000:00:14.0 ../../etc -\n");
 	assert_true(asprintf(&p, "%s/run/iopass/state", fx_root(s.fx)) > 0);
-	chmod(p, 0600);
-	SIM(&s, &r, "attach", "00:14.0");
-	assert_int_equal(r.status, 1);
-	assert_non_null(strstr(r.err, "/run/iopass/state is corrupt; inspect and remove it by hand\n"));
-	run_free(&r);
+	/* corrupt: a path for a driver, a device twice, reset= where it may not be or malformed */
+	static const char *const corrupt[] = {
+		"iopass-state 1\n0000:00:14.0 ../../etc -\n",
+		"iopass-state 1\n0000:00:14.0 xhci_hcd -\n0000:00:14.0 xhci_hcd -\n",
+		"iopass-state 1\n0000:00:14.0 xhci_hcd - reset=flr\n",
+		"iopass-state 2\n0000:00:14.0 xhci_hcd - reset=flr,\n",
+		"iopass-state 2\n0000:00:14.0 xhci_hcd - reset=,flr\n",
+		"iopass-state 2\n0000:00:14.0 xhci_hcd - reset=flr,,bus\n",
+		"iopass-state 2\n0000:00:14.0 xhci_hcd - reset=FLR\n",
+		"iopass-state 2\n0000:00:14.0 xhci_hcd - reset=../x\n",
+		"iopass-state 2\n0000:00:14.0 xhci_hcd - flr\n",
+		"iopass-state 2\n0000:00:14.0 xhci_hcd - reset=flr extra\n",
+		"iopass-state 3\n0000:00:14.0 xhci_hcd -\n",
+	};
+	for (size_t i = 0; i < sizeof(corrupt) / sizeof(corrupt[0]); i++) {
+		fx_printf(s.fx, "run/iopass/state", "%s", corrupt[i]);
+		chmod(p, 0600);
+		SIM(&s, &r, "attach", "00:14.0");
+		if (r.status != 1)
+			fprintf(stderr, "record taken: %s", corrupt[i]);
+		assert_int_equal(r.status, 1);
+		assert_non_null(strstr(r.err, "/run/iopass/state is corrupt; inspect and remove it by hand\n"));
+		run_free(&r);
+	}
+	assert_driver(&s, "0000:00:14.0", "xhci_hcd");
 
 	/* a symlink planted in place of the record */
 	unlink(p);

@@ -285,7 +285,8 @@ static void test_bad_input(void **state)
 		{ { "emit", "--split", "/tmp", "02:00.0" }, 2, "iopass: emit: --split writes libvirt files; add --libvirt\n" },
 		{ { "emit", "03:00.2", "03:00.3", "--bus", "rp1" }, 2, "iopass: emit: 1 buses given for more physical devices; name one bus per device (0000:03:00.3 is the next)\n" },
 		{ { "emit" }, 2, "iopass: emit: no device given; name devices by address, or use --group N\n" },
-		{ { "emit", "02:00.0", "03:00.2", "03:00.3", "--first-slot", "0x1e" }, 2, "iopass: emit: out of guest slots on the bus; use --first-slot lower or one --bus per device\n" },
+		{ { "emit", "02:00.0", "03:00.2", "--first-slot", "0x1e" }, 2, "iopass: emit: out of guest slots on the bus; use --first-slot lower or one --bus per device\n" },
+		{ { "emit", "02:00.0", "--first-slot", "0x1f" }, 2, "iopass: emit: out of guest slots on the bus; use --first-slot lower or one --bus per device\n" },
 		{ { "emit", "--guest-address", "02:00.0" }, 2, "iopass: emit: --guest-address is libvirt's; add --libvirt\n" },
 		{ { "emit", "--card", "03:00.2" }, 2, "iopass: emit: card:0000:03:00.2: a virtual function is a device of its own, on no card of its own; name it, or its PF's card (card:0000:03:00.0)\n" },
 	};
@@ -558,6 +559,7 @@ static void test_bus_placement(void **state)
 		{ "02:00.0", "03:00.2", "--bus", "rp1,pcie.0" },
 		{ "02:00.0", "03:00.2", "--bus", "pb,pb" },
 		{ "02:00.0", "03:00.2", "--bus", "pcie.0,pcie.0" },
+		{ "02:00.0", "03:00.2", "--first-slot", "0x1d" },
 		{ "02:00.0", "03:00.2", "03:00.3" },
 		{ "01:00.0", "01:00.1", "--bus", "rp1" },
 		{ "01:00.0", "01:00.1", "02:00.0" },
@@ -603,11 +605,11 @@ static void test_root_ports(void **state)
 		"-device vfio-pci,host=0000:02:00.0,id=hostdev6,bus=iopass-rp1,addr=0x0.0\n",
 		"02:00.0", "group:9", "01:00.1", "01:00.0");
 	/* --first-slot moves the ports; past slot 31 there is no room */
-	EMIT_OK("-device pcie-root-port,id=iopass-rp0,bus=pcie.0,addr=0x1e.0,chassis=30 \\\n"
+	EMIT_OK("-device pcie-root-port,id=iopass-rp0,bus=pcie.0,addr=0x1d.0,chassis=29 \\\n"
 		"-device vfio-pci,host=0000:02:00.0,id=hostdev0,bus=iopass-rp0,addr=0x0.0 \\\n"
-		"-device pcie-root-port,id=iopass-rp1,bus=pcie.0,addr=0x1f.0,chassis=31 \\\n"
+		"-device pcie-root-port,id=iopass-rp1,bus=pcie.0,addr=0x1e.0,chassis=30 \\\n"
 		"-device vfio-pci,host=0000:03:00.2,id=hostdev1,bus=iopass-rp1,addr=0x0.0\n",
-		"02:00.0", "03:00.2", "--first-slot", "0x1e");
+		"02:00.0", "03:00.2", "--first-slot", "0x1d");
 	/* a card named by one of its functions */
 	EMIT_OK("-device pcie-root-port,id=iopass-rp0,bus=pcie.0,addr=0x10.0,chassis=16 \\\n"
 		"-device vfio-pci,host=0000:01:00.0,id=hostdev0,bus=iopass-rp0,addr=0x0.0,multifunction=on \\\n"

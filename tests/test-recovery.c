@@ -516,6 +516,11 @@ static void test_reattach_variant(void **state)
 	RUN_OK(&s, "attach", "--driver", "vfio-pci-variant", "00:14.0");
 	assert_driver(&s, "0000:00:14.0", "vfio-pci-variant");
 	assert_file(&s, "run/iopass/state", "iopass-state 1\n0000:00:14.0 xhci_hcd -");
+	/* a re-attach killed after its journal, resumed: the record still has the host driver */
+	RUN_OK(&s, "attach", "--driver", "vfio-pci", "00:14.0");
+	KILLED_AFTER(&s, 1, "attach", "--driver", "vfio-pci-variant", "00:14.0");
+	RUN_OK(&s, "attach", "--driver", "vfio-pci-variant", "00:14.0");
+	assert_file(&s, "run/iopass/state", "iopass-state 1\n0000:00:14.0 xhci_hcd -");
 	RUN_OK(&s, "detach", "00:14.0");
 	assert_driver(&s, "0000:00:14.0", "xhci_hcd");
 	sim_close(&s);
@@ -881,7 +886,7 @@ static void test_reset_method(void **state)
 	assert_driver(&s, "0000:07:00.0", "xhci_hcd");
 	assert_resets(&s, "0000:07:00.0", "flr pm bus");
 	/* bad values and --persist: usage errors */
-	static const char *const bad[] = { "foo", "flr,flr", "", ",", "default,flr", "FLR" };
+	static const char *const bad[] = { "foo", "flr,flr", "", ",", "default", "FLR" };
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		SIM(&s, &r, "attach", "--reset-method", bad[i], "07:00.0");
@@ -938,7 +943,9 @@ static void test_reset_method_killed(void **state)
 		if (!done)
 			assert_int_equal(r.status, 128 + SIGKILL);
 		run_free(&r);
-		RUN_OK(&s, "detach", "07:00.0"); /* recovers first, then gives it back if attached */
+		/* resumed without the option: what the device had is still what detach gives back */
+		RUN_OK(&s, "attach", "07:00.0");
+		RUN_OK(&s, "detach", "07:00.0");
 		assert_driver(&s, "0000:07:00.0", "xhci_hcd");
 		assert_resets(&s, "0000:07:00.0", "flr pm bus");
 		assert_false(fx_exists(s.fx, "run/iopass/journal"));
@@ -962,6 +969,19 @@ static void test_reset_method_killed(void **state)
 		if (!done)
 			assert_int_equal(r.status, 128 + SIGKILL);
 		run_free(&r);
+		/* resumed, and failing: back where the killed detach started, methods included */
+		snprintf(s.env_fail, sizeof(s.env_fail), "IOPASS_SIM_FAIL=probe:0000:07:00.0:EIO");
+		SIM(&s, &r, "detach", "07:00.0");
+		s.env_fail[0] = '\0';
+		run_free(&r);
+		char drv[64], *m = reset_methods(&s, "0000:07:00.0");
+
+		fx_driver(s.fx, "0000:07:00.0", drv, sizeof(drv));
+		if (strcmp(drv, "vfio-pci") == 0)
+			assert_text_equal(m, "bus");
+		else
+			assert_text_equal(m, "flr pm bus");
+		free(m);
 		RUN_OK(&s, "detach", "07:00.0");
 		assert_driver(&s, "0000:07:00.0", "xhci_hcd");
 		assert_resets(&s, "0000:07:00.0", "flr pm bus");
