@@ -530,7 +530,15 @@ static int detach_one(struct iopass_ctx *ctx, struct iopass_txn *t, struct txdev
 	/* a device that had no driver before attach stays unbound */
 	size_t np = plan_dev(d, ovr, !rec || want, p);
 	/* the reset methods attach changed go back first, while the device is still ours */
-	int r = rec && rec->has_reset ? set_reset(ctx, t, d, rec->reset, dry_run) : 0;
+	int r = 0;
+
+	if (rec && rec->has_reset) {
+		r = dry_run ? set_reset(ctx, t, d, rec->reset, true)
+			    : reset_methods_give_back(ctx, t, d->bdf, rec->reset, false);
+		if (r < 0)
+			txn_error(t, "%s: giving back its reset methods '%s' failed: %s", d->bdf,
+				  rec->reset, strerror(-r));
+	}
 
 	if (r == 0)
 		r = run_plan(ctx, t, d, p, np, want, dry_run);

@@ -186,6 +186,30 @@ int reset_methods_set(struct iopass_ctx *ctx, struct iopass_txn *t, const char *
 }
 
 /*
+ * Give a device back the reset methods it had. The kernel refusing the old
+ * list (a method the device no longer offers, say a bus reset once another
+ * device shares its bus) must not keep the device from its driver, nor every
+ * later run from its journal: a warning, and the methods stay as they are.
+ */
+int reset_methods_give_back(struct iopass_ctx *ctx, struct iopass_txn *t, const char *bdf,
+			    const char *reset, bool rollback)
+{
+	char cur[128];
+	int r = current_reset_methods(ctx, bdf, cur, sizeof(cur));
+
+	if (r < 0 || streq(cur, reset))
+		return r;
+	r = reset_methods_set(ctx, t, bdf, reset, rollback);
+	if (r == -EINVAL || r == -EBADE) {
+		iop_warn(ctx, "%s: the kernel does not take its reset methods '%s' back (%s); they "
+			      "stay '%s'", bdf, reset,
+			 r == -EBADE ? "it keeps another list" : strerror(-r), cur);
+		r = 0;
+	}
+	return r;
+}
+
+/*
  * Put a device back as it was: its reset methods (reset: NULL leaves them),
  * its override, then its driver. Used for rollback, recovery and (with the
  * recorded driver) detach.
@@ -197,9 +221,7 @@ int restore_dev(struct iopass_ctx *ctx, struct iopass_txn *t, const char *bdf, c
 	int r;
 
 	if (reset) {
-		r = current_reset_methods(ctx, bdf, cur, sizeof(cur));
-		if (r == 0 && !streq(cur, reset))
-			r = reset_methods_set(ctx, t, bdf, reset, rollback);
+		r = reset_methods_give_back(ctx, t, bdf, reset, rollback);
 		if (r < 0)
 			return r;
 	}

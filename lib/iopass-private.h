@@ -326,6 +326,8 @@ int restore_dev(struct iopass_ctx *ctx, struct iopass_txn *t, const char *bdf, c
 int current_reset_methods(struct iopass_ctx *ctx, const char *bdf, char *buf, size_t size);
 int reset_methods_set(struct iopass_ctx *ctx, struct iopass_txn *t, const char *bdf,
 		      const char *methods, bool rollback);
+int reset_methods_give_back(struct iopass_ctx *ctx, struct iopass_txn *t, const char *bdf,
+			    const char *reset, bool rollback);
 /* guard.c: attach's guards on devs (check's blocking findings), and detach's (no VM holds a group);
  * findings go to t->guards, each message prefixed by why ("VF ") when not NULL;
  * -ECANCELED: refused */

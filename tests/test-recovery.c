@@ -899,6 +899,23 @@ static void test_reset_method(void **state)
 	run_free(&r);
 	assert_driver(&s, "0000:07:00.0", "xhci_hcd");
 	assert_resets(&s, "0000:07:00.0", "flr pm bus");
+	/* the old list refused on the way back (pm no longer offered): the driver still comes back */
+	RUN_OK(&s, "attach", "--reset-method", "bus", "07:00.0");
+	{
+		char *sup;
+
+		assert_true(asprintf(&sup, "%s/.sim-reset-default", fx_dev_dir(s.fx, "0000:07:00.0")) > 0);
+		fx_printf(s.fx, sup, "flr bus\n");
+		free(sup);
+	}
+	SIM(&s, &r, "detach", "07:00.0");
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.err, "warning: 0000:07:00.0: the kernel does not take its reset "
+				      "methods 'flr pm bus' back (Invalid argument); they stay 'bus'"));
+	run_free(&r);
+	assert_driver(&s, "0000:07:00.0", "xhci_hcd");
+	assert_resets(&s, "0000:07:00.0", "bus");
+	assert_file(&s, "run/iopass/state", NULL);
 	/* a kernel before 5.15: no attribute, nothing written */
 	char *attr;
 
