@@ -114,10 +114,14 @@ static void reset_field(const struct record *e, char *buf, size_t size)
 
 static int reset_field_parse(const char *f, struct record *e)
 {
-	const char *v = f + 6;
-	size_t n = strlen(v);
+	const char *v;
+	size_t n;
 
-	if (strncmp(f, "reset=", 6) != 0 || n >= sizeof(e->reset) || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789_,") != n ||
+	if (strncmp(f, "reset=", 6) != 0)
+		return -EBADMSG;
+	v = f + 6;
+	n = strlen(v);
+	if (n >= sizeof(e->reset) || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789_,") != n ||
 	    *v == ',' || (n && v[n - 1] == ',') || strstr(v, ",,"))
 		return -EBADMSG;
 	e->has_reset = true;
