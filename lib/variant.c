@@ -128,7 +128,7 @@ static int index_parse(struct vfio_index *x, const char *text)
 	return 0;
 }
 
-static void index_free(struct vfio_index *x)
+void vfio_index_free(struct vfio_index *x)
 {
 	if (!x)
 		return;
@@ -138,11 +138,6 @@ static void index_free(struct vfio_index *x)
 	}
 	free(x->aliases);
 	free(x);
-}
-
-void vfio_index_free(struct vfio_index *x)
-{
-	index_free(x);
 }
 
 /* The index of ctx's kernel, read on first use; NULL only when out of memory. */
@@ -165,7 +160,7 @@ static struct vfio_index *vfio_index(struct iopass_ctx *ctx)
 			x->error = 0;
 	}
 	if (x->error == 0 && index_parse(x, text) < 0) {
-		index_free(x);
+		vfio_index_free(x);
 		return NULL;
 	}
 	iop_dbg(ctx, "modules.alias of %s: %zu vfio_pci aliases%s%s", x->release, x->n,
